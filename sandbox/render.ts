@@ -1,0 +1,141 @@
+/**
+ * The vendor's answer documents. Handlers build a small tree; this module writes it as the
+ * vendor's XML (`out=xml`) or the vendor's JSON (`out=json`), so both formats always carry the
+ * same content.
+ */
+export interface Node {
+  readonly name: string;
+  readonly attrs?: Readonly<Record<string, string>>;
+  /** Text content; empty or missing text renders as an empty element. */
+  readonly text?: string;
+  readonly children?: readonly Node[];
+}
+
+export interface VendorDoc {
+  readonly func: string;
+  readonly children: readonly Node[];
+}
+
+export type OutFormat = "xml" | "json";
+
+/** Element names the vendor's JSON always writes as arrays, even with one entry. */
+const ALWAYS_ARRAY = new Set(["elem"]);
+
+export function el(name: string, text?: string | number, attrs?: Record<string, string>): Node {
+  return {
+    name,
+    ...(text === undefined ? {} : { text: String(text) }),
+    ...(attrs ? { attrs } : {}),
+  };
+}
+
+export function parent(name: string, children: readonly Node[], attrs?: Record<string, string>): Node {
+  return { name, children, ...(attrs ? { attrs } : {}) };
+}
+
+export function ok(): Node {
+  return el("ok");
+}
+
+/** The vendor's error element, in the shape of fixtures/billmgr/error-*.xml. */
+export function errorNode(type: string, object: string, value: string, message: string): Node {
+  return parent(
+    "error",
+    [
+      el("param", object, { name: "object", type: "msg" }),
+      el("param", value, { name: "value" }),
+      el("msg", message),
+    ],
+    { type, object, lang: "en" },
+  );
+}
+
+function docAttrs(func: string): Record<string, string> {
+  return { lang: "en", func, binary: "/billmgr" };
+}
+
+/** The characters XML 1.0 can carry at all, even escaped. */
+function isXmlChar(codePoint: number): boolean {
+  return (
+    codePoint === 0x9 ||
+    codePoint === 0xa ||
+    codePoint === 0xd ||
+    (codePoint >= 0x20 && codePoint <= 0xd7ff) ||
+    (codePoint >= 0xe000 && codePoint <= 0xfffd) ||
+    codePoint >= 0x10000
+  );
+}
+
+/** Keeps every answer well-formed whatever a caller sent (an invalid value echoed in an error, say). */
+function xmlSafe(text: string): string {
+  let out = "";
+  for (const char of text) out += isXmlChar(char.codePointAt(0) ?? 0) ? char : "\uFFFD";
+  return out;
+}
+
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+export function escapeXml(text: string): string {
+  return xmlSafe(text).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+function nodeXml(node: Node): string {
+  const attrs = Object.entries(node.attrs ?? {})
+    .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
+    .join("");
+  const inner = (node.text ? escapeXml(node.text) : "") + (node.children ?? []).map(nodeXml).join("");
+  return inner === "" ? `<${node.name}${attrs}/>` : `<${node.name}${attrs}>${inner}</${node.name}>`;
+}
+
+export function renderXml(doc: VendorDoc): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${nodeXml({ name: "doc", attrs: docAttrs(doc.func), children: doc.children })}`;
+}
+
+type JsonValue = Record<string, unknown>;
+
+function nodeJson(node: Node): JsonValue {
+  const out: JsonValue = {};
+  for (const [k, v] of Object.entries(node.attrs ?? {})) out[`$${k}`] = v;
+  const groups = new Map<string, Node[]>();
+  for (const child of node.children ?? []) {
+    const group = groups.get(child.name);
+    if (group) group.push(child);
+    else groups.set(child.name, [child]);
+  }
+  for (const [name, group] of groups) {
+    out[name] = group.length > 1 || ALWAYS_ARRAY.has(name) ? group.map(nodeJson) : nodeJson(group[0] as Node);
+  }
+  if (node.text) out.$ = node.text;
+  return out;
+}
+
+export function renderJson(doc: VendorDoc): string {
+  return JSON.stringify({
+    doc: nodeJson({ name: "doc", attrs: docAttrs(doc.func), children: doc.children }),
+  });
+}
+
+export function render(doc: VendorDoc, out: OutFormat): string {
+  return out === "json" ? renderJson(doc) : renderXml(doc);
+}
+
+export function contentType(out: OutFormat): string {
+  return out === "json" ? "application/json; charset=UTF-8" : "text/xml; charset=UTF-8";
+}
+
+/**
+ * The head of an answer cut off mid-element, like fixtures/billmgr/truncated.xml: the document
+ * never closes, so no parser can take it for a complete answer.
+ */
+export function truncated(func: string, out: OutFormat): string {
+  if (out === "json") {
+    return `{"doc":{"$lang":"en","$func":${JSON.stringify(func)},"$binary":"/billmgr","elem":[{"id":{"$":"25`;
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<doc lang="en" func="${escapeXml(func)}" binary="/billmgr"><elem><id>25`;
+}

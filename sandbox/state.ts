@@ -1,0 +1,646 @@
+import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
+import { addDays, addMonths, type IsoDate, isIsoDate, toIsoDate } from "../shared/dates.ts";
+import { DEFAULT_PRODUCTS, type Product, periodsOf, priceOf, sellsPeriod } from "./products.ts";
+
+/** The vendor's status codes: 1 ordered, 2 active, 3 suspended, 4 deleted, 5 processing. */
+export type StatusCode = "1" | "2" | "3" | "4" | "5";
+export type SuspendedBy = "user" | "nonpayment";
+export type Autoprolong = "1" | "12" | null;
+
+export interface Licence {
+  id: string;
+  licname: string;
+  ip: string;
+  pricelist: string;
+  /** Units of the product's addon (cluster nodes); null when the product has no addon. */
+  nodes: number | null;
+  period: number;
+  autoprolong: Autoprolong;
+  status: StatusCode;
+  createdate: IsoDate;
+  expiredate: IsoDate;
+  /** Empty until the vendor has issued the key. */
+  key: string;
+  remoteip: string;
+  ip_change_date: IsoDate | "";
+  lickey_change_date: IsoDate | "";
+  suspendedBy: SuspendedBy | null;
+  /** Sandbox-clock instant (ms) at which a processing licence gets its key; null once it has one. */
+  readyAt: number | null;
+}
+
+/**
+ * A refusal, rendered by the server as the vendor's `<error type object>`; `value` is echoed in
+ * the error's `value` param, so it must never carry a secret.
+ */
+export class SandboxError extends Error {
+  override readonly name = "SandboxError";
+  constructor(
+    readonly type: string,
+    readonly object: string,
+    message: string,
+    readonly value = "",
+  ) {
+    super(message);
+  }
+}
+
+/** Order parameters as they arrive over HTTP: strings, possibly missing. */
+export interface OrderInput {
+  ip?: string | undefined;
+  licname?: string | undefined;
+  pricelist?: string | undefined;
+  period?: string | undefined;
+  autoprolong?: string | undefined;
+  /** Every `addon_<id>` parameter, keyed by the full parameter name. */
+  addons?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface ValidOrder {
+  ip: string;
+  licname: string;
+  product: Product;
+  period: number;
+  nodes: number | null;
+  autoprolong: Autoprolong;
+}
+
+export interface SeedInput {
+  id?: string;
+  licname: string;
+  ip: string;
+  pricelist: string;
+  period?: number;
+  nodes?: number | null;
+  autoprolong?: Autoprolong;
+  status?: StatusCode;
+  createdate?: IsoDate;
+  expiredate?: IsoDate;
+  key?: string;
+  remoteip?: string;
+  ip_change_date?: IsoDate | "";
+  lickey_change_date?: IsoDate | "";
+  suspendedBy?: SuspendedBy | null;
+}
+
+export interface StateOptions {
+  now?: Date | undefined;
+  balanceMinor?: number | undefined;
+  currency?: string | undefined;
+  products?: readonly Product[] | undefined;
+  provisionMs?: number | undefined;
+}
+
+export interface ProlongQuote {
+  licence: Licence;
+  period: number;
+  expiredate: IsoDate;
+  newexpiredate: IsoDate;
+  priceMinor: number;
+}
+
+export interface OrderQuote {
+  product: Product;
+  period: number;
+  nodes: number | null;
+  priceMinor: number;
+}
+
+export const FIRST_LICENCE_ID = 2512171;
+export const DEFAULT_BALANCE_MINOR = 100_000;
+/** The vendor deletes a licence this many days after it lapsed unpaid. */
+export const DELETE_AFTER_DAYS = 30;
+export const MAX_LICNAME_LENGTH = 64;
+
+const STATUSES: readonly string[] = ["1", "2", "3", "4", "5"];
+const CONTROL_CHARS = /\p{Cc}/u;
+
+export function formatMinor(minor: number): string {
+  const sign = minor < 0 ? "-" : "";
+  const abs = Math.abs(Math.trunc(minor));
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+}
+
+function newLicenceKey(): string {
+  return randomBytes(10).toString("hex");
+}
+
+/** Two spellings of one IPv6 address must collide on the same licence, as they would at the vendor. */
+function canonicalIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname : ip;
+}
+
+function copy(licence: Licence): Licence {
+  return { ...licence };
+}
+
+/**
+ * The vendor's licence book and account, driven by its own clock. Time-based changes (keys
+ * issued, lapses, deletions) are applied lazily whenever the book is read, so moving the clock
+ * is enough to age every licence.
+ */
+export class SandboxState {
+  readonly currency: string;
+  readonly provisionMs: number;
+  private readonly products: ReadonlyMap<string, Product>;
+  private readonly licences = new Map<string, Licence>();
+  private offsetMs: number;
+  private balance: number;
+  private nextId = FIRST_LICENCE_ID;
+
+  constructor(options: StateOptions = {}) {
+    this.offsetMs = options.now ? options.now.getTime() - Date.now() : 0;
+    this.balance = options.balanceMinor ?? DEFAULT_BALANCE_MINOR;
+    if (!Number.isSafeInteger(this.balance)) throw new RangeError("balanceMinor must be an integer");
+    this.currency = options.currency ?? "EUR";
+    this.provisionMs = Math.max(0, options.provisionMs ?? 0);
+    this.products = new Map((options.products ?? DEFAULT_PRODUCTS).map((p) => [p.pricelist, p]));
+  }
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  today(): IsoDate {
+    return toIsoDate(this.now());
+  }
+
+  /** The clock keeps running from `date` in real time. */
+  setNow(date: Date): void {
+    if (Number.isNaN(date.getTime())) throw new RangeError("invalid date");
+    this.offsetMs = date.getTime() - Date.now();
+  }
+
+  get balanceMinor(): number {
+    return this.balance;
+  }
+
+  setBalance(minor: number): void {
+    if (!Number.isSafeInteger(minor))
+      throw new RangeError("balance must be an integer number of minor units");
+    this.balance = minor;
+  }
+
+  productList(): Product[] {
+    return [...this.products.values()];
+  }
+
+  product(pricelist: string): Product | undefined {
+    return this.products.get(pricelist);
+  }
+
+  /** A copy of the licence with the clock applied, deleted ones included; undefined when unknown. */
+  get(id: string): Licence | undefined {
+    this.refresh();
+    const licence = this.licences.get(id);
+    return licence && copy(licence);
+  }
+
+  /** Every licence the vendor still lists, deleted ones included, in id order. */
+  list(): Licence[] {
+    this.refresh();
+    return [...this.licences.values()].sort((a, b) => Number(a.id) - Number(b.id)).map(copy);
+  }
+
+  // ---- orders -------------------------------------------------------------------------------
+
+  /** Checks the values of an order the way the vendor's form does, without looking at the book. */
+  validateOrder(input: OrderInput): ValidOrder {
+    const product = this.knownProduct(input.pricelist);
+    const period = this.validPeriod(product, input.period);
+    const ip = validIp(input.ip);
+    const licname = validName(input.licname);
+    const nodes = validNodes(product, input.addons ?? {});
+    const autoprolong = validAutoprolong(input.autoprolong);
+    return { ip, licname, product, period, nodes, autoprolong };
+  }
+
+  /** The price of an order form; only the fields given are checked. */
+  quoteOrder(input: OrderInput): OrderQuote {
+    const product = this.knownProduct(input.pricelist);
+    const period =
+      input.period === undefined ? (periodsOf(product)[0] ?? 1) : this.validPeriod(product, input.period);
+    const nodes = validNodes(product, input.addons ?? {});
+    return { product, period, nodes, priceMinor: priceOf(product, period, nodes ?? 0) ?? 0 };
+  }
+
+  /** `soft.checkip`: everything an order would check today except the balance. */
+  checkOrder(input: Pick<OrderInput, "ip" | "pricelist" | "period">): void {
+    this.refresh();
+    const ip = validIp(input.ip);
+    const product = this.knownProduct(input.pricelist);
+    const period =
+      input.period === undefined || input.period === ""
+        ? (periodsOf(product)[0] ?? 1)
+        : this.validPeriod(product, input.period);
+    this.orderExpiry(product, period);
+    this.assertIpFree(ip);
+  }
+
+  /** A paid order with `skipbasket=on`: charged at once, a new licence in the book. */
+  order(input: OrderInput): Licence {
+    this.refresh();
+    const order = this.validateOrder(input);
+    const expiredate = this.orderExpiry(order.product, order.period);
+    this.assertIpFree(order.ip);
+    this.debit(priceOf(order.product, order.period, order.nodes ?? 0) ?? 0);
+    const id = String(this.nextId++);
+    const licence: Licence = {
+      id,
+      licname: order.licname,
+      ip: order.ip,
+      pricelist: order.product.pricelist,
+      nodes: order.nodes,
+      period: order.period,
+      autoprolong: order.autoprolong,
+      status: "5",
+      createdate: this.today(),
+      expiredate,
+      key: "",
+      remoteip: "",
+      ip_change_date: "",
+      lickey_change_date: "",
+      suspendedBy: null,
+      readyAt: this.now().getTime() + this.provisionMs,
+    };
+    this.licences.set(id, licence);
+    this.refresh();
+    return copy(this.mustGet(id));
+  }
+
+  // ---- renewals -----------------------------------------------------------------------------
+
+  quoteProlong(elid: string | undefined, periodText?: string): ProlongQuote {
+    this.refresh();
+    const licence = this.live(elid);
+    const product = this.productOf(licence);
+    const period =
+      periodText === undefined || periodText === "" ? licence.period : this.validPeriod(product, periodText);
+    const newexpiredate = this.renewalExpiry(licence, product, period);
+    const priceMinor = priceOf(product, period, licence.nodes ?? 0) ?? 0;
+    return { licence: copy(licence), period, expiredate: licence.expiredate, newexpiredate, priceMinor };
+  }
+
+  /** `service.prolong` with `sok=ok`: charged at once, the expiry extended from the current one. */
+  prolong(elid: string | undefined, periodText?: string): ProlongQuote {
+    const quote = this.quoteProlong(elid, periodText);
+    this.debit(quote.priceMinor);
+    const licence = this.mustGet(quote.licence.id);
+    licence.expiredate = quote.newexpiredate;
+    if (licence.status === "3" && licence.suspendedBy === "nonpayment") {
+      licence.status = "2";
+      licence.suspendedBy = null;
+    }
+    // A renewal too short to reach today lapses again at once.
+    this.refresh();
+    return { ...quote, licence: copy(licence) };
+  }
+
+  // ---- changes to a licence -----------------------------------------------------------------
+
+  /** The licence behind `elid`; unknown and deleted ids are `missed`, as the vendor answers. */
+  licence(elid: string | undefined): Licence {
+    this.refresh();
+    return copy(this.live(elid));
+  }
+
+  edit(
+    elid: string | undefined,
+    changes: { licname?: string | undefined; ip?: string | undefined },
+  ): Licence {
+    this.refresh();
+    const licence = this.live(elid);
+    const licname = changes.licname === undefined ? undefined : validName(changes.licname);
+    const ip = changes.ip === undefined ? undefined : validIp(changes.ip);
+    if (ip !== undefined && canonicalIp(ip) !== canonicalIp(licence.ip)) {
+      this.assertIpFree(ip, licence.id);
+      licence.ip = ip;
+      licence.ip_change_date = this.today();
+    }
+    if (licname !== undefined) licence.licname = licname;
+    return copy(licence);
+  }
+
+  newKey(elid: string | undefined): string {
+    this.refresh();
+    const licence = this.live(elid);
+    if (!licence.key || licence.status === "5") {
+      throw new SandboxError("access", "soft.edit", "The licence key has not been issued yet", licence.id);
+    }
+    licence.key = newLicenceKey();
+    licence.lickey_change_date = this.today();
+    return licence.key;
+  }
+
+  suspend(elid: string | undefined): Licence {
+    this.refresh();
+    const licence = this.live(elid);
+    if (licence.status === "5" || licence.status === "1") {
+      throw new SandboxError("access", "soft.suspend", "The licence is not active yet", licence.id);
+    }
+    if (licence.status === "2") {
+      licence.status = "3";
+      licence.suspendedBy = "user";
+    }
+    return copy(licence);
+  }
+
+  resume(elid: string | undefined): Licence {
+    this.refresh();
+    const licence = this.live(elid);
+    if (licence.status === "5" || licence.status === "1") {
+      throw new SandboxError("access", "soft.resume", "The licence is not active yet", licence.id);
+    }
+    if (licence.status === "3") {
+      if (licence.suspendedBy === "nonpayment" || this.today() > licence.expiredate) {
+        throw new SandboxError(
+          "access",
+          "soft.resume",
+          `The licence expired on ${licence.expiredate}; renew it to resume it`,
+          licence.id,
+        );
+      }
+      licence.status = "2";
+      licence.suspendedBy = null;
+    }
+    return copy(licence);
+  }
+
+  delete(elid: string | undefined): Licence {
+    this.refresh();
+    const licence = this.live(elid);
+    licence.status = "4";
+    return copy(licence);
+  }
+
+  // ---- direct access for tests and the control endpoint -------------------------------------
+
+  /** Puts a licence into the book as it would be at the vendor, without charging anything. */
+  seed(input: SeedInput): Licence {
+    this.refresh();
+    const product = this.knownProduct(input.pricelist);
+    const ip = validIp(input.ip);
+    const licname = validName(input.licname);
+    const period = input.period ?? periodsOf(product)[0] ?? 1;
+    if (!sellsPeriod(product, period))
+      throw new SandboxError("value", "period", "Invalid period", String(period));
+    const status = input.status ?? "2";
+    if (!STATUSES.includes(status))
+      throw new SandboxError("value", "status", "Invalid status", String(status));
+    const nodes = product.addon ? (input.nodes ?? product.addon.defaultCount) : null;
+    if (nodes !== null && !(Number.isSafeInteger(nodes) && nodes > 0)) {
+      throw new SandboxError("value", `addon_${product.addon?.id}`, "Invalid number of nodes", String(nodes));
+    }
+    const id = input.id ?? String(this.nextId);
+    if (!/^[1-9]\d{0,15}$/.test(id)) throw new SandboxError("value", "id", "Invalid licence id", id);
+    if (this.licences.has(id)) throw new SandboxError("exists", "id", "A licence with this id exists", id);
+    const createdate = input.createdate ?? this.today();
+    const expiredate = input.expiredate ?? addMonths(createdate, period);
+    for (const [field, value] of [
+      ["createdate", createdate],
+      ["expiredate", expiredate],
+      ["ip_change_date", input.ip_change_date || createdate],
+      ["lickey_change_date", input.lickey_change_date || createdate],
+    ] as const) {
+      if (!isIsoDate(value)) throw new SandboxError("value", field, "Invalid date", value);
+    }
+    if (input.key !== undefined && !/^([0-9a-f]{20})?$/.test(input.key)) {
+      throw new SandboxError("value", "key", "A key is 20 lowercase hex characters", input.key);
+    }
+    if (input.remoteip) validIp(input.remoteip, "remoteip");
+    if (status !== "4") this.assertIpFree(ip);
+    const pending = status === "5";
+    const key = input.key ?? (status === "1" || status === "5" ? "" : newLicenceKey());
+    const licence: Licence = {
+      id,
+      licname,
+      ip,
+      pricelist: product.pricelist,
+      nodes,
+      period,
+      autoprolong: validAutoprolong(input.autoprolong ?? undefined),
+      status,
+      createdate,
+      expiredate,
+      key,
+      remoteip: input.remoteip ?? (key ? ip : ""),
+      ip_change_date: input.ip_change_date ?? "",
+      lickey_change_date: input.lickey_change_date ?? (key ? createdate : ""),
+      suspendedBy:
+        status === "3" ? (input.suspendedBy ?? (this.today() > expiredate ? "nonpayment" : "user")) : null,
+      readyAt: pending ? this.now().getTime() + this.provisionMs : null,
+    };
+    this.licences.set(id, licence);
+    this.nextId = Math.max(this.nextId, Number(id) + 1);
+    return copy(licence);
+  }
+
+  /** Removes a licence from the book entirely, as if the vendor had purged it from the list. */
+  vanish(id: string): boolean {
+    return this.licences.delete(id);
+  }
+
+  snapshot(): {
+    now: string;
+    today: IsoDate;
+    balanceMinor: number;
+    balance: string;
+    currency: string;
+    licences: Licence[];
+  } {
+    const licences = this.list();
+    return {
+      now: this.now().toISOString(),
+      today: this.today(),
+      balanceMinor: this.balance,
+      balance: `${formatMinor(this.balance)} ${this.currency}`,
+      currency: this.currency,
+      licences,
+    };
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  /** Applies everything the clock has made due: keys issued, unpaid licences suspended, then deleted. */
+  private refresh(): void {
+    const nowMs = this.now().getTime();
+    const today = toIsoDate(new Date(nowMs));
+    for (const licence of this.licences.values()) {
+      if (licence.status === "4") continue;
+      if (licence.readyAt !== null && nowMs >= licence.readyAt) {
+        if (!licence.key) {
+          licence.key = newLicenceKey();
+          licence.lickey_change_date = toIsoDate(new Date(licence.readyAt));
+        }
+        // The sandbox has no panels to phone home; assume the first check-in came from the licensed IP.
+        licence.remoteip ||= licence.ip;
+        licence.readyAt = null;
+        if (licence.status === "5") licence.status = "2";
+      }
+      if (licence.status === "2" && today > licence.expiredate) {
+        licence.status = "3";
+        licence.suspendedBy = "nonpayment";
+      }
+      if (licence.status !== "5" && today >= addDays(licence.expiredate, DELETE_AFTER_DAYS)) {
+        licence.status = "4";
+      }
+    }
+  }
+
+  private mustGet(id: string): Licence {
+    const licence = this.licences.get(id);
+    if (!licence) throw new Error(`licence ${id} vanished`);
+    return licence;
+  }
+
+  private live(elid: string | undefined): Licence {
+    if (elid === undefined || elid === "") throw new SandboxError("missed", "elid", "Object not found", "");
+    if (!/^\d+$/.test(elid)) throw new SandboxError("value", "elid", "Invalid object id", elid);
+    const licence = this.licences.get(elid);
+    if (!licence || licence.status === "4")
+      throw new SandboxError("missed", "elid", "Object not found", elid);
+    return licence;
+  }
+
+  private productOf(licence: Licence): Product {
+    const product = this.products.get(licence.pricelist);
+    if (!product) {
+      throw new SandboxError(
+        "access",
+        "service.prolong",
+        "The tariff of this licence is not sold",
+        licence.id,
+      );
+    }
+    return product;
+  }
+
+  private knownProduct(pricelist: string | undefined): Product {
+    const product = pricelist === undefined ? undefined : this.products.get(pricelist);
+    if (!product) throw new SandboxError("value", "pricelist", "Unknown tariff", pricelist ?? "");
+    return product;
+  }
+
+  private validPeriod(product: Product, text: string | undefined): number {
+    const period = text !== undefined && /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
+    if (!sellsPeriod(product, period)) {
+      throw new SandboxError(
+        "value",
+        "period",
+        `Invalid period; this tariff is sold for ${periodsOf(product).join(", ")} months`,
+        text ?? "",
+      );
+    }
+    return period;
+  }
+
+  private orderExpiry(product: Product, period: number): IsoDate {
+    const today = this.today();
+    const lifecycle = product.lifecycle;
+    if (lifecycle && today >= lifecycle.closedFrom) {
+      throw new SandboxError(
+        "value",
+        "pricelist",
+        "The tariff is no longer available for order",
+        product.pricelist,
+      );
+    }
+    const expiry = addMonths(today, period);
+    if (lifecycle && today >= lifecycle.cappedFrom && expiry > lifecycle.latestExpiry) {
+      return lifecycle.latestExpiry;
+    }
+    return expiry;
+  }
+
+  private renewalExpiry(licence: Licence, product: Product, period: number): IsoDate {
+    const today = this.today();
+    const lifecycle = product.lifecycle;
+    const expiry = addMonths(licence.expiredate, period);
+    if (!lifecycle) return expiry;
+    if (today >= lifecycle.closedFrom) {
+      throw new SandboxError(
+        "access",
+        "service.prolong",
+        `${product.name} licences can no longer be renewed (renewals closed on ${lifecycle.closedFrom})`,
+        licence.id,
+      );
+    }
+    if (today < lifecycle.cappedFrom) return expiry;
+    if (licence.expiredate >= lifecycle.latestExpiry) {
+      throw new SandboxError(
+        "access",
+        "service.prolong",
+        `The licence already runs to ${licence.expiredate}; ${product.name} licences cannot run past ${lifecycle.latestExpiry}`,
+        licence.id,
+      );
+    }
+    if (expiry > lifecycle.latestExpiry) return lifecycle.latestExpiry;
+    return expiry;
+  }
+
+  private assertIpFree(ip: string, exceptId?: string): void {
+    const wanted = canonicalIp(ip);
+    for (const licence of this.licences.values()) {
+      if (licence.status !== "4" && licence.id !== exceptId && canonicalIp(licence.ip) === wanted) {
+        throw new SandboxError("exists", "ip", "A license for this IP address already exists", ip);
+      }
+    }
+  }
+
+  private debit(priceMinor: number): void {
+    if (priceMinor > this.balance) {
+      throw new SandboxError(
+        "balance",
+        "account",
+        "Insufficient funds on the account balance",
+        `${formatMinor(priceMinor)} ${this.currency}`,
+      );
+    }
+    this.balance -= priceMinor;
+  }
+}
+
+function validIp(value: string | undefined, field = "ip"): string {
+  // Zone ids (fe80::1%eth0) name a local interface, never a licensable address.
+  if (value === undefined || value.includes("%") || isIP(value) === 0) {
+    throw new SandboxError("value", field, "The value of the 'IP address' field is invalid", value ?? "");
+  }
+  return value;
+}
+
+function validName(value: string | undefined): string {
+  if (value === undefined || value.trim() === "") {
+    throw new SandboxError("value", "licname", "The licence name is required", value ?? "");
+  }
+  if ([...value].length > MAX_LICNAME_LENGTH || CONTROL_CHARS.test(value)) {
+    throw new SandboxError(
+      "value",
+      "licname",
+      `The licence name must be at most ${MAX_LICNAME_LENGTH} printable characters`,
+      value,
+    );
+  }
+  return value;
+}
+
+function validNodes(product: Product, addons: Readonly<Record<string, string>>): number | null {
+  const own = product.addon ? `addon_${product.addon.id}` : undefined;
+  // A form field left blank counts as not sent.
+  for (const [name, value] of Object.entries(addons)) {
+    if (name !== own && value !== "")
+      throw new SandboxError("value", name, "This tariff has no such addon", value);
+  }
+  if (!product.addon || own === undefined) return null;
+  const text = addons[own];
+  if (text === undefined || text === "") return product.addon.defaultCount;
+  const nodes = /^\d{1,6}$/.test(text) ? Number(text) : 0;
+  if (nodes < 1) throw new SandboxError("value", own, "The number of nodes must be a positive integer", text);
+  return nodes;
+}
+
+function validAutoprolong(value: string | undefined): Autoprolong {
+  if (value === undefined || value === "null") return null;
+  if (value === "1" || value === "12") return value;
+  throw new SandboxError("value", "autoprolong", "Auto-renewal must be 1, 12 or null", value);
+}

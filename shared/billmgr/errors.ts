@@ -1,0 +1,77 @@
+import { redact } from "../redact.ts";
+
+/** Whether the vendor may have acted on a call that failed. */
+export type Outcome = "not_applied" | "unknown";
+
+/** Everything the billing client throws is one of these. */
+export abstract class BillmgrError extends Error {
+  abstract readonly kind: "vendor" | "unavailable" | "timeout";
+  constructor(
+    message: string,
+    readonly func: string,
+    options?: { cause?: unknown },
+  ) {
+    super(redact(message), options);
+  }
+}
+
+/**
+ * The vendor answered with `<error>`: it refused the call, so nothing was done.
+ * `type` is the vendor's own word (auth, value, missed, exists, access, …).
+ */
+export class BillmgrVendorError extends BillmgrError {
+  readonly kind = "vendor";
+  readonly outcome: Outcome = "not_applied";
+  override readonly name = "BillmgrVendorError";
+  constructor(
+    func: string,
+    readonly type: string,
+    readonly object: string | undefined,
+    readonly vendorMessage: string,
+  ) {
+    const text = redact(vendorMessage);
+    super(`billmgr ${func}: ${type}${object ? ` (${object})` : ""}: ${text}`, func);
+    this.vendorMessage = text;
+  }
+}
+
+/**
+ * No usable answer: connection refused or reset, a 5xx, an HTML page, a body that is
+ * not the vendor's document. `outcome` is "unknown" when the request may have reached
+ * the vendor, which matters for calls that move money.
+ */
+export class BillmgrUnavailableError extends BillmgrError {
+  readonly kind = "unavailable";
+  override readonly name = "BillmgrUnavailableError";
+  constructor(
+    func: string,
+    message: string,
+    readonly outcome: Outcome,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(`billmgr ${func}: ${message}`, func, options);
+    this.status = options?.status;
+  }
+  readonly status: number | undefined;
+}
+
+/** No answer within the configured time; the vendor may still have acted. */
+export class BillmgrTimeoutError extends BillmgrError {
+  readonly kind = "timeout";
+  override readonly name = "BillmgrTimeoutError";
+  constructor(
+    func: string,
+    readonly timeoutMs: number,
+    readonly outcome: Outcome,
+    options?: { cause?: unknown },
+  ) {
+    super(`billmgr ${func}: no answer within ${timeoutMs} ms`, func, options);
+  }
+}
+
+export function isOutcomeUnknown(error: unknown): boolean {
+  return (
+    (error instanceof BillmgrUnavailableError || error instanceof BillmgrTimeoutError) &&
+    error.outcome === "unknown"
+  );
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseBalance } from "../../shared/billmgr/client.ts";
+import { child, field, parseAnswer } from "../../shared/billmgr/document.ts";
+import { readDetails, readList, statusFromCode } from "../../shared/billmgr/licence.ts";
+
+const fixture = (name: string) =>
+  readFileSync(new URL(`../fixtures/billmgr/${name}`, import.meta.url), "utf8");
+
+function doc(name: string, format: "xml" | "json" = "xml") {
+  const answer = parseAnswer(fixture(name), format);
+  if (!answer.ok) throw new Error(`expected success, got ${JSON.stringify(answer)}`);
+  return answer.doc;
+}
+
+describe("vendor answers", () => {
+  it.each([
+    ["error-auth.xml", "auth", "badpassword", "Неверное имя пользователя или пароль"],
+    ["error-value-ip.xml", "value", "ip", "The value of the 'IP address' field is invalid"],
+    ["error-missed-elid.xml", "missed", "elid", "Object not found"],
+    ["error-exists-ip.xml", "exists", "ip", "A license for this IP address already exists"],
+  ])("%s is a vendor error with its type, object and message", (name, type, object, message) => {
+    expect(parseAnswer(fixture(name), "xml")).toEqual({
+      ok: false,
+      reason: "vendor_error",
+      type,
+      object,
+      message,
+    });
+  });
+
+  it("reads the JSON error shape ($type, $object, msg.$)", () => {
+    expect(parseAnswer(fixture("error.json"), "json")).toEqual({
+      ok: false,
+      reason: "vendor_error",
+      type: "value",
+      object: "ip",
+      message: "The value of the 'IP address' field is invalid",
+    });
+  });
+
+  it.each(["gateway-error.html", "truncated.xml"])("%s is never a success", (name) => {
+    const answer = parseAnswer(fixture(name), "xml");
+    expect(answer).toMatchObject({ ok: false, reason: "not_vendor_document" });
+  });
+
+  it.each([
+    ["", "xml"],
+    ["<doc><ok/>", "xml"],
+    ["not xml", "xml"],
+    ['{"doc":', "json"],
+    ['{"other":{}}', "json"],
+    ["<html><body>ok</body></html>", "xml"],
+  ] as const)("%j is not a vendor document", (body, format) => {
+    expect(parseAnswer(body, format)).toMatchObject({ ok: false, reason: "not_vendor_document" });
+  });
+
+  it("finds the new id as <id> or as <item.id>", () => {
+    expect(field(doc("order-ok-id.xml"), "id")).toBe("2512171");
+    expect(field(doc("order-ok-item-id.xml"), "item.id")).toBe("2512172");
+  });
+
+  it("finds the renewal's new expiry in the nested doc", () => {
+    expect(field(child(doc("prolong-ok.xml"), "doc"), "newexpiredate")).toBe("2021-07-16");
+  });
+
+  it("reads a list, skipping data-less elems and unescaping names", () => {
+    const rows = readList(doc("list.xml"));
+    expect(rows.map((r) => [r.id, r.name, r.status, r.expiresOn])).toEqual([
+      ["334673", "web-1", "active", "2021-06-16"],
+      ["334674", "Tom & Jerry", "suspended", "2021-12-31"],
+      ["334675", "old", "processing", "2021-02-01"],
+    ]);
+    expect(rows[0]).toMatchObject({
+      pricelist: "4601",
+      period: 1,
+      createdOn: "2021-03-16",
+      ip: "82.156.37.16",
+    });
+  });
+
+  it("reads the same list from out=json", () => {
+    const rows = readList(doc("list.json", "json"));
+    expect(rows).toEqual([
+      {
+        id: "334673",
+        name: "web-1",
+        ip: "82.156.37.16",
+        pricelist: "4601",
+        period: 1,
+        status: "active",
+        statusCode: "2",
+        expiresOn: "2021-06-16",
+        createdOn: undefined,
+      },
+    ]);
+  });
+
+  it("reads the licence form with key, remote IP, nodes and change dates", () => {
+    expect(readDetails(doc("edit-form.xml"))).toEqual({
+      id: "334673",
+      name: "web-1",
+      ip: "82.156.37.16",
+      pricelist: "4601",
+      period: 1,
+      status: "active",
+      statusCode: "2",
+      expiresOn: "2021-06-16",
+      createdOn: "2021-03-16",
+      key: "b3f1c9a0e2d44f6c8a7e",
+      remoteIp: "82.156.37.16",
+      addons: { addon_4602: 2 },
+      ipChangedOn: "2021-05-02",
+      keyChangedOn: "2021-03-16",
+    });
+  });
+
+  it("reads a form right after an order: no key yet, processing", () => {
+    expect(readDetails(doc("edit-form-nokey.xml"))).toMatchObject({ key: undefined, status: "processing" });
+  });
+
+  it("maps status codes 0-5 and sub-states", () => {
+    expect(["0", "1", "2", "3", "4", "5", "5_prolong", "9", ""].map(statusFromCode)).toEqual([
+      "unknown",
+      "ordered",
+      "active",
+      "suspended",
+      "deleted",
+      "processing",
+      "processing",
+      "unknown",
+      "unknown",
+    ]);
+  });
+
+  it("reads a balance written with its currency", () => {
+    const row = child(doc("balance-dashboard.json", "json"), "elem");
+    expect(parseBalance(field(row, "balance") ?? "", undefined)).toEqual({
+      minor: 12345,
+      currency: "EUR",
+      text: "123.45 EUR",
+    });
+    expect(parseBalance("1 234,5 RUB", undefined)).toMatchObject({ minor: 123450, currency: "RUB" });
+    expect(parseBalance("-5.00", "EUR")).toMatchObject({ minor: -500, currency: "EUR" });
+    expect(parseBalance("n/a", undefined)).toBeUndefined();
+  });
+});
