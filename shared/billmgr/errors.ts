@@ -6,6 +6,8 @@ export type Outcome = "not_applied" | "unknown";
 /** Everything the billing client throws is one of these. */
 export abstract class BillmgrError extends Error {
   abstract readonly kind: "vendor" | "unavailable" | "timeout";
+  /** Whether the vendor may have acted despite the error. */
+  abstract readonly outcome: Outcome;
   constructor(
     message: string,
     readonly func: string,

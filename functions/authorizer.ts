@@ -1,0 +1,37 @@
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
+import { ssmTokenDirectory } from "../shared/auth/ssm-tokens.ts";
+import { bearerToken, hashToken, type TokenDirectory, tokenDirectory } from "../shared/auth/tokens.ts";
+import { config } from "./lib/config.ts";
+
+/** Token hashes from SSM in AWS; locally the one API_TOKEN, as client `local`. */
+function directory(): TokenDirectory {
+  if (config.API_TOKENS_PARAM)
+    return ssmTokenDirectory(config.API_TOKENS_PARAM, config.API_TOKENS_TTL_SECONDS);
+  const hashes = config.API_TOKEN ? { [hashToken(config.API_TOKEN)]: "local" } : {};
+  return tokenDirectory(async () => hashes);
+}
+
+const tokens = directory();
+
+/**
+ * API Gateway REQUEST authorizer (and the local server's, the very same code): a known bearer
+ * token allows the whole API, and the client's name travels to the handlers for the audit trail.
+ * API Gateway answers 401 when this throws "Unauthorized".
+ */
+export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  const headers = event.headers ?? {};
+  const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === "authorization")?.[1];
+  const token = bearerToken(authorization ?? undefined);
+  const client = token ? await tokens.lookup(token) : undefined;
+  if (!client) throw new Error("Unauthorized");
+  // The policy is cached per token: allow every route of this stage, not just the one asked.
+  const [arnBase, stage] = event.methodArn.split("/");
+  return {
+    principalId: client,
+    policyDocument: {
+      Version: "2012-10-17",
+      Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: `${arnBase}/${stage}/*` }],
+    },
+    context: { client },
+  };
+}

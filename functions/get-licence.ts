@@ -1,0 +1,9 @@
+import { GetQuery } from "../shared/api/requests.ts";
+import { deskFor } from "./lib/desk.ts";
+import { api, ok } from "./lib/http.ts";
+
+export const handler = api(async (request) => {
+  const id = request.id();
+  const { refresh } = request.query(GetQuery);
+  return ok(await deskFor(request.client).get(id, refresh));
+});

@@ -1,0 +1,4 @@
+import { readServiceConfig } from "../../shared/config.ts";
+
+/** Read and checked once per container. */
+export const config = readServiceConfig();

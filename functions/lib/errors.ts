@@ -1,0 +1,89 @@
+import { BillmgrError, BillmgrTimeoutError, BillmgrVendorError } from "../../shared/billmgr/errors.ts";
+import { DeskError } from "../../shared/licences/errors.ts";
+import { redact } from "../../shared/redact.ts";
+import { InvalidCursorError } from "../../shared/register/types.ts";
+
+export interface ErrorReply {
+  statusCode: number;
+  body: { error: { code: string; message: string; details: Record<string, unknown> }; outcome?: "unknown" };
+}
+
+/** Anything without an API client: no token, or a token nobody holds. */
+export class UnauthorizedError extends Error {
+  override readonly name = "UnauthorizedError";
+}
+
+const DESK_STATUS: Record<string, number> = {
+  invalid_request: 400,
+  not_found: 404,
+  lifecycle_closed: 422,
+  idempotency_key_reused: 422,
+  request_in_progress: 409,
+  outcome_unknown: 504,
+};
+
+/** The vendor's `<error type>`, as our status and code. */
+const VENDOR: Record<string, [number, string]> = {
+  auth: [502, "upstream_auth"],
+  value: [422, "upstream_rejected"],
+  missed: [404, "not_found"],
+  exists: [409, "conflict"],
+  balance: [402, "insufficient_balance"],
+  access: [422, "upstream_refused"],
+};
+
+/** Every error becomes the one envelope, in this one place. */
+export function errorReply(error: unknown): ErrorReply {
+  if (error instanceof DeskError) {
+    const body: ErrorReply["body"] = {
+      error: { code: error.code, message: redact(error.message), details: error.details },
+    };
+    if (error.details.outcome === "unknown") body.outcome = "unknown";
+    return { statusCode: DESK_STATUS[error.code] ?? 500, body };
+  }
+  if (error instanceof UnauthorizedError) {
+    return envelope(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required");
+  }
+  if (error instanceof InvalidCursorError) {
+    return envelope(400, "invalid_request", "invalid request: cursor is not one this API issued", {
+      fields: { cursor: "is not one this API issued" },
+    });
+  }
+  if (error instanceof BillmgrVendorError) {
+    const [status, code] = VENDOR[error.type] ?? [502, "upstream_error"];
+    // The vendor's own words for a refusal; never for a login failure, which could only confuse callers.
+    const message = error.type === "auth" ? "the vendor refused our credentials" : error.vendorMessage;
+    return envelope(status, code, message, { vendorType: error.type, vendorObject: error.object ?? null });
+  }
+  if (error instanceof BillmgrTimeoutError) {
+    return envelope(504, "upstream_timeout", "the vendor did not answer in time", { outcome: error.outcome });
+  }
+  if (error instanceof BillmgrError) {
+    return envelope(502, "upstream_unavailable", "the vendor could not be reached or gave no usable answer", {
+      outcome: error.outcome,
+    });
+  }
+  return envelope(500, "internal_error", "an internal error occurred; it has been logged");
+}
+
+function envelope(
+  statusCode: number,
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): ErrorReply {
+  return { statusCode, body: { error: { code, message, details } } };
+}
+
+/** Every `code` the API answers with, for the README and the OpenAPI document. */
+export const ERROR_CODES = [
+  ...Object.keys(DESK_STATUS),
+  "unauthorized",
+  ...Object.values(VENDOR).map(([, code]) => code),
+  "upstream_error",
+  "upstream_timeout",
+  "upstream_unavailable",
+  "internal_error",
+  "order_not_placed",
+  "renewal_not_applied",
+] as const;

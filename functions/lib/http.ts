@@ -1,0 +1,103 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type * as v from "valibot";
+import { IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
+import { ValidationError } from "../../shared/licences/errors.ts";
+import { redact } from "../../shared/redact.ts";
+import { errorReply, UnauthorizedError } from "./errors.ts";
+
+export const logger = new Logger({ serviceName: "licence-desk" });
+
+export interface Reply {
+  statusCode: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What a handler may ask of its request; each accessor validates or throws a 400. */
+export interface Request {
+  /** The API client's name, from the authorizer. */
+  client: string;
+  id(): string;
+  body<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
+  query<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
+  idempotencyKey(): string;
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted) return value ?? undefined;
+  }
+  return undefined;
+}
+
+function readRequest(event: APIGatewayProxyEvent): Request {
+  const client = event.requestContext?.authorizer?.client;
+  if (typeof client !== "string" || client === "") throw new UnauthorizedError("no API client");
+  return {
+    client,
+    id() {
+      const result = validate(LicenceId, event.pathParameters?.id ?? "");
+      if (!result.ok) throw new ValidationError({ id: result.fields.body ?? "must be a licence id" });
+      return result.value;
+    },
+    body(schema) {
+      let parsed: unknown;
+      try {
+        const raw = event.isBase64Encoded
+          ? Buffer.from(event.body ?? "", "base64").toString("utf8")
+          : event.body;
+        parsed = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        throw new ValidationError({ body: "must be valid JSON" });
+      }
+      // valibot's objects accept arrays (their keys are indexes): a body is a JSON object or nothing.
+      if (Array.isArray(parsed)) throw new ValidationError({ body: "must be a JSON object" });
+      const result = validate(schema, parsed, "body");
+      if (!result.ok) throw new ValidationError(result.fields);
+      return result.value;
+    },
+    query(schema) {
+      const result = validate(schema, event.queryStringParameters ?? {}, "query");
+      if (!result.ok) throw new ValidationError(result.fields);
+      return result.value;
+    },
+    idempotencyKey() {
+      const result = validate(IdempotencyKey, header(event, "Idempotency-Key") ?? "");
+      if (!result.ok) throw new ValidationError({ "Idempotency-Key": result.fields.body ?? "is invalid" });
+      return result.value;
+    },
+  };
+}
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+/**
+ * A REST proxy handler: parse, call the domain, answer JSON. Every error goes through
+ * `errorReply`, so no handler maps errors itself.
+ */
+export function api(run: (request: Request) => Promise<Reply>) {
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    try {
+      const reply = await run(readRequest(event));
+      return {
+        statusCode: reply.statusCode,
+        headers: { ...JSON_HEADERS, ...reply.headers },
+        body: JSON.stringify(reply.body),
+      };
+    } catch (error) {
+      const reply = errorReply(error);
+      if (reply.statusCode >= 500) {
+        logger.error("request failed", {
+          route: `${event.httpMethod} ${event.resource}`,
+          code: reply.body.error.code,
+          error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+        });
+      }
+      return { statusCode: reply.statusCode, headers: JSON_HEADERS, body: JSON.stringify(reply.body) };
+    }
+  };
+}
+
+export const ok = (body: unknown, statusCode = 200): Reply => ({ statusCode, body });

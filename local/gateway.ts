@@ -1,0 +1,142 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+} from "aws-lambda";
+import type { Route } from "../shared/api/routes.ts";
+
+export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+export type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+  handler: ProxyHandler;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+/**
+ * What API Gateway does in front of the Lambdas, for local runs: match the route, run the
+ * REQUEST authorizer, build the REST proxy event, invoke the very same handler module.
+ */
+export function gateway(
+  routes: Array<{ route: Route; handler: ProxyHandler }>,
+  authorizer: Authorizer,
+): RequestListener {
+  const compiled: Compiled[] = routes.map(({ route, handler }) => {
+    const names: string[] = [];
+    const source = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return "([^/]+)";
+    });
+    return { route, pattern: new RegExp(`^${source}$`), names, handler };
+  });
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    void serve(req, res).catch(() => {
+      if (!res.headersSent)
+        send(res, 500, { error: { code: "internal_error", message: "local gateway error", details: {} } });
+    });
+  };
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const candidates = compiled.filter((c) => c.pattern.test(url.pathname));
+    const match = candidates.find((c) => c.route.method === req.method);
+    if (!match) {
+      const status = candidates.length > 0 ? 405 : 404;
+      const code = status === 405 ? "method_not_allowed" : "not_found";
+      return send(res, status, {
+        error: { code, message: `no route ${req.method} ${url.pathname}`, details: {} },
+      });
+    }
+    const body = await readBody(req);
+    if (body === undefined) {
+      return send(res, 413, {
+        error: { code: "payload_too_large", message: "body over 1 MiB", details: {} },
+      });
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === "string") headers[name] = value;
+      else if (Array.isArray(value)) headers[name] = value.join(",");
+    }
+    const values = match.pattern.exec(url.pathname)?.slice(1) ?? [];
+    const pathParameters = Object.fromEntries(
+      match.names.map((n, i) => [n, decodeURIComponent(values[i] ?? "")]),
+    );
+    const query = url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null;
+
+    let client: unknown;
+    try {
+      const decision = await authorizer({
+        type: "REQUEST",
+        methodArn: `arn:aws:execute-api:local:000000000000:local/local/${req.method}${match.route.path}`,
+        resource: match.route.path,
+        path: url.pathname,
+        httpMethod: req.method ?? "GET",
+        headers,
+        multiValueHeaders: {},
+        pathParameters,
+        queryStringParameters: query,
+        multiValueQueryStringParameters: {},
+        stageVariables: {},
+        requestContext: {} as APIGatewayRequestAuthorizerEvent["requestContext"],
+      });
+      client = decision.context?.client;
+    } catch {
+      // API Gateway's own answer when the authorizer says "Unauthorized".
+      return send(res, 401, {
+        error: {
+          code: "unauthorized",
+          message: "a valid 'Authorization: Bearer <token>' header is required",
+          details: {},
+        },
+      });
+    }
+
+    const result = await match.handler({
+      resource: match.route.path,
+      path: url.pathname,
+      httpMethod: req.method ?? "GET",
+      headers,
+      multiValueHeaders: {},
+      queryStringParameters: query,
+      multiValueQueryStringParameters: null,
+      pathParameters: match.names.length > 0 ? pathParameters : null,
+      stageVariables: null,
+      body: body.length > 0 ? body.toString("utf8") : null,
+      isBase64Encoded: false,
+      requestContext: {
+        authorizer: { client, principalId: client },
+        httpMethod: req.method ?? "GET",
+        path: url.pathname,
+        resourcePath: match.route.path,
+        stage: "local",
+        requestId: crypto.randomUUID(),
+      } as unknown as APIGatewayProxyEvent["requestContext"],
+    });
+    res.writeHead(result.statusCode, result.headers as Record<string, string>);
+    res.end(result.body);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

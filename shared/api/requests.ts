@@ -1,0 +1,148 @@
+import { isIP } from "node:net";
+import * as v from "valibot";
+import { isIsoDate } from "../dates.ts";
+
+/**
+ * One schema per request body and query: the validator, the TypeScript type and the
+ * OpenAPI document all come from here.
+ */
+
+const Ip = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address"),
+  v.description("IPv4 or IPv6 address the licence is bound to"),
+);
+
+/** Any printable text: the vendor stores names literally, and `Tom & Jerry` must work. */
+const Name = v.pipe(
+  v.string(),
+  v.trim(),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(64, "must be at most 64 characters"),
+  v.regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, "must not contain control characters"),
+  v.description("Licence name, 1-64 printable characters"),
+);
+
+const ProductId = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a product id such as ispmanager5-lite"),
+  v.description("Product id from the catalogue"),
+);
+
+const Period = v.pipe(v.picklist([1, 12], "must be 1 or 12"), v.description("Months"));
+const AutoRenew = v.pipe(
+  v.nullable(v.picklist([1, 12], "must be null, 1 or 12")),
+  v.description("Months the nightly watcher renews for, or null for no automatic renewal"),
+);
+const Nodes = v.pipe(
+  v.number("must be a number"),
+  v.integer("must be a whole number"),
+  v.minValue(1, "must be at least 1"),
+  v.maxValue(64, "must be at most 64"),
+  v.description("Cluster nodes (products that have them)"),
+);
+
+export const OrderBody = v.strictObject({
+  ip: Ip,
+  name: Name,
+  product: ProductId,
+  period: Period,
+  nodes: v.optional(Nodes),
+  autoRenew: v.optional(AutoRenew, null),
+});
+export type OrderBody = v.InferOutput<typeof OrderBody>;
+
+export const UpdateBody = v.pipe(
+  v.strictObject({
+    name: v.optional(Name),
+    ip: v.optional(Ip),
+    autoRenew: v.optional(AutoRenew),
+  }),
+  v.check((body) => Object.keys(body).length > 0, "must change at least one of name, ip, autoRenew"),
+);
+export type UpdateBody = v.InferOutput<typeof UpdateBody>;
+
+export const RenewBody = v.strictObject({ period: Period });
+export type RenewBody = v.InferOutput<typeof RenewBody>;
+
+const Day = v.pipe(v.string(), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
+
+export const ListQuery = v.strictObject({
+  status: v.optional(
+    v.picklist(
+      ["ordered", "active", "suspended", "deleted", "processing", "unknown"],
+      "must be one of ordered, active, suspended, deleted, processing, unknown",
+    ),
+  ),
+  expiresBefore: v.optional(v.pipe(Day, v.description("Only licences expiring before this day"))),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,3}$/, "must be a whole number from 1 to 100"),
+      v.transform(Number),
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(100, "must be at most 100"),
+    ),
+    "50",
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(2048), v.description("From the previous page"))),
+});
+export type ListQuery = v.InferOutput<typeof ListQuery>;
+
+export const GetQuery = v.strictObject({
+  refresh: v.optional(
+    v.pipe(
+      v.picklist(["true", "false"]),
+      v.transform((s) => s === "true"),
+    ),
+    "false",
+  ),
+});
+export type GetQuery = v.InferOutput<typeof GetQuery>;
+
+export const IpAvailabilityQuery = v.strictObject({
+  ip: Ip,
+  product: ProductId,
+  period: v.pipe(
+    v.picklist(["1", "12"], "must be 1 or 12"),
+    v.transform((s) => Number(s) as 1 | 12),
+    v.description("Months"),
+  ),
+});
+export type IpAvailabilityQuery = v.InferOutput<typeof IpAvailabilityQuery>;
+
+/** Vendor licence ids are digits. */
+export const LicenceId = v.pipe(v.string(), v.regex(/^\d{1,19}$/, "must be a licence id (digits)"));
+
+/** `Idempotency-Key`: what the client chose to name one purchase. */
+export const IdempotencyKey = v.pipe(
+  v.string(),
+  v.minLength(1, "is required for this request"),
+  v.maxLength(255, "must be at most 255 characters"),
+  v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
+);
+
+export type FieldErrors = Record<string, string>;
+
+/** Validates, or returns the offending fields with a message each (`root` names the whole input). */
+export function validate<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  root: "body" | "query" = "body",
+): { ok: true; value: v.InferOutput<S> } | { ok: false; fields: FieldErrors } {
+  const result = v.safeParse(schema, input);
+  if (result.success) return { ok: true, value: result.output };
+  const fields: FieldErrors = {};
+  for (const issue of result.issues) {
+    const path = v.getDotPath(issue);
+    if (path === null) {
+      fields[root] ??=
+        issue.kind === "schema" && issue.type === "strict_object" ? "must be a JSON object" : issue.message;
+    } else {
+      fields[path] ??=
+        issue.type === "strict_object" && issue.expected === "never" ? "is not a known field" : issue.message;
+    }
+  }
+  return { ok: false, fields };
+}

@@ -1,0 +1,29 @@
+import * as v from "valibot";
+import type { LicenceRecord } from "../register/types.ts";
+
+/** The licence as the API answers it: for the OpenAPI document; the compiler keeps it equal to LicenceRecord. */
+export const Licence = v.object({
+  id: v.string(),
+  name: v.string(),
+  ip: v.string(),
+  product: v.optional(v.string()),
+  pricelist: v.string(),
+  period: v.optional(v.number()),
+  nodes: v.optional(v.number()),
+  status: v.picklist(["ordered", "active", "suspended", "deleted", "processing", "unknown"]),
+  statusCode: v.string(),
+  expiresOn: v.optional(v.string()),
+  createdOn: v.optional(v.string()),
+  key: v.optional(v.string()),
+  autoRenew: v.nullable(v.picklist([1, 12])),
+  syncedAt: v.optional(v.string()),
+  updatedAt: v.string(),
+});
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const inStep: Same<v.InferOutput<typeof Licence>, LicenceRecord> = true;
+void inStep;
+
+export const LicencePage = v.object({ items: v.array(Licence), cursor: v.nullable(v.string()) });
+export const NewKey = v.object({ id: v.string(), key: v.optional(v.string()) });
+export const IpAvailability = v.object({ available: v.boolean(), reason: v.optional(v.string()) });

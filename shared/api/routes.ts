@@ -1,0 +1,110 @@
+import type { GenericSchema } from "valibot";
+import { GetQuery, IpAvailabilityQuery, ListQuery, OrderBody, RenewBody, UpdateBody } from "./requests.ts";
+
+export interface Route {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  /** API Gateway's path syntax. */
+  path: string;
+  /** The handler module: `functions/<handler>.ts`, exporting `handler`. */
+  handler: string;
+  summary: string;
+  body?: GenericSchema;
+  query?: GenericSchema;
+  /** Money moves: `Idempotency-Key` is required. */
+  idempotencyKey?: boolean;
+  /** Whether the route may call the vendor (and so needs its credentials). */
+  vendor: boolean;
+  success: 200 | 201;
+}
+
+/** The HTTP contract of product.md, one entry per route: the local server, the OpenAPI document and the CDK stack read it. */
+export const routes: readonly Route[] = [
+  {
+    method: "POST",
+    path: "/licenses",
+    handler: "order-licence",
+    summary: "Order a licence (charges the balance)",
+    body: OrderBody,
+    idempotencyKey: true,
+    vendor: true,
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/licenses",
+    handler: "list-licences",
+    summary: "List the register's licences",
+    query: ListQuery,
+    vendor: false,
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/licenses/{id}",
+    handler: "get-licence",
+    summary: "A licence from the register, or fresh from the vendor with ?refresh=true",
+    query: GetQuery,
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "PATCH",
+    path: "/licenses/{id}",
+    handler: "update-licence",
+    summary: "Change name, IP (at the vendor) or autoRenew (ours only)",
+    body: UpdateBody,
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/renew",
+    handler: "renew-licence",
+    summary: "Renew a licence (charges the balance)",
+    body: RenewBody,
+    idempotencyKey: true,
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/suspend",
+    handler: "suspend-licence",
+    summary: "Suspend a licence",
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/resume",
+    handler: "resume-licence",
+    summary: "Resume a suspended licence",
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/key",
+    handler: "regenerate-key",
+    summary: "Issue a new licence key",
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "DELETE",
+    path: "/licenses/{id}",
+    handler: "delete-licence",
+    summary: "Delete a licence",
+    vendor: true,
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/ip-availability",
+    handler: "ip-availability",
+    summary: "Whether a licence can be ordered for an IP today",
+    query: IpAvailabilityQuery,
+    vendor: true,
+    success: 200,
+  },
+];

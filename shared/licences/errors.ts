@@ -1,0 +1,73 @@
+import type { FieldErrors } from "../api/requests.ts";
+
+/**
+ * What the licence desk refuses or cannot do, each with a stable code. The HTTP layer maps
+ * these (and the billing client's errors) to statuses in one place.
+ */
+export abstract class DeskError extends Error {
+  abstract readonly code: string;
+  readonly details: Record<string, unknown> = {};
+}
+
+export class ValidationError extends DeskError {
+  readonly code = "invalid_request";
+  override readonly name = "ValidationError";
+  constructor(readonly fields: FieldErrors) {
+    super(
+      `invalid request: ${Object.entries(fields)
+        .map(([f, m]) => `${f} ${m}`)
+        .join("; ")}`,
+    );
+    this.details.fields = fields;
+  }
+}
+
+export class NotFoundError extends DeskError {
+  readonly code = "not_found";
+  override readonly name = "NotFoundError";
+  constructor(what: string) {
+    super(`${what} not found`);
+  }
+}
+
+/** The product's vendor lifecycle forbids the operation on this date; nothing was sent. */
+export class LifecycleClosedError extends DeskError {
+  readonly code = "lifecycle_closed";
+  override readonly name = "LifecycleClosedError";
+  constructor(product: string, operation: "order" | "renew", closedOn: string, today: string) {
+    super(
+      `${product}: ${operation === "order" ? "sales" : "renewals"} closed on ${closedOn} (today is ${today})`,
+    );
+    Object.assign(this.details, { product, operation, closedOn, today });
+  }
+}
+
+export class IdempotencyKeyReusedError extends DeskError {
+  readonly code = "idempotency_key_reused";
+  override readonly name = "IdempotencyKeyReusedError";
+  constructor() {
+    super("this Idempotency-Key was used for a different request");
+  }
+}
+
+export class RequestInProgressError extends DeskError {
+  readonly code = "request_in_progress";
+  override readonly name = "RequestInProgressError";
+  constructor() {
+    super("the first request with this Idempotency-Key is still running; retry later with the same key");
+  }
+}
+
+/** A money-moving call may or may not have been carried out; a retry with the same key reconciles. */
+export class OutcomeUnknownError extends DeskError {
+  readonly code = "outcome_unknown";
+  override readonly name = "OutcomeUnknownError";
+  constructor(operation: string, options: { cause: unknown }) {
+    super(
+      `${operation}: the vendor did not answer after the request was sent, so it may have been carried out; ` +
+        "retry with the same Idempotency-Key to reconcile (it will not be sent again)",
+      options,
+    );
+    this.details.outcome = "unknown";
+  }
+}

@@ -1,0 +1,98 @@
+import { Agent, request } from "undici";
+import { inject } from "vitest";
+import { pinClock } from "../../functions/lib/clock.ts";
+import { startLocalApi } from "../../local/server.ts";
+import { VENDOR_CREDENTIALS } from "./secrets.ts";
+import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
+
+export const TOKEN = "test-token-0123456789abcdef";
+export const OTHER_TOKEN = "unknown-token-0123456789abcdef";
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON. */
+  body: any;
+  /** As received, for searching. */
+  text: string;
+}
+
+/**
+ * The API as a client sees it: the local server (the real handler modules) over real HTTP,
+ * the register on DynamoDB Local, the vendor sandbox, the service clock pinned to `now`.
+ */
+export async function apiHarness(options: { now: string; env?: Record<string, string> }) {
+  const vendor: VendorSandbox = await vendorSandbox({ now: new Date(`${options.now}T00:00:00Z`) });
+  pinClock(new Date(`${options.now}T00:00:00Z`));
+  const table = `api-${Math.random().toString(36).slice(2, 10)}`;
+  const api = await startLocalApi({
+    port: 0,
+    env: {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      TABLE_NAME: table,
+      DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
+      BILLMGR_URL: vendor.sandbox.url,
+      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
+      BILLMGR_RETRY_BASE_MS: "1",
+      API_TOKEN: TOKEN,
+      ...options.env,
+    },
+  });
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+
+  async function call(
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    init: {
+      body?: unknown;
+      rawBody?: string;
+      key?: string;
+      token?: string | null;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (init.token !== null) headers.authorization = `Bearer ${init.token ?? TOKEN}`;
+    if (init.key !== undefined) headers["idempotency-key"] = init.key;
+    const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await request(`${api.url}${path}`, { method, headers, body, dispatcher: agent });
+    const text = await response.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.statusCode, headers: response.headers, body: parsed, text };
+  }
+
+  return {
+    vendor,
+    table,
+    call,
+    /** Moves both clocks, ours and the vendor's. */
+    setToday(day: string) {
+      const instant = new Date(`${day}T00:00:00Z`);
+      pinClock(instant);
+      vendor.sandbox.setNow(instant);
+    },
+    async close() {
+      await agent.close();
+      await api.close();
+      await vendor.close();
+      pinClock(undefined);
+    },
+  };
+}
+
+export type ApiHarness = Awaited<ReturnType<typeof apiHarness>>;
+
+let ipCounter = 1;
+/** A fresh IP per order: the vendor licenses an IP once. */
+export function freshIp(): string {
+  ipCounter++;
+  return `10.${Math.floor(ipCounter / 250) % 250}.${ipCounter % 250}.${(process.pid % 200) + 1}`;
+}
