@@ -1,0 +1,70 @@
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { APIGatewayRequestAuthorizerEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ssmTokenDirectory } from "../../shared/auth/ssm-tokens.ts";
+import { bearerToken, hashToken, tokenDirectory } from "../../shared/auth/tokens.ts";
+
+const ssm = mockClient(SSMClient);
+afterEach(() => {
+  ssm.reset();
+  vi.unstubAllEnvs();
+  vi.resetModules();
+});
+
+const TOKEN = "portal-token-0123456789abcdef";
+
+describe("API tokens", () => {
+  it("finds the client of a token by its SHA-256 hash", async () => {
+    const directory = tokenDirectory(async () => ({ [hashToken(TOKEN)]: "portal", [hashToken(`${TOKEN}x`)]: "scripts" }));
+    expect(await directory.lookup(TOKEN)).toBe("portal");
+    expect(await directory.lookup(`${TOKEN}x`)).toBe("scripts");
+    expect(await directory.lookup("guess-0123456789abcdef")).toBeUndefined();
+    expect(hashToken("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("reads only well-formed bearer headers", () => {
+    expect(bearerToken(`Bearer ${TOKEN}`)).toBe(TOKEN);
+    expect(bearerToken(`bearer ${TOKEN}`)).toBeUndefined();
+    expect(bearerToken("Bearer short")).toBeUndefined();
+    expect(bearerToken(`Basic ${TOKEN}`)).toBeUndefined();
+    expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  it("reads the hashes from SSM, cached, decrypted", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
+    const directory = ssmTokenDirectory("/desk/api-tokens", 60);
+    expect(await directory.lookup(TOKEN)).toBe("portal");
+    expect(await directory.lookup("other-token-0123456789")).toBeUndefined();
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input).toEqual({ Name: "/desk/api-tokens", WithDecryption: true });
+  });
+});
+
+describe("the REQUEST authorizer", () => {
+  const event = (authorization?: string): APIGatewayRequestAuthorizerEvent =>
+    ({
+      type: "REQUEST",
+      methodArn: "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/POST/licenses",
+      headers: authorization ? { Authorization: authorization } : {},
+    }) as unknown as APIGatewayRequestAuthorizerEvent;
+
+  it("allows the whole stage for a known token, naming the client; refuses anything else", async () => {
+    vi.stubEnv("API_TOKENS_PARAM", "/desk/api-tokens");
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
+    const { handler } = await import("../../functions/authorizer.ts");
+    const allowed = await handler(event(`Bearer ${TOKEN}`));
+    expect(allowed).toEqual({
+      principalId: "portal",
+      policyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          { Action: "execute-api:Invoke", Effect: "Allow", Resource: "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*" },
+        ],
+      },
+      context: { client: "portal" },
+    });
+    await expect(handler(event())).rejects.toThrow("Unauthorized");
+    await expect(handler(event("Bearer wrong-token-0123456789abcdef"))).rejects.toThrow("Unauthorized");
+  });
+});
