@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Agent, type Dispatcher, request } from "undici";
 import type { CredentialsProvider } from "../credentials.ts";
 import { type Format, parseAnswer, type VendorElement } from "./document.ts";
 import { BillmgrTimeoutError, BillmgrUnavailableError, BillmgrVendorError, type Outcome } from "./errors.ts";
+import { Agent, type Dispatcher, request } from "./undici.ts";
 
 /**
  * How a call may be repeated. `read` changes nothing and is retried on transient faults;

@@ -16,7 +16,10 @@ const TOKEN = "portal-token-0123456789abcdef";
 
 describe("API tokens", () => {
   it("finds the client of a token by its SHA-256 hash", async () => {
-    const directory = tokenDirectory(async () => ({ [hashToken(TOKEN)]: "portal", [hashToken(`${TOKEN}x`)]: "scripts" }));
+    const directory = tokenDirectory(async () => ({
+      [hashToken(TOKEN)]: "portal",
+      [hashToken(`${TOKEN}x`)]: "scripts",
+    }));
     expect(await directory.lookup(TOKEN)).toBe("portal");
     expect(await directory.lookup(`${TOKEN}x`)).toBe("scripts");
     expect(await directory.lookup("guess-0123456789abcdef")).toBeUndefined();
@@ -32,12 +35,17 @@ describe("API tokens", () => {
   });
 
   it("reads the hashes from SSM, cached, decrypted", async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
+    ssm
+      .on(GetParameterCommand)
+      .resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
     const directory = ssmTokenDirectory("/desk/api-tokens", 60);
     expect(await directory.lookup(TOKEN)).toBe("portal");
     expect(await directory.lookup("other-token-0123456789")).toBeUndefined();
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
-    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input).toEqual({ Name: "/desk/api-tokens", WithDecryption: true });
+    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input).toEqual({
+      Name: "/desk/api-tokens",
+      WithDecryption: true,
+    });
   });
 });
 
@@ -51,7 +59,9 @@ describe("the REQUEST authorizer", () => {
 
   it("allows the whole stage for a known token, naming the client; refuses anything else", async () => {
     vi.stubEnv("API_TOKENS_PARAM", "/desk/api-tokens");
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
+    ssm
+      .on(GetParameterCommand)
+      .resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
     const { handler } = await import("../../functions/authorizer.ts");
     const allowed = await handler(event(`Bearer ${TOKEN}`));
     expect(allowed).toEqual({
@@ -59,7 +69,11 @@ describe("the REQUEST authorizer", () => {
       policyDocument: {
         Version: "2012-10-17",
         Statement: [
-          { Action: "execute-api:Invoke", Effect: "Allow", Resource: "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*" },
+          {
+            Action: "execute-api:Invoke",
+            Effect: "Allow",
+            Resource: "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*",
+          },
         ],
       },
       context: { client: "portal" },

@@ -1,7 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
-import { BillmgrTimeoutError, BillmgrUnavailableError, BillmgrVendorError } from "../../shared/billmgr/errors.ts";
-import { IdempotencyKeyReusedError, OutcomeUnknownError, RequestInProgressError } from "../../shared/licences/errors.ts";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  BillmgrTimeoutError,
+  BillmgrUnavailableError,
+  BillmgrVendorError,
+} from "../../shared/billmgr/errors.ts";
+import {
+  IdempotencyKeyReusedError,
+  OutcomeUnknownError,
+  RequestInProgressError,
+} from "../../shared/licences/errors.ts";
 import { type MoneyCall, onceOnly, requestHash } from "../../shared/licences/idempotency.ts";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import type { Register } from "../../shared/register/types.ts";
@@ -55,7 +62,9 @@ describe("onceOnly", () => {
     );
     await new Promise((r) => setTimeout(r, 50));
     await expect(onceOnly(call("k2"), never, never)).rejects.toBeInstanceOf(RequestInProgressError);
-    await expect(onceOnly(call("k2", { body: 2 }), never, never)).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    await expect(onceOnly(call("k2", { body: 2 }), never, never)).rejects.toBeInstanceOf(
+      IdempotencyKeyReusedError,
+    );
     release();
     await first;
   });
