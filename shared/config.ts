@@ -69,3 +69,37 @@ export type ServiceConfig = v.InferOutput<typeof ServiceEnv>;
 export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   return parseEnv(ServiceEnv, env);
 }
+
+const dayList = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/, "must be comma-separated whole numbers of days"),
+      v.transform((s) => [...new Set(s.split(",").map((d) => Number(d.trim())))].sort((a, b) => b - a)),
+    ),
+    fallback,
+  );
+
+/** The nightly watcher's leads, distances and limits. */
+const WatcherEnv = v.object({
+  /** Renew a licence this many days (or fewer) before it expires. */
+  RENEWAL_LEAD_DAYS: integer(3, 0),
+  /** When renewals close before a licence's normal renewal night, renew on the nights this far before the close. */
+  EARLY_RENEWAL_DAYS: integer(7, 1),
+  EXPIRY_ALERT_DAYS: dayList("14,7,3,1"),
+  LIFECYCLE_ALERT_DAYS: dayList("30,14,7,1"),
+  BALANCE_FORECAST_DAYS: integer(7, 1),
+  EXPIRING_SOON_DAYS: integer(30, 1),
+  VENDOR_CONCURRENCY: integer(4, 1),
+  REGISTER_CONCURRENCY: integer(16, 1),
+  /** SNS topic for alerts (AWS); unset locally, where alerts go to DATA_DIR/outbox.jsonl. */
+  ALERT_TOPIC_ARN: v.optional(
+    v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:sns:/, "must be an SNS topic ARN")),
+  ),
+});
+
+export type WatcherConfig = v.InferOutput<typeof WatcherEnv>;
+
+export function readWatcherConfig(env: Record<string, string | undefined> = process.env): WatcherConfig {
+  return parseEnv(WatcherEnv, env);
+}

@@ -12,6 +12,7 @@ import {
 import type { LicenceStatus } from "../billmgr/licence.ts";
 import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
 import {
+  type AlertLedger,
   type AuditEntry,
   type AuditLog,
   type ClaimResult,
@@ -68,6 +69,38 @@ export function createDynamoRegister(options: DynamoRegisterOptions): Register {
     licences: licenceStore(doc, table),
     audit: auditLog(doc, table),
     idempotency: idempotencyStore(doc, table),
+    alerts: alertLedger(doc, table),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Alerts sent
+
+export const alertKey = (subject: string, kind: string, threshold: string) => ({
+  [PARTITION_KEY]: `ALERT#${subject}`,
+  [SORT_KEY]: `${kind}#${threshold}`,
+});
+
+function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
+  return {
+    async claim(subject, kind, threshold, night) {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...alertKey(subject, kind, threshold), night, at: new Date().toISOString() },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+        return true;
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
+        throw error;
+      }
+    },
+    async release(subject, kind, threshold) {
+      await doc.send(new DeleteCommand({ TableName: table, Key: alertKey(subject, kind, threshold) }));
+    },
   };
 }
 
@@ -219,6 +252,7 @@ function fromLicence(record: LicenceRecord): Item {
     autoRenew: record.autoRenew,
     syncedAt: record.syncedAt,
     updatedAt: record.updatedAt,
+    goneSince: record.goneSince,
   };
 }
 
@@ -230,6 +264,7 @@ const OPTIONAL_LICENCE_FIELDS = [
   "createdOn",
   "key",
   "syncedAt",
+  "goneSince",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 
 /** Back to a record; an absent optional attribute is an absent property (not one set to undefined). */

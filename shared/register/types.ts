@@ -25,6 +25,8 @@ export interface LicenceRecord {
   syncedAt?: string;
   /** ISO instant of the last write. */
   updatedAt: string;
+  /** The night the licence was first missing from the vendor's list; kept, never dropped. */
+  goneSince?: IsoDate;
 }
 
 export interface LicenceQuery {
@@ -122,9 +124,21 @@ export interface IdempotencyStore {
   release(scope: string, key: string): Promise<void>;
 }
 
+/**
+ * Which alerts were sent: one entry per (subject, kind, threshold), written before the alert goes
+ * out, so a rerun or a concurrent run never sends it twice.
+ */
+export interface AlertLedger {
+  /** Records the alert; false when it was recorded already. */
+  claim(subject: string, kind: string, threshold: string, night: IsoDate): Promise<boolean>;
+  /** Forgets it: the send provably failed, so a later run may send it. */
+  release(subject: string, kind: string, threshold: string): Promise<void>;
+}
+
 /** The register: everything the API and the watcher keep in DynamoDB. */
 export interface Register {
   licences: LicenceStore;
   audit: AuditLog;
   idempotency: IdempotencyStore;
+  alerts: AlertLedger;
 }

@@ -1,0 +1,16 @@
+import type { WatcherResult } from "../functions/watcher.ts";
+
+/** A night's result as a person reads it. */
+export function printNight(result: WatcherResult): void {
+  const s = result.sync;
+  console.log(
+    `  sync: ${s.listed} listed, ${s.added} new, ${s.updated} changed, ${s.gone} gone, ${s.unchanged} unchanged (${result.writes} writes)`,
+  );
+  for (const r of result.renewed)
+    console.log(`  renewed ${r.name} (id ${r.id}): ${r.from} -> ${r.to} (${r.period} month(s), ${r.reason})`);
+  for (const f of result.failed) console.log(`  FAILED ${f.name} (id ${f.id}): ${f.reason}`);
+  for (const u of result.unknown) console.log(`  UNKNOWN ${u.name} (id ${u.id}): reconciled next run`);
+  console.log(
+    `  alerts sent: ${result.alertsSent} (${result.alreadySent} already sent before); expiring within 30 days: ${result.expiringSoon}`,
+  );
+}

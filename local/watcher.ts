@@ -1,0 +1,42 @@
+import { parseArgs } from "node:util";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { isIsoDate } from "../shared/dates.ts";
+import { ensureTable } from "../shared/register/table.ts";
+import { localEnvironment } from "./environment.ts";
+import { printNight } from "./report.ts";
+
+/**
+ * `npm run watcher -- --date YYYY-MM-DD`: one night of the watcher (the very Lambda handler) against
+ * the local register, the one `npm start` uses; while it runs, it joins its engine and sandbox.
+ * The vendor sandbox's clock is moved to that night, 02:00 UTC, as the schedule would run it.
+ */
+const { values } = parseArgs({ options: { date: { type: "string" } } });
+if (!values.date || !isIsoDate(values.date)) {
+  console.error("usage: npm run watcher -- --date YYYY-MM-DD");
+  process.exit(2);
+}
+const night = values.date;
+const externalVendor = Boolean(process.env.BILLMGR_URL);
+const local = await localEnvironment({ joinRunning: true });
+try {
+  Object.assign(process.env, local.env);
+  const client = new DynamoDBClient({ endpoint: local.dynamoEndpoint });
+  await ensureTable(client, local.env.TABLE_NAME as string);
+  client.destroy();
+  const at = new Date(`${night}T02:00:00Z`);
+  if (local.sandbox) local.sandbox.setNow(at);
+  else if (!externalVendor) {
+    await fetch(new URL("/sandbox/clock", local.env.BILLMGR_URL), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ now: at.toISOString() }),
+    });
+  }
+  console.log(`watcher, night ${night}: register ${local.registerLine}; vendor ${local.vendorLine}`);
+  const { handler } = await import("../functions/watcher.ts");
+  printNight(await handler({ date: night }));
+  console.log(`alerts appended to ${local.env.OUTBOX_FILE}`);
+} finally {
+  await local.close();
+}
+process.exit(0);

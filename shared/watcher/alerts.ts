@@ -1,0 +1,293 @@
+import type { Product } from "../catalogue/index.ts";
+import type { IsoDate } from "../dates.ts";
+import type { LicenceRecord } from "../register/types.ts";
+
+export type Severity = "info" | "warning" | "critical";
+
+export type AlertKind =
+  | "expiry"
+  | "expired"
+  | "cannot_renew"
+  | "renewal_failed"
+  | "renewal_unknown"
+  | "vendor_suspended"
+  | "vendor_deleted"
+  | "lifecycle"
+  | "low_balance"
+  | "sync_failed"
+  | "vendor_unreachable"
+  | "summary";
+
+/** One e-mail to staff. `subject`, `kind` and `threshold` together name it in the ledger: it goes out once. */
+export interface Alert {
+  kind: AlertKind;
+  severity: Severity;
+  /** At most 100 characters: SNS's limit, and what an inbox shows. */
+  title: string;
+  body: string;
+  licenceId: string | undefined;
+  night: IsoDate;
+  ledger: { subject: string; threshold: string };
+}
+
+const TITLE_MAX = 100;
+
+function title(text: string): string {
+  return text.length <= TITLE_MAX ? text : `${text.slice(0, TITLE_MAX - 1)}…`;
+}
+
+/** The lines every licence alert starts with, so staff can find it without looking anything up. */
+function facts(licence: LicenceRecord, product: Product | undefined): string {
+  return [
+    `Licence:  ${licence.name} (id ${licence.id})`,
+    `IP:       ${licence.ip}`,
+    `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${licence.nodes} nodes` : ""}`,
+    `Status:   ${licence.status}`,
+    `Expires:  ${licence.expiresOn ?? "unknown"}`,
+    `Renewal:  ${licence.autoRenew ? `automatic, ${licence.autoRenew} month(s)` : "manual (autoRenew off)"}`,
+  ].join("\n");
+}
+
+const label = (licence: LicenceRecord) => `${licence.name} (${licence.ip})`;
+
+function licenceAlert(
+  kind: AlertKind,
+  severity: Severity,
+  night: IsoDate,
+  licence: LicenceRecord,
+  product: Product | undefined,
+  threshold: string,
+  heading: string,
+  paragraphs: string[],
+): Alert {
+  return {
+    kind,
+    severity,
+    title: title(`[licence desk] ${heading}`),
+    body: `${facts(licence, product)}\n\n${paragraphs.join("\n\n")}\n`,
+    licenceId: licence.id,
+    night,
+    ledger: { subject: `licence:${licence.id}`, threshold },
+  };
+}
+
+export const alerts = {
+  expiry(
+    night: IsoDate,
+    licence: LicenceRecord,
+    product: Product | undefined,
+    days: number,
+    renewable: boolean,
+  ): Alert {
+    const when = days === 0 ? "today" : days === 1 ? "tomorrow" : `in ${days} days`;
+    return licenceAlert(
+      "expiry",
+      days <= 1 ? "critical" : days <= 3 ? "warning" : "info",
+      night,
+      licence,
+      product,
+      `${licence.expiresOn}:${days}`,
+      `${label(licence)} expires ${when} (${licence.expiresOn})`,
+      [
+        `What happens next: the licence stops working after ${licence.expiresOn}; the vendor suspends it, then deletes it about 30 days later.`,
+        renewable
+          ? "What to do: renew it (POST /licenses/{id}/renew), or set autoRenew so the nightly watcher renews it."
+          : "What to do: it can no longer be renewed; move the server to a licence that can.",
+      ],
+    );
+  },
+
+  expired(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
+    return licenceAlert(
+      "expired",
+      "critical",
+      night,
+      licence,
+      product,
+      `${licence.expiresOn}:expired`,
+      `${label(licence)} has expired (${licence.expiresOn})`,
+      [
+        "What happens next: the vendor suspends an unpaid licence and deletes it about 30 days after it expired.",
+        "What to do: renew it now if it is still needed.",
+      ],
+    );
+  },
+
+  cannotRenew(
+    night: IsoDate,
+    licence: LicenceRecord,
+    product: Product | undefined,
+    closedOn: string,
+    endsOn: IsoDate,
+  ): Alert {
+    return licenceAlert(
+      "cannot_renew",
+      "critical",
+      night,
+      licence,
+      product,
+      `${endsOn}`,
+      `${label(licence)} cannot be renewed: it ends ${endsOn}`,
+      [
+        `What happens next: ${product?.title ?? "this product"} renewals closed on ${closedOn}; the licence stops working after ${endsOn} and will not be renewed automatically.`,
+        "What to do: plan the move to a product that is still sold (for ISPmanager 5: ISPmanager 6) before that day.",
+      ],
+    );
+  },
+
+  renewalFailed(night: IsoDate, licence: LicenceRecord, product: Product | undefined, reason: string): Alert {
+    return licenceAlert(
+      "renewal_failed",
+      "critical",
+      night,
+      licence,
+      product,
+      `${licence.expiresOn}:${night}`,
+      `Renewal failed: ${label(licence)}`,
+      [
+        `The vendor's reason: ${reason}`,
+        "What happens next: the watcher tries again on the next night while the licence can still be renewed.",
+        "What to do: fix the cause (a low balance, most often), or renew it by hand.",
+      ],
+    );
+  },
+
+  renewalUnknown(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
+    return licenceAlert(
+      "renewal_unknown",
+      "warning",
+      night,
+      licence,
+      product,
+      `${licence.expiresOn}:${night}`,
+      `Renewal outcome unknown: ${label(licence)}`,
+      [
+        "The vendor did not answer after the renewal was sent, so it may or may not have been charged.",
+        "What happens next: the next run reconciles it from the vendor's expiry date; it will not be sent again blindly.",
+        "What to do: nothing, unless the next summary still lists it.",
+      ],
+    );
+  },
+
+  vendorSuspended(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
+    return licenceAlert(
+      "vendor_suspended",
+      "warning",
+      night,
+      licence,
+      product,
+      night,
+      `Suspended by the vendor: ${label(licence)}`,
+      [
+        "The vendor's list shows this licence suspended, and we did not suspend it.",
+        "What to do: check it in the vendor's panel; an unpaid licence is renewed to resume it.",
+      ],
+    );
+  },
+
+  vendorDeleted(night: IsoDate, licence: LicenceRecord, product: Product | undefined, gone: boolean): Alert {
+    return licenceAlert(
+      "vendor_deleted",
+      "critical",
+      night,
+      licence,
+      product,
+      night,
+      `${gone ? "Gone from the vendor" : "Deleted by the vendor"}: ${label(licence)}`,
+      [
+        gone
+          ? "The licence no longer appears in the vendor's list. The register keeps it, marked as gone."
+          : "The vendor's list shows this licence deleted. The register keeps it, marked deleted.",
+        "What to do: if the server still needs a licence, order a new one.",
+      ],
+    );
+  },
+
+  syncFailed(night: IsoDate, licence: LicenceRecord, reason: string): Alert {
+    return licenceAlert(
+      "sync_failed",
+      "warning",
+      night,
+      licence,
+      undefined,
+      night,
+      `Could not read ${label(licence)} from the vendor`,
+      [
+        `Reason: ${reason}`,
+        "What happens next: the next night tries again; the register keeps what it knew.",
+      ],
+    );
+  },
+
+  lifecycle(
+    night: IsoDate,
+    product: Product,
+    event: { name: string; date: IsoDate; meaning: string },
+    days: number,
+    licences: LicenceRecord[],
+  ): Alert {
+    const listed = licences
+      .slice(0, 50)
+      .map((l) => `  ${l.name} (id ${l.id}, ${l.ip}), expires ${l.expiresOn ?? "?"}`);
+    const more = licences.length > listed.length ? [`  … and ${licences.length - listed.length} more`] : [];
+    return {
+      kind: "lifecycle",
+      severity: days <= 1 ? "critical" : "warning",
+      title: title(
+        `[licence desk] ${product.title}: ${event.name} in ${days} day${days === 1 ? "" : "s"} (${event.date})`,
+      ),
+      body: [
+        `${product.title}: ${event.name} on ${event.date}.`,
+        event.meaning,
+        `Licences concerned (${licences.length}):`,
+        ...listed,
+        ...more,
+        "",
+      ].join("\n"),
+      licenceId: undefined,
+      night,
+      ledger: { subject: `product:${product.id}`, threshold: `${event.name}:${event.date}:${days}` },
+    };
+  },
+
+  lowBalance(
+    night: IsoDate,
+    balance: { minor: number; currency: string | undefined },
+    dueMinor: number,
+    due: string[],
+    days: number,
+  ): Alert {
+    const money = (minor: number) => `${(minor / 100).toFixed(2)} ${balance.currency ?? ""}`.trim();
+    return {
+      kind: "low_balance",
+      severity: "critical",
+      title: title(
+        `[licence desk] Balance ${money(balance.minor)} will not cover ${money(dueMinor)} of renewals in ${days} days`,
+      ),
+      body: [
+        `The vendor account holds ${money(balance.minor)}; the renewals due in the next ${days} days cost ${money(dueMinor)}.`,
+        "Renewals due:",
+        ...due.map((line) => `  ${line}`),
+        "",
+        "What happens next: renewals the balance cannot pay fail, and those licences expire.",
+        "What to do: top up the vendor account before the first of them.",
+        "",
+      ].join("\n"),
+      licenceId: undefined,
+      night,
+      ledger: { subject: "account", threshold: night },
+    };
+  },
+
+  vendorUnreachable(night: IsoDate, reason: string): Alert {
+    return {
+      kind: "vendor_unreachable",
+      severity: "critical",
+      title: title(`[licence desk] Nightly run ${night} could not reach the vendor`),
+      body: `The vendor's licence list could not be read: ${reason}\n\nNothing was synced or renewed tonight. The schedule retries the run; if it keeps failing, check the vendor endpoint and credentials.\n`,
+      licenceId: undefined,
+      night,
+      ledger: { subject: "watcher", threshold: `unreachable:${night}` },
+    };
+  },
+};

@@ -1,0 +1,136 @@
+import { type Product, renewalsOpen } from "../catalogue/index.ts";
+import { addDays, addMonths, daysBetween, type IsoDate } from "../dates.ts";
+import type { LicenceRecord } from "../register/types.ts";
+
+export interface PlanSettings {
+  renewalLeadDays: number;
+  earlyRenewalDays: number;
+  expiryAlertDays: number[];
+}
+
+export type RenewPeriod = 1 | 12;
+
+/** Why the watcher renews a licence tonight. */
+export interface Renewal {
+  period: RenewPeriod;
+  /** due: within the renewal lead; early: renewals close before its normal renewal night; lapsed: already expired. */
+  reason: "due" | "early" | "lapsed";
+}
+
+export type RenewalDecision =
+  | { action: "renew"; renewal: Renewal }
+  | { action: "none" }
+  /** It should renew, but the product's renewals are closed: it will end at its expiry. */
+  | { action: "closed"; endsOn: IsoDate };
+
+/** Still exists at the vendor: not deleted there, not gone from its list. */
+export function isLive(record: LicenceRecord): boolean {
+  return record.status !== "deleted" && record.goneSince === undefined;
+}
+
+/** The latest day a renewal tonight may reach, if the product caps it (ISPmanager 5: 2021-12-31). */
+function capFor(product: Product, tonight: IsoDate): IsoDate | undefined {
+  const { capFrom, lastValidDay } = product.lifecycle;
+  return capFrom !== undefined && lastValidDay !== undefined && tonight >= capFrom ? lastValidDay : undefined;
+}
+
+/** The shortest period that takes the licence to the cap (the vendor trims it there), else the longest. */
+function periodToCap(product: Product, expiresOn: IsoDate, cap: IsoDate): RenewPeriod {
+  const periods = product.periods.filter((p): p is RenewPeriod => p === 1 || p === 12).sort((a, b) => a - b);
+  return periods.find((p) => addMonths(expiresOn, p) >= cap) ?? periods.at(-1) ?? 12;
+}
+
+/**
+ * Whether the watcher renews this licence tonight, and for how long. Only licences with our own
+ * autoRenew set; active ones, or suspended by the vendor for non-payment (expired).
+ */
+export function decideRenewal(
+  record: LicenceRecord,
+  product: Product | undefined,
+  tonight: IsoDate,
+  settings: PlanSettings,
+): RenewalDecision {
+  const none = { action: "none" } as const;
+  if (record.autoRenew === null || !isLive(record) || record.expiresOn === undefined) return none;
+  const expiresOn = record.expiresOn;
+  const lapsed = expiresOn < tonight;
+  // Suspended before its expiry means suspended on purpose (by us or the reseller): not ours to renew.
+  if (record.status !== "active" && !(record.status === "suspended" && lapsed)) return none;
+
+  const lead = settings.renewalLeadDays;
+  const due = daysBetween(tonight, expiresOn) <= lead;
+  if (!product) {
+    return due
+      ? { action: "renew", renewal: { period: record.autoRenew, reason: lapsed ? "lapsed" : "due" } }
+      : none;
+  }
+  if (!renewalsOpen(product, tonight)) return { action: "closed", endsOn: expiresOn };
+
+  const cap = capFor(product, tonight);
+  if (cap !== undefined && expiresOn >= cap) return none; // already runs as long as the vendor allows
+
+  const closeOn = product.lifecycle.renewalsCloseOn;
+  const lateNormalNight = closeOn !== undefined && addDays(expiresOn, -lead) >= closeOn;
+  const early =
+    lateNormalNight && closeOn !== undefined && tonight >= addDays(closeOn, -settings.earlyRenewalDays);
+  if (!due && !early) return none;
+
+  let period: RenewPeriod = record.autoRenew;
+  // If the renewal after this one would fall after the close, go straight to the cap now.
+  if (closeOn !== undefined && cap !== undefined && addDays(addMonths(expiresOn, period), -lead) >= closeOn) {
+    period = periodToCap(product, expiresOn, cap);
+  }
+  return { action: "renew", renewal: { period, reason: lapsed ? "lapsed" : due ? "due" : "early" } };
+}
+
+/**
+ * The one expiry alert due tonight, if any: the nearest threshold already reached (a watcher that
+ * first sees a licence with 2 days left says "3 days", not 14, 7 and 3 at once). Keyed by the expiry,
+ * so a renewed licence is warned again before its next one.
+ */
+export function expiryThreshold(
+  expiresOn: IsoDate,
+  tonight: IsoDate,
+  thresholds: number[],
+): number | undefined {
+  const left = daysBetween(tonight, expiresOn);
+  if (left < 0) return undefined;
+  const reached = thresholds.filter((t) => left <= t);
+  return reached.length > 0 ? Math.min(...reached) : undefined;
+}
+
+/** The nearest lifecycle-alert distance reached for a date, if it is still ahead. */
+export function lifecycleThreshold(
+  date: IsoDate,
+  tonight: IsoDate,
+  thresholds: number[],
+): number | undefined {
+  const left = daysBetween(tonight, date);
+  if (left < 0) return undefined;
+  const reached = thresholds.filter((t) => left <= t);
+  return reached.length > 0 ? Math.min(...reached) : undefined;
+}
+
+/** What a renewal costs the reseller, in minor units, from the catalogue (nodes included). */
+export function renewalCost(product: Product, period: RenewPeriod, nodes: number | undefined): number {
+  const base = product.costMinor[String(period)] ?? 0;
+  const perNode = product.nodes ? (product.nodes.costMinor[String(period)] ?? 0) : 0;
+  return base + perNode * (product.nodes ? (nodes ?? product.nodes.min) : 0);
+}
+
+/** The night a licence with autoRenew would be renewed, looking ahead from tonight (for the balance forecast). */
+export function renewalNight(
+  record: LicenceRecord,
+  product: Product | undefined,
+  tonight: IsoDate,
+  settings: PlanSettings,
+  horizonDays: number,
+): { night: IsoDate; renewal: Renewal } | undefined {
+  for (let day = 0; day < horizonDays; day++) {
+    const night = addDays(tonight, day);
+    const decision = decideRenewal(record, product, night, settings);
+    if (decision.action === "renew") return { night, renewal: decision.renewal };
+    if (decision.action === "closed") return undefined;
+  }
+  return undefined;
+}
