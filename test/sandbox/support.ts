@@ -57,7 +57,6 @@ const parser = new XMLParser({
   isArray: (name) => name === "elem",
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary vendor documents
 export type Loose = any;
 
 /** The `<doc>` of a well-formed vendor XML answer. */
