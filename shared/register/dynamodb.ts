@@ -84,6 +84,11 @@ export const alertKey = (subject: string, kind: string, threshold: string) => ({
 function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
   return {
     async claim(subject, kind, threshold, night) {
+      // Already sent: a read says so, and a rerun of a night writes nothing.
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: table, Key: alertKey(subject, kind, threshold), ConsistentRead: true }),
+      );
+      if (Item) return false;
       try {
         await doc.send(
           new PutCommand({
@@ -442,6 +447,9 @@ function idempotencyStore(doc: DynamoDBDocumentClient, table: string): Idempoten
   return {
     async claim(record, nowMs): Promise<ClaimResult> {
       const nowSeconds = Math.floor(nowMs / 1000);
+      // A repeat finds its record with a read, and writes nothing (a replay costs no write capacity).
+      const seen = await read(record.scope, record.key);
+      if (seen && seen.expiresAt >= nowSeconds) return { claimed: false, existing: seen };
       // Two rounds: if the record that beat us vanishes before we read it (released, or deleted by TTL),
       // the key is free again and we try once more.
       for (let attempt = 0; attempt < 2; attempt++) {
