@@ -12,9 +12,8 @@ import { mapLimit } from "./limit.ts";
 import type { Notifier } from "./notifier.ts";
 import {
   decideRenewal,
-  expiryThreshold,
   isLive,
-  lifecycleThreshold,
+  nearestThreshold,
   type PlanSettings,
   type Renewal,
   renewalCost,
@@ -273,7 +272,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
       due.push(alerts.expired(night, licence, product));
       continue;
     }
-    const days = expiryThreshold(expiresOn, night, settings.expiryAlertDays);
+    const days = nearestThreshold(expiresOn, night, settings.expiryAlertDays);
     if (days !== undefined) due.push(alerts.expiry(night, licence, product, days, !closed));
   }
   for (const product of catalogue.products) {
@@ -282,7 +281,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
     for (const event of LIFECYCLE_EVENTS) {
       const date = product.lifecycle[event.field];
       if (date === undefined) continue;
-      const days = lifecycleThreshold(date, night, settings.lifecycleAlertDays);
+      const days = nearestThreshold(date, night, settings.lifecycleAlertDays);
       if (days === undefined) continue;
       const concerned = ofProduct.filter((l) => event.concerns(l, date));
       if (concerned.length > 0)

@@ -84,27 +84,11 @@ export function decideRenewal(
 }
 
 /**
- * The one expiry alert due tonight, if any: the nearest threshold already reached (a watcher that
- * first sees a licence with 2 days left says "3 days", not 14, 7 and 3 at once). Keyed by the expiry,
- * so a renewed licence is warned again before its next one.
+ * The one alert distance due tonight before a date (an expiry, a lifecycle date), if any: the nearest
+ * threshold already reached. A watcher that first sees a licence with 2 days left says "3 days", not
+ * 14, 7 and 3 at once; the ledger keys each by its date, so a renewed licence is warned again later.
  */
-export function expiryThreshold(
-  expiresOn: IsoDate,
-  tonight: IsoDate,
-  thresholds: number[],
-): number | undefined {
-  const left = daysBetween(tonight, expiresOn);
-  if (left < 0) return undefined;
-  const reached = thresholds.filter((t) => left <= t);
-  return reached.length > 0 ? Math.min(...reached) : undefined;
-}
-
-/** The nearest lifecycle-alert distance reached for a date, if it is still ahead. */
-export function lifecycleThreshold(
-  date: IsoDate,
-  tonight: IsoDate,
-  thresholds: number[],
-): number | undefined {
+export function nearestThreshold(date: IsoDate, tonight: IsoDate, thresholds: number[]): number | undefined {
   const left = daysBetween(tonight, date);
   if (left < 0) return undefined;
   const reached = thresholds.filter((t) => left <= t);
