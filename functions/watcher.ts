@@ -7,6 +7,7 @@ import { isIsoDate, toIsoDate } from "../shared/dates.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
 import type { Notifier } from "../shared/watcher/notifier.ts";
 import { outboxNotifier } from "../shared/watcher/outbox-notifier.ts";
+import { watcherSettings } from "../shared/watcher/settings.ts";
 import { snsNotifier } from "../shared/watcher/sns-notifier.ts";
 import { config } from "./lib/config.ts";
 import { register } from "./lib/register.ts";
@@ -34,16 +35,8 @@ const deps = {
   register,
   catalogue: loadCatalogue(config.CATALOGUE_JSON),
   notifier: notifier(),
-  settings: {
-    renewalLeadDays: watcher.RENEWAL_LEAD_DAYS,
-    earlyRenewalDays: watcher.EARLY_RENEWAL_DAYS,
-    expiryAlertDays: watcher.EXPIRY_ALERT_DAYS,
-    lifecycleAlertDays: watcher.LIFECYCLE_ALERT_DAYS,
-    balanceForecastDays: watcher.BALANCE_FORECAST_DAYS,
-    expiringSoonDays: watcher.EXPIRING_SOON_DAYS,
-    vendorConcurrency: watcher.VENDOR_CONCURRENCY,
-    registerConcurrency: watcher.REGISTER_CONCURRENCY,
-  },
+  settings: watcherSettings(watcher),
+
   // Renewal keys name one night; 30 days outlives any retry of it.
   idempotency: { ttlSeconds: 30 * 86_400, lockMs: config.IDEMPOTENCY_LOCK_SECONDS * 1000 },
 };
@@ -74,7 +67,7 @@ export async function handler(event: unknown): Promise<WatcherResult> {
       renewed: report.renewed.length,
       failed: report.failed.length,
       alerts: sent.length,
-      writes: report.writes,
+      syncWrites: report.syncWrites,
     }),
   );
   return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };

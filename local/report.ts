@@ -4,7 +4,7 @@ import type { WatcherResult } from "../functions/watcher.ts";
 export function printNight(result: WatcherResult): void {
   const s = result.sync;
   console.log(
-    `  sync: ${s.listed} listed, ${s.added} new, ${s.updated} changed, ${s.gone} gone, ${s.unchanged} unchanged (${result.writes} writes)`,
+    `  sync: ${s.listed} listed, ${s.added} new, ${s.updated} changed, ${s.gone} gone, ${s.unchanged} unchanged (${result.syncWrites} licence writes)`,
   );
   for (const r of result.renewed)
     console.log(`  renewed ${r.name} (id ${r.id}): ${r.from} -> ${r.to} (${r.period} month(s), ${r.reason})`);

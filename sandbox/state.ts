@@ -148,6 +148,8 @@ export class SandboxState {
   private offsetMs: number;
   private balance: number;
   private nextId = FIRST_LICENCE_ID;
+  /** Nothing in the book falls due before this instant, so calls before it skip the sweep (10,000 licences stay cheap). */
+  private nextSweepMs = 0;
 
   constructor(options: StateOptions = {}) {
     this.offsetMs = options.now ? options.now.getTime() - Date.now() : 0;
@@ -265,6 +267,7 @@ export class SandboxState {
       readyAt: this.now().getTime() + this.provisionMs,
     };
     this.licences.set(id, licence);
+    this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
     this.refresh();
     return copy(this.mustGet(id));
   }
@@ -293,6 +296,7 @@ export class SandboxState {
       licence.suspendedBy = null;
     }
     // A renewal too short to reach today lapses again at once.
+    this.changed();
     this.refresh();
     return { ...quote, licence: copy(licence) };
   }
@@ -343,6 +347,7 @@ export class SandboxState {
       licence.status = "3";
       licence.suspendedBy = "user";
     }
+    this.changed();
     return copy(licence);
   }
 
@@ -364,6 +369,7 @@ export class SandboxState {
       licence.status = "2";
       licence.suspendedBy = null;
     }
+    this.changed();
     return copy(licence);
   }
 
@@ -371,6 +377,7 @@ export class SandboxState {
     this.refresh();
     const licence = this.live(elid);
     licence.status = "4";
+    this.changed();
     return copy(licence);
   }
 
@@ -432,6 +439,7 @@ export class SandboxState {
       readyAt: pending ? this.now().getTime() + this.provisionMs : null,
     };
     this.licences.set(id, licence);
+    this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
     this.nextId = Math.max(this.nextId, Number(id) + 1);
     return copy(licence);
   }
@@ -465,26 +473,39 @@ export class SandboxState {
   /** Applies everything the clock has made due: keys issued, unpaid licences suspended, then deleted. */
   private refresh(): void {
     const nowMs = this.now().getTime();
+    if (nowMs < this.nextSweepMs) return;
     const today = toIsoDate(new Date(nowMs));
+    let next = Number.POSITIVE_INFINITY;
     for (const licence of this.licences.values()) {
-      if (licence.status === "4") continue;
-      if (licence.readyAt !== null && nowMs >= licence.readyAt) {
-        if (!licence.key) {
-          licence.key = newLicenceKey();
-          licence.lickey_change_date = toIsoDate(new Date(licence.readyAt));
-        }
-        // The sandbox has no panels to phone home; assume the first check-in came from the licensed IP.
-        licence.remoteip ||= licence.ip;
-        licence.readyAt = null;
-        if (licence.status === "5") licence.status = "2";
+      this.sweep(licence, nowMs, today);
+      next = Math.min(next, nextEventMs(licence));
+    }
+    this.nextSweepMs = next;
+  }
+
+  /** A status or an expiry changed, which may bring its next event forward: sweep on the next call. */
+  private changed(): void {
+    this.nextSweepMs = 0;
+  }
+
+  private sweep(licence: Licence, nowMs: number, today: IsoDate): void {
+    if (licence.status === "4") return;
+    if (licence.readyAt !== null && nowMs >= licence.readyAt) {
+      if (!licence.key) {
+        licence.key = newLicenceKey();
+        licence.lickey_change_date = toIsoDate(new Date(licence.readyAt));
       }
-      if (licence.status === "2" && today > licence.expiredate) {
-        licence.status = "3";
-        licence.suspendedBy = "nonpayment";
-      }
-      if (licence.status !== "5" && today >= addDays(licence.expiredate, DELETE_AFTER_DAYS)) {
-        licence.status = "4";
-      }
+      // The sandbox has no panels to phone home; assume the first check-in came from the licensed IP.
+      licence.remoteip ||= licence.ip;
+      licence.readyAt = null;
+      if (licence.status === "5") licence.status = "2";
+    }
+    if (licence.status === "2" && today > licence.expiredate) {
+      licence.status = "3";
+      licence.suspendedBy = "nonpayment";
+    }
+    if (licence.status !== "5" && today >= addDays(licence.expiredate, DELETE_AFTER_DAYS)) {
+      licence.status = "4";
     }
   }
 
@@ -643,4 +664,14 @@ function validAutoprolong(value: string | undefined): Autoprolong {
   if (value === undefined || value === "null") return null;
   if (value === "1" || value === "12") return value;
   throw new SandboxError("value", "autoprolong", "Auto-renewal must be 1, 12 or null", value);
+}
+
+/** When the clock next changes this licence: its key is issued, it lapses unpaid, or it is deleted. */
+function nextEventMs(licence: Licence): number {
+  if (licence.status === "4") return Number.POSITIVE_INFINITY;
+  const dayStart = (date: IsoDate) => Date.parse(`${date}T00:00:00Z`);
+  const events = [licence.readyAt ?? Number.POSITIVE_INFINITY];
+  if (licence.status === "2") events.push(dayStart(addDays(licence.expiredate, 1)));
+  if (licence.status !== "5") events.push(dayStart(addDays(licence.expiredate, DELETE_AFTER_DAYS)));
+  return Math.min(...events);
 }

@@ -92,6 +92,8 @@ const WatcherEnv = v.object({
   EXPIRING_SOON_DAYS: integer(30, 1),
   VENDOR_CONCURRENCY: integer(4, 1),
   REGISTER_CONCURRENCY: integer(16, 1),
+  /** From this many alerts of one kind about single licences in a night, they go out as one digest e-mail. */
+  ALERT_DIGEST_MIN: integer(10, 2),
   /** SNS topic for alerts (AWS); unset locally, where alerts go to DATA_DIR/outbox.jsonl. */
   ALERT_TOPIC_ARN: v.optional(
     v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:sns:/, "must be an SNS topic ARN")),

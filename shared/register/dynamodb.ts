@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -105,6 +106,29 @@ function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
     },
     async release(subject, kind, threshold) {
       await doc.send(new DeleteCommand({ TableName: table, Key: alertKey(subject, kind, threshold) }));
+    },
+    async recorded(entries) {
+      const found = new Set<string>();
+      const keys = [
+        ...new Map(entries.map((e) => [`${e.subject}|${e.kind}|${e.threshold}`, e])).values(),
+      ].map((e) => alertKey(e.subject, e.kind, e.threshold));
+      // BatchGetItem takes 100 keys; what DynamoDB leaves unprocessed is asked again.
+      for (let i = 0; i < keys.length; i += 100) {
+        let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
+        while (pending && pending.length > 0) {
+          const result = await doc.send(
+            new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+          );
+          for (const item of result.Responses?.[table] ?? []) {
+            const subject = String(item[PARTITION_KEY]).slice("ALERT#".length);
+            const sort = String(item[SORT_KEY]);
+            const cut = sort.indexOf("#");
+            found.add(`${subject}|${sort.slice(0, cut)}|${sort.slice(cut + 1)}`);
+          }
+          pending = result.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined;
+        }
+      }
+      return found;
     },
   };
 }

@@ -131,6 +131,10 @@ export interface IdempotencyStore {
 export interface AlertLedger {
   /** Records the alert; false when it was recorded already. */
   claim(subject: string, kind: string, threshold: string, night: IsoDate): Promise<boolean>;
+  /** Which of these are recorded already, as `subject|kind|threshold` (one batched read, not one each). */
+  recorded(
+    entries: ReadonlyArray<{ subject: string; kind: string; threshold: string }>,
+  ): Promise<Set<string>>;
   /** Forgets it: the send provably failed, so a later run may send it. */
   release(subject: string, kind: string, threshold: string): Promise<void>;
 }

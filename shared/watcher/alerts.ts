@@ -291,3 +291,40 @@ export const alerts = {
     };
   },
 };
+
+const SEVERITY_ORDER: Severity[] = ["info", "warning", "critical"];
+
+/** Many alerts of one kind in one e-mail: each one's title, then the first one's advice. */
+export function digest(group: Alert[]): Alert {
+  const first = group[0] as Alert;
+  const severity =
+    SEVERITY_ORDER[Math.max(...group.map((a) => SEVERITY_ORDER.indexOf(a.severity)))] ?? "warning";
+  const advice = first.body
+    .split("\n\n")
+    .filter((p) => p.startsWith("What "))
+    .join("\n\n");
+  const listed = group.slice(0, 500).map((a) => `  ${a.title.replace("[licence desk] ", "")}`);
+  const more = group.length > listed.length ? [`  … and ${group.length - listed.length} more`] : [];
+  return {
+    kind: first.kind,
+    severity,
+    title: title(`[licence desk] ${group.length} licences: ${DIGEST_TITLES[first.kind] ?? first.kind}`),
+    body: [`${group.length} licences tonight (${first.night}):`, ...listed, ...more, "", advice, ""].join(
+      "\n",
+    ),
+    licenceId: undefined,
+    night: first.night,
+    ledger: { subject: "digest", threshold: `${first.kind}:${first.night}` },
+  };
+}
+
+const DIGEST_TITLES: Partial<Record<AlertKind, string>> = {
+  expiry: "expiring soon",
+  expired: "expired",
+  cannot_renew: "can no longer be renewed",
+  renewal_failed: "renewal failed",
+  renewal_unknown: "renewal outcome unknown",
+  vendor_suspended: "suspended by the vendor",
+  vendor_deleted: "deleted or gone at the vendor",
+  sync_failed: "could not be read from the vendor",
+};

@@ -7,7 +7,7 @@ import type { IdempotencySettings } from "../licences/idempotency.ts";
 import { licenceDesk } from "../licences/service.ts";
 import { redact } from "../redact.ts";
 import type { LicenceRecord, Register } from "../register/types.ts";
-import { type Alert, type AlertKind, alerts } from "./alerts.ts";
+import { type Alert, type AlertKind, alerts, digest } from "./alerts.ts";
 import { mapLimit } from "./limit.ts";
 import type { Notifier } from "./notifier.ts";
 import {
@@ -22,6 +22,8 @@ import {
 import { syncRegister } from "./sync.ts";
 
 export interface WatcherSettings extends PlanSettings {
+  /** From this many alerts of one kind about single licences in a night, they go out as one digest. */
+  digestMin: number;
   lifecycleAlertDays: number[];
   balanceForecastDays: number;
   expiringSoonDays: number;
@@ -50,8 +52,8 @@ export interface RenewedLicence {
 export interface NightReport {
   night: IsoDate;
   sync: { listed: number; added: number; updated: number; gone: number; unchanged: number };
-  /** Licence records written by the sync (renewals write through the desk as well). */
-  writes: number;
+  /** Licence records written by the sync (renewals, audit and alerts write besides). */
+  syncWrites: number;
   renewed: RenewedLicence[];
   failed: Array<{ id: string; name: string; reason: string }>;
   unknown: Array<{ id: string; name: string }>;
@@ -108,7 +110,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   const report: NightReport = {
     night,
     sync: { listed: 0, added: 0, updated: 0, gone: 0, unchanged: 0 },
-    writes: 0,
+    syncWrites: 0,
     renewed: [],
     failed: [],
     unknown: [],
@@ -119,19 +121,50 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
     expiringSoon: [],
   };
 
-  async function deliver(alert: Alert): Promise<void> {
-    const { subject, threshold } = alert.ledger;
-    if (!(await register.alerts.claim(subject, alert.kind, threshold, night))) {
-      report.alreadySent++;
-      return;
-    }
+  const ledgerKey = (a: Alert) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`;
+
+  /** Records it, then sends it; a send that fails is forgotten, so a rerun tries again. */
+  async function deliver(alert: Alert, ledger: Alert[] = [alert]): Promise<void> {
+    const claimed = await mapLimit(ledger, settings.registerConcurrency, (a) =>
+      register.alerts.claim(a.ledger.subject, a.kind, a.ledger.threshold, night),
+    );
+    const mine = ledger.filter((_, i) => claimed[i]);
+    report.alreadySent += ledger.length - mine.length;
+    if (mine.length === 0) return;
+    const sending = mine.length === ledger.length ? alert : digest(mine);
     try {
-      await deps.notifier.send(alert);
-      report.sent.push(alert);
+      await deps.notifier.send(sending);
+      report.sent.push(sending);
     } catch {
       report.undelivered++;
-      await register.alerts.release(subject, alert.kind, threshold);
+      await mapLimit(mine, settings.registerConcurrency, (a) =>
+        register.alerts.release(a.ledger.subject, a.kind, a.ledger.threshold),
+      );
     }
+  }
+
+  /**
+   * Sends what is due and not sent before. One batched read finds what was; many alerts of one kind
+   * about single licences go out as one digest e-mail (each licence still recorded on its own), so a
+   * large fleet never floods an inbox.
+   */
+  async function deliverAll(list: Alert[]): Promise<void> {
+    const recorded = await register.alerts.recorded(
+      list.map((a) => ({ subject: a.ledger.subject, kind: a.kind, threshold: a.ledger.threshold })),
+    );
+    const fresh = list.filter((a) => !recorded.has(ledgerKey(a)));
+    report.alreadySent += list.length - fresh.length;
+    const byKind = new Map<AlertKind, Alert[]>();
+    for (const alert of fresh.filter((a) => a.licenceId !== undefined)) {
+      byKind.set(alert.kind, [...(byKind.get(alert.kind) ?? []), alert]);
+    }
+    const digested = new Set<Alert>();
+    for (const group of byKind.values()) {
+      if (group.length < settings.digestMin) continue;
+      for (const alert of group) digested.add(alert);
+      await deliver(digest(group), group);
+    }
+    for (const alert of fresh.filter((a) => !digested.has(a))) await deliver(alert);
   }
 
   // 1. The vendor's whole list. Without it nothing else is safe to do: say so once, and fail loudly.
@@ -140,7 +173,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
     listed = await billing.list();
   } catch (error) {
     const reason = redact(error instanceof Error ? error.message : String(error));
-    await deliver(alerts.vendorUnreachable(night, reason));
+    await deliverAll([alerts.vendorUnreachable(night, reason)]);
     throw new VendorUnreachableError(
       `night ${night}: the vendor's licence list could not be read: ${reason}`,
       {
@@ -169,7 +202,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
     gone: sync.gone.length,
     unchanged: sync.unchanged,
   };
-  report.writes = sync.writes;
+  report.syncWrites = sync.writes;
   const records = sync.records;
   const productOf = (l: LicenceRecord): Product | undefined => catalogue.byPricelist(l.pricelist);
 
@@ -288,14 +321,14 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
         due.push(alerts.lifecycle(night, product, { ...event, date }, days, concerned));
     }
   }
-  for (const alert of due) await deliver(alert);
+  await deliverAll(due);
 
   // 6. One summary per night.
   const horizon = addDays(night, settings.expiringSoonDays);
   report.expiringSoon = [...records.values()]
     .filter((l) => isLive(l) && l.expiresOn !== undefined && l.expiresOn >= night && l.expiresOn <= horizon)
     .sort((a, b) => (a.expiresOn ?? "").localeCompare(b.expiresOn ?? ""));
-  await deliver(summary(report, settings.expiringSoonDays));
+  await deliverAll([summary(report, settings.expiringSoonDays)]);
   return report;
 
   async function forecastBalance(): Promise<void> {

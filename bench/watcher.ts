@@ -1,0 +1,538 @@
+import { loadavg } from "node:os";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { startDynalite } from "../local/dynalite.ts";
+import { startSandbox } from "../sandbox/server.ts";
+import type { Licence, SandboxState } from "../sandbox/state.ts";
+import { billingClientFromConfig } from "../shared/billmgr/index.ts";
+import { loadCatalogue } from "../shared/catalogue/index.ts";
+import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
+import { addDays, addMonths, type IsoDate } from "../shared/dates.ts";
+import {
+  createDynamoRegister,
+  licenceExpirySortKey,
+  licenceKey,
+  licenceStatusPartition,
+} from "../shared/register/dynamodb.ts";
+import { BY_EXPIRY_INDEX, ensureTable } from "../shared/register/table.ts";
+import type { AutoRenew, LicenceRecord } from "../shared/register/types.ts";
+import type { Alert } from "../shared/watcher/alerts.ts";
+import { mapLimit } from "../shared/watcher/limit.ts";
+import { type NightReport, runNight, type WatcherDeps } from "../shared/watcher/night.ts";
+import { watcherSettings } from "../shared/watcher/settings.ts";
+import { median, ms } from "./stats.ts";
+
+const CREDENTIALS = "bench:bench-password";
+const TABLE = "watcher-bench";
+const FLOOR_TABLE = "watcher-floor";
+const LICENCES = 10_000;
+/** Before the ISPmanager 5 cap (2021-04-08) and close (2021-06-15): an ordinary night, no lifecycle alerts. */
+const NIGHT: IsoDate = "2021-03-01";
+const NEXT_NIGHT: IsoDate = addDays(NIGHT, 1);
+/** Rows per page of the vendor's list (BILLMGR_PAGE_SIZE); the client sends it as `p_cnt`. */
+const PAGE_SIZE = 1_000;
+/** Requests in flight while seeding the register and for the batch-write floor. */
+const WRITE_CONCURRENCY = 16;
+const BATCH = 25;
+/** Licences changed at the vendor before the next night: 1 %. */
+const CHANGED = LICENCES / 100;
+const GET_SAMPLES = 20;
+const READ_FLOOR_TRIES = 3;
+
+/**
+ * One watcher night over a 10,000-licence fleet: `runNight` (list, sync, decide, renew, alert) against the
+ * in-process vendor sandbox and dynalite in memory, run three times: a first night over a freshly seeded
+ * register, the same night again (nothing changed: it should write nothing), and the next night after 1 %
+ * of the licences changed at the vendor. Every DynamoDB request the register sends is counted by a
+ * middleware on its client, so writes are seen whatever wrote them (not only the sync's own count).
+ * Beside it, in the same run: the engine's own batch write of the same 10,000 items into a fresh table,
+ * its paged query of all of them through the expiry index, and the client's list of all 10,000 from the
+ * sandbox (the part of a night no watcher can skip: read the register, read the vendor; best of 3 each).
+ * The sandbox runs in this process and sweeps its whole book on every vendor call, so each call the night
+ * makes costs ~10-15 ms of this process's CPU at 10,000 licences (printed as an info line).
+ */
+export async function benchWatcher(): Promise<void> {
+  const dynamo = await startDynalite();
+  const at = nightAt(NIGHT);
+  const sandbox = await startSandbox({ credentials: CREDENTIALS, now: at, balanceMinor: 100_000_000 });
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const requests = countRequests(client);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const sent: Alert[] = [];
+  /** When each vendor call (attempt) ended, from the client's own hook. */
+  const vendorDone: Array<{ func: string; at: number }> = [];
+  const watcher = readWatcherConfig({});
+  const deps: WatcherDeps = {
+    billing: billingClientFromConfig(
+      readBillmgrConfig({
+        BILLMGR_URL: sandbox.url,
+        BILLMGR_CREDENTIALS: CREDENTIALS,
+        BILLMGR_PAGE_SIZE: String(PAGE_SIZE),
+      }),
+      { onCall: (event) => vendorDone.push({ func: event.func, at: performance.now() }) },
+    ),
+    register: createDynamoRegister({ client, tableName: TABLE }),
+    catalogue: loadCatalogue(),
+    notifier: {
+      async send(alert) {
+        sent.push(alert);
+      },
+    },
+    settings: watcherSettings(watcher),
+
+    idempotency: { ttlSeconds: 30 * 86_400, lockMs: 120_000 },
+  };
+
+  try {
+    await ensureTable(client, TABLE);
+    await ensureTable(client, FLOOR_TABLE);
+    const plan = planFleet(LICENCES, NIGHT);
+
+    // The vendor's book, seeded directly (no charge).
+    let started = performance.now();
+    const records: LicenceRecord[] = plan.map((licence) =>
+      recordOf(licence, sandbox.state.seed(seedInput(licence))),
+    );
+    const seedVendorMs = performance.now() - started;
+
+    // The register, as if every licence had been ordered through the API: the register's own put.
+    requests.reset();
+    started = performance.now();
+    await mapLimit(records, WRITE_CONCURRENCY, (record) => deps.register.licences.put(record));
+    const seedRegisterMs = performance.now() - started;
+    const seedPuts = requests.writes.length;
+    console.log(
+      `\nwatcher night: ${LICENCES.toLocaleString("en")} licences (${describeFleet(plan, NIGHT)}); ` +
+        `vendor book seeded in ${s(seedVendorMs)}, register in ${s(seedRegisterMs)} ` +
+        `(${seedPuts} PutItem through licences.put, ${WRITE_CONCURRENCY} in flight); ` +
+        `load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
+    );
+
+    // Floors, in the same run and on the same engine and sandbox.
+    const items = records.map(licenceItem);
+    started = performance.now();
+    await mapLimit(chunks(items, BATCH), WRITE_CONCURRENCY, (chunk) => batchWrite(doc, FLOOR_TABLE, chunk));
+    const batchWriteMs = performance.now() - started;
+    // The reads: best of a few, so a cold first call does not flatter the night.
+    let queried = 0;
+    let listed = 0;
+    let queryAllMs = Number.POSITIVE_INFINITY;
+    let listAllMs = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < READ_FLOOR_TRIES; i++) {
+      started = performance.now();
+      queried = await queryAll(doc, FLOOR_TABLE);
+      queryAllMs = Math.min(queryAllMs, performance.now() - started);
+      started = performance.now();
+      listed = (await deps.billing.list()).length;
+      listAllMs = Math.min(listAllMs, performance.now() - started);
+    }
+    if (queried !== LICENCES || listed !== LICENCES)
+      throw new Error(`floor read ${queried} items and listed ${listed} licences`);
+    // (info) One licence's form from the sandbox holding 10,000: what each renewal and each changed
+    // licence pays per vendor call here (the sandbox sweeps its whole book on every call).
+    const getMs: number[] = [];
+    for (const record of records.slice(0, GET_SAMPLES)) {
+      const before = performance.now();
+      await deps.billing.get(record.id);
+      getMs.push(performance.now() - before);
+    }
+
+    const run = async (label: string, night: IsoDate) => {
+      const instant = nightAt(night);
+      sandbox.setNow(instant);
+      const callsBefore = sandbox.calls.length;
+      requests.reset();
+      sent.length = 0;
+      vendorDone.length = 0;
+      const start = performance.now();
+      const report = await runNight(deps, night, instant);
+      const end = performance.now();
+      return {
+        label,
+        wallMs: end - start,
+        phases: phases(start, end, vendorDone, requests.sentAt),
+        report,
+        calls: tally(sandbox.calls.slice(callsBefore).map((call) => call.func)),
+        writes: [...requests.writes],
+        operations: tally(requests.operations),
+        alerts: tally(sent.map((alert) => alert.kind)),
+      };
+    };
+
+    const first = await run(`night ${NIGHT}`, NIGHT);
+    const again = await run(`night ${NIGHT} again`, NIGHT);
+    const changes = changeAtVendor(sandbox.state, records, CHANGED);
+    const next = await run(`night ${NEXT_NIGHT} (${CHANGED} changed)`, NEXT_NIGHT);
+    const runs = [first, again, next];
+
+    console.table(
+      runs.map((r) => ({
+        run: r.label,
+        "wall s": (r.wallMs / 1000).toFixed(2),
+        "vendor calls": sum(r.calls),
+        "DynamoDB writes": r.writes.length,
+        "report.syncWrites": r.report.syncWrites,
+        "register reads": (r.operations.GetItemCommand ?? 0) + (r.operations.QueryCommand ?? 0),
+        "sync (new/changed/gone/same)": syncLine(r.report),
+        renewed: r.report.renewed.length,
+        failed: r.report.failed.length + r.report.unknown.length,
+        "alerts sent": r.report.sent.length,
+      })),
+    );
+    for (const r of runs) {
+      console.log(`${r.label}:`);
+      console.log(`  vendor calls   ${line(r.calls)}`);
+      console.log(`  DynamoDB ops   ${line(r.operations)}`);
+      console.log(`  writes by item ${line(tally(r.writes.map((w) => `${w.op} ${w.kind}`)))}`);
+      console.log(`  alerts         ${line(r.alerts)}`);
+      console.log(
+        `  time           ${Object.entries(r.phases)
+          .map(([phase, took]) => `${phase} ${s(took)}`)
+          .join(", ")}`,
+      );
+    }
+    console.log(`  vendor changes before ${NEXT_NIGHT}: ${line(changes)}`);
+    if (again.writes.length > 0) {
+      console.log(`the rerun wrote ${again.writes.length} item(s); the first 20:`);
+      for (const w of again.writes.slice(0, 20)) console.log(`  ${w.op} ${w.pk} ${w.sk}`);
+    }
+
+    const readFloor = queryAllMs + listAllMs;
+    console.table([
+      {
+        floor: `BatchWriteItem ${LICENCES} items (${BATCH}/request, ${WRITE_CONCURRENCY} in flight)`,
+        time: s(batchWriteMs),
+      },
+      {
+        floor: `Query all ${queried} through ${BY_EXPIRY_INDEX} (1,000 a page), best of ${READ_FLOOR_TRIES}`,
+        time: s(queryAllMs),
+      },
+      {
+        floor: `billing.list() of ${listed} (p_cnt ${PAGE_SIZE}), best of ${READ_FLOOR_TRIES}`,
+        time: s(listAllMs),
+      },
+      { floor: "query all + list all", time: s(readFloor) },
+      { floor: `(info) billing.get, median of ${GET_SAMPLES}`, time: ms(median(getMs)) },
+    ]);
+    for (const r of runs) {
+      console.log(
+        `${r.label}: ${s(r.wallMs)}, ${(r.wallMs / readFloor).toFixed(2)}x (query all + list all), ` +
+          `${(r.wallMs / batchWriteMs).toFixed(2)}x (batch-write floor)`,
+      );
+    }
+    console.log(
+      `seeding the register through licences.put took ${(seedRegisterMs / batchWriteMs).toFixed(2)}x the batch-write floor`,
+    );
+  } finally {
+    doc.destroy();
+    client.destroy();
+    await sandbox.close();
+    await dynamo.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The fleet
+
+interface PlannedLicence {
+  name: string;
+  ip: string;
+  pricelist: "3541" | "4601";
+  nodes: number | undefined;
+  period: 1 | 12;
+  createdate: IsoDate;
+  expiredate: IsoDate;
+  autoRenew: AutoRenew;
+}
+
+/**
+ * A reseller's fleet as the watcher finds it on an ordinary night: mostly Lite, 15 % Business with 1-8
+ * nodes, 95 % yearly; 70 % renew automatically. Expiries are spread over the coming year (monthly ones over
+ * the coming month). Licences that renew automatically expire 3 days out or later (closer ones would have
+ * been renewed on earlier nights), so tonight renews those expiring in exactly 3 days.
+ */
+function planFleet(count: number, night: IsoDate): PlannedLicence[] {
+  const random = mulberry32(20_210_301);
+  return Array.from({ length: count }, (_, i) => {
+    const business = random() < 0.15;
+    const period = random() < 0.05 ? 1 : 12;
+    const autoRenew: AutoRenew = random() < 0.7 ? period : null;
+    const span = period === 1 ? 31 : 365;
+    const firstDay = autoRenew === null ? 1 : 3;
+    const expiredate = addDays(night, firstDay + Math.floor(random() * (span - firstDay)));
+    return {
+      name: `${business ? "cluster" : "web"}-${String(i).padStart(5, "0")}.example.net`,
+      ip: `185.${20 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+      pricelist: business ? "4601" : "3541",
+      nodes: business ? 1 + Math.floor(random() ** 2 * 8) : undefined,
+      period,
+      createdate: addMonths(expiredate, -period),
+      expiredate,
+      autoRenew,
+    };
+  });
+}
+
+function describeFleet(plan: PlannedLicence[], night: IsoDate): string {
+  const business = plan.filter((l) => l.pricelist === "4601").length;
+  const auto = plan.filter((l) => l.autoRenew !== null).length;
+  const dueTonight = plan.filter((l) => l.autoRenew !== null && l.expiredate <= addDays(night, 3)).length;
+  const soon = plan.filter((l) => l.autoRenew === null && l.expiredate <= addDays(night, 14)).length;
+  return (
+    `${plan.length - business} Lite, ${business} Business; ${auto} with autoRenew; ` +
+    `${dueTonight} due for renewal and ${soon} without autoRenew expiring within 14 days on ${night}`
+  );
+}
+
+function seedInput(licence: PlannedLicence) {
+  return {
+    licname: licence.name,
+    ip: licence.ip,
+    pricelist: licence.pricelist,
+    nodes: licence.nodes ?? null,
+    period: licence.period,
+    createdate: licence.createdate,
+    expiredate: licence.expiredate,
+  };
+}
+
+/** The register's record of a licence ordered through the API, as `local/fleet.ts` `seedLicence` builds it. */
+function recordOf(licence: PlannedLicence, seeded: Licence): LicenceRecord {
+  const at = `${licence.createdate}T12:00:00.000Z`;
+  return {
+    id: seeded.id,
+    name: seeded.licname,
+    ip: seeded.ip,
+    product: licence.pricelist === "3541" ? "ispmanager5-lite" : "ispmanager5-business",
+    pricelist: seeded.pricelist,
+    period: seeded.period,
+    nodes: seeded.nodes ?? undefined,
+    status: "active",
+    statusCode: seeded.status,
+    expiresOn: seeded.expiredate,
+    createdOn: seeded.createdate,
+    key: seeded.key || undefined,
+    autoRenew: licence.autoRenew,
+    syncedAt: at,
+    updatedAt: at,
+  };
+}
+
+/** 1 % of the fleet changed by the vendor or at its panel: renamed, re-addressed, suspended, deleted. */
+function changeAtVendor(
+  state: SandboxState,
+  records: LicenceRecord[],
+  count: number,
+): Record<string, number> {
+  const done: Record<string, number> = {};
+  const step = Math.floor(records.length / count);
+  for (let n = 0; n < count; n++) {
+    const record = records[n * step + 7] as LicenceRecord;
+    const kind = n % 20 === 0 ? "deleted" : n % 10 === 5 ? "suspended" : n % 4 === 1 ? "new IP" : "renamed";
+    if (kind === "deleted") state.delete(record.id);
+    else if (kind === "suspended") state.suspend(record.id);
+    else if (kind === "new IP") state.edit(record.id, { ip: `10.99.${n >> 8}.${n & 255}` });
+    else state.edit(record.id, { licname: `${record.name}-renamed` });
+    done[kind] = (done[kind] ?? 0) + 1;
+  }
+  return done;
+}
+
+/** Small, seedable, good enough to spread a fleet. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const nightAt = (night: IsoDate) => new Date(`${night}T02:00:00Z`);
+
+// ---------------------------------------------------------------------------------------------------------
+// DynamoDB: counting, floors
+
+interface WriteSeen {
+  op: string;
+  /** What the item is, by its partition key: licence, idempotency, audit, alert. */
+  kind: string;
+  pk: string;
+  sk: string;
+}
+
+/** Counts every request sent on the client, and every item each write request writes. */
+function countRequests(client: DynamoDBClient) {
+  const counter = {
+    operations: [] as string[],
+    writes: [] as WriteSeen[],
+    /** When each request was sent, and on what kind of item. */
+    sentAt: [] as Array<{ at: number; kind: string; op: string }>,
+    reset,
+  };
+  function reset() {
+    counter.operations = [];
+    counter.writes = [];
+    counter.sentAt = [];
+  }
+  const seen = (op: string, key: unknown) => {
+    const k = (key ?? {}) as Record<string, unknown>;
+    const pk = attribute(k.pk);
+    counter.writes.push({ op, kind: kindOf(pk), pk, sk: attribute(k.sk) });
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const op = context.commandName ?? "unknown";
+      counter.operations.push(op);
+      const input = args.input as Record<string, unknown>;
+      const key = (input.Key ?? input.Item ?? {}) as Record<string, unknown>;
+      counter.sentAt.push({ at: performance.now(), kind: kindOf(attribute(key.pk)), op });
+      if (op === "PutItemCommand") seen("Put", input.Item);
+      else if (op === "UpdateItemCommand") seen("Update", input.Key);
+      else if (op === "DeleteItemCommand") seen("Delete", input.Key);
+      else if (op === "BatchWriteItemCommand") {
+        const tables = (input.RequestItems ?? {}) as Record<
+          string,
+          Array<Record<string, { Item?: unknown; Key?: unknown }>>
+        >;
+        for (const request of Object.values(tables).flat()) {
+          if (request.PutRequest) seen("BatchPut", request.PutRequest.Item);
+          if (request.DeleteRequest) seen("BatchDelete", request.DeleteRequest.Key);
+        }
+      } else if (op === "TransactWriteItemsCommand") {
+        const transact = (input.TransactItems ?? []) as Array<
+          Record<string, { Item?: unknown; Key?: unknown }>
+        >;
+        for (const item of transact) {
+          if (item.Put) seen("TransactPut", item.Put.Item);
+          if (item.Update) seen("TransactUpdate", item.Update.Key);
+          if (item.Delete) seen("TransactDelete", item.Delete.Key);
+        }
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "benchCountRequests" },
+  );
+  return counter;
+}
+
+/** A key attribute as the document client gives it (a string) or marshalled (`{S: ...}`). */
+function attribute(value: unknown): string {
+  if (typeof value === "string") return value;
+  const s = (value as { S?: unknown } | undefined)?.S;
+  return typeof s === "string" ? s : "?";
+}
+
+function kindOf(pk: string): string {
+  const prefix = pk.split("#")[0] ?? "";
+  return { LIC: "licence", IDEM: "idempotency", AUDIT: "audit", ALERT: "alert" }[prefix] ?? prefix;
+}
+
+/** The item `licences.put` writes for a record (shared/register/dynamodb.ts). */
+function licenceItem(record: LicenceRecord): Record<string, unknown> {
+  return {
+    ...record,
+    ...licenceKey(record.id),
+    gsi1pk: "LICENCE",
+    gsi1sk: licenceExpirySortKey(record),
+    gsi2pk: licenceStatusPartition(record.status),
+  };
+}
+
+async function batchWrite(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  items: Record<string, unknown>[],
+): Promise<void> {
+  let requests: Array<{ PutRequest?: { Item: Record<string, unknown> } }> = items.map((Item) => ({
+    PutRequest: { Item },
+  }));
+  while (requests.length > 0) {
+    const { UnprocessedItems } = await doc.send(
+      new BatchWriteCommand({ RequestItems: { [table]: requests as never } }),
+    );
+    requests = (UnprocessedItems?.[table] ?? []) as typeof requests;
+  }
+}
+
+/** Every licence item through the expiry index, 1,000 a page (as the sync's `allLicences` asks). */
+async function queryAll(doc: DynamoDBDocumentClient, table: string): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: BY_EXPIRY_INDEX,
+        KeyConditionExpression: "gsi1pk = :p",
+        ExpressionAttributeValues: { ":p": "LICENCE" },
+        Limit: 1_000,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    count += page.Items?.length ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Printing
+
+/**
+ * Where a night's time went, from the order `runNight` works in: the vendor's list (its `soft` pages come
+ * first); the sync, decisions and balance forecast, up to the first renewal (the desk reads the licence:
+ * a GetItem on a licence item, which the sync never sends); the renewals, up to the first alert-ledger
+ * request; then the alerts and the summary.
+ */
+function phases(
+  start: number,
+  end: number,
+  vendor: Array<{ func: string; at: number }>,
+  register: Array<{ at: number; kind: string; op: string }>,
+): Record<string, number> {
+  const listed = vendor.filter((c) => c.func === "soft").at(-1)?.at ?? start;
+  const alerting = register.find((r) => r.kind === "alert" && r.at > listed)?.at ?? end;
+  const renewing =
+    register.find((r) => r.kind === "licence" && r.op === "GetItemCommand" && r.at > listed)?.at ?? alerting;
+  return {
+    list: listed - start,
+    "sync+decide": renewing - listed,
+    renew: alerting - renewing,
+    alerts: end - alerting,
+  };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+    items.slice(i * size, (i + 1) * size),
+  );
+}
+
+function tally(names: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+function line(counts: Record<string, number>): string {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? "none" : entries.map(([name, n]) => `${name} ${n}`).join(", ");
+}
+
+function syncLine(report: NightReport): string {
+  const { added, updated, gone, unchanged } = report.sync;
+  return `${added}/${updated}/${gone}/${unchanged}`;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
