@@ -18,6 +18,8 @@ export const Licence = v.object({
   autoRenew: v.nullable(v.picklist([1, 12])),
   syncedAt: v.optional(v.string()),
   updatedAt: v.string(),
+  goneSince: v.optional(v.string()),
+  formPending: v.optional(v.boolean()),
 });
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;

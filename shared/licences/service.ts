@@ -130,7 +130,8 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
           key,
           request: { operation: "order", body },
           context: {},
-          nowMs: caller.now.getTime(),
+          // Locks and lifetimes run on the wall clock: every run of one night decides with the same `now`.
+          nowMs: Date.now(),
         },
         async (guard) => {
           if (!ordersOpen(product, today)) {
@@ -166,7 +167,8 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
           key,
           request: { operation: "renew", id, body },
           context: {},
-          nowMs: caller.now.getTime(),
+          // Locks and lifetimes run on the wall clock: every run of one night decides with the same `now`.
+          nowMs: Date.now(),
         },
         async (guard) => {
           const product = catalogue.byPricelist(record.pricelist);

@@ -282,6 +282,7 @@ function fromLicence(record: LicenceRecord): Item {
     syncedAt: record.syncedAt,
     updatedAt: record.updatedAt,
     goneSince: record.goneSince,
+    formPending: record.formPending,
   };
 }
 
@@ -294,6 +295,7 @@ const OPTIONAL_LICENCE_FIELDS = [
   "key",
   "syncedAt",
   "goneSince",
+  "formPending",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 
 /** Back to a record; an absent optional attribute is an absent property (not one set to undefined). */

@@ -27,6 +27,8 @@ export interface LicenceRecord {
   updatedAt: string;
   /** The night the licence was first missing from the vendor's list; kept, never dropped. */
   goneSince?: IsoDate;
+  /** Its form could not be read at the last sync (key, nodes unknown): the next sync reads it again. */
+  formPending?: boolean;
 }
 
 export interface LicenceQuery {

@@ -30,10 +30,11 @@ export interface Alert {
   ledger: { subject: string; threshold: string };
 }
 
-const TITLE_MAX = 100;
+/** SNS takes subjects of fewer than 100 characters. */
+const TITLE_MAX = 99;
 
 function title(text: string): string {
-  return text.length <= TITLE_MAX ? text : `${text.slice(0, TITLE_MAX - 1)}…`;
+  return text.length <= TITLE_MAX ? text : `${text.slice(0, TITLE_MAX - 3)}...`;
 }
 
 /** The lines every licence alert starts with, so staff can find it without looking anything up. */

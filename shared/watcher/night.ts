@@ -263,9 +263,11 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
           });
         }
       } else {
+        // A rerun found that an unanswered renewal was not applied: a failure like any other, retried tomorrow.
         const reason =
           (result.body as { error?: { message?: string } }).error?.message ?? `HTTP ${result.statusCode}`;
         report.failed.push({ id: licence.id, name: licence.name, reason });
+        due.push(alerts.renewalFailed(night, licence, product, reason));
       }
     } catch (error) {
       if (error instanceof RequestInProgressError) {
@@ -328,7 +330,8 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   report.expiringSoon = [...records.values()]
     .filter((l) => isLive(l) && l.expiresOn !== undefined && l.expiresOn >= night && l.expiresOn <= horizon)
     .sort((a, b) => (a.expiresOn ?? "").localeCompare(b.expiresOn ?? ""));
-  await deliverAll([summary(report, settings.expiringSoonDays)]);
+  // The run that renews sends the night's summary: one that found renewals busy elsewhere would undercount them.
+  if (report.busy.length === 0) await deliverAll([summary(report, settings.expiringSoonDays)]);
   return report;
 
   async function forecastBalance(): Promise<void> {
@@ -398,7 +401,7 @@ function summary(report: NightReport, soonDays: number): Alert {
     title:
       `[licence desk] Night ${report.night}: ${report.renewed.length} renewed, ${problems} failed, ${report.expiringSoon.length} expiring within ${soonDays} days`.slice(
         0,
-        100,
+        99,
       ),
     body: lines.join("\n"),
     licenceId: undefined,

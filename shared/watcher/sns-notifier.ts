@@ -12,7 +12,7 @@ export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
       await client.send(
         new PublishCommand({
           TopicArn: topicArn,
-          Subject: alert.title,
+          Subject: asciiSubject(alert.title),
           Message: alert.body,
           MessageAttributes: {
             severity: { DataType: "String", StringValue: alert.severity },
@@ -24,4 +24,9 @@ export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
       );
     },
   };
+}
+
+/** SNS subjects are printable ASCII without line breaks; the body keeps every name as written. */
+function asciiSubject(title: string): string {
+  return title.replace(/[^\x20-\x7e]/g, "?").slice(0, 99);
 }

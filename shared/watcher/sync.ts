@@ -48,6 +48,7 @@ export async function allLicences(store: LicenceStore): Promise<Map<string, Lice
 function differs(row: LicenceSummary, record: LicenceRecord): boolean {
   return (
     record.goneSince !== undefined ||
+    record.formPending === true ||
     row.name !== record.name ||
     row.ip !== record.ip ||
     row.pricelist !== record.pricelist ||
@@ -80,6 +81,7 @@ function fromRow(
     syncedAt: at.toISOString(),
     updatedAt: at.toISOString(),
     goneSince: undefined,
+    formPending: row.status === "deleted" ? undefined : true,
   };
 }
 

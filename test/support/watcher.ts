@@ -1,0 +1,168 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { inject } from "vitest";
+import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
+import type { BillingClient } from "../../shared/billmgr/index.ts";
+import { loadCatalogue } from "../../shared/catalogue/index.ts";
+import { readWatcherConfig } from "../../shared/config.ts";
+import type { IsoDate } from "../../shared/dates.ts";
+import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import type { LicenceRecord, Register } from "../../shared/register/types.ts";
+import type { Alert } from "../../shared/watcher/alerts.ts";
+import {
+  type NightReport,
+  runNight,
+  type WatcherDeps,
+  type WatcherSettings,
+} from "../../shared/watcher/night.ts";
+import type { Notifier } from "../../shared/watcher/notifier.ts";
+import { watcherSettings } from "../../shared/watcher/settings.ts";
+import { dynamoClient, freshTable } from "./dynamodb.ts";
+import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
+
+/** The watcher's settings as the product ships them (every variable unset). */
+export function defaultSettings(overrides: Partial<WatcherSettings> = {}): WatcherSettings {
+  return { ...watcherSettings(readWatcherConfig({})), ...overrides };
+}
+
+/** A notifier that keeps what it is given, in order. */
+export function arrayNotifier(): Notifier & { sent: Alert[] } {
+  const sent: Alert[] = [];
+  return {
+    sent,
+    async send(alert) {
+      sent.push(alert);
+    },
+  };
+}
+
+/** The outbox file as the outbox notifier writes it: one JSON line per alert. */
+export interface OutboxLine {
+  subject: string;
+  body: string;
+  severity: string;
+  kind: string;
+  licenceId: string | null;
+  night: string;
+}
+
+export function readOutbox(file: string): OutboxLine[] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as OutboxLine);
+}
+
+/** A temporary directory, removed by the returned function. */
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fleet licence with the usual defaults: Lite, one month, active. */
+export function fleetLicence(
+  licence: Pick<FleetLicence, "name" | "ip" | "expiredate"> & Partial<FleetLicence>,
+): FleetLicence {
+  return {
+    pricelist: "3541",
+    period: 1,
+    createdate: "2021-03-01",
+    autoRenew: null,
+    case: licence.name,
+    ...licence,
+  };
+}
+
+export interface WatchHarness {
+  vendor: VendorSandbox;
+  client: DynamoDBClient;
+  table: string;
+  register: Register;
+  billing: BillingClient;
+  notifier: Notifier;
+  deps: WatcherDeps;
+  /** Books a licence at the vendor (no charge) and in the register; returns its id. */
+  seed(licence: FleetLicence): Promise<string>;
+  /** Books a licence at the vendor only (the register learns of it from the sync). */
+  seedVendorOnly(licence: FleetLicence): string;
+  /** One night of the watcher: the sandbox's clock at 02:00 UTC of that night, then runNight. */
+  run(night: IsoDate): Promise<NightReport>;
+  record(id: string): Promise<LicenceRecord | undefined>;
+  /** Vendor-side licence by name. */
+  vendorLicence(name: string): ReturnType<VendorSandbox["sandbox"]["state"]["list"]>[number] | undefined;
+  prolongs(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * The watcher's own pieces, built by hand as the handler builds them: the vendor sandbox over real
+ * HTTP, a fresh register table on DynamoDB Local, the real catalogue, and the given notifier.
+ */
+export async function watchHarness(options: {
+  now: IsoDate;
+  notifier?: Notifier;
+  balanceMinor?: number;
+  settings?: Partial<WatcherSettings>;
+  /** Vendor client settings by variable (BILLMGR_RETRIES, …). */
+  clientEnv?: Record<string, string>;
+  tablePrefix?: string;
+}): Promise<WatchHarness> {
+  const vendor = await vendorSandbox({
+    now: new Date(`${options.now}T00:00:00Z`),
+    balanceMinor: options.balanceMinor,
+  });
+  const client = dynamoClient(inject("dynamodbEndpoint"));
+  const table = await freshTable(client, options.tablePrefix ?? "watcher");
+  const register = createDynamoRegister({ client, tableName: table });
+  const billing = vendor.client({ BILLMGR_RETRIES: "1", ...options.clientEnv });
+  const notifier = options.notifier ?? arrayNotifier();
+  const deps: WatcherDeps = {
+    billing,
+    register,
+    catalogue: loadCatalogue(),
+    notifier,
+    settings: defaultSettings(options.settings),
+    idempotency: { ttlSeconds: 30 * 86_400, lockMs: 120_000 },
+  };
+  return {
+    vendor,
+    client,
+    table,
+    register,
+    billing,
+    notifier,
+    deps,
+    seed: (licence) => seedLicence(vendor.sandbox, register, licence),
+    seedVendorOnly(licence) {
+      return vendor.sandbox.state.seed({
+        licname: licence.name,
+        ip: licence.ip,
+        pricelist: licence.pricelist,
+        nodes: licence.nodes ?? null,
+        period: licence.period,
+        createdate: licence.createdate,
+        expiredate: licence.expiredate,
+      }).id;
+    },
+    run(night) {
+      const at = new Date(`${night}T02:00:00Z`);
+      vendor.sandbox.setNow(at);
+      return runNight(deps, night, at);
+    },
+    record: (id) => register.licences.get(id),
+    vendorLicence: (name) => vendor.sandbox.state.list().find((l) => l.licname === name),
+    prolongs: () => vendor.calls("service.prolong"),
+    async close() {
+      client.destroy();
+      await vendor.close();
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fleet, OPENING_BALANCE_MINOR } from "../../local/fleet.ts";
+import { type ReplayNight, replay } from "../../local/replay.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import type { LicenceRecord } from "../../shared/register/types.ts";
+import { allLicences } from "../../shared/watcher/sync.ts";
+import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+import { VENDOR_CREDENTIALS } from "../support/secrets.ts";
+import { type OutboxLine, readOutbox, tempDir } from "../support/watcher.ts";
+
+/**
+ * The 2021 calendar, end to end: the demo fleet (local/fleet.ts) through every night of 2021, the very
+ * Lambda handler against the vendor sandbox over HTTP and a register table on DynamoDB Local. Every
+ * expected row below is derived from the fleet and the renewal rules (lead 3 days, early window 7 days
+ * before the 2021-06-15 close, cap 2021-12-31 from 2021-04-08; alerts 14/7/3/1 days before an expiry and
+ * 30/14/7/1 days before each lifecycle date), and matches `npm run replay`.
+ */
+
+let sandbox: Sandbox;
+let nights: ReplayNight[];
+let outbox: OutboxLine[];
+let register: Map<string, LicenceRecord>;
+let replayMs = 0;
+const out = tempDir("desk-calendar-");
+const envBefore = { ...process.env };
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ credentials: VENDOR_CREDENTIALS, now: new Date("2021-01-01T00:00:00Z") });
+  const client = dynamoClient(inject("dynamodbEndpoint"));
+  const table = await freshTable(client, "calendar");
+  const outboxFile = join(out.dir, "outbox.jsonl");
+  const started = performance.now();
+  nights = await replay({
+    from: "2021-01-01",
+    to: "2021-12-31",
+    sandbox,
+    env: {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      TABLE_NAME: table,
+      DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
+      BILLMGR_URL: sandbox.url,
+      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
+      OUTBOX_FILE: outboxFile,
+    },
+  });
+  replayMs = performance.now() - started;
+  console.log(`calendar: 365 nights replayed on DynamoDB Local in ${(replayMs / 1000).toFixed(1)} s`);
+  outbox = readOutbox(outboxFile);
+  register = await allLicences(createDynamoRegister({ client, tableName: table }).licences);
+  client.destroy();
+}, 180_000);
+
+afterAll(async () => {
+  await sandbox?.close();
+  out.remove();
+  for (const name of Object.keys(process.env)) if (!(name in envBefore)) delete process.env[name];
+  Object.assign(process.env, envBefore);
+});
+
+const nameOf = (id: string | null) => (id ? (register.get(id)?.name ?? `? ${id}`) : "-");
+const night = (date: string) => nights.find((n) => n.night === date) as ReplayNight;
+
+type Renewed = [night: string, name: string, from: string, to: string, period: number, reason: string];
+
+/** Every renewal of the year. */
+const RENEWALS: Renewed[] = [
+  // lts-auto: bought before capFrom, monthly; on 2021-04-28 the next monthly night (2021-05-29) is still
+  // before the close, so monthly again; on 2021-05-29 the next would be 2021-06-28: to the cap.
+  ["2021-03-29", "lts-auto", "2021-04-01", "2021-05-01", 1, "due"],
+  ["2021-04-28", "lts-auto", "2021-05-01", "2021-06-01", 1, "due"],
+  // window-auto: its next monthly night would be 2021-06-17, after the close: straight to the cap.
+  ["2021-05-17", "window-auto", "2021-05-20", "2021-12-31", 12, "due"],
+  ["2021-05-29", "lts-auto", "2021-06-01", "2021-12-31", 12, "due"],
+  // cluster: due 2021-06-07, refused (balance); renewed the night after the top-up.
+  ["2021-06-08", "cluster", "2021-06-10", "2021-12-31", 12, "due"],
+  // after-close: normal night 2021-06-17 is after the close: early, on the first night of the window.
+  ["2021-06-08", "after-close", "2021-06-20", "2021-12-31", 12, "early"],
+  // before-close: normal night 2021-06-11, before the close.
+  ["2021-06-11", "before-close", "2021-06-14", "2021-12-31", 12, "due"],
+];
+
+type Said = [night: string, kind: string, who: string, detail: string | number];
+
+const LITE = "ISPmanager 5 Lite";
+const BUSINESS = "ISPmanager 5 Business";
+const lifecycle = (date: string, event: string, days: number): Said[] => [
+  [date, "lifecycle", LITE, `${event} ${days}`],
+  [date, "lifecycle", BUSINESS, `${event} ${days}`],
+];
+const closing = (date: string, days: number): Said[] => [
+  ...lifecycle(date, "sales close", days),
+  ...lifecycle(date, "renewals close", days),
+];
+const AT_CAP = ["lts-auto", "cluster", "window-auto", "before-close", "after-close"];
+const expiring = (date: string, days: number): Said[] => AT_CAP.map((n) => [date, "expiry", n, days]);
+
+/** Every alert of the year but the nightly summaries. */
+const ALERTS: Said[] = [
+  // lts-manual (no autoRenew, expires 2021-05-20): warned 14, 7, 3, 1 days before; the vendor suspends it
+  // the day after, and deletes it 30 days after its expiry.
+  ["2021-05-06", "expiry", "lts-manual", 14],
+  ["2021-05-13", "expiry", "lts-manual", 7],
+  ...closing("2021-05-16", 30),
+  ["2021-05-17", "expiry", "lts-manual", 3],
+  ["2021-05-19", "expiry", "lts-manual", 1],
+  ["2021-05-21", "vendor_suspended", "lts-manual", ""],
+  ["2021-05-21", "expired", "lts-manual", ""],
+  // The week's renewals outrun the balance (168.00 EUR): cluster 230.00 on 2021-06-07, after-close 60.00
+  // from 2021-06-08, before-close 60.00 on 2021-06-11, as each enters the 7-night horizon.
+  ["2021-06-01", "low_balance", "account", "168.00 EUR < 230.00 EUR"],
+  ...closing("2021-06-01", 14),
+  ["2021-06-02", "low_balance", "account", "168.00 EUR < 290.00 EUR"],
+  ["2021-06-03", "low_balance", "account", "168.00 EUR < 290.00 EUR"],
+  ["2021-06-04", "low_balance", "account", "168.00 EUR < 290.00 EUR"],
+  ["2021-06-05", "low_balance", "account", "168.00 EUR < 350.00 EUR"],
+  ["2021-06-06", "low_balance", "account", "168.00 EUR < 350.00 EUR"],
+  ["2021-06-07", "low_balance", "account", "168.00 EUR < 350.00 EUR"],
+  ["2021-06-07", "renewal_failed", "cluster", ""],
+  ...closing("2021-06-08", 7),
+  ...closing("2021-06-14", 1),
+  // Renewals closed: every licence with autoRenew will end at its expiry.
+  ...AT_CAP.map((n): Said => ["2021-06-15", "cannot_renew", n, "2021-12-31"]),
+  ["2021-06-15", "cannot_renew", "lts-long", "2022-03-01"],
+  ["2021-06-19", "vendor_deleted", "lts-manual", "deleted"],
+  ["2021-07-01", "vendor_suspended", "suspended-upstream", ""],
+  ["2021-08-02", "vendor_deleted", "deleted-upstream", "deleted"],
+  // (2021-09-01: deleted-upstream leaves the vendor's list; it was already deleted: nothing to say.)
+  ...lifecycle("2021-12-01", "licences end for good", 30),
+  ...lifecycle("2021-12-02", "support ends", 30),
+  ...expiring("2021-12-17", 14),
+  ...lifecycle("2021-12-17", "licences end for good", 14),
+  ...lifecycle("2021-12-18", "support ends", 14),
+  ...expiring("2021-12-24", 7),
+  ...lifecycle("2021-12-24", "licences end for good", 7),
+  ...lifecycle("2021-12-25", "support ends", 7),
+  ...expiring("2021-12-28", 3),
+  ...expiring("2021-12-30", 1),
+  ...lifecycle("2021-12-30", "licences end for good", 1),
+  ...lifecycle("2021-12-31", "support ends", 1),
+];
+
+/** An outbox line as a row of the table above. */
+function said(line: OutboxLine): Said {
+  const s = line.subject;
+  switch (line.kind) {
+    case "expiry": {
+      const m = /expires (?:in (\d+) days|(tomorrow)|(today)) \(/.exec(s);
+      const days = m?.[1] ? Number(m[1]) : m?.[2] ? 1 : m?.[3] ? 0 : Number.NaN;
+      return [line.night, line.kind, nameOf(line.licenceId), days];
+    }
+    case "lifecycle": {
+      const m = /^\[licence desk\] (.+?): (.+) in (\d+) days? \(\d{4}-\d{2}-\d{2}\)$/.exec(s);
+      return [line.night, line.kind, m?.[1] ?? s, `${m?.[2]} ${m?.[3]}`];
+    }
+    case "low_balance": {
+      const m = /Balance (\S+ EUR) will not cover (\S+ EUR) of renewals in 7 days/.exec(s);
+      return [line.night, line.kind, "account", `${m?.[1]} < ${m?.[2]}`];
+    }
+    case "cannot_renew":
+      return [line.night, line.kind, nameOf(line.licenceId), /it ends (\S+)$/.exec(s)?.[1] ?? s];
+    case "vendor_deleted":
+      return [line.night, line.kind, nameOf(line.licenceId), s.includes("Gone from") ? "gone" : "deleted"];
+    default:
+      return [line.night, line.kind, nameOf(line.licenceId), ""];
+  }
+}
+
+/** The sandbox's prices (README): Lite 6.00/60.00, Business 14.00/140.00 plus 3.00/30.00 per node. */
+function price(name: string, period: number): number {
+  const licence = fleet.find((l) => l.name === name);
+  if (!licence) throw new Error(name);
+  if (licence.pricelist === "3541") return period === 12 ? 6_000 : 600;
+  return (period === 12 ? 14_000 : 1_400) + (licence.nodes ?? 1) * (period === 12 ? 3_000 : 300);
+}
+const TOP_UP = { on: "2021-06-08", minor: 50_000 };
+
+const byRow = (a: readonly unknown[], b: readonly unknown[]) =>
+  JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+describe("the 2021 calendar, night by night", () => {
+  it("runs all 365 nights", () => {
+    expect(nights).toHaveLength(365);
+    expect(nights[0]?.night).toBe("2021-01-01");
+    expect(nights.at(-1)?.night).toBe("2021-12-31");
+    expect(new Set(nights.map((n) => n.night)).size).toBe(365);
+  });
+
+  it("renews exactly these licences, on these nights, from -> to, for these periods and reasons", () => {
+    const renewed = nights.flatMap((n) =>
+      n.result.renewed.map((r): Renewed => [n.night, r.name, r.from ?? "", r.to ?? "", r.period, r.reason]),
+    );
+    expect(renewed.sort(byRow)).toEqual([...RENEWALS].sort(byRow));
+    // Each renewal was one vendor call; the refused one is the eighth.
+    expect(sandbox.callCount("service.prolong")).toBe(RENEWALS.length + 1);
+    expect(nights.flatMap((n) => n.result.unknown)).toEqual([]);
+    expect(nights.flatMap((n) => n.result.busy)).toEqual([]);
+  });
+
+  it("fails one renewal: cluster on 2021-06-07 (insufficient funds), renewed the next night after the top-up", () => {
+    const failed = nights.flatMap((n) => n.result.failed.map((f) => [n.night, f.name, f.reason]));
+    expect(failed).toEqual([["2021-06-07", "cluster", "Insufficient funds on the account balance"]]);
+    expect(night("2021-06-08").events).toContain("the reseller tops up the vendor balance by 500.00 EUR");
+    expect(
+      night("2021-06-08")
+        .result.renewed.map((r) => r.name)
+        .sort(),
+    ).toEqual(["after-close", "cluster"]);
+    const alert = outbox.find((l) => l.kind === "renewal_failed");
+    expect(alert?.body).toContain("The vendor's reason: Insufficient funds on the account balance");
+  });
+
+  it("sends exactly these alerts, on these nights (summaries aside)", () => {
+    const rows = outbox.filter((l) => l.kind !== "summary").map(said);
+    expect(rows.sort(byRow)).toEqual([...ALERTS].sort(byRow));
+    // And each night's alerts are what that night's run reported sending.
+    for (const n of nights) expect(n.alerts.length).toBe(n.result.alertsSent);
+    expect(outbox).toHaveLength(ALERTS.length + 365);
+  });
+
+  it("sends one summary per night, counting that night's renewals and failures", () => {
+    const summaries = outbox.filter((l) => l.kind === "summary");
+    expect(summaries.map((l) => l.night)).toEqual(nights.map((n) => n.night));
+    for (const n of nights) {
+      const summary = n.alerts.filter((a) => a.kind === "summary");
+      expect(summary).toHaveLength(1);
+      expect(summary[0]?.subject).toMatch(
+        new RegExp(
+          `^\\[licence desk\\] Night ${n.night}: ${n.result.renewed.length} renewed, ${n.result.failed.length} failed, \\d+ expiring within 30 days$`,
+        ),
+      );
+    }
+    expect(night("2021-06-07").alerts.find((a) => a.kind === "summary")?.severity).toBe("warning");
+    expect(night("2021-06-08").alerts.find((a) => a.kind === "summary")?.severity).toBe("info");
+  });
+
+  it("keeps every alert title within 100 characters", () => {
+    const long = outbox.filter((l) => l.subject.length > 100 || /[\r\n]/.test(l.subject));
+    expect(long).toEqual([]);
+  });
+
+  it("debits the balance at the sandbox's prices, night by night: 300.00 EUR, +500.00 on 2021-06-08", () => {
+    let expected = OPENING_BALANCE_MINOR;
+    const wanted: Array<[string, number]> = [];
+    for (const n of nights) {
+      if (n.night === TOP_UP.on) expected += TOP_UP.minor;
+      for (const r of RENEWALS.filter(([on]) => on === n.night)) expected -= price(r[1], r[4]);
+      wanted.push([n.night, expected]);
+    }
+    expect(nights.map((n) => [n.night, n.balanceMinor])).toEqual(wanted);
+    // The checkpoints, spelled out: 300 - 6 - 6 - 60 - 60 = 168 before the Business renewal (230) that
+    // it cannot cover; 168 + 500 - 230 - 60 = 378; - 60 = 318.
+    expect(night("2021-06-07").balanceMinor).toBe(16_800);
+    expect(night("2021-06-08").balanceMinor).toBe(37_800);
+    expect(night("2021-12-31").balanceMinor).toBe(31_800);
+    expect(sandbox.state.balanceMinor).toBe(30_000 - 48_200 + 50_000);
+  });
+
+  it("ends the year with the fleet as the vendor and the register see it", () => {
+    const vendor = sandbox.state.list().map((l) => [l.licname, l.status, l.expiredate]);
+    expect(vendor).toEqual([
+      ["lts-manual", "4", "2021-05-20"],
+      ["lts-auto", "2", "2021-12-31"],
+      ["lts-long", "2", "2022-03-01"],
+      ["cluster", "2", "2021-12-31"],
+      ["suspended-upstream", "3", "2022-04-01"],
+      ["window-auto", "2", "2021-12-31"],
+      ["before-close", "2", "2021-12-31"],
+      ["after-close", "2", "2021-12-31"],
+    ]);
+    const records = [...register.values()]
+      .map((r) => [r.name, r.status, r.expiresOn, r.goneSince ?? null])
+      .sort(byRow);
+    expect(records).toEqual(
+      [
+        ["lts-manual", "deleted", "2021-05-20", null],
+        ["lts-auto", "active", "2021-12-31", null],
+        ["lts-long", "active", "2022-03-01", null],
+        ["cluster", "active", "2021-12-31", null],
+        ["suspended-upstream", "suspended", "2022-04-01", null],
+        ["window-auto", "active", "2021-12-31", null],
+        ["before-close", "active", "2021-12-31", null],
+        ["after-close", "active", "2021-12-31", null],
+        ["deleted-upstream", "deleted", "2022-04-02", "2021-09-01"],
+      ].sort(byRow),
+    );
+  });
+
+  it("took a reasonable time", () => {
+    // Measured, not a goal: printed above. Generous bound so a loaded machine does not fail it.
+    expect(replayMs).toBeLessThan(150_000);
+  });
+});
