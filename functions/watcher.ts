@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { billingClientFromConfig } from "../shared/billmgr/index.ts";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
-import { isIsoDate, toIsoDate } from "../shared/dates.ts";
+import { isIsoDate } from "../shared/dates.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
 import type { Notifier } from "../shared/watcher/notifier.ts";
 import { outboxNotifier } from "../shared/watcher/outbox-notifier.ts";
@@ -41,6 +41,16 @@ const deps = {
   idempotency: { ttlSeconds: 30 * 86_400, lockMs: config.IDEMPOTENCY_LOCK_SECONDS * 1000 },
 };
 
+/** The calendar date of an instant in a time zone (en-CA formats it YYYY-MM-DD). */
+function dateIn(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).format(at);
+}
+
 export type WatcherResult = Omit<NightReport, "sent" | "expiringSoon"> & {
   alertsSent: number;
   expiringSoon: number;
@@ -57,7 +67,8 @@ export async function handler(event: unknown): Promise<WatcherResult> {
     "date" in parsed.output
       ? new Date(`${parsed.output.date}T02:00:00Z`)
       : new Date(parsed.output.scheduledTime);
-  const report = await runNight(deps, toIsoDate(at), at);
+  const night = "date" in parsed.output ? parsed.output.date : dateIn(at, watcher.SCHEDULE_TIMEZONE);
+  const report = await runNight(deps, night, at);
   const { sent, expiringSoon, ...counts } = report;
   console.log(
     JSON.stringify({

@@ -94,6 +94,21 @@ const WatcherEnv = v.object({
   REGISTER_CONCURRENCY: integer(16, 1),
   /** From this many alerts of one kind about single licences in a night, they go out as one digest e-mail. */
   ALERT_DIGEST_MIN: integer(10, 2),
+  /** The schedule's time zone: tonight is the scheduled time's date there. */
+  SCHEDULE_TIMEZONE: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((zone) => {
+        try {
+          new Intl.DateTimeFormat("en-CA", { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be an IANA time zone such as UTC or Europe/Berlin"),
+    ),
+    "UTC",
+  ),
   /** SNS topic for alerts (AWS); unset locally, where alerts go to DATA_DIR/outbox.jsonl. */
   ALERT_TOPIC_ARN: v.optional(
     v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:sns:/, "must be an SNS topic ARN")),

@@ -485,6 +485,7 @@ function idempotencyStore(doc: DynamoDBDocumentClient, table: string): Idempoten
       }
       throw new Error("idempotency claim: the key is changing too fast to claim or read; try again");
     },
+    find: read,
     async saveContext(scope, key, context) {
       await updateExisting(
         scope,

@@ -118,6 +118,8 @@ export interface IdempotencyStore {
    * (none, or one whose `expiresAt` has passed). Otherwise returns the existing record.
    */
   claim(record: Omit<IdempotencyRecord, "status" | "response">, nowMs: number): Promise<ClaimResult>;
+  /** The record of a key, if any (a consistent read). */
+  find(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
   /** Records what reconciliation will need, before the money-moving call is sent. */
   saveContext(scope: string, key: string, context: Record<string, string>): Promise<void>;
   complete(scope: string, key: string, response: StoredResponse): Promise<void>;

@@ -59,6 +59,8 @@ export interface NightReport {
   unknown: Array<{ id: string; name: string }>;
   /** Renewals another run of the same night was already doing. */
   busy: string[];
+  /** What those came to, once the other run finished them (for the summary). */
+  renewedElsewhere: RenewedLicence[];
   /** Alerts sent by this run (a rerun sends none it already sent). */
   sent: Alert[];
   /** Alerts due but already in the ledger. */
@@ -72,6 +74,10 @@ export interface NightReport {
 export class VendorUnreachableError extends Error {
   override readonly name = "VendorUnreachableError";
 }
+
+/** How long a run waits for renewals another run of the same night is doing: 60 polls, 1 s apart. */
+const BUSY_POLLS = 60;
+const BUSY_POLL_MS = 1000;
 
 const LIFECYCLE_EVENTS = [
   {
@@ -115,6 +121,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
     failed: [],
     unknown: [],
     busy: [],
+    renewedElsewhere: [],
     sent: [],
     alreadySent: 0,
     undelivered: 0,
@@ -242,13 +249,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   await mapLimit(toRenew, settings.vendorConcurrency, async ({ licence, renewal }) => {
     const product = productOf(licence);
     try {
-      // Keyed by licence, the expiry it renews and the night: a rerun or a concurrent run of this night
-      // renews nothing twice; an unknown outcome is reconciled by a rerun, or by tomorrow's sync.
-      const result = await desk.renew(
-        licence.id,
-        { period: renewal.period },
-        `watch:${licence.id}:${licence.expiresOn}:${night}`,
-      );
+      const result = await desk.renew(licence.id, { period: renewal.period }, renewalKey(licence));
       if (result.statusCode === 200) {
         const after = result.body as LicenceRecord;
         records.set(licence.id, after);
@@ -330,9 +331,44 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   report.expiringSoon = [...records.values()]
     .filter((l) => isLive(l) && l.expiresOn !== undefined && l.expiresOn >= night && l.expiresOn <= horizon)
     .sort((a, b) => (a.expiresOn ?? "").localeCompare(b.expiresOn ?? ""));
-  // The run that renews sends the night's summary: one that found renewals busy elsewhere would undercount them.
-  if (report.busy.length === 0) await deliverAll([summary(report, settings.expiringSoonDays)]);
+  // Renewals another run holds: wait for their outcome, so whichever run sends the summary tells it all.
+  await settleBusy();
+  await deliverAll([summary(report, settings.expiringSoonDays)]);
   return report;
+
+  /**
+   * Keyed by licence, the expiry it renews and the night: a rerun or a concurrent run of this night
+   * renews nothing twice; an unknown outcome is reconciled by a rerun, or by tomorrow's sync.
+   */
+  function renewalKey(licence: LicenceRecord): string {
+    return `watch:${licence.id}:${licence.expiresOn}:${night}`;
+  }
+
+  async function settleBusy(): Promise<void> {
+    const waiting = new Map(
+      toRenew.filter((r) => report.busy.includes(r.licence.id)).map((r) => [r.licence.id, r]),
+    );
+    for (let poll = 0; poll < BUSY_POLLS && waiting.size > 0; poll++) {
+      if (poll > 0) await new Promise((done) => setTimeout(done, BUSY_POLL_MS));
+      for (const [id, { licence, renewal }] of waiting) {
+        const record = await register.idempotency.find("watcher", renewalKey(licence));
+        if (record?.status !== "completed") continue;
+        waiting.delete(id);
+        const after = record.response?.body as LicenceRecord | undefined;
+        if (record.response?.statusCode === 200 && after) {
+          records.set(id, after);
+          report.renewedElsewhere.push({
+            id,
+            name: licence.name,
+            from: licence.expiresOn,
+            to: after.expiresOn,
+            period: renewal.period,
+            reason: renewal.reason,
+          });
+        }
+      }
+    }
+  }
 
   async function forecastBalance(): Promise<void> {
     const dueThisWeek: string[] = [];
@@ -369,8 +405,8 @@ function summary(report: NightReport, soonDays: number): Alert {
     "",
     `Sync: ${report.sync.listed} licences listed by the vendor; ${report.sync.added} new, ${report.sync.updated} changed, ${report.sync.gone} gone, ${report.sync.unchanged} unchanged.`,
     "",
-    `Renewed (${report.renewed.length}):`,
-    ...report.renewed.map(
+    `Renewed (${report.renewed.length + report.renewedElsewhere.length}):`,
+    ...[...report.renewed, ...report.renewedElsewhere].map(
       (r) =>
         `  ${r.name} (id ${r.id}): ${r.from ?? "?"} -> ${r.to ?? "?"}, ${r.period} month(s), ${r.reason}`,
     ),
@@ -399,7 +435,7 @@ function summary(report: NightReport, soonDays: number): Alert {
     kind: "summary",
     severity: problems > 0 ? "warning" : "info",
     title:
-      `[licence desk] Night ${report.night}: ${report.renewed.length} renewed, ${problems} failed, ${report.expiringSoon.length} expiring within ${soonDays} days`.slice(
+      `[licence desk] Night ${report.night}: ${report.renewed.length + report.renewedElsewhere.length} renewed, ${problems} failed, ${report.expiringSoon.length} expiring within ${soonDays} days`.slice(
         0,
         99,
       ),

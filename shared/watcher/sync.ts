@@ -108,13 +108,21 @@ export async function syncRegister(
     else toRead.push({ row, before });
   }
 
-  // Only new and changed licences cost a vendor read; a deleted one has no form left to read.
+  // Only new and changed licences cost a vendor read; a deleted one has no form left to read. Each is
+  // written as soon as it is read, so a run cut short (the first night of a large fleet) keeps what it
+  // did and its retry carries on from there.
   const changes = await mapLimit(toRead, deps.vendorConcurrency, async ({ row, before }): Promise<Change> => {
+    const change = await readForm(row, before);
+    await deps.licences.put(change.after);
+    records.set(change.after.id, change.after);
+    return change;
+  });
+
+  async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
     if (row.status === "deleted") return { before, after: fromRow(row, before, deps.catalogue, at) };
     try {
       const details = await deps.billing.get(row.id);
-      const after = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
-      return { before, after };
+      return { before, after: recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at) };
     } catch (error) {
       return {
         before,
@@ -122,7 +130,7 @@ export async function syncRegister(
         detailError: (error as Error).message,
       };
     }
-  });
+  }
 
   const gone: Change[] = [];
   for (const before of records.values()) {
@@ -130,10 +138,9 @@ export async function syncRegister(
       gone.push({ before, after: { ...before, goneSince: night, updatedAt: at.toISOString() } });
     }
   }
-
-  const writes = [...changes, ...gone];
-  await mapLimit(writes, deps.registerConcurrency, (change) => deps.licences.put(change.after));
-  for (const change of writes) records.set(change.after.id, change.after);
+  await mapLimit(gone, deps.registerConcurrency, (change) => deps.licences.put(change.after));
+  for (const change of gone) records.set(change.after.id, change.after);
+  const writes = changes.length + gone.length;
 
   return {
     records,
@@ -142,6 +149,6 @@ export async function syncRegister(
     updated: changes.filter((c) => c.before !== undefined),
     gone,
     unchanged,
-    writes: writes.length,
+    writes,
   };
 }

@@ -113,6 +113,16 @@ describe("the event names the night", () => {
     expect(result).toEqual(reference);
   });
 
+  it("a schedule in another time zone: tonight is the scheduled time's date there", async () => {
+    const { invoke } = await setup(
+      { outbox: join(out.dir, "tokyo.jsonl") },
+      { SCHEDULE_TIMEZONE: "Asia/Tokyo" },
+    );
+    // 02:00 in Tokyo on 2021-05-17 is 17:00 UTC the day before.
+    const result = await invoke({ scheduledTime: "2021-05-16T17:00:00Z" }, "2021-05-16T17:00:00Z");
+    expect(result.night).toBe("2021-05-17");
+  });
+
   it.each([
     ["no event", undefined],
     ["null", null],

@@ -1,0 +1,118 @@
+import { Aws, Duration, TimeZone } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+} from "aws-cdk-lib/aws-scheduler";
+import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { Alerts } from "./alerts.ts";
+import { DeskFunction } from "./desk-function.ts";
+import type { SecureParameter } from "./secure-parameter.ts";
+import type { DeskSettings } from "./settings.ts";
+
+export interface NightlyWatcherProps {
+  settings: DeskSettings;
+  table: ITable;
+  credentials: SecureParameter;
+  alerts: Alerts;
+  logRetention: RetentionDays;
+}
+
+/** Tries of one night: the first, then two more (EventBridge Scheduler for delivery, Lambda for the run). */
+export const WATCHER_RETRY_ATTEMPTS = 2;
+/** A night's run still makes sense hours later (tonight is the schedule's date, not the wall clock). */
+export const WATCHER_MAX_EVENT_AGE = Duration.hours(6);
+
+/**
+ * The nightly watcher (`functions/watcher.ts`) and what runs it: an EventBridge Scheduler schedule that
+ * passes `{"scheduledTime": <aws.scheduler.scheduled-time>}`, retries, and one dead-letter queue for a
+ * night that never completed.
+ *
+ * Sizing, for 10,000 licences (`bench/watcher.ts`, local sandbox and dynalite): an ordinary night takes
+ * 2.7-2.8 s with 71-164 vendor calls (the list in 10 pages, a form read per new or changed licence, about
+ * 30 renewals) and about 700 DynamoDB requests. A real vendor answers in hundreds of milliseconds, 4 calls
+ * at a time: 164 calls at 0.5 s are about 20 s. The costly night is the first one over an existing fleet,
+ * when every licence is new and costs a form read: 10,000 reads / 4 at a time at 0.3 s are about 12.5
+ * minutes (see DEPLOY.md for importing a large fleet). Hence Lambda's maximum of 15 minutes. 1024 MB: the
+ * whole register and the vendor's list are held in memory at once, and Lambda's CPU share grows with
+ * memory, which the XML parsing uses; an ordinary night costs well under a cent.
+ *
+ * Reserved concurrency 1: a retry, a rerun by hand and the schedule never run side by side (the once-only
+ * rule would keep them from renewing twice anyway; this keeps them from doubling the vendor's load).
+ *
+ * Retries: Scheduler invokes the function asynchronously, so its retry policy covers delivery (throttling,
+ * service errors) and Lambda's asynchronous-invocation settings cover a run that fails (the watcher throws
+ * when the vendor cannot be reached). Both give up after 2 more tries or 6 hours, and both send what they
+ * gave up on to the dead-letter queue, whose alarm tells the staff.
+ */
+export class NightlyWatcher extends Construct {
+  readonly function: DeskFunction;
+  readonly deadLetterQueue: Queue;
+  readonly schedule: Schedule;
+  /** What the schedule acts as: may invoke the watcher and send to the dead-letter queue, nothing else. */
+  readonly scheduleRole: Role;
+
+  constructor(scope: Construct, id: string, props: NightlyWatcherProps) {
+    super(scope, id);
+    const { settings } = props;
+    this.deadLetterQueue = new Queue(this, "DeadLetters", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+
+    this.function = new DeskFunction(this, "Watcher", {
+      entry: "watcher",
+      description: "Nightly watcher: sync the register, renew, alert",
+      logRetention: props.logRetention,
+      sourceMapStackTraces: settings.enableSourceMaps,
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: 1,
+      environment: {
+        ...settings.serviceEnvironment,
+        ...settings.vendorEnvironment,
+        ...settings.watcherEnvironment,
+        ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
+        // "Tonight" is the scheduled time's date in the schedule's own zone.
+        SCHEDULE_TIMEZONE: settings.watcherTimezone,
+      },
+      table: { table: props.table, access: "readWrite" },
+      parameters: { BILLMGR_CREDENTIALS_PARAM: props.credentials },
+    });
+    props.alerts.grantPublish(this.function.role);
+    this.function.function.configureAsyncInvoke({
+      retryAttempts: WATCHER_RETRY_ATTEMPTS,
+      maxEventAge: WATCHER_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+    });
+
+    this.scheduleRole = new Role(this, "ScheduleRole", {
+      description: "EventBridge Scheduler: invoke the licence desk's watcher",
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
+      }),
+    });
+    this.schedule = new Schedule(this, "Nightly", {
+      description: "Runs the licence desk's nightly watcher",
+      schedule: ScheduleExpression.expression(
+        settings.watcherSchedule,
+        TimeZone.of(settings.watcherTimezone),
+      ),
+      target: new LambdaInvoke(this.function.function, {
+        input: ScheduleTargetInput.fromObject({ scheduledTime: ContextAttribute.scheduledTime }),
+        retryAttempts: WATCHER_RETRY_ATTEMPTS,
+        maxEventAge: WATCHER_MAX_EVENT_AGE,
+        deadLetterQueue: this.deadLetterQueue,
+        role: this.scheduleRole,
+      }),
+    });
+  }
+}

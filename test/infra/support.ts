@@ -1,0 +1,63 @@
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import type { IConstruct } from "constructs";
+import type { DeskFunction } from "../../infra/desk-function.ts";
+import { LicenceDeskStack } from "../../infra/stack.ts";
+
+/** The stack with bundling skipped (about 0.3 s instead of seconds per synth). */
+export function synthDesk(context: Record<string, unknown> = {}) {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [], ...context } });
+  const stack = new LicenceDeskStack(app, "LicenceDesk");
+  const template = Template.fromStack(stack);
+  return { app, stack, template, json: template.toJSON() as CfnTemplate };
+}
+
+export interface CfnResource {
+  Type: string;
+  Properties?: Record<string, any>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+}
+
+export interface Statement {
+  Effect: "Allow" | "Deny";
+  Action: string | string[];
+  Resource?: unknown;
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+export function logicalId(stack: LicenceDeskStack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnFunction);
+}
+
+export const actionsOf = (statement: Statement): string[] =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+
+export function resourcesOfType(json: CfnTemplate, type: string): Array<[string, CfnResource]> {
+  return Object.entries(json.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+/** Every statement of every IAM policy attached to the function's role. */
+export function statementsOf(stack: LicenceDeskStack, json: CfnTemplate, fn: DeskFunction): Statement[] {
+  const roleId = stack.getLogicalId(fn.role.node.defaultChild as CfnFunction);
+  return resourcesOfType(json, "AWS::IAM::Policy")
+    .filter(([, policy]) =>
+      ((policy.Properties?.Roles ?? []) as unknown[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+      ),
+    )
+    .flatMap(([, policy]) => policy.Properties?.PolicyDocument.Statement as Statement[]);
+}
+
+/** The function's resource and its environment variables. */
+export function functionOf(stack: LicenceDeskStack, json: CfnTemplate, fn: DeskFunction) {
+  const resource = json.Resources[logicalId(stack, fn.function)];
+  if (!resource) throw new Error(`no function ${fn.node.path}`);
+  return { resource, env: (resource.Properties?.Environment?.Variables ?? {}) as Record<string, unknown> };
+}
