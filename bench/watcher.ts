@@ -2,8 +2,9 @@ import { loadavg } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { startDynalite } from "../local/dynalite.ts";
+import { type FleetLicence, registerRecord, seedInput } from "../local/fleet.ts";
 import { startSandbox } from "../sandbox/server.ts";
-import type { Licence, SandboxState } from "../sandbox/state.ts";
+import type { SandboxState } from "../sandbox/state.ts";
 import { billingClientFromConfig } from "../shared/billmgr/index.ts";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
@@ -95,7 +96,7 @@ export async function benchWatcher(): Promise<void> {
     // The vendor's book, seeded directly (no charge).
     let started = performance.now();
     const records: LicenceRecord[] = plan.map((licence) =>
-      recordOf(licence, sandbox.state.seed(seedInput(licence))),
+      registerRecord(licence, sandbox.state.seed(seedInput(licence))),
     );
     const seedVendorMs = performance.now() - started;
 
@@ -240,16 +241,7 @@ export async function benchWatcher(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // The fleet
 
-interface PlannedLicence {
-  name: string;
-  ip: string;
-  pricelist: "3541" | "4601";
-  nodes: number | undefined;
-  period: 1 | 12;
-  createdate: IsoDate;
-  expiredate: IsoDate;
-  autoRenew: AutoRenew;
-}
+type PlannedLicence = Omit<FleetLicence, "case">;
 
 /**
  * A reseller's fleet as the watcher finds it on an ordinary night: mostly Lite, 15 % Business with 1-8
@@ -288,40 +280,6 @@ function describeFleet(plan: PlannedLicence[], night: IsoDate): string {
     `${plan.length - business} Lite, ${business} Business; ${auto} with autoRenew; ` +
     `${dueTonight} due for renewal and ${soon} without autoRenew expiring within 14 days on ${night}`
   );
-}
-
-function seedInput(licence: PlannedLicence) {
-  return {
-    licname: licence.name,
-    ip: licence.ip,
-    pricelist: licence.pricelist,
-    nodes: licence.nodes ?? null,
-    period: licence.period,
-    createdate: licence.createdate,
-    expiredate: licence.expiredate,
-  };
-}
-
-/** The register's record of a licence ordered through the API, as `local/fleet.ts` `seedLicence` builds it. */
-function recordOf(licence: PlannedLicence, seeded: Licence): LicenceRecord {
-  const at = `${licence.createdate}T12:00:00.000Z`;
-  return {
-    id: seeded.id,
-    name: seeded.licname,
-    ip: seeded.ip,
-    product: licence.pricelist === "3541" ? "ispmanager5-lite" : "ispmanager5-business",
-    pricelist: seeded.pricelist,
-    period: seeded.period,
-    nodes: seeded.nodes ?? undefined,
-    status: "active",
-    statusCode: seeded.status,
-    expiresOn: seeded.expiredate,
-    createdOn: seeded.createdate,
-    key: seeded.key || undefined,
-    autoRenew: licence.autoRenew,
-    syncedAt: at,
-    updatedAt: at,
-  };
 }
 
 /** 1 % of the fleet changed by the vendor or at its panel: renamed, re-addressed, suspended, deleted. */

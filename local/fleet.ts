@@ -1,6 +1,8 @@
 import type { Sandbox } from "../sandbox/server.ts";
+import type { Licence, SeedInput } from "../sandbox/state.ts";
+import { loadCatalogue } from "../shared/catalogue/index.ts";
 import type { IsoDate } from "../shared/dates.ts";
-import type { AutoRenew, Register } from "../shared/register/types.ts";
+import type { AutoRenew, LicenceRecord, Register } from "../shared/register/types.ts";
 
 /**
  * A reseller's fleet through 2021, covering every case the watcher must handle, and what the vendor
@@ -147,13 +149,9 @@ function idOf(sandbox: Sandbox, name: string): string {
   return licence.id;
 }
 
-/** A fleet licence as the vendor books it (no charge) and as our register records it (ordered through the API). */
-export async function seedLicence(
-  sandbox: Sandbox,
-  register: Register,
-  licence: FleetLicence,
-): Promise<string> {
-  const seeded = sandbox.state.seed({
+/** What the vendor books for a fleet licence (directly, no charge). */
+export function seedInput(licence: Omit<FleetLicence, "case">): SeedInput {
+  return {
     licname: licence.name,
     ip: licence.ip,
     pricelist: licence.pricelist,
@@ -161,13 +159,22 @@ export async function seedLicence(
     period: licence.period,
     createdate: licence.createdate,
     expiredate: licence.expiredate,
-  });
+  };
+}
+
+const catalogue = loadCatalogue();
+
+/** The register's record of a fleet licence, as if it had been ordered through the API. */
+export function registerRecord(
+  licence: Pick<FleetLicence, "createdate" | "autoRenew">,
+  seeded: Licence,
+): LicenceRecord {
   const at = `${licence.createdate}T12:00:00.000Z`;
-  await register.licences.put({
+  return {
     id: seeded.id,
     name: seeded.licname,
     ip: seeded.ip,
-    product: licence.pricelist === "3541" ? "ispmanager5-lite" : "ispmanager5-business",
+    product: catalogue.byPricelist(seeded.pricelist)?.id,
     pricelist: seeded.pricelist,
     period: seeded.period,
     nodes: seeded.nodes ?? undefined,
@@ -179,6 +186,16 @@ export async function seedLicence(
     autoRenew: licence.autoRenew,
     syncedAt: at,
     updatedAt: at,
-  });
+  };
+}
+
+/** A fleet licence as the vendor books it (no charge) and as our register records it. */
+export async function seedLicence(
+  sandbox: Sandbox,
+  register: Register,
+  licence: FleetLicence,
+): Promise<string> {
+  const seeded = sandbox.state.seed(seedInput(licence));
+  await register.licences.put(registerRecord(licence, seeded));
   return seeded.id;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { inject } from "vitest";
-import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
+import { type FleetLicence, seedInput, seedLicence } from "../../local/fleet.ts";
 import type { BillingClient } from "../../shared/billmgr/index.ts";
 import { loadCatalogue } from "../../shared/catalogue/index.ts";
 import { readWatcherConfig } from "../../shared/config.ts";
@@ -142,15 +142,7 @@ export async function watchHarness(options: {
     deps,
     seed: (licence) => seedLicence(vendor.sandbox, register, licence),
     seedVendorOnly(licence) {
-      return vendor.sandbox.state.seed({
-        licname: licence.name,
-        ip: licence.ip,
-        pricelist: licence.pricelist,
-        nodes: licence.nodes ?? null,
-        period: licence.period,
-        createdate: licence.createdate,
-        expiredate: licence.expiredate,
-      }).id;
+      return vendor.sandbox.state.seed(seedInput(licence)).id;
     },
     run(night) {
       const at = new Date(`${night}T02:00:00Z`);
