@@ -13,6 +13,13 @@ import { SecureParameter } from "./secure-parameter.ts";
 import { readSettings } from "./settings.ts";
 import { NightlyWatcher } from "./watcher.ts";
 
+/**
+ * API Gateway gives a request 29 s. A route makes at most one read (tried twice) and one money call (sent
+ * once): 2 x 8 s + 8 s = 24 s, so the vendor's slowness ends as our 502/504, not as the gateway's cut-off
+ * in the middle of a renewal. The watcher keeps the longer defaults (15 s, 2 retries): it has 15 minutes.
+ */
+const API_VENDOR_LIMITS = { BILLMGR_TIMEOUT_MS: "8000", BILLMGR_RETRIES: "1" };
+
 /** `order-licence` → `OrderLicence`: construct ids, and so the logical ids, read like the handlers. */
 const pascal = (name: string) => name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
 
@@ -91,7 +98,7 @@ export class LicenceDeskStack extends Stack {
           description: `${route.method} ${route.path}: ${route.summary}`,
           ...apiFunction,
           environment: route.vendor
-            ? { ...settings.serviceEnvironment, ...settings.vendorEnvironment }
+            ? { ...settings.serviceEnvironment, ...settings.vendorEnvironment, ...API_VENDOR_LIMITS }
             : settings.serviceEnvironment,
           table: { table: this.table, access: route.vendor ? "readWrite" : "read" },
           parameters: route.vendor ? { BILLMGR_CREDENTIALS_PARAM: credentials } : {},

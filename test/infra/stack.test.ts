@@ -107,6 +107,16 @@ describe("the functions", () => {
     });
   });
 
+  it("bound the vendor's time on a route below the gateway's 29 s: one read tried twice and one call, 8 s each", () => {
+    for (const route of routes.filter((r) => r.vendor)) {
+      const { env } = functionOf(stack, json, fn(route.handler));
+      expect(env).toMatchObject({ BILLMGR_TIMEOUT_MS: "8000", BILLMGR_RETRIES: "1" });
+      expect(Number(env.BILLMGR_TIMEOUT_MS) * (Number(env.BILLMGR_RETRIES) + 2)).toBeLessThan(29_000);
+    }
+    const watcher = functionOf(stack, json, stack.watcher.function).env;
+    expect(watcher).not.toHaveProperty("BILLMGR_TIMEOUT_MS");
+  });
+
   it("get the register's name; vendor routes and the watcher the vendor URL and the credentials parameter's name", () => {
     for (const route of routes) {
       const { env } = functionOf(stack, json, fn(route.handler));
