@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { Agent, request } from "undici";
+import { LOCAL_AWS_ENV } from "../local/aws-env.ts";
 import { startDynalite } from "../local/dynalite.ts";
 import { startLocalApi } from "../local/server.ts";
 import { startSandbox } from "../sandbox/server.ts";
@@ -30,10 +31,7 @@ export async function benchApi(): Promise<void> {
   const dynamo = await startDynalite();
   const sandbox = await startSandbox({ credentials: CREDENTIALS, now: new Date("2021-05-01") });
   const env = {
-    AWS_REGION: "local",
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    ...LOCAL_AWS_ENV,
     TABLE_NAME: TABLE,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     BILLMGR_URL: sandbox.url,

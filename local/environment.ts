@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { resolve } from "node:path";
 import { DEFAULT_CREDENTIALS, type Sandbox, startSandbox } from "../sandbox/server.ts";
 import { parseInstant } from "../shared/dates.ts";
+import { LOCAL_AWS_ENV } from "./aws-env.ts";
 import { startDynalite } from "./dynalite.ts";
 
 /**
@@ -82,10 +83,7 @@ export async function localEnvironment(options: { joinRunning: boolean }): Promi
 
   return {
     env: {
-      AWS_REGION: env.AWS_REGION ?? "local",
-      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? "local",
-      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? "local",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...LOCAL_AWS_ENV,
       TABLE_NAME: env.TABLE_NAME ?? "licence-desk",
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       OUTBOX_FILE: resolve(dataDir, "outbox.jsonl"),

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CREDENTIALS, startSandbox } from "../sandbox/server.ts";
 import { isIsoDate } from "../shared/dates.ts";
+import { LOCAL_AWS_ENV } from "./aws-env.ts";
 import { startDynalite } from "./dynalite.ts";
 import { fleet, OPENING_BALANCE_MINOR } from "./fleet.ts";
 import { type ReplayNight, replay } from "./replay.ts";
@@ -62,10 +63,7 @@ try {
     to,
     sandbox,
     env: {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...LOCAL_AWS_ENV,
       TABLE_NAME: "replay",
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       BILLMGR_URL: sandbox.url,

@@ -1,6 +1,7 @@
 import { Agent, request } from "undici";
 import { inject } from "vitest";
 import { pinClock } from "../../functions/lib/clock.ts";
+import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { startLocalApi } from "../../local/server.ts";
 import { VENDOR_CREDENTIALS } from "./secrets.ts";
 import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
@@ -28,9 +29,7 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
   const api = await startLocalApi({
     port: 0,
     env: {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
+      ...LOCAL_AWS_ENV,
       TABLE_NAME: table,
       DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
       BILLMGR_URL: vendor.sandbox.url,

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { fleet, OPENING_BALANCE_MINOR } from "../../local/fleet.ts";
 import { type ReplayNight, replay } from "../../local/replay.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -37,9 +38,7 @@ beforeAll(async () => {
     to: "2021-12-31",
     sandbox,
     env: {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
+      ...LOCAL_AWS_ENV,
       TABLE_NAME: table,
       DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
       BILLMGR_URL: sandbox.url,

@@ -3,6 +3,7 @@ import { PublishCommand, type PublishCommandInput, SNSClient } from "@aws-sdk/cl
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { WatcherResult } from "../../functions/watcher.ts";
+import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
@@ -48,9 +49,7 @@ async function setup(notify: { outbox: string } | { topic: string }, extraEnv: R
   const ids: Record<string, string> = {};
   for (const licence of FLEET) ids[licence.name] = await seedLicence(vendor.sandbox, register, licence);
   const env: Record<string, string | undefined> = {
-    AWS_REGION: "eu-central-1",
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
+    ...LOCAL_AWS_ENV,
     TABLE_NAME: table,
     DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
     BILLMGR_URL: vendor.sandbox.url,
