@@ -70,10 +70,3 @@ export class BillmgrTimeoutError extends BillmgrError {
     super(`billmgr ${func}: no answer within ${timeoutMs} ms`, func, options);
   }
 }
-
-export function isOutcomeUnknown(error: unknown): boolean {
-  return (
-    (error instanceof BillmgrUnavailableError || error instanceof BillmgrTimeoutError) &&
-    error.outcome === "unknown"
-  );
-}

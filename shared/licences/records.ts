@@ -29,6 +29,3 @@ export function recordFromVendor(
     updatedAt: at.toISOString(),
   };
 }
-
-/** What the API answers for a licence: the record as stored. */
-export type LicenceView = LicenceRecord;

@@ -4,9 +4,9 @@ import { BillmgrError, BillmgrTimeoutError, BillmgrVendorError } from "../billmg
 import { type Catalogue, expiryCap, ordersOpen, type Product, renewalsOpen } from "../catalogue/index.ts";
 import { toIsoDate } from "../dates.ts";
 import type { AuditEntry, LicenceRecord, Register, StoredResponse } from "../register/types.ts";
-import { LifecycleClosedError, NotFoundError, OutcomeUnknownError, ValidationError } from "./errors.ts";
+import { LifecycleClosedError, NotFoundError, ValidationError } from "./errors.ts";
 import { type IdempotencySettings, onceOnly } from "./idempotency.ts";
-import { type LicenceView, recordFromVendor } from "./records.ts";
+import { recordFromVendor } from "./records.ts";
 
 export interface DeskDeps {
   billing: BillingClient;
@@ -210,7 +210,7 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
       );
     },
 
-    async get(id: string, refresh: boolean): Promise<LicenceView> {
+    async get(id: string, refresh: boolean): Promise<LicenceRecord> {
       const record = await register.licences.get(id);
       if (!refresh) {
         if (!record) throw new NotFoundError(`licence ${id}`);
@@ -219,7 +219,7 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
       return refreshFromVendor(id, record);
     },
 
-    async update(id: string, body: UpdateBody): Promise<LicenceView> {
+    async update(id: string, body: UpdateBody): Promise<LicenceRecord> {
       const record = await stored(id);
       const changes: Partial<LicenceRecord> = {};
       if (body.name !== undefined || body.ip !== undefined) {
@@ -234,13 +234,13 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
       return save(record, changes);
     },
 
-    async suspend(id: string): Promise<LicenceView> {
+    async suspend(id: string): Promise<LicenceRecord> {
       const record = await stored(id);
       await audited("suspend", id, { id }, () => billing.suspend(id));
       return save(record, { status: "suspended", statusCode: "3", syncedAt: caller.now.toISOString() });
     },
 
-    async resume(id: string): Promise<LicenceView> {
+    async resume(id: string): Promise<LicenceRecord> {
       const record = await stored(id);
       await audited("resume", id, { id }, () => billing.resume(id));
       return save(record, { status: "active", statusCode: "2", syncedAt: caller.now.toISOString() });
@@ -253,7 +253,7 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
       return { id, key };
     },
 
-    async delete(id: string): Promise<LicenceView> {
+    async delete(id: string): Promise<LicenceRecord> {
       const record = await stored(id);
       await audited("delete", id, { id }, () => billing.delete(id));
       return save(record, { status: "deleted", statusCode: "4", syncedAt: caller.now.toISOString() });
@@ -365,4 +365,3 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
 }
 
 export type LicenceDesk = ReturnType<typeof licenceDesk>;
-export { OutcomeUnknownError };

@@ -45,9 +45,8 @@ describe("orders", () => {
     expect(orders()).toBe(before);
   });
 
-  it("keys belong to their client: the same key from another client is another request", async () => {
-    // Only one token exists locally; the scope is covered at the store level (register tests). Here:
-    // a different key for the same body is a second, deliberate purchase.
+  // Keys are scoped per API client: test/licences/idempotency.test.ts proves that on the store.
+  it("a new key is a new, deliberate purchase", async () => {
     const body = lite();
     const a = await h.call("POST", "/licenses", { body, key: "deliberate-1" });
     const b = await h.call("POST", "/licenses", { body: { ...body, ip: freshIp() }, key: "deliberate-2" });
