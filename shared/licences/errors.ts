@@ -71,3 +71,35 @@ export class OutcomeUnknownError extends DeskError {
     this.details.outcome = "unknown";
   }
 }
+
+/**
+ * A sent money call whose outcome is not known yet: the vendor may still apply it. Nothing is decided
+ * before the settle window has passed; the client retries with the same key after `retryAfterSeconds`.
+ */
+export class OutcomePendingError extends DeskError {
+  readonly code = "outcome_pending";
+  override readonly name = "OutcomePendingError";
+  constructor(
+    operation: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `${operation}: the vendor has not confirmed whether it carried out the request; it may still do so. ` +
+        `Retry with the same Idempotency-Key in ${retryAfterSeconds} s; do not use a new key, which could pay twice`,
+    );
+    Object.assign(this.details, { outcome: "unknown", retryAfterSeconds });
+  }
+}
+
+/** Another renewal of this licence is in flight (API or watcher): one at a time, so none is mistaken for another. */
+export class RenewalInFlightError extends DeskError {
+  readonly code = "renewal_in_flight";
+  override readonly name = "RenewalInFlightError";
+  constructor(licenceId: string) {
+    super(
+      `licence ${licenceId}: another renewal of this licence is in flight or awaits its outcome; nothing was sent. ` +
+        "Check the licence's expiry later before renewing again",
+    );
+    Object.assign(this.details, { licenceId, outcome: "not_applied" });
+  }
+}

@@ -29,7 +29,22 @@ export interface LicenceRecord {
   goneSince?: IsoDate;
   /** Its form could not be read at the last sync (key, nodes unknown): the next sync reads it again. */
   formPending?: boolean;
+  /**
+   * Set when we suspended it on purpose (`POST /licenses/{id}/suspend`); resume clears it. The watcher
+   * never renews such a licence, whatever its autoRenew says.
+   */
+  suspendedBy?: "desk";
+  /** Bumped by every write: a write made from an older read is refused (`StaleRecordError`). */
+  version?: number;
 }
+
+/** A conditional register write lost to a newer one: read again and decide again. */
+export class StaleRecordError extends Error {
+  override readonly name = "StaleRecordError";
+}
+
+/** Fields a partial update may set; `undefined` removes an optional one. */
+export type LicenceChanges = Partial<Omit<LicenceRecord, "id" | "version">>;
 
 export interface LicenceQuery {
   status?: LicenceStatus;
@@ -54,6 +69,12 @@ export interface LicenceStore {
   get(id: string): Promise<LicenceRecord | undefined>;
   /** Creates or replaces the whole record. */
   put(record: LicenceRecord): Promise<void>;
+  /**
+   * Sets only these fields, leaving every other one as it is (a reseller's `autoRenew` set during the
+   * night survives the sync). With `ifVersion`, only if the record is still at that version
+   * (`StaleRecordError` otherwise). The record after the write; undefined when there is none.
+   */
+  update(id: string, changes: LicenceChanges, options?: { ifVersion?: number }): Promise<LicenceRecord | undefined>;
   /** Ordered by expiry, then id; by index, never by scan. */
   list(query: LicenceQuery): Promise<LicencePage>;
 }
