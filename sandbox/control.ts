@@ -31,6 +31,9 @@ class ControlError extends Error {
 
 type Json = Record<string, unknown>;
 
+/** exists: a clash; access: the licence is in no state for it (re-keyed before it has a key); missed: gone. */
+const SANDBOX_ERROR_STATUS: Readonly<Record<string, number>> = { exists: 409, access: 409, missed: 404 };
+
 async function jsonBody(req: IncomingMessage): Promise<Json> {
   const text = await readBody(req);
   if (text.trim() === "") return {};
@@ -136,6 +139,7 @@ async function route(
           kind,
           count: optionalInteger(body, "count"),
           delayMs: optionalInteger(body, "delayMs"),
+          chunkBytes: optionalInteger(body, "chunkBytes"),
         });
       } catch (error) {
         throw new ControlError(400, error instanceof Error ? error.message : String(error));
@@ -150,6 +154,10 @@ async function route(
     case "DELETE calls":
       ctx.calls.length = 0;
       return sendJson(res, 204, undefined);
+    case "GET quirks":
+      return sendJson(res, 200, { quirks: ctx.state.quirks });
+    case "POST quirks":
+      return sendJson(res, 200, { quirks: ctx.state.setQuirks(await jsonBody(req)) });
     case "POST licences":
       return sendJson(res, 201, { licence: ctx.state.seed(seedInput(await jsonBody(req))) });
     case "POST balance": {
@@ -165,8 +173,14 @@ async function route(
     if (!ctx.state.vanish(id)) throw new ControlError(404, `no licence ${id}`);
     return sendJson(res, 204, undefined);
   }
-  const known = ["state", "clock", "faults", "calls", "licences", "balance"];
-  if (known.includes(path) || licence)
+  const rekey = /^licences\/([^/]+)\/rekey$/.exec(path);
+  if (rekey && method === "POST") {
+    const id = decodeURIComponent(rekey[1] ?? "");
+    if (!ctx.state.get(id)) throw new ControlError(404, `no licence ${id}`);
+    return sendJson(res, 200, { licence: ctx.state.rekey(id) });
+  }
+  const known = ["state", "clock", "faults", "calls", "licences", "balance", "quirks"];
+  if (known.includes(path) || licence || rekey)
     throw new ControlError(405, `${method} is not supported on /sandbox/${path}`);
   throw new ControlError(404, `no control endpoint /sandbox/${path}`);
 }
@@ -188,7 +202,7 @@ export async function handleControl(
   } catch (error) {
     if (error instanceof ControlError) return sendJson(res, error.status, { error: error.message });
     if (error instanceof SandboxError) {
-      const status = error.type === "exists" ? 409 : 400;
+      const status = SANDBOX_ERROR_STATUS[error.type] ?? 400;
       return sendJson(res, status, { error: error.message, type: error.type, object: error.object });
     }
     if (error instanceof RangeError) return sendJson(res, 400, { error: error.message });

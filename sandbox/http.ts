@@ -53,3 +53,26 @@ export function formParams(query: URLSearchParams, body: string | undefined): Re
   if (body) for (const [key, value] of new URLSearchParams(body)) merged.set(key, value);
   return Object.fromEntries(merged);
 }
+
+/**
+ * Sends `body` `chunkBytes` at a time with a wait between chunks: headers (with the full
+ * Content-Length) and the first chunk at once, so no header or idle timeout fires, while the whole
+ * answer takes (chunks - 1) waits. Stops when the client leaves or `wait` says the sandbox closed.
+ */
+export async function sendTrickle(
+  res: ServerResponse,
+  contentType: string,
+  body: string,
+  chunkBytes: number,
+  wait: () => Promise<boolean>,
+): Promise<void> {
+  if (res.headersSent || res.destroyed) return;
+  const bytes = Buffer.from(body, "utf8");
+  res.writeHead(200, { "content-type": contentType, "content-length": bytes.length });
+  for (let start = 0; start < bytes.length; start += chunkBytes) {
+    if (start > 0 && !(await wait())) return;
+    if (res.destroyed) return;
+    res.write(bytes.subarray(start, start + chunkBytes));
+  }
+  res.end();
+}

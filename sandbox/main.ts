@@ -23,7 +23,9 @@ console.log(
   `  clock:    ${sandbox.state.now().toISOString()}${config.now ? " (from NOW, running)" : " (real time)"}`,
 );
 console.log(`  balance:  ${formatMinor(sandbox.state.balanceMinor)} ${sandbox.state.currency}`);
-console.log(`  control:  ${sandbox.controlUrl}/state (GET), /clock, /faults, /calls, /licences, /balance`);
+console.log(
+  `  control:  ${sandbox.controlUrl}/state (GET), /clock, /faults, /calls, /licences, /balance, /quirks`,
+);
 
 let stopping = false;
 function stop(signal: string): void {

@@ -50,6 +50,17 @@ export function errorNode(type: string, object: string, value: string, message: 
   );
 }
 
+function withoutNodes(nodes: readonly Node[], name: string): Node[] {
+  return nodes
+    .filter((node) => node.name !== name)
+    .map((node) => (node.children ? { ...node, children: withoutNodes(node.children, name) } : node));
+}
+
+/** The document with every element called `name` left out, however deep (for the `no-expiry` fault). */
+export function withoutElements(doc: VendorDoc, name: string): VendorDoc {
+  return { func: doc.func, children: withoutNodes(doc.children, name) };
+}
+
 function docAttrs(func: string): Record<string, string> {
   return { lang: "en", func, binary: "/billmgr" };
 }

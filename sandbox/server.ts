@@ -3,16 +3,27 @@ import type { AddressInfo, Socket } from "node:net";
 import { Account, Sessions } from "./auth.ts";
 import { type RecordedCall, withoutSecrets } from "./calls.ts";
 import { CONTROL_PREFIX, handleControl } from "./control.ts";
-import { type Fault, FaultQueue, GATEWAY_ERROR_PAGE, HTTP500_BODY } from "./faults.ts";
-import { BodyTooLarge, formParams, readBody, send } from "./http.ts";
+import {
+  DEFAULT_CHUNK_BYTES,
+  type Fault,
+  FaultQueue,
+  GATEWAY_ERROR_PAGE,
+  HTTP500_BODY,
+  retryAfterSeconds,
+  THROTTLE_BODIES,
+} from "./faults.ts";
+import { BodyTooLarge, formParams, readBody, send, sendTrickle } from "./http.ts";
+import { Pauses } from "./pauses.ts";
 import type { Product } from "./products.ts";
-import { contentType, type OutFormat, render, truncated } from "./render.ts";
+import type { Quirks } from "./quirks.ts";
+import { contentType, type OutFormat, render, truncated, withoutElements } from "./render.ts";
 import { SandboxState } from "./state.ts";
 import { callVendor, type OrderIdShape, type VendorContext } from "./vendor.ts";
 
 export { DEFAULT_CREDENTIALS } from "./auth.ts";
 export type { RecordedCall } from "./calls.ts";
 export type { FaultKind, FaultSpec } from "./faults.ts";
+export type { Quirks } from "./quirks.ts";
 
 export const VENDOR_PATH = "/manager/billmgr";
 export const DEFAULT_PAGE_SIZE = 100;
@@ -33,6 +44,8 @@ export interface SandboxOptions {
   pageSize?: number;
   /** Where an order's new id is answered: `<id>` (default) or `<item.id>`. */
   orderIdShape?: OrderIdShape;
+  /** The vendor's persistent habits; unnamed ones keep their defaults (see quirks.ts). */
+  quirks?: Partial<Quirks>;
 }
 
 export interface Sandbox {
@@ -50,7 +63,10 @@ export interface Sandbox {
   /** Calls of one vendor function, or of all when omitted. */
   callCount(func?: string): number;
   setNow(date: Date): void;
-  /** Stops listening and destroys every open socket, held ones included. */
+  /**
+   * Stops listening and destroys every open socket, held ones included. Faulted calls still
+   * waiting to act (`slow`, `act-late`) are dropped, not applied.
+   */
   close(): Promise<void>;
 }
 
@@ -83,6 +99,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     balanceMinor: options.balanceMinor,
     products: options.products,
     provisionMs: options.provisionMs,
+    quirks: options.quirks,
   });
   const account = new Account(options.credentials);
   const vendor: VendorContext = {
@@ -95,22 +112,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new FaultQueue();
   const calls: RecordedCall[] = [];
   const sockets = new Set<Socket>();
-  const pauses = new Set<{ timer: NodeJS.Timeout; resolve: (elapsed: boolean) => void }>();
+  const pauses = new Pauses();
   let closing: Promise<void> | undefined;
 
-  /** Resolves true after `ms`, or false at once when the sandbox closes first. */
-  function pause(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (closing) return resolve(false);
-      const entry = {
-        timer: setTimeout(() => {
-          pauses.delete(entry);
-          resolve(true);
-        }, ms),
-        resolve,
-      };
-      pauses.add(entry);
-    });
+  /**
+   * `act-late`: the wait starts on arrival and starts again when the caller gives up, so the call
+   * lands `delayMs` after the caller stopped waiting (or after `delayMs` held, if it never does).
+   */
+  async function actLate(res: ServerResponse, fault: Fault, act: () => void): Promise<void> {
+    const pause = pauses.start(fault.delayMs);
+    res.once("close", () => pause.restart());
+    if (await pause.done) act();
+    // No answer ever: the socket stays held until the client gives up or close() destroys it.
+  }
+
+  function throttle(res: ServerResponse, status: 429 | 503, fault: Fault): void {
+    res.setHeader("retry-after", String(retryAfterSeconds(fault.delayMs)));
+    send(res, status, "text/html; charset=utf-8", THROTTLE_BODIES[status]);
   }
 
   async function vendorRequest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -150,16 +168,29 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         return send(res, 200, "text/html; charset=utf-8", GATEWAY_ERROR_PAGE);
       case "malformed":
         return send(res, 200, contentType(out), truncated(func, out));
+      case "throttle":
+        return throttle(res, 429, fault);
+      case "throttle-503":
+        return throttle(res, 503, fault);
       case "slow":
-        if (!(await pause(fault.delayMs))) return;
+        if (!(await pauses.wait(fault.delayMs))) return;
         break;
+      case "act-late":
+        return actLate(res, fault, () => callVendor(vendor, params));
     }
 
-    const answer = render(callVendor(vendor, params), out);
-    if (fault?.kind === "act-then-hang") return;
-    if (fault?.kind === "act-then-drop") {
-      req.socket.destroy();
-      return;
+    const doc = callVendor(vendor, params);
+    const answer = render(fault?.kind === "no-expiry" ? withoutElements(doc, "newexpiredate") : doc, out);
+    switch (fault?.kind) {
+      case "act-then-hang":
+        return;
+      case "act-then-drop":
+        req.socket.destroy();
+        return;
+      case "trickle": {
+        const chunkBytes = fault.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+        return sendTrickle(res, contentType(out), answer, chunkBytes, () => pauses.wait(fault.delayMs));
+      }
     }
     send(res, 200, contentType(out), answer);
   }
@@ -213,11 +244,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setNow: (date) => state.setNow(date),
     close() {
       closing ??= new Promise<void>((resolve) => {
-        for (const entry of pauses) {
-          clearTimeout(entry.timer);
-          entry.resolve(false);
-        }
-        pauses.clear();
+        pauses.close();
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { addDays, addMonths, type IsoDate, isIsoDate, toIsoDate } from "../shared/dates.ts";
 import { DEFAULT_PRODUCTS, type Product, periodsOf, priceOf, sellsPeriod } from "./products.ts";
+import { canonicalIpv6, DEFAULT_QUIRKS, mergeQuirks, type Quirks, storableText } from "./quirks.ts";
 
 /** The vendor's status codes: 1 ordered, 2 active, 3 suspended, 4 deleted, 5 processing. */
 export type StatusCode = "1" | "2" | "3" | "4" | "5";
@@ -26,8 +27,23 @@ export interface Licence {
   ip_change_date: IsoDate | "";
   lickey_change_date: IsoDate | "";
   suspendedBy: SuspendedBy | null;
-  /** Sandbox-clock instant (ms) at which a processing licence gets its key; null once it has one. */
+  /** Sandbox-clock instant (ms) at which a processing licence becomes active; null once it is. */
   readyAt: number | null;
+  /**
+   * Sandbox-clock instant (ms) at which the vendor issues the key; null once issued. Later than
+   * `readyAt` under the `keyDelayMs` quirk: active, but no key yet.
+   */
+  keyAt: number | null;
+}
+
+/** One debit of the account, so tests can count money exactly. */
+export interface Charge {
+  func: "soft.order.param" | "service.prolong";
+  /** The licence charged for (for an order, the id it was given). */
+  elid: string;
+  amountMinor: number;
+  /** Sandbox-clock time, ISO 8601. */
+  at: string;
 }
 
 /**
@@ -90,6 +106,7 @@ export interface StateOptions {
   currency?: string | undefined;
   products?: readonly Product[] | undefined;
   provisionMs?: number | undefined;
+  quirks?: Partial<Quirks> | undefined;
 }
 
 export interface ProlongQuote {
@@ -127,9 +144,7 @@ function newLicenceKey(): string {
 }
 
 /** Two spellings of one IPv6 address must collide on the same licence, as they would at the vendor. */
-function canonicalIp(ip: string): string {
-  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname : ip;
-}
+const canonicalIp = canonicalIpv6;
 
 function copy(licence: Licence): Licence {
   return { ...licence };
@@ -150,6 +165,9 @@ export class SandboxState {
   private nextId = FIRST_LICENCE_ID;
   /** Nothing in the book falls due before this instant, so calls before it skip the sweep (10,000 licences stay cheap). */
   private nextSweepMs = 0;
+  private quirkSet: Quirks;
+  private readonly chargeLog: Charge[] = [];
+  private chargedTotal = 0;
 
   constructor(options: StateOptions = {}) {
     this.offsetMs = options.now ? options.now.getTime() - Date.now() : 0;
@@ -158,6 +176,26 @@ export class SandboxState {
     this.currency = options.currency ?? "EUR";
     this.provisionMs = Math.max(0, options.provisionMs ?? 0);
     this.products = new Map((options.products ?? DEFAULT_PRODUCTS).map((p) => [p.pricelist, p]));
+    this.quirkSet = mergeQuirks(DEFAULT_QUIRKS, options.quirks ?? {});
+  }
+
+  get quirks(): Quirks {
+    return { ...this.quirkSet };
+  }
+
+  /** Changes the quirks named in `changes` (validated whole); applies to what happens from now on. */
+  setQuirks(changes: unknown): Quirks {
+    this.quirkSet = mergeQuirks(this.quirkSet, changes);
+    return this.quirks;
+  }
+
+  /** Everything ever debited since the sandbox started; `setBalance` is not a charge. */
+  get chargedMinor(): number {
+    return this.chargedTotal;
+  }
+
+  charges(): Charge[] {
+    return this.chargeLog.map((charge) => ({ ...charge }));
   }
 
   now(): Date {
@@ -211,8 +249,8 @@ export class SandboxState {
   validateOrder(input: OrderInput): ValidOrder {
     const product = this.knownProduct(input.pricelist);
     const period = this.validPeriod(product, input.period);
-    const ip = validIp(input.ip);
-    const licname = validName(input.licname);
+    const ip = this.storedIp(validIp(input.ip));
+    const licname = this.storedName(validName(input.licname));
     const nodes = validNodes(product, input.addons ?? {});
     const autoprolong = validAutoprolong(input.autoprolong);
     return { ip, licname, product, period, nodes, autoprolong };
@@ -246,8 +284,10 @@ export class SandboxState {
     const order = this.validateOrder(input);
     const expiredate = this.orderExpiry(order.product, order.period);
     this.assertIpFree(order.ip);
-    this.debit(priceOf(order.product, order.period, order.nodes ?? 0) ?? 0);
-    const id = String(this.nextId++);
+    const id = String(this.nextId);
+    this.charge("soft.order.param", id, priceOf(order.product, order.period, order.nodes ?? 0) ?? 0);
+    this.nextId += 1;
+    const readyAt = this.now().getTime() + this.provisionMs;
     const licence: Licence = {
       id,
       licname: order.licname,
@@ -264,7 +304,8 @@ export class SandboxState {
       ip_change_date: "",
       lickey_change_date: "",
       suspendedBy: null,
-      readyAt: this.now().getTime() + this.provisionMs,
+      readyAt,
+      keyAt: readyAt + this.quirkSet.keyDelayMs,
     };
     this.licences.set(id, licence);
     this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
@@ -288,7 +329,7 @@ export class SandboxState {
   /** `service.prolong` with `sok=ok`: charged at once, the expiry extended from the current one. */
   prolong(elid: string | undefined, periodText?: string): ProlongQuote {
     const quote = this.quoteProlong(elid, periodText);
-    this.debit(quote.priceMinor);
+    this.charge("service.prolong", quote.licence.id, quote.priceMinor);
     const licence = this.mustGet(quote.licence.id);
     licence.expiredate = quote.newexpiredate;
     if (licence.status === "3" && licence.suspendedBy === "nonpayment") {
@@ -315,8 +356,8 @@ export class SandboxState {
   ): Licence {
     this.refresh();
     const licence = this.live(elid);
-    const licname = changes.licname === undefined ? undefined : validName(changes.licname);
-    const ip = changes.ip === undefined ? undefined : validIp(changes.ip);
+    const licname = changes.licname === undefined ? undefined : this.storedName(validName(changes.licname));
+    const ip = changes.ip === undefined ? undefined : this.storedIp(validIp(changes.ip));
     if (ip !== undefined && canonicalIp(ip) !== canonicalIp(licence.ip)) {
       this.assertIpFree(ip, licence.id);
       licence.ip = ip;
@@ -335,6 +376,12 @@ export class SandboxState {
     licence.key = newLicenceKey();
     licence.lickey_change_date = this.today();
     return licence.key;
+  }
+
+  /** Staff re-key a licence in the vendor's own panel: a new key, nothing charged, no call made. */
+  rekey(id: string): Licence {
+    this.newKey(id);
+    return copy(this.mustGet(id));
   }
 
   suspend(elid: string | undefined): Licence {
@@ -387,8 +434,8 @@ export class SandboxState {
   seed(input: SeedInput): Licence {
     this.refresh();
     const product = this.knownProduct(input.pricelist);
-    const ip = validIp(input.ip);
-    const licname = validName(input.licname);
+    const ip = this.storedIp(validIp(input.ip));
+    const licname = this.storedName(validName(input.licname));
     const period = input.period ?? periodsOf(product)[0] ?? 1;
     if (!sellsPeriod(product, period))
       throw new SandboxError("value", "period", "Invalid period", String(period));
@@ -417,7 +464,7 @@ export class SandboxState {
     }
     if (input.remoteip) validIp(input.remoteip, "remoteip");
     if (status !== "4") this.assertIpFree(ip);
-    const pending = status === "5";
+    const readyAt = status === "5" ? this.now().getTime() + this.provisionMs : null;
     const key = input.key ?? (status === "1" || status === "5" ? "" : newLicenceKey());
     const licence: Licence = {
       id,
@@ -436,7 +483,8 @@ export class SandboxState {
       lickey_change_date: input.lickey_change_date ?? (key ? createdate : ""),
       suspendedBy:
         status === "3" ? (input.suspendedBy ?? (this.today() > expiredate ? "nonpayment" : "user")) : null,
-      readyAt: pending ? this.now().getTime() + this.provisionMs : null,
+      readyAt,
+      keyAt: readyAt,
     };
     this.licences.set(id, licence);
     this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
@@ -455,6 +503,9 @@ export class SandboxState {
     balanceMinor: number;
     balance: string;
     currency: string;
+    chargedMinor: number;
+    charges: Charge[];
+    quirks: Quirks;
     licences: Licence[];
   } {
     const licences = this.list();
@@ -464,6 +515,9 @@ export class SandboxState {
       balanceMinor: this.balance,
       balance: `${formatMinor(this.balance)} ${this.currency}`,
       currency: this.currency,
+      chargedMinor: this.chargedTotal,
+      charges: this.charges(),
+      quirks: this.quirks,
       licences,
     };
   }
@@ -491,14 +545,17 @@ export class SandboxState {
   private sweep(licence: Licence, nowMs: number, today: IsoDate): void {
     if (licence.status === "4") return;
     if (licence.readyAt !== null && nowMs >= licence.readyAt) {
+      licence.readyAt = null;
+      if (licence.status === "5") licence.status = "2";
+    }
+    if (licence.keyAt !== null && nowMs >= licence.keyAt) {
       if (!licence.key) {
         licence.key = newLicenceKey();
-        licence.lickey_change_date = toIsoDate(new Date(licence.readyAt));
+        licence.lickey_change_date = toIsoDate(new Date(licence.keyAt));
       }
       // The sandbox has no panels to phone home; assume the first check-in came from the licensed IP.
       licence.remoteip ||= licence.ip;
-      licence.readyAt = null;
-      if (licence.status === "5") licence.status = "2";
+      licence.keyAt = null;
     }
     if (licence.status === "2" && today > licence.expiredate) {
       licence.status = "3";
@@ -609,7 +666,18 @@ export class SandboxState {
     }
   }
 
-  private debit(priceMinor: number): void {
+  /** The IP as the vendor keeps it. */
+  private storedIp(ip: string): string {
+    return this.quirkSet.normaliseIp ? canonicalIp(ip) : ip;
+  }
+
+  /** The name as the vendor keeps it (the length check counts code points, which this keeps). */
+  private storedName(name: string): string {
+    return this.quirkSet.normaliseNames ? storableText(name) : name;
+  }
+
+  /** Debits the account and logs the charge; refuses, changing nothing, when the balance is short. */
+  private charge(func: Charge["func"], elid: string, priceMinor: number): void {
     if (priceMinor > this.balance) {
       throw new SandboxError(
         "balance",
@@ -619,6 +687,8 @@ export class SandboxState {
       );
     }
     this.balance -= priceMinor;
+    this.chargedTotal += priceMinor;
+    this.chargeLog.push({ func, elid, amountMinor: priceMinor, at: this.now().toISOString() });
   }
 }
 
@@ -670,7 +740,7 @@ function validAutoprolong(value: string | undefined): Autoprolong {
 function nextEventMs(licence: Licence): number {
   if (licence.status === "4") return Number.POSITIVE_INFINITY;
   const dayStart = (date: IsoDate) => Date.parse(`${date}T00:00:00Z`);
-  const events = [licence.readyAt ?? Number.POSITIVE_INFINITY];
+  const events = [licence.readyAt ?? Number.POSITIVE_INFINITY, licence.keyAt ?? Number.POSITIVE_INFINITY];
   if (licence.status === "2") events.push(dayStart(addDays(licence.expiredate, 1)));
   if (licence.status !== "5") events.push(dayStart(addDays(licence.expiredate, DELETE_AFTER_DAYS)));
   return Math.min(...events);

@@ -176,18 +176,18 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     },
 
     soft: (ctx, params) => {
-      const pageSize = pageParam(params, "p_cnt", ctx.pageSize);
+      const { pageCap, omitPageTotal } = ctx.state.quirks;
+      const asked = pageParam(params, "p_cnt", ctx.pageSize);
+      // A capped vendor pages by its own size, so page p_num is rows ((p_num-1)*cap, p_num*cap].
+      const pageSize = pageCap === null ? asked : Math.min(asked, pageCap);
       const page = pageParam(params, "p_num", 1);
       const all = ctx.state.list();
       const rows = all.slice((page - 1) * pageSize, page * pageSize);
-      return [
-        // The vendor starts every page with an element that carries no data.
-        el("elem"),
-        ...rows.map(listRow),
-        el("p_cnt", pageSize),
-        el("p_num", page),
-        el("p_elems", all.length),
-      ];
+      const paging = omitPageTotal
+        ? [el("p_num", page)]
+        : [el("p_cnt", pageSize), el("p_num", page), el("p_elems", all.length)];
+      // The vendor starts every page with an element that carries no data.
+      return [el("elem"), ...rows.map(listRow), ...paging];
     },
 
     "dashboard.info": (ctx) => [

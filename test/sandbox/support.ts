@@ -12,6 +12,7 @@ export interface Answer {
   status: number;
   contentType: string;
   text: string;
+  headers: Headers;
 }
 
 /** The sandbox with the suite's credentials (a password that changes under URL encoding). */
@@ -46,6 +47,7 @@ export async function call(
     status: response.status,
     contentType: response.headers.get("content-type") ?? "",
     text: await response.text(),
+    headers: response.headers,
   };
 }
 

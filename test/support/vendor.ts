@@ -1,20 +1,35 @@
 import { request } from "undici";
+import type { FaultKind as SandboxFaultKind } from "../../sandbox/faults.ts";
+import type { Quirks } from "../../sandbox/quirks.ts";
 import { type SandboxOptions, startSandbox } from "../../sandbox/server.ts";
+import type { Charge, Licence } from "../../sandbox/state.ts";
 import { billingClientFromConfig } from "../../shared/billmgr/index.ts";
 import type { TransportOptions } from "../../shared/billmgr/transport.ts";
 import type { BillmgrConfig } from "../../shared/config.ts";
 import { readBillmgrConfig } from "../../shared/config.ts";
 import { VENDOR_CREDENTIALS } from "./secrets.ts";
 
-export type FaultKind =
-  | "timeout"
-  | "drop"
-  | "http500"
-  | "html"
-  | "malformed"
-  | "slow"
-  | "act-then-hang"
-  | "act-then-drop";
+/**
+ * Every fault the sandbox can inject: timeout, drop, http500, html, malformed, throttle,
+ * throttle-503, slow, act-then-hang, act-then-drop, act-late, no-expiry, trickle (the sandbox's own
+ * union, so the two never drift apart).
+ */
+export type FaultKind = SandboxFaultKind;
+
+/** `GET /sandbox/state` as JSON. */
+export interface SandboxStateJson {
+  now: string;
+  today: string;
+  balanceMinor: number;
+  balance: string;
+  currency: string;
+  /** Sum of every charge since the sandbox started. */
+  chargedMinor: number;
+  charges: Charge[];
+  quirks: Quirks;
+  faults: unknown[];
+  licences: Licence[];
+}
 
 /** A sandbox on a free port, with the suite's credentials, and the calls tests make on it. */
 export async function vendorSandbox(options: SandboxOptions = {}) {
@@ -47,12 +62,22 @@ export async function vendorSandbox(options: SandboxOptions = {}) {
       });
       return billingClientFromConfig(config, overrides);
     },
-    fault: (func: string, kind: FaultKind, count = 1, delayMs?: number) =>
-      control("POST", "faults", { func, kind, count, delayMs }),
+    fault: (
+      func: string,
+      kind: FaultKind,
+      count = 1,
+      delayMs?: number,
+      extra: { chunkBytes?: number } = {},
+    ) => control("POST", "faults", { func, kind, count, delayMs, ...extra }),
     clock: (now: string) => control("POST", "clock", { now }),
     setBalance: (minor: number) => control("POST", "balance", { minor }),
-    state: () =>
-      control("GET", "state") as Promise<{ licences: Array<Record<string, unknown>>; balance: unknown }>,
+    /** Changes the named quirks (`pageCap: null` removes the cap); answers every quirk. */
+    quirks: async (changes: Partial<Quirks> = {}) =>
+      ((await control("POST", "quirks", changes)) as { quirks: Quirks }).quirks,
+    /** Staff re-key the licence in the vendor's panel: a new key, no charge; answers the licence. */
+    rekey: async (id: string) =>
+      ((await control("POST", `licences/${encodeURIComponent(id)}/rekey`)) as { licence: Licence }).licence,
+    state: () => control("GET", "state") as Promise<SandboxStateJson>,
     calls: (func: string) => sandbox.callCount(func),
     close: () => sandbox.close(),
   };
