@@ -2,7 +2,9 @@ import { type IsoDate, parseVendorDate } from "../dates.ts";
 import { child, children, field } from "./document.ts";
 import { BillmgrUnavailableError, BillmgrVendorError } from "./errors.ts";
 import { type LicenceDetails, type LicenceSummary, readDetails, readList } from "./licence.ts";
-import type { Transport } from "./transport.ts";
+import type { CallOptions, Transport } from "./transport.ts";
+
+export type { CallOptions };
 
 export type Period = 1 | 3 | 6 | 12;
 export type AutoProlong = 1 | 12 | null;
@@ -35,20 +37,24 @@ export interface Balance {
   text: string;
 }
 
-/** The vendor's licence functions, one method each; the port the domain depends on. */
+/**
+ * The vendor's licence functions, one method each; the port the domain depends on.
+ * Every method takes an optional `opts.deadlineMs` (epoch ms): the whole method, every vendor call and
+ * retry in it, ends by then; a call that no longer has time is not sent (a timeout, outcome "not_applied").
+ */
 export interface BillingClient {
-  order(request: OrderRequest): Promise<{ id: string }>;
-  prolong(id: string, period: Period): Promise<{ newExpiry: IsoDate | undefined }>;
-  edit(id: string, change: { name?: string; ip?: string }): Promise<void>;
-  regenerateKey(id: string): Promise<{ key: string | undefined }>;
-  suspend(id: string): Promise<void>;
-  resume(id: string): Promise<void>;
-  delete(id: string): Promise<void>;
-  checkIp(request: CheckIpRequest): Promise<IpAvailability>;
-  list(): Promise<LicenceSummary[]>;
-  get(id: string): Promise<LicenceDetails>;
+  order(request: OrderRequest, opts?: CallOptions): Promise<{ id: string }>;
+  prolong(id: string, period: Period, opts?: CallOptions): Promise<{ newExpiry: IsoDate | undefined }>;
+  edit(id: string, change: { name?: string; ip?: string }, opts?: CallOptions): Promise<void>;
+  regenerateKey(id: string, opts?: CallOptions): Promise<{ key: string | undefined }>;
+  suspend(id: string, opts?: CallOptions): Promise<void>;
+  resume(id: string, opts?: CallOptions): Promise<void>;
+  delete(id: string, opts?: CallOptions): Promise<void>;
+  checkIp(request: CheckIpRequest, opts?: CallOptions): Promise<IpAvailability>;
+  list(opts?: CallOptions): Promise<LicenceSummary[]>;
+  get(id: string, opts?: CallOptions): Promise<LicenceDetails>;
   /** Undefined where the configured function reports no balance. */
-  balance(): Promise<Balance | undefined>;
+  balance(opts?: CallOptions): Promise<Balance | undefined>;
 }
 
 export interface BillingClientOptions {
@@ -68,15 +74,15 @@ function elid(id: string): string {
 const MAX_PAGES = 10_000;
 
 export function createBillingClient(transport: Transport, options: BillingClientOptions): BillingClient {
-  const get = async (id: string): Promise<LicenceDetails> => {
-    const doc = await transport.call("soft.edit", { elid: elid(id) }, "read");
+  const get = async (id: string, opts?: CallOptions): Promise<LicenceDetails> => {
+    const doc = await transport.call("soft.edit", { elid: elid(id) }, "read", opts);
     const details = readDetails(doc);
     if (!details) throw new BillmgrUnavailableError("soft.edit", "answer carries no licence", "not_applied");
     return details;
   };
 
   return {
-    async order(request) {
+    async order(request, opts) {
       for (const name of Object.keys(request.addons ?? {})) {
         if (!/^addon_\d+$/.test(name)) throw new TypeError(`not an add-on field: ${JSON.stringify(name)}`);
       }
@@ -94,6 +100,7 @@ export function createBillingClient(transport: Transport, options: BillingClient
           sok: "ok",
         },
         "money",
+        opts,
       );
       // Public clients disagree on where the new id sits; the vendor has charged either way.
       const id = field(doc, "id") ?? field(doc, "item.id") ?? field(child(doc, "item"), "id");
@@ -107,52 +114,60 @@ export function createBillingClient(transport: Transport, options: BillingClient
       return { id };
     },
 
-    async prolong(id, period) {
-      const doc = await transport.call("service.prolong", { elid: elid(id), period, sok: "ok" }, "money");
+    async prolong(id, period, opts) {
+      const doc = await transport.call(
+        "service.prolong",
+        { elid: elid(id), period, sok: "ok" },
+        "money",
+        opts,
+      );
       const newExpiry = parseVendorDate(
         field(child(doc, "doc"), "newexpiredate") ?? field(doc, "newexpiredate"),
       );
       return { newExpiry };
     },
 
-    async edit(id, change) {
+    async edit(id, change, opts) {
       // The form replaces both fields: send the current value of the one not being changed.
-      const current = change.name === undefined || change.ip === undefined ? await get(id) : undefined;
+      const current = change.name === undefined || change.ip === undefined ? await get(id, opts) : undefined;
       await transport.call(
         "soft.edit",
         { elid: elid(id), licname: change.name ?? current?.name, ip: change.ip ?? current?.ip, sok: "ok" },
         "write",
+        opts,
       );
     },
 
-    async regenerateKey(id) {
+    async regenerateKey(id, opts) {
       const doc = await transport.call(
         "soft.edit",
         { elid: elid(id), clicked_button: "newkey", sok: "ok" },
         "write",
+        opts,
       );
-      const key = field(doc, "lickey") ?? (await get(id)).key;
+      const key = field(doc, "lickey") ?? (await get(id, opts)).key;
       return { key };
     },
 
-    async suspend(id) {
-      await transport.call("soft.suspend", { elid: elid(id) }, "write");
+    async suspend(id, opts) {
+      await transport.call("soft.suspend", { elid: elid(id) }, "write", opts);
     },
 
-    async resume(id) {
-      await transport.call("soft.resume", { elid: elid(id) }, "write");
+    async resume(id, opts) {
+      await transport.call("soft.resume", { elid: elid(id) }, "write", opts);
     },
 
-    async delete(id) {
-      await transport.call("soft.delete", { elid: elid(id) }, "write");
+    async delete(id, opts) {
+      await transport.call("soft.delete", { elid: elid(id) }, "write", opts);
     },
 
-    async checkIp(request) {
+    async checkIp(request, opts) {
       try {
         await transport.call(
           "soft.checkip",
           { ip: request.ip, pricelist: request.pricelist, period: request.period },
           "read",
+          opts,
         );
         return { available: true };
       } catch (error) {
@@ -164,24 +179,24 @@ export function createBillingClient(transport: Transport, options: BillingClient
       }
     },
 
-    async list() {
+    async list(opts) {
       const byId = new Map<string, LicenceSummary>();
       for (let page = 1; page <= MAX_PAGES; page++) {
-        const doc = await transport.call("soft", { p_num: page, p_cnt: options.pageSize }, "read");
-        const rows = readList(doc);
+        const doc = await transport.call("soft", { p_num: page, p_cnt: options.pageSize }, "read", opts);
         const before = byId.size;
-        for (const row of rows) byId.set(row.id, row);
-        const total = Number(field(doc, "p_elems"));
-        const done = Number.isFinite(total) ? byId.size >= total : rows.length < options.pageSize;
-        if (done || byId.size === before) break;
+        for (const row of readList(doc)) byId.set(row.id, row);
+        // Without a total, a short page proves nothing: a vendor may cap pages below `p_cnt`. Only a page
+        // that adds no new licence ends the list (one extra call), and it ends a vendor that ignores paging.
+        const total = /^\d+$/.test(field(doc, "p_elems") ?? "") ? Number(field(doc, "p_elems")) : undefined;
+        if (byId.size === before || (total !== undefined && byId.size >= total)) break;
       }
       return [...byId.values()];
     },
 
     get,
 
-    async balance() {
-      const doc = await transport.call(options.balanceFunc, {}, "read");
+    async balance(opts) {
+      const doc = await transport.call(options.balanceFunc, {}, "read", opts);
       for (const row of [doc, ...children(doc, "elem")]) {
         const text = field(row, "balance");
         if (text !== undefined) return parseBalance(text, field(row, "currency"));

@@ -5,7 +5,7 @@ export type Outcome = "not_applied" | "unknown";
 
 /** Everything the billing client throws is one of these. */
 export abstract class BillmgrError extends Error {
-  abstract readonly kind: "vendor" | "unavailable" | "timeout";
+  abstract readonly kind: "vendor" | "unavailable" | "timeout" | "throttled";
   /** Whether the vendor may have acted despite the error. */
   abstract readonly outcome: Outcome;
   constructor(
@@ -57,7 +57,11 @@ export class BillmgrUnavailableError extends BillmgrError {
   readonly status: number | undefined;
 }
 
-/** No answer within the configured time; the vendor may still have acted. */
+/**
+ * No answer within the time the call had: `BILLMGR_TIMEOUT_MS` for the whole attempt (connect, send and the
+ * full answer), or less when the caller's deadline came first. `outcome` is "not_applied" when the request
+ * was never written (the deadline had passed, or the connection was not yet made); otherwise "unknown".
+ */
 export class BillmgrTimeoutError extends BillmgrError {
   readonly kind = "timeout";
   override readonly name = "BillmgrTimeoutError";
@@ -65,8 +69,28 @@ export class BillmgrTimeoutError extends BillmgrError {
     func: string,
     readonly timeoutMs: number,
     readonly outcome: Outcome,
+    options?: { cause?: unknown; detail?: string },
+  ) {
+    super(`billmgr ${func}: ${options?.detail ?? `no answer within ${timeoutMs} ms`}`, func, options);
+  }
+}
+
+/**
+ * The vendor or a proxy in front of it asked us to slow down: HTTP 429, or 503 with `Retry-After`.
+ * A 429 is a refusal before acting ("not_applied"); a 503 may come from a backend that was already
+ * working on the call ("unknown"). `retryAfterMs` is the wait it asked for, when it said.
+ */
+export class BillmgrThrottledError extends BillmgrError {
+  readonly kind = "throttled";
+  override readonly name = "BillmgrThrottledError";
+  constructor(
+    func: string,
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+    readonly outcome: Outcome,
     options?: { cause?: unknown },
   ) {
-    super(`billmgr ${func}: no answer within ${timeoutMs} ms`, func, options);
+    const wait = retryAfterMs === undefined ? "" : `, retry after ${retryAfterMs} ms`;
+    super(`billmgr ${func}: throttled (HTTP ${status}${wait})`, func, options);
   }
 }

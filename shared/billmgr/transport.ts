@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CredentialsProvider } from "../credentials.ts";
 import { type Format, parseAnswer, type VendorElement } from "./document.ts";
-import { BillmgrTimeoutError, BillmgrUnavailableError, BillmgrVendorError, type Outcome } from "./errors.ts";
+import {
+  BillmgrError,
+  BillmgrThrottledError,
+  BillmgrTimeoutError,
+  BillmgrUnavailableError,
+  BillmgrVendorError,
+  type Outcome,
+} from "./errors.ts";
 import { Agent, type Dispatcher, request } from "./undici.ts";
 
 /**
@@ -14,28 +21,43 @@ export interface CallEvent {
   func: string;
   attempt: number;
   durationMs: number;
-  result: "ok" | "vendor_error" | "unavailable" | "timeout";
+  result: "ok" | "vendor_error" | "unavailable" | "timeout" | "throttled";
 }
 
 export interface TransportOptions {
   url: string;
   credentials: CredentialsProvider;
+  /** Bounds each whole attempt: credentials, connect, send and the full answer body, not each gap in it. */
   timeoutMs: number;
   /** Extra attempts for read-only calls. */
   retries: number;
   /** Base of the full-jitter backoff between read retries. */
   retryBaseMs: number;
+  /** Longest `Retry-After` a read waits for before trying again; a longer one ends the call. Default 5 s. */
+  maxRetryAfterMs?: number;
   format: Format;
   dispatcher?: Dispatcher;
   /** Sees every attempt (for logs, metrics and audit); never sees parameters or credentials. */
   onCall?: (event: CallEvent) => void;
 }
 
+export interface CallOptions {
+  /**
+   * Epoch ms by which the call, retries included, must be over: the caller's own budget (a route under
+   * API Gateway's 29 s, a Lambda's remaining time). Each attempt gets min(timeoutMs, what is left).
+   */
+  deadlineMs?: number;
+}
+
 export type Params = Record<string, string | number | undefined>;
 
 export interface Transport {
-  call(func: string, params: Params, kind: CallKind): Promise<VendorElement>;
+  call(func: string, params: Params, kind: CallKind, options?: CallOptions): Promise<VendorElement>;
 }
+
+/** Less time than this left and an attempt could not finish: it is not started. */
+export const MIN_ATTEMPT_MS = 50;
+const DEFAULT_MAX_RETRY_AFTER_MS = 5_000;
 
 let sharedAgent: Agent | undefined;
 
@@ -59,11 +81,74 @@ const NOT_SENT = new Set([
 ]);
 const TIMEOUTS = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
+/** The abort reason of an attempt's own timer, so it is never mistaken for another failure. */
+class AttemptExpired extends Error {
+  override readonly name = "AttemptExpired";
+}
+
+/** `work`, or a rejection as soon as `signal` aborts, whichever comes first. */
+function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Longest wait a `Retry-After` can announce that we keep; beyond a day the number is noise. */
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP date (RFC 9110 10.2.3), clamped to
+ * 0 ms..24 h. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return undefined;
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(text);
+    // Only a real date: Date.parse also reads bare numbers such as "2021" or "1.5" as dates.
+    if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
 export function createTransport(options: TransportOptions): Transport {
   const dispatcher = options.dispatcher ?? processAgent(options.timeoutMs);
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
 
-  async function attempt(func: string, params: Params): Promise<VendorElement> {
-    const { user, password } = await options.credentials.get();
+  /** One attempt, over within `limitMs` from its start whatever the vendor does. */
+  async function attempt(func: string, params: Params, limitMs: number): Promise<VendorElement> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new AttemptExpired()), limitMs);
+    try {
+      const credentials = await bounded(options.credentials.get(), controller.signal).catch(
+        (error: unknown) => {
+          // Nothing was sent; a failing secret store keeps its own error, it is not the vendor's fault.
+          if (!controller.signal.aborted) throw error;
+          throw new BillmgrTimeoutError(func, limitMs, "not_applied", {
+            cause: error,
+            detail: `no credentials within ${limitMs} ms`,
+          });
+        },
+      );
+      return await send(func, params, credentials, limitMs, controller.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function send(
+    func: string,
+    params: Params,
+    { user, password }: { user: string; password: string },
+    limitMs: number,
+    signal: AbortSignal,
+  ): Promise<VendorElement> {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined) form.set(name, String(value));
@@ -73,35 +158,60 @@ export function createTransport(options: TransportOptions): Transport {
     form.set("out", options.format);
     form.set("authinfo", `${user}:${password}`);
 
+    // Set by undici just before it writes the request; until then an abort proves nothing was sent.
+    const progress = { written: false };
     try {
-      // undici's own timers bound the wait for the answer and every gap in its body; no extra timer per call.
-      const response = await request(options.url, {
-        method: "POST",
-        dispatcher,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: form.toString(),
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-      });
-      const body = await response.body.text();
+      // undici's own timers only bound the wait for headers and each gap in the body: a trickling answer
+      // passes them. The signal bounds the whole attempt; `bounded` also ends the wait while undici is
+      // still queueing or connecting, where it only looks at the signal once the connection is up.
+      const response = await bounded(
+        request(options.url, {
+          method: "POST",
+          dispatcher,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString(),
+          signal,
+          onWriting: () => {
+            progress.written = true;
+          },
+          headersTimeout: limitMs,
+          bodyTimeout: limitMs,
+        }),
+        signal,
+      );
+      const body = await bounded(response.body.text(), signal);
+      const status = response.statusCode;
+      const retryAfter = response.headers["retry-after"];
+      if (status === 429 || (status === 503 && retryAfter !== undefined)) {
+        // 429 refuses before acting; a 503 may come from a backend that had started on the call.
+        throw new BillmgrThrottledError(
+          func,
+          status,
+          parseRetryAfter(retryAfter),
+          status === 429 ? "not_applied" : "unknown",
+        );
+      }
       const answer = parseAnswer(body, options.format);
-      if (answer.ok && response.statusCode < 300) return answer.doc;
+      if (answer.ok && status < 300) return answer.doc;
       if (!answer.ok && answer.reason === "vendor_error") {
         throw new BillmgrVendorError(func, answer.type, answer.object, answer.message);
       }
       // A proxy's 4xx means the call was not forwarded; after a 5xx or a broken 2xx the vendor may have acted.
-      const outcome: Outcome =
-        response.statusCode >= 400 && response.statusCode < 500 ? "not_applied" : "unknown";
+      const outcome: Outcome = status >= 400 && status < 500 ? "not_applied" : "unknown";
       const what = answer.ok ? "unexpected answer" : answer.detail;
-      throw new BillmgrUnavailableError(func, `HTTP ${response.statusCode}, ${what}`, outcome, {
-        status: response.statusCode,
-      });
+      throw new BillmgrUnavailableError(func, `HTTP ${status}, ${what}`, outcome, { status });
     } catch (error) {
-      if (error instanceof BillmgrVendorError || error instanceof BillmgrUnavailableError) throw error;
+      if (error instanceof BillmgrError) throw error;
+      if (signal.aborted) {
+        const detail = `no answer within ${limitMs} ms${limitMs < options.timeoutMs ? " (the caller's deadline)" : ""}`;
+        throw new BillmgrTimeoutError(func, limitMs, progress.written ? "unknown" : "not_applied", {
+          cause: error,
+          detail,
+        });
+      }
       const code = (error as { code?: string }).code ?? "";
       const outcome: Outcome = NOT_SENT.has(code) ? "not_applied" : "unknown";
-      if (TIMEOUTS.has(code))
-        throw new BillmgrTimeoutError(func, options.timeoutMs, outcome, { cause: error });
+      if (TIMEOUTS.has(code)) throw new BillmgrTimeoutError(func, limitMs, outcome, { cause: error });
       const reason = error instanceof Error ? error.message : String(error);
       throw new BillmgrUnavailableError(func, `${code || "network error"}: ${reason}`, outcome, {
         cause: error,
@@ -118,18 +228,42 @@ export function createTransport(options: TransportOptions): Transport {
           ? "vendor_error"
           : error instanceof BillmgrTimeoutError
             ? "timeout"
-            : "unavailable";
+            : error instanceof BillmgrThrottledError
+              ? "throttled"
+              : "unavailable";
     options.onCall({ func, attempt: n, durationMs: performance.now() - started, result });
   }
 
+  /** How long to wait before repeating a read that failed with `error`, or undefined to give up. */
+  function retryWait(error: unknown, n: number): number | undefined {
+    const backoff = Math.random() * options.retryBaseMs * 2 ** (n - 1);
+    if (error instanceof BillmgrThrottledError) {
+      if (error.retryAfterMs === undefined) return backoff;
+      // Sooner than asked would only be refused again; a longer wait is the caller's to choose.
+      if (error.retryAfterMs > maxRetryAfterMs) return undefined;
+      // A little jitter, so the containers throttled together do not come back together.
+      return error.retryAfterMs + Math.random() * options.retryBaseMs;
+    }
+    if (error instanceof BillmgrUnavailableError || error instanceof BillmgrTimeoutError) return backoff;
+    return undefined;
+  }
+
   return {
-    async call(func, params, kind) {
+    async call(func, params, kind, callOptions = {}) {
+      const deadline = callOptions.deadlineMs ?? Number.POSITIVE_INFINITY;
       const attempts = kind === "read" ? options.retries + 1 : 1;
+      const left = deadline - Date.now();
+      if (left < MIN_ATTEMPT_MS) {
+        throw new BillmgrTimeoutError(func, Math.max(0, Math.round(left)), "not_applied", {
+          detail: `not sent: ${left <= 0 ? "the caller's deadline has passed" : `${Math.round(left)} ms left before the caller's deadline`}`,
+        });
+      }
       let refreshedCredentials = false;
       for (let n = 1; ; n++) {
         const started = performance.now();
+        const limitMs = Math.max(1, Math.round(Math.min(options.timeoutMs, deadline - Date.now())));
         try {
-          const doc = await attempt(func, params);
+          const doc = await attempt(func, params, limitMs);
           observe(func, n, started);
           return doc;
         } catch (error) {
@@ -140,11 +274,13 @@ export function createTransport(options: TransportOptions): Transport {
             const before = await options.credentials.get();
             options.credentials.refresh();
             const after = await options.credentials.get();
-            if (after.password !== before.password || after.user !== before.user) continue;
+            const rotated = after.password !== before.password || after.user !== before.user;
+            if (rotated && deadline - Date.now() >= MIN_ATTEMPT_MS) continue;
           }
-          const transient = error instanceof BillmgrUnavailableError || error instanceof BillmgrTimeoutError;
-          if (!transient || n >= attempts) throw error;
-          await sleep(Math.random() * options.retryBaseMs * 2 ** (n - 1));
+          const wait = n < attempts ? retryWait(error, n) : undefined;
+          // No retry that could not finish before the caller's deadline: the error in hand says more.
+          if (wait === undefined || Date.now() + wait + MIN_ATTEMPT_MS > deadline) throw error;
+          await sleep(wait);
         }
       }
     },

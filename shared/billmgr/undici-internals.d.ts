@@ -6,9 +6,9 @@ declare module "undici/lib/dispatcher/agent.js" {
 
 declare module "undici/lib/api/index.js" {
   import type { Dispatcher } from "undici";
-  /** The method form: `this` is the dispatcher, `options` carry `origin` and `path`. */
+  /** The method form: `this` is the dispatcher (only its `dispatch` is used), `options` carry `origin` and `path`. */
   export function request(
-    this: Dispatcher,
+    this: Pick<Dispatcher, "dispatch">,
     options: Dispatcher.RequestOptions,
   ): Promise<Dispatcher.ResponseData>;
 }
