@@ -85,7 +85,7 @@ export async function benchWatcher(): Promise<void> {
     },
     settings: watcherSettings(watcher),
 
-    idempotency: { ttlSeconds: 30 * 86_400, lockMs: 120_000 },
+    idempotency: { ttlSeconds: 30 * 86_400, lockMs: 120_000, settleMs: 0 },
   };
 
   try {
@@ -391,7 +391,11 @@ function attribute(value: unknown): string {
 
 function kindOf(pk: string): string {
   const prefix = pk.split("#")[0] ?? "";
-  return { LIC: "licence", IDEM: "idempotency", AUDIT: "audit", ALERT: "alert" }[prefix] ?? prefix;
+  return (
+    { LIC: "licence", IDEM: "idempotency", AUDIT: "audit", ALERT: "alert", ALERTS: "alert", NIGHT: "night" }[
+      prefix
+    ] ?? prefix
+  );
 }
 
 /** The item `licences.put` writes for a record (shared/register/dynamodb.ts). */
@@ -447,9 +451,10 @@ async function queryAll(doc: DynamoDBDocumentClient, table: string): Promise<num
 
 /**
  * Where a night's time went, from the order `runNight` works in: the vendor's list (its `soft` pages come
- * first); the sync, decisions and balance forecast, up to the first renewal (the desk reads the licence:
- * a GetItem on a licence item, which the sync never sends); the renewals, up to the first alert-ledger
- * request; then the alerts and the summary.
+ * first); the sync, decisions and balance forecast, up to the first renewal (the renew phase re-reads
+ * each licence first: a GetItem on a licence item, which the sync sends only after losing a write to a
+ * concurrent one); the renewals, up to the first alert-ledger request after them; then the alerts, the
+ * summary and the sending.
  */
 function phases(
   start: number,
@@ -458,9 +463,10 @@ function phases(
   register: Array<{ at: number; kind: string; op: string }>,
 ): Record<string, number> {
   const listed = vendor.filter((c) => c.func === "soft").at(-1)?.at ?? start;
-  const alerting = register.find((r) => r.kind === "alert" && r.at > listed)?.at ?? end;
+  // The sync records the alerts of vendor changes as it goes: the alert phase starts after the renewals.
   const renewing =
-    register.find((r) => r.kind === "licence" && r.op === "GetItemCommand" && r.at > listed)?.at ?? alerting;
+    register.find((r) => r.kind === "licence" && r.op === "GetItemCommand" && r.at > listed)?.at ?? end;
+  const alerting = register.find((r) => r.kind === "alert" && r.at > renewing)?.at ?? end;
   return {
     list: listed - start,
     "sync+decide": renewing - listed,

@@ -5,7 +5,7 @@ import { api } from "./lib/http.ts";
 export const handler = api(async (request) => {
   const body = request.body(OrderBody);
   const key = request.idempotencyKey();
-  const result = await deskFor(request.client).order(body, key);
+  const result = await deskFor(request.client, request.deadlineMs).order(body, key);
   return {
     statusCode: result.statusCode,
     body: result.body,

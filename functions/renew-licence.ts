@@ -6,7 +6,7 @@ export const handler = api(async (request) => {
   const id = request.id();
   const body = request.body(RenewBody);
   const key = request.idempotencyKey();
-  const result = await deskFor(request.client).renew(id, body, key);
+  const result = await deskFor(request.client, request.deadlineMs).renew(id, body, key);
   return {
     statusCode: result.statusCode,
     body: result.body,

@@ -1,15 +1,13 @@
-import { SNSClient } from "@aws-sdk/client-sns";
 import * as v from "valibot";
 import { billingClientFromConfig } from "../shared/billmgr/index.ts";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
-import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
+import { idempotencySettings, readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
 import { isIsoDate } from "../shared/dates.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
-import type { Notifier } from "../shared/watcher/notifier.ts";
-import { outboxNotifier } from "../shared/watcher/outbox-notifier.ts";
 import { watcherSettings } from "../shared/watcher/settings.ts";
-import { snsNotifier } from "../shared/watcher/sns-notifier.ts";
 import { config } from "./lib/config.ts";
+import { alertNotifier } from "./lib/notifier.ts";
+import { reconcileAndTell } from "./lib/reconcile.ts";
 import { register } from "./lib/register.ts";
 
 /**
@@ -24,21 +22,22 @@ const WatcherEvent = v.union([
 
 const watcher = readWatcherConfig();
 
-function notifier(): Notifier {
-  if (watcher.ALERT_TOPIC_ARN) return snsNotifier(new SNSClient({}), watcher.ALERT_TOPIC_ARN);
-  if (process.env.OUTBOX_FILE) return outboxNotifier(process.env.OUTBOX_FILE);
-  throw new Error("no alert destination: set ALERT_TOPIC_ARN (SNS) or, locally, OUTBOX_FILE");
-}
-
-const deps = {
+const notifier = alertNotifier(watcher.ALERT_TOPIC_ARN);
+const desk = {
   billing: billingClientFromConfig(readBillmgrConfig()),
   register,
   catalogue: loadCatalogue(config.CATALOGUE_JSON),
-  notifier: notifier(),
-  settings: watcherSettings(watcher),
-
   // Renewal keys name one night; 30 days outlives any retry of it.
-  idempotency: { ttlSeconds: 30 * 86_400, lockMs: config.IDEMPOTENCY_LOCK_SECONDS * 1000 },
+  idempotency: { ...idempotencySettings(config), ttlSeconds: 30 * 86_400 },
+};
+const deps = {
+  ...desk,
+  notifier,
+  settings: watcherSettings(watcher),
+  // Unknown money outcomes are settled (and told) before the night decides anything.
+  reconcile: async (at: Date) => {
+    await reconcileAndTell(desk, notifier, at);
+  },
 };
 
 /** The calendar date of an instant in a time zone (en-CA formats it YYYY-MM-DD). */
@@ -79,6 +78,9 @@ export async function handler(event: unknown): Promise<WatcherResult> {
       failed: report.failed.length,
       alerts: sent.length,
       syncWrites: report.syncWrites,
+      // The night as the register counts it, over every run of it so far.
+      tonight: report.tonight,
+      summaryDeferred: report.summaryDeferred,
     }),
   );
   return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };

@@ -18,10 +18,15 @@ export interface Acknowledgement {
  */
 export function acknowledgements(stack: LicenceDeskStack): Acknowledgement[] {
   const accountLogsRole = stack.api.api.node.tryFindChild("CloudWatchRole");
-  const functions = [stack.authorizer, ...stack.routeFunctions.values(), stack.watcher.function];
-  const watcherLogicalId = stack.getLogicalId(
-    stack.watcher.function.function.node.defaultChild as CfnFunction,
-  );
+  const functions = [
+    stack.authorizer,
+    ...stack.routeFunctions.values(),
+    stack.watcher.function,
+    stack.reconciler.function,
+  ];
+  const logicalId = (fn: { function: { node: { defaultChild?: unknown } } }) =>
+    stack.getLogicalId(fn.function.node.defaultChild as CfnFunction);
+  const watcherLogicalId = logicalId(stack.watcher.function);
   return [
     ...functions.map((fn) => ({
       scope: fn.function,
@@ -82,6 +87,14 @@ export function acknowledgements(stack: LicenceDeskStack): Acknowledgement[] {
         "The schedule's role may invoke the watcher function only: CDK's LambdaInvoke target grants " +
         "lambda:InvokeFunction on the function's ARN and on its qualified ARNs (<arn>:*, its versions and " +
         "aliases). No other function or action is reachable.",
+    },
+    {
+      scope: stack.reconciler.scheduleRole,
+      id: `AwsSolutions-IAM5[Resource::<${logicalId(stack.reconciler.function)}.Arn>:*]`,
+      reason:
+        "The schedule's role may invoke the reconciler function only: CDK's LambdaInvoke target grants " +
+        "lambda:InvokeFunction on the function's ARN and on its qualified ARNs (<arn>:*). No other function " +
+        "or action is reachable.",
     },
     ...(accountLogsRole
       ? [

@@ -9,14 +9,17 @@ import { DeskAlarms } from "./alarms.ts";
 import { Alerts } from "./alerts.ts";
 import { DeskApi } from "./api.ts";
 import { API_FUNCTION_DEFAULTS, DeskFunction } from "./desk-function.ts";
+import { Reconciler } from "./reconciler.ts";
 import { SecureParameter } from "./secure-parameter.ts";
 import { readSettings } from "./settings.ts";
 import { NightlyWatcher } from "./watcher.ts";
 
 /**
- * API Gateway gives a request 29 s. A route makes at most one read (tried twice) and one money call (sent
- * once): 2 x 8 s + 8 s = 24 s, so the vendor's slowness ends as our 502/504, not as the gateway's cut-off
- * in the middle of a renewal. The watcher keeps the longer defaults (15 s, 2 retries): it has 15 minutes.
+ * API Gateway gives a request 29 s; the functions stop at 25 s. Each vendor call has a total limit of 8 s
+ * (connect, send, answer), and the request's budget (the function's remaining time less 3 s to record an
+ * unknown outcome) bounds them all together: a money call is not sent without time left to finish it,
+ * so the vendor's slowness ends as our 502/504, never as a cut-off in the middle of a renewal. The
+ * watcher keeps the longer defaults (15 s, 2 retries): it has 15 minutes.
  */
 const API_VENDOR_LIMITS = { BILLMGR_TIMEOUT_MS: "8000", BILLMGR_RETRIES: "1" };
 
@@ -32,6 +35,7 @@ export class LicenceDeskStack extends Stack {
   readonly table: Table;
   readonly api: DeskApi;
   readonly watcher: NightlyWatcher;
+  readonly reconciler: Reconciler;
   readonly alerts: Alerts;
   readonly alarms: DeskAlarms;
   readonly authorizer: DeskFunction;
@@ -122,6 +126,14 @@ export class LicenceDeskStack extends Stack {
     });
 
     this.watcher = new NightlyWatcher(this, "Nightly", {
+      settings,
+      table: this.table,
+      credentials,
+      alerts: this.alerts,
+      logRetention,
+    });
+
+    this.reconciler = new Reconciler(this, "Unknowns", {
       settings,
       table: this.table,
       credentials,

@@ -84,7 +84,7 @@ export class NightlyWatcher extends Construct {
         // "Tonight" is the scheduled time's date in the schedule's own zone.
         SCHEDULE_TIMEZONE: settings.watcherTimezone,
       },
-      table: { table: props.table, access: "readWrite" },
+      table: { table: props.table, access: "ledger" },
       parameters: { BILLMGR_CREDENTIALS_PARAM: props.credentials },
     });
     props.alerts.grantPublish(this.function.role);

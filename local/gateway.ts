@@ -7,7 +7,16 @@ import type {
 } from "aws-lambda";
 import type { Route } from "../shared/api/routes.ts";
 
-export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+export type ProxyHandler = (
+  event: APIGatewayProxyEvent,
+  context: { getRemainingTimeInMillis(): number },
+) => Promise<APIGatewayProxyResult>;
+
+/**
+ * The API functions' timeout in the stack (below API Gateway's 29 s); locally the same budget applies,
+ * and `LOCAL_FUNCTION_TIMEOUT_MS` changes it (tests of the deadline).
+ */
+const functionTimeoutMs = () => Number(process.env.LOCAL_FUNCTION_TIMEOUT_MS ?? 25_000);
 export type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
 
 interface Compiled {
@@ -99,27 +108,33 @@ export function gateway(
       });
     }
 
-    const result = await match.handler({
-      resource: match.route.path,
-      path: url.pathname,
-      httpMethod: req.method ?? "GET",
-      headers,
-      multiValueHeaders: {},
-      queryStringParameters: query,
-      multiValueQueryStringParameters: null,
-      pathParameters: match.names.length > 0 ? pathParameters : null,
-      stageVariables: null,
-      body: body.length > 0 ? body.toString("utf8") : null,
-      isBase64Encoded: false,
-      requestContext: {
-        authorizer: { client, principalId: client },
-        httpMethod: req.method ?? "GET",
+    const started = Date.now();
+    const timeoutMs = functionTimeoutMs();
+    const context = { getRemainingTimeInMillis: () => started + timeoutMs - Date.now() };
+    const result = await match.handler(
+      {
+        resource: match.route.path,
         path: url.pathname,
-        resourcePath: match.route.path,
-        stage: "local",
-        requestId: crypto.randomUUID(),
-      } as unknown as APIGatewayProxyEvent["requestContext"],
-    });
+        httpMethod: req.method ?? "GET",
+        headers,
+        multiValueHeaders: {},
+        queryStringParameters: query,
+        multiValueQueryStringParameters: null,
+        pathParameters: match.names.length > 0 ? pathParameters : null,
+        stageVariables: null,
+        body: body.length > 0 ? body.toString("utf8") : null,
+        isBase64Encoded: false,
+        requestContext: {
+          authorizer: { client, principalId: client },
+          httpMethod: req.method ?? "GET",
+          path: url.pathname,
+          resourcePath: match.route.path,
+          stage: "local",
+          requestId: crypto.randomUUID(),
+        } as unknown as APIGatewayProxyEvent["requestContext"],
+      },
+      context,
+    );
     res.writeHead(result.statusCode, result.headers as Record<string, string>);
     res.end(result.body);
   }

@@ -12,6 +12,8 @@ const token = process.env.API_TOKEN ?? (generated as string);
 const api = await startLocalApi({
   port: Number(process.env.PORT ?? 3000),
   env: { ...local.env, API_TOKEN: token, ...(process.env.NOW ? { NOW: process.env.NOW } : {}) },
+  // Unknown money outcomes are settled in the background, as the stack's 15-minute schedule does.
+  reconcileEveryMs: Number(process.env.RECONCILE_EVERY_SECONDS ?? 60) * 1000,
 });
 
 console.log(`licence desk API listening on ${api.url}`);
@@ -27,6 +29,9 @@ console.log(
 );
 console.log(
   `  alerts:   ${local.env.OUTBOX_FILE} (npm run watcher -- --date YYYY-MM-DD runs a night against this register)`,
+);
+console.log(
+  `  reconcile: every ${process.env.RECONCILE_EVERY_SECONDS ?? 60} s, unknown money outcomes after RECONCILE_AFTER_SECONDS (${process.env.RECONCILE_AFTER_SECONDS ?? 900} s)`,
 );
 console.log(
   `  try:      curl -s -H "Authorization: Bearer ${generated ?? "$API_TOKEN"}" "${api.url}/licenses"`,

@@ -14,6 +14,8 @@ export interface LocalApiOptions {
    * API_TOKEN, NOW, …). Set before the handler modules load, as Lambda would.
    */
   env: Record<string, string>;
+  /** Runs the reconciler (`functions/reconciler.ts`) this often, as the stack's schedule does; off if unset. */
+  reconcileEveryMs?: number;
 }
 
 export interface LocalApi {
@@ -45,12 +47,37 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
     server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const reconciler = options.reconcileEveryMs ? await startReconciler(options.reconcileEveryMs) : undefined;
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await reconciler?.stop();
+      await new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
-      }),
+      });
+    },
+  };
+}
+
+/** The reconciler on a timer, one pass at a time; a failed pass is logged and the next one tries again. */
+async function startReconciler(everyMs: number): Promise<{ stop(): Promise<void> }> {
+  const { handler } = (await import("../functions/reconciler.ts")) as { handler: () => Promise<unknown> };
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() =>
+      handler().catch((error: unknown) =>
+        console.error(
+          JSON.stringify({ level: "ERROR", message: "reconcile pass failed", error: String(error) }),
+        ),
+      ),
+    );
+  }, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }

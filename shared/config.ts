@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { IdempotencySettings } from "./licences/idempotency.ts";
 
 const integer = (fallback: number, min: number) =>
   v.optional(
@@ -61,6 +62,11 @@ const ServiceEnv = v.object({
   API_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
   IDEMPOTENCY_TTL_HOURS: integer(48, 24),
   IDEMPOTENCY_LOCK_SECONDS: integer(120, 1),
+  /**
+   * An unknown money outcome is decided only this long after the call was sent: vendors apply calls
+   * late. Tests set a few seconds.
+   */
+  RECONCILE_AFTER_SECONDS: integer(900, 0),
   CATALOGUE_JSON: v.optional(v.string()),
 });
 
@@ -68,6 +74,15 @@ export type ServiceConfig = v.InferOutput<typeof ServiceEnv>;
 
 export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   return parseEnv(ServiceEnv, env);
+}
+
+/** The money rules' time settings, the same for the API, the watcher and the reconciler. */
+export function idempotencySettings(config: ServiceConfig): IdempotencySettings {
+  return {
+    ttlSeconds: config.IDEMPOTENCY_TTL_HOURS * 3600,
+    lockMs: config.IDEMPOTENCY_LOCK_SECONDS * 1000,
+    settleMs: config.RECONCILE_AFTER_SECONDS * 1000,
+  };
 }
 
 const dayList = (fallback: string) =>

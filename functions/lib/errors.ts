@@ -1,4 +1,9 @@
-import { BillmgrError, BillmgrTimeoutError, BillmgrVendorError } from "../../shared/billmgr/errors.ts";
+import {
+  BillmgrError,
+  BillmgrThrottledError,
+  BillmgrTimeoutError,
+  BillmgrVendorError,
+} from "../../shared/billmgr/errors.ts";
 import { DeskError } from "../../shared/licences/errors.ts";
 import { redact } from "../../shared/redact.ts";
 import { InvalidCursorError } from "../../shared/register/types.ts";
@@ -6,6 +11,8 @@ import { InvalidCursorError } from "../../shared/register/types.ts";
 export interface ErrorReply {
   statusCode: number;
   body: { error: { code: string; message: string; details: Record<string, unknown> }; outcome?: "unknown" };
+  /** `Retry-After` (seconds), where a retry with the same request is the next step. */
+  retryAfterSeconds?: number;
 }
 
 /** Anything without an API client: no token, or a token nobody holds. */
@@ -20,6 +27,10 @@ const DESK_STATUS: Record<string, number> = {
   idempotency_key_reused: 422,
   request_in_progress: 409,
   outcome_unknown: 504,
+  outcome_pending: 409,
+  renewal_in_flight: 409,
+  renewal_not_wanted: 409,
+  deadline_near: 503,
 };
 
 /** The vendor's `<error type>`, as our status and code. */
@@ -39,7 +50,12 @@ export function errorReply(error: unknown): ErrorReply {
       error: { code: error.code, message: redact(error.message), details: error.details },
     };
     if (error.details.outcome === "unknown") body.outcome = "unknown";
-    return { statusCode: DESK_STATUS[error.code] ?? 500, body };
+    const retryAfter = error.details.retryAfterSeconds;
+    return {
+      statusCode: DESK_STATUS[error.code] ?? 500,
+      body,
+      ...(typeof retryAfter === "number" && { retryAfterSeconds: retryAfter }),
+    };
   }
   if (error instanceof UnauthorizedError) {
     return envelope(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required");
@@ -54,6 +70,18 @@ export function errorReply(error: unknown): ErrorReply {
     // The vendor's own words for a refusal; never for a login failure, which could only confuse callers.
     const message = error.type === "auth" ? "the vendor refused our credentials" : error.vendorMessage;
     return envelope(status, code, message, { vendorType: error.type, vendorObject: error.object ?? null });
+  }
+  if (error instanceof BillmgrThrottledError) {
+    // A 429 refused the call at the door; a 503 may come after the vendor acted (money calls never get
+    // here for that: the desk makes them outcome_unknown), so only the first says nothing happened.
+    const message =
+      error.outcome === "not_applied"
+        ? "the vendor is throttling our calls; nothing was carried out: retry after Retry-After"
+        : "the vendor is overloaded and answered 503: retry after Retry-After";
+    return {
+      ...envelope(503, "upstream_throttled", message, { outcome: error.outcome }),
+      retryAfterSeconds: Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)),
+    };
   }
   if (error instanceof BillmgrTimeoutError) {
     return envelope(504, "upstream_timeout", "the vendor did not answer in time", { outcome: error.outcome });
@@ -81,6 +109,7 @@ export const ERROR_CODES = [
   "unauthorized",
   ...Object.values(VENDOR).map(([, code]) => code),
   "upstream_error",
+  "upstream_throttled",
   "upstream_timeout",
   "upstream_unavailable",
   "internal_error",

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import type * as v from "valibot";
 import { IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
 import { ValidationError } from "../../shared/licences/errors.ts";
@@ -27,7 +27,15 @@ export interface Request {
   body<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   query<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   idempotencyKey(): string;
+  /**
+   * Epoch ms by which vendor calls must be done: the function's own deadline less the time it needs to
+   * record an unknown outcome and answer. Undefined outside Lambda.
+   */
+  deadlineMs: number | undefined;
 }
+
+/** What a request keeps back from its Lambda's time: writing an unknown mark, keeping the answer, replying. */
+export const RECORDING_MARGIN_MS = 3000;
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
@@ -37,11 +45,16 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   return undefined;
 }
 
-function readRequest(event: APIGatewayProxyEvent): Request {
+function readRequest(
+  event: APIGatewayProxyEvent,
+  context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
+): Request {
   const client = event.requestContext?.authorizer?.client;
   if (typeof client !== "string" || client === "") throw new UnauthorizedError("no API client");
+  const remaining = context?.getRemainingTimeInMillis?.();
   return {
     client,
+    deadlineMs: remaining === undefined ? undefined : Date.now() + remaining - RECORDING_MARGIN_MS,
     id() {
       const result = validate(LicenceId, event.pathParameters?.id ?? "");
       if (!result.ok) throw new ValidationError({ id: result.fields.body ?? "must be a licence id" });
@@ -83,9 +96,12 @@ const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache
  * `errorReply`, so no handler maps errors itself.
  */
 export function api(run: (request: Request) => Promise<Reply>) {
-  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  return async (
+    event: APIGatewayProxyEvent,
+    context?: Pick<Context, "getRemainingTimeInMillis">,
+  ): Promise<APIGatewayProxyResult> => {
     try {
-      const reply = await run(readRequest(event));
+      const reply = await run(readRequest(event, context));
       return {
         statusCode: reply.statusCode,
         headers: { ...JSON_HEADERS, ...reply.headers },
@@ -100,7 +116,11 @@ export function api(run: (request: Request) => Promise<Reply>) {
           error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
         });
       }
-      return { statusCode: reply.statusCode, headers: JSON_HEADERS, body: JSON.stringify(reply.body) };
+      const headers =
+        reply.retryAfterSeconds === undefined
+          ? JSON_HEADERS
+          : { ...JSON_HEADERS, "retry-after": String(reply.retryAfterSeconds) };
+      return { statusCode: reply.statusCode, headers, body: JSON.stringify(reply.body) };
     }
   };
 }

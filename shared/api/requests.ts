@@ -1,18 +1,45 @@
-import { isIP } from "node:net";
 import * as v from "valibot";
 import { isIsoDate } from "../dates.ts";
+import { canonicalIp, ipProblem } from "../ip.ts";
+import type {
+  FieldErrors,
+  IpQuery,
+  LicenceListQuery,
+  OrderInput,
+  RenewInput,
+  UpdateInput,
+} from "../licences/inputs.ts";
 
 /**
  * One schema per request body and query: the validator, the TypeScript type and the
  * OpenAPI document all come from here.
  */
 
+/** Refused with the reason, then written in the one form the vendor stores (`shared/ip.ts`). */
 const Ip = v.pipe(
   v.string(),
   v.trim(),
-  v.check((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address"),
-  v.description("IPv4 or IPv6 address the licence is bound to"),
+  v.check(
+    (s) => ipProblem(s) === undefined,
+    (issue) => ipProblem(String(issue.input)) ?? "must be an IPv4 or IPv6 address",
+  ),
+  v.transform((s) => canonicalIp(s) ?? s),
+  v.description(
+    "IPv4 or IPv6 address the licence is bound to; IPv6 is answered in its short lower-case form (RFC 5952)",
+  ),
 );
+
+/**
+ * Code points the vendor cannot store as sent: noncharacters (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF) and lone
+ * surrogates. It would store U+FFFD instead, and the name we keep would no longer match the vendor's.
+ */
+const UNSTORABLE = /[\p{Noncharacter_Code_Point}\p{Cs}]/u;
+
+function unstorable(text: string): string {
+  const found = UNSTORABLE.exec(text)?.[0] ?? "";
+  const code = `U+${(found.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+  return /\p{Cs}/u.test(found) ? `a lone surrogate ${code}` : code;
+}
 
 /** Any printable text: the vendor stores names literally, and `Tom & Jerry` must work. */
 const Name = v.pipe(
@@ -21,6 +48,10 @@ const Name = v.pipe(
   v.minLength(1, "must not be empty"),
   v.maxLength(64, "must be at most 64 characters"),
   v.regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, "must not contain control characters"),
+  v.check(
+    (s) => !UNSTORABLE.test(s),
+    (issue) => `must not contain characters the vendor cannot store (${unstorable(String(issue.input))})`,
+  ),
   v.description("Licence name, 1-64 printable characters"),
 );
 
@@ -123,7 +154,7 @@ export const IdempotencyKey = v.pipe(
   v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
 );
 
-export type FieldErrors = Record<string, string>;
+export type { FieldErrors } from "../licences/inputs.ts";
 
 /** Validates, or returns the offending fields with a message each (`root` names the whole input). */
 export function validate<S extends v.GenericSchema>(
@@ -146,3 +177,14 @@ export function validate<S extends v.GenericSchema>(
   }
   return { ok: false, fields };
 }
+
+// The domain's inputs (`shared/licences/inputs.ts`) are what these schemas produce: checked here, once.
+type Fits<A, B> = [A] extends [B] ? true : never;
+const inStep: [
+  Fits<OrderBody, OrderInput>,
+  Fits<RenewBody, RenewInput>,
+  Fits<UpdateBody, UpdateInput>,
+  Fits<IpAvailabilityQuery, IpQuery>,
+  Fits<ListQuery, LicenceListQuery>,
+] = [true, true, true, true, true];
+void inStep;

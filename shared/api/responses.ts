@@ -20,6 +20,10 @@ export const Licence = v.object({
   updatedAt: v.string(),
   goneSince: v.optional(v.string()),
   formPending: v.optional(v.boolean()),
+  /** Set while the licence is suspended on purpose through this API: the watcher never renews it. */
+  suspendedBy: v.optional(v.literal("desk")),
+  /** Bumped by every write of the record. */
+  version: v.optional(v.number()),
 });
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;

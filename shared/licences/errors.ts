@@ -1,4 +1,4 @@
-import type { FieldErrors } from "../api/requests.ts";
+import type { FieldErrors } from "./inputs.ts";
 
 /**
  * What the licence desk refuses or cannot do, each with a stable code. The HTTP layer maps
@@ -53,22 +53,33 @@ export class IdempotencyKeyReusedError extends DeskError {
 export class RequestInProgressError extends DeskError {
   readonly code = "request_in_progress";
   override readonly name = "RequestInProgressError";
-  constructor() {
-    super("the first request with this Idempotency-Key is still running; retry later with the same key");
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      `the first request with this Idempotency-Key is still running; retry with the same key in ${retryAfterSeconds} s`,
+    );
+    this.details.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
-/** A money-moving call may or may not have been carried out; a retry with the same key reconciles. */
+/**
+ * A money-moving call was sent and its answer never came: the vendor may have carried it out, now or
+ * later. A retry with the same key after the settle window learns the outcome; it is never sent again.
+ */
 export class OutcomeUnknownError extends DeskError {
   readonly code = "outcome_unknown";
   override readonly name = "OutcomeUnknownError";
-  constructor(operation: string, options: { cause: unknown }) {
+  constructor(
+    operation: string,
+    readonly retryAfterSeconds: number,
+    options: { cause: unknown },
+  ) {
     super(
-      `${operation}: the vendor did not answer after the request was sent, so it may have been carried out; ` +
-        "retry with the same Idempotency-Key to reconcile (it will not be sent again)",
+      `${operation}: the vendor did not answer after the request was sent, so it may have been carried out. ` +
+        `Retry with the same Idempotency-Key in ${retryAfterSeconds} s to learn the outcome (it will not be sent again); ` +
+        "do not use a new key, which could pay twice",
       options,
     );
-    this.details.outcome = "unknown";
+    Object.assign(this.details, { outcome: "unknown", retryAfterSeconds });
   }
 }
 
@@ -82,10 +93,13 @@ export class OutcomePendingError extends DeskError {
   constructor(
     operation: string,
     readonly retryAfterSeconds: number,
+    /** Why the evidence could not decide yet (after the settle window). */
+    reason?: string,
   ) {
     super(
-      `${operation}: the vendor has not confirmed whether it carried out the request; it may still do so. ` +
-        `Retry with the same Idempotency-Key in ${retryAfterSeconds} s; do not use a new key, which could pay twice`,
+      `${operation}: the vendor has not confirmed whether it carried out the request; it may still do so` +
+        `${reason ? ` (${reason})` : ""}. Retry with the same Idempotency-Key in ${retryAfterSeconds} s; ` +
+        "do not use a new key, which could pay twice",
     );
     Object.assign(this.details, { outcome: "unknown", retryAfterSeconds });
   }
@@ -101,5 +115,28 @@ export class RenewalInFlightError extends DeskError {
         "Check the licence's expiry later before renewing again",
     );
     Object.assign(this.details, { licenceId, outcome: "not_applied" });
+  }
+}
+
+/** The licence desk's operations for the watcher: a licence no longer set to renew is not renewed. */
+export class RenewalNotWantedError extends DeskError {
+  readonly code = "renewal_not_wanted";
+  override readonly name = "RenewalNotWantedError";
+  constructor(licenceId: string, why: string) {
+    super(`licence ${licenceId}: not renewed, ${why}; nothing was sent`);
+    Object.assign(this.details, { licenceId, outcome: "not_applied" });
+  }
+}
+
+/** Too little of the request's time is left to send a money call and learn its answer: nothing was sent. */
+export class DeadlineNearError extends DeskError {
+  readonly code = "deadline_near";
+  override readonly name = "DeadlineNearError";
+  constructor(operation: string) {
+    super(
+      `${operation}: too little time was left in this request to send it safely; nothing was sent or charged. ` +
+        "Retry with the same Idempotency-Key",
+    );
+    Object.assign(this.details, { outcome: "not_applied", retryAfterSeconds: 1 });
   }
 }

@@ -1,8 +1,8 @@
-import type { ListQuery } from "../api/requests.ts";
 import type { LicencePage, LicenceStore } from "../register/types.ts";
+import type { LicenceListQuery } from "./inputs.ts";
 
 /** The register's licences, by status or expiry, a page at a time: never the vendor, never a scan. */
-export function listLicences(store: LicenceStore, query: ListQuery): Promise<LicencePage> {
+export function listLicences(store: LicenceStore, query: LicenceListQuery): Promise<LicencePage> {
   return store.list({
     status: query.status,
     expiresBefore: query.expiresBefore,

@@ -1,5 +1,6 @@
 import type { LicenceDetails } from "../billmgr/licence.ts";
-import type { Catalogue } from "../catalogue/index.ts";
+import type { Catalogue, Product } from "../catalogue/index.ts";
+import { toIsoDate } from "../dates.ts";
 import type { AutoRenew, LicenceRecord } from "../register/types.ts";
 
 /** The register's view of a licence as the vendor's form describes it. */
@@ -27,5 +28,38 @@ export function recordFromVendor(
     autoRenew,
     syncedAt: at.toISOString(),
     updatedAt: at.toISOString(),
+  };
+}
+
+/**
+ * A new licence whose form cannot be read yet: the order's own facts, marked for the next sync to
+ * read its form (key, expiry).
+ */
+export function recordFromOrder(
+  order: {
+    id: string;
+    name: string;
+    ip: string;
+    period: number;
+    nodes: number | undefined;
+    autoRenew: AutoRenew;
+  },
+  product: Pick<Product, "id" | "pricelist">,
+  at: Date,
+): LicenceRecord {
+  return {
+    id: order.id,
+    name: order.name,
+    ip: order.ip,
+    product: product.id,
+    pricelist: product.pricelist,
+    period: order.period,
+    nodes: order.nodes,
+    status: "processing",
+    statusCode: "",
+    createdOn: toIsoDate(at),
+    autoRenew: order.autoRenew,
+    updatedAt: at.toISOString(),
+    formPending: true,
   };
 }

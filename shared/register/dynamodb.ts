@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  BatchGetCommand,
-  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -11,20 +9,23 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { LicenceStatus } from "../billmgr/licence.ts";
-import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
+import { alertLedger } from "./alert-ledger.ts";
+import { intentStore } from "./intents.ts";
+import { nightLedger } from "./night-ledger.ts";
+
+export { IdempotencyRecordNotFoundError, idempotencyKey } from "./intents.ts";
+
+import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./table.ts";
 import {
-  type AlertLedger,
   type AuditEntry,
   type AuditLog,
-  type ClaimResult,
-  type IdempotencyRecord,
-  type IdempotencyStore,
   InvalidCursorError,
+  type LicenceChanges,
   type LicenceQuery,
   type LicenceRecord,
   type LicenceStore,
   type Register,
-  type StoredResponse,
+  StaleRecordError,
 } from "./types.ts";
 
 export interface DynamoRegisterOptions {
@@ -32,16 +33,10 @@ export interface DynamoRegisterOptions {
   tableName: string;
 }
 
-/** `saveContext`, `complete` or `markUnknown` on a key with no record (never claimed, or released). */
-export class IdempotencyRecordNotFoundError extends Error {
-  override readonly name = "IdempotencyRecordNotFoundError";
-}
-
 /** Sorts after every real date, so licences without an expiry come last. */
 export const NO_EXPIRY = "9999-12-31";
 const LICENCE_SK = "LICENCE";
 const LICENCE_GSI1PK = "LICENCE";
-const IDEM_SK = "IDEM";
 
 type Item = Record<string, unknown>;
 
@@ -51,15 +46,6 @@ export const licenceExpirySortKey = (record: Pick<LicenceRecord, "id" | "expires
   `${record.expiresOn ?? NO_EXPIRY}#${record.id}`;
 export const licenceStatusPartition = (status: LicenceStatus) => `STATUS#${status}`;
 export const auditPartition = (licenceId: string | undefined) => `AUDIT#${licenceId ?? "none"}`;
-/**
- * `IDEM#<scope>#<key>`. `%` and `#` in the scope are escaped so that no two (scope, key) pairs share an
- * item (scope `a#b` + key `c` versus scope `a` + key `b#c`): one client never sees another's answer.
- */
-export const idempotencyKey = (scope: string, key: string) => ({
-  [PARTITION_KEY]: `IDEM#${scope.replaceAll("%", "%25").replaceAll("#", "%23")}#${key}`,
-  [SORT_KEY]: IDEM_SK,
-});
-
 /** The register on one DynamoDB table (see `table.ts`). Build it once per container and reuse it. */
 export function createDynamoRegister(options: DynamoRegisterOptions): Register {
   const doc = DynamoDBDocumentClient.from(options.client, {
@@ -69,69 +55,16 @@ export function createDynamoRegister(options: DynamoRegisterOptions): Register {
   return {
     licences: licenceStore(doc, table),
     audit: auditLog(doc, table),
-    idempotency: idempotencyStore(doc, table),
+    idempotency: intentStore(doc, table),
     alerts: alertLedger(doc, table),
+    nights: nightLedger(doc, table),
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Alerts sent
+// Alerts (alert-ledger.ts) and nights (night-ledger.ts) live in their own modules.
 
-export const alertKey = (subject: string, kind: string, threshold: string) => ({
-  [PARTITION_KEY]: `ALERT#${subject}`,
-  [SORT_KEY]: `${kind}#${threshold}`,
-});
-
-function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
-  return {
-    async claim(subject, kind, threshold, night) {
-      // Already sent: a read says so, and a rerun of a night writes nothing.
-      const { Item } = await doc.send(
-        new GetCommand({ TableName: table, Key: alertKey(subject, kind, threshold), ConsistentRead: true }),
-      );
-      if (Item) return false;
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: { ...alertKey(subject, kind, threshold), night, at: new Date().toISOString() },
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        );
-        return true;
-      } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
-        throw error;
-      }
-    },
-    async release(subject, kind, threshold) {
-      await doc.send(new DeleteCommand({ TableName: table, Key: alertKey(subject, kind, threshold) }));
-    },
-    async recorded(entries) {
-      const found = new Set<string>();
-      const keys = [
-        ...new Map(entries.map((e) => [`${e.subject}|${e.kind}|${e.threshold}`, e])).values(),
-      ].map((e) => alertKey(e.subject, e.kind, e.threshold));
-      // BatchGetItem takes 100 keys; what DynamoDB leaves unprocessed is asked again.
-      for (let i = 0; i < keys.length; i += 100) {
-        let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
-        while (pending && pending.length > 0) {
-          const result = await doc.send(
-            new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-          );
-          for (const item of result.Responses?.[table] ?? []) {
-            const subject = String(item[PARTITION_KEY]).slice("ALERT#".length);
-            const sort = String(item[SORT_KEY]);
-            const cut = sort.indexOf("#");
-            found.add(`${subject}|${sort.slice(0, cut)}|${sort.slice(cut + 1)}`);
-          }
-          pending = result.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined;
-        }
-      }
-      return found;
-    },
-  };
-}
+export { alertKey } from "./alert-ledger.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Licences
@@ -146,19 +79,45 @@ function licenceStore(doc: DynamoDBDocumentClient, table: string): LicenceStore 
     },
 
     async put(record) {
-      const gsi1sk = licenceExpirySortKey(record);
       await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            ...fromLicence(record),
-            ...licenceKey(record.id),
-            gsi1pk: LICENCE_GSI1PK,
-            gsi1sk,
-            gsi2pk: licenceStatusPartition(record.status),
-          },
-        }),
+        new PutCommand({ TableName: table, Item: licenceItem(record, (record.version ?? 0) + 1) }),
       );
+    },
+
+    async create(record) {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: licenceItem(record, 1),
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    async update(id, changes, options = {}) {
+      const update = licenceUpdate(id, changes, options.ifVersion);
+      try {
+        const { Attributes } = await doc.send(
+          new UpdateCommand({ TableName: table, Key: licenceKey(id), ...update, ReturnValues: "ALL_NEW" }),
+        );
+        return Attributes ? toLicence(Attributes) : undefined;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Missing, or at another version: one read tells which (dynalite cannot return the item).
+        const { Item } = await doc.send(
+          new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
+        );
+        if (!Item) return undefined;
+        throw new StaleRecordError(
+          `licence ${id}: written meanwhile (version ${Item.version ?? 0}, expected ${options.ifVersion})`,
+        );
+      }
     },
 
     async list(query) {
@@ -214,7 +173,13 @@ function indexShape(query: LicenceQuery): IndexShape {
       : ([BY_STATUS_INDEX, "gsi2pk", licenceStatusPartition(query.status)] as const);
   const values: Record<string, string> = { ":p": partitionValue };
   let keyCondition = `${partitionAttribute} = :p`;
-  if (query.expiresBefore !== undefined) {
+  if (query.expiresFrom !== undefined) {
+    // A bare date sorts before every `date#id` of that date, so BETWEEN with a bare upper date is
+    // still strictly before it.
+    keyCondition += " AND gsi1sk BETWEEN :from AND :before";
+    values[":from"] = query.expiresFrom;
+    values[":before"] = query.expiresBefore ?? NO_EXPIRY;
+  } else if (query.expiresBefore !== undefined) {
     // A bare date sorts before every `date#id` of that date: `< 2021-06-15` keeps expiries to 2021-06-14.
     keyCondition += " AND gsi1sk < :before";
     values[":before"] = query.expiresBefore;
@@ -258,10 +223,84 @@ function decodeCursor(cursor: string, query: LicenceQuery, shape: IndexShape): I
     k[SORT_KEY] !== LICENCE_SK ||
     k[shape.partitionAttribute] !== shape.partitionValue ||
     !sortKey.endsWith(`#${id}`) ||
-    (query.expiresBefore !== undefined && !(sortKey < query.expiresBefore))
+    (query.expiresBefore !== undefined && !(sortKey < query.expiresBefore)) ||
+    (query.expiresFrom !== undefined && !(sortKey >= query.expiresFrom))
   )
     throw invalid();
   return k;
+}
+
+/** The whole item of a record, index keys included, at this version. */
+function licenceItem(record: LicenceRecord, version: number): Item {
+  return {
+    ...fromLicence(record),
+    ...licenceKey(record.id),
+    gsi1pk: LICENCE_GSI1PK,
+    gsi1sk: licenceExpirySortKey(record),
+    gsi2pk: licenceStatusPartition(record.status),
+    version,
+  };
+}
+
+/** Fields a licence item must always have: an update may change them, never remove them. */
+const REQUIRED_LICENCE_FIELDS = new Set([
+  "name",
+  "ip",
+  "pricelist",
+  "status",
+  "statusCode",
+  "autoRenew",
+  "updatedAt",
+]);
+
+/**
+ * The UpdateItem of `update`: SET what is given, REMOVE what is given as undefined, the index keys
+ * kept in step (expiry sort key, status partition), the version bumped; only on an existing item, and
+ * with `ifVersion` only at that version (an item written before versions counts as version 0).
+ */
+function licenceUpdate(id: string, changes: LicenceChanges, ifVersion: number | undefined) {
+  const names: Record<string, string> = { "#version": "version" };
+  const values: Record<string, unknown> = { ":one": 1 };
+  const set: string[] = [];
+  const remove: string[] = [];
+  const fields = fromLicence({ ...(changes as LicenceRecord), id });
+  Object.entries(changes).forEach(([field, value], i) => {
+    if (field === "id" || field === "version" || !(field in fields)) {
+      throw new TypeError(`licence update: ${field} is not a field an update may set`);
+    }
+    names[`#f${i}`] = field;
+    if (value !== undefined) {
+      values[`:f${i}`] = fields[field];
+      set.push(`#f${i} = :f${i}`);
+    } else if (REQUIRED_LICENCE_FIELDS.has(field)) {
+      throw new TypeError(`licence update: ${field} cannot be removed`);
+    } else remove.push(`#f${i}`);
+  });
+  if ("expiresOn" in changes) {
+    set.push("gsi1sk = :gsi1sk");
+    values[":gsi1sk"] = licenceExpirySortKey({ id, expiresOn: changes.expiresOn });
+  }
+  if (changes.status !== undefined) {
+    set.push("gsi2pk = :gsi2pk");
+    values[":gsi2pk"] = licenceStatusPartition(changes.status);
+  }
+  let condition = "attribute_exists(pk)";
+  if (ifVersion !== undefined) {
+    values[":v"] = ifVersion;
+    condition +=
+      ifVersion === 0 ? " AND (attribute_not_exists(#version) OR #version = :v)" : " AND #version = :v";
+  }
+  const expression = [
+    ...(set.length > 0 ? [`SET ${set.join(", ")}`] : []),
+    ...(remove.length > 0 ? [`REMOVE ${remove.join(", ")}`] : []),
+    "ADD #version :one",
+  ].join(" ");
+  return {
+    UpdateExpression: expression,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
 }
 
 function fromLicence(record: LicenceRecord): Item {
@@ -283,6 +322,7 @@ function fromLicence(record: LicenceRecord): Item {
     updatedAt: record.updatedAt,
     goneSince: record.goneSince,
     formPending: record.formPending,
+    suspendedBy: record.suspendedBy,
   };
 }
 
@@ -296,6 +336,8 @@ const OPTIONAL_LICENCE_FIELDS = [
   "syncedAt",
   "goneSince",
   "formPending",
+  "suspendedBy",
+  "version",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 
 /** Back to a record; an absent optional attribute is an absent property (not one set to undefined). */
@@ -383,142 +425,6 @@ function toAudit(item: Item): AuditEntry {
     error: item.error as string | undefined,
     durationMs: item.durationMs as number,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Idempotency
-
-function idempotencyStore(doc: DynamoDBDocumentClient, table: string): IdempotencyStore {
-  const read = async (scope: string, key: string) => {
-    const { Item } = await doc.send(
-      new GetCommand({ TableName: table, Key: idempotencyKey(scope, key), ConsistentRead: true }),
-    );
-    return Item ? toIdempotency(Item) : undefined;
-  };
-
-  const tryClaim = async (
-    record: Omit<IdempotencyRecord, "status" | "response">,
-    nowSeconds: number,
-  ): Promise<boolean> => {
-    try {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            scope: record.scope,
-            key: record.key,
-            requestHash: record.requestHash,
-            status: "in_progress",
-            context: record.context,
-            lockedUntil: record.lockedUntil,
-            [TTL_ATTRIBUTE]: record.expiresAt,
-            ...idempotencyKey(record.scope, record.key),
-          },
-          // A record past its expiry may linger until TTL deletes it (up to days): it counts as absent.
-          ConditionExpression: "attribute_not_exists(pk) OR #expiresAt < :now",
-          ExpressionAttributeNames: { "#expiresAt": TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ":now": nowSeconds },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  };
-
-  /** An update of a record that must exist: a missing one is `IdempotencyRecordNotFoundError`. */
-  const updateExisting = async (
-    scope: string,
-    key: string,
-    update: string,
-    names: Record<string, string>,
-    values: Record<string, unknown>,
-  ) => {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: idempotencyKey(scope, key),
-          UpdateExpression: update,
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new IdempotencyRecordNotFoundError("no idempotency record for this key");
-      throw error;
-    }
-  };
-
-  const setStatus = async (
-    scope: string,
-    key: string,
-    status: IdempotencyRecord["status"],
-    response?: StoredResponse,
-  ) => {
-    const names: Record<string, string> = { "#status": "status" };
-    const values: Record<string, unknown> = { ":status": status };
-    let update = "SET #status = :status";
-    if (response !== undefined) {
-      update += ", #response = :response";
-      names["#response"] = "response";
-      values[":response"] = JSON.stringify({ statusCode: response.statusCode, body: response.body });
-    }
-    await updateExisting(scope, key, update, names, values);
-  };
-
-  return {
-    async claim(record, nowMs): Promise<ClaimResult> {
-      const nowSeconds = Math.floor(nowMs / 1000);
-      // A repeat finds its record with a read, and writes nothing (a replay costs no write capacity).
-      const seen = await read(record.scope, record.key);
-      if (seen && seen.expiresAt >= nowSeconds) return { claimed: false, existing: seen };
-      // Two rounds: if the record that beat us vanishes before we read it (released, or deleted by TTL),
-      // the key is free again and we try once more.
-      for (let attempt = 0; attempt < 2; attempt++) {
-        if (await tryClaim(record, nowSeconds)) return { claimed: true };
-        const existing = await read(record.scope, record.key);
-        if (existing) return { claimed: false, existing };
-      }
-      throw new Error("idempotency claim: the key is changing too fast to claim or read; try again");
-    },
-    find: read,
-    async saveContext(scope, key, context) {
-      await updateExisting(
-        scope,
-        key,
-        "SET #context = :context",
-        { "#context": "context" },
-        { ":context": context },
-      );
-    },
-    complete: (scope, key, response) => setStatus(scope, key, "completed", response),
-    markUnknown: (scope, key) => setStatus(scope, key, "unknown"),
-    async release(scope, key) {
-      await doc.send(new DeleteCommand({ TableName: table, Key: idempotencyKey(scope, key) }));
-    },
-  };
-}
-
-function toIdempotency(item: Item): IdempotencyRecord {
-  return {
-    scope: item.scope as string,
-    key: item.key as string,
-    requestHash: item.requestHash as string,
-    status: item.status as IdempotencyRecord["status"],
-    context: (item.context ?? {}) as Record<string, string>,
-    response: typeof item.response === "string" ? parseResponse(item.response) : undefined,
-    lockedUntil: item.lockedUntil as number,
-    expiresAt: item[TTL_ATTRIBUTE] as number,
-  };
-}
-
-function parseResponse(json: string): StoredResponse {
-  const parsed = JSON.parse(json) as { statusCode: number; body?: unknown };
-  return { statusCode: parsed.statusCode, body: parsed.body };
 }
 
 function isConditionFailure(error: unknown): boolean {

@@ -50,6 +50,8 @@ export interface LicenceQuery {
   status?: LicenceStatus;
   /** Only licences whose expiry is strictly before this date. */
   expiresBefore?: IsoDate;
+  /** Only licences whose expiry is on or after this date (so none without an expiry). */
+  expiresFrom?: IsoDate;
   limit: number;
   /** Opaque, from a previous page. */
   cursor?: string;
@@ -67,14 +69,23 @@ export class InvalidCursorError extends Error {
 
 export interface LicenceStore {
   get(id: string): Promise<LicenceRecord | undefined>;
-  /** Creates or replaces the whole record. */
+  /** Creates or replaces the whole record (its version one past the record's own). */
   put(record: LicenceRecord): Promise<void>;
+  /**
+   * Creates the record only if there is none (version 1): false when one exists already (written by
+   * someone else meanwhile: read it and `update` it instead).
+   */
+  create(record: LicenceRecord): Promise<boolean>;
   /**
    * Sets only these fields, leaving every other one as it is (a reseller's `autoRenew` set during the
    * night survives the sync). With `ifVersion`, only if the record is still at that version
    * (`StaleRecordError` otherwise). The record after the write; undefined when there is none.
    */
-  update(id: string, changes: LicenceChanges, options?: { ifVersion?: number }): Promise<LicenceRecord | undefined>;
+  update(
+    id: string,
+    changes: LicenceChanges,
+    options?: { ifVersion?: number },
+  ): Promise<LicenceRecord | undefined>;
   /** Ordered by expiry, then id; by index, never by scan. */
   list(query: LicenceQuery): Promise<LicencePage>;
 }
@@ -110,58 +121,227 @@ export interface StoredResponse {
   body: unknown;
 }
 
+/**
+ * One money intent (an order or a renewal under one Idempotency-Key), from its claim to its outcome.
+ * - in_progress: claimed; until `sentAt` is set nothing has left, so a claim whose holder died may be
+ *   taken over and run again.
+ * - unknown: sent, and the vendor's answer never came (or the holder died after sending): decided only
+ *   after the settle window, on evidence.
+ * - applied: the vendor answered OK (`facts` say what it did); the answer may not be built yet.
+ * - completed: `response` is the final answer, replayed for every repeat.
+ */
+export type IntentStatus = "in_progress" | "unknown" | "applied" | "completed";
+
 export interface IdempotencyRecord {
   /** Whose key it is: the API client's name, so two clients never share keys. */
   scope: string;
   key: string;
   /** SHA-256 of the request (method, path, body): the same key with another body is refused. */
   requestHash: string;
-  /**
-   * in_progress: the first request is running (until `lockedUntil`);
-   * unknown: the vendor call's outcome is unknown and must be reconciled;
-   * completed: `response` is the answer.
-   */
-  status: "in_progress" | "unknown" | "completed";
-  /** What reconciliation needs (e.g. the expiry before a renewal). */
+  /** `order` or `renew`. */
+  operation: string;
+  /** The canonical request, so a scheduled reconciler can settle it without its client. */
+  request: unknown;
+  status: IntentStatus;
+  /** The evidence a reconcile needs, written before the money call is sent (expiry before, expected). */
   context: Record<string, string>;
+  /** What the vendor did, once it answered OK (the new licence id, the new expiry). */
+  facts: Record<string, string>;
   response: StoredResponse | undefined;
-  /** Epoch ms after which an in_progress record is presumed dead (its Lambda timed out). */
+  /** How it ended: applied (the vendor acted) or not (refused, or settled as not applied). */
+  outcome: "applied" | "not_applied" | undefined;
+  /** Epoch ms after which the holder of an in_progress record is presumed dead (its Lambda ended). */
   lockedUntil: number;
-  /** Epoch seconds; the table's TTL attribute. */
-  expiresAt: number;
+  /** Epoch ms at which the money call left; absent while nothing was sent. */
+  sentAt: number | undefined;
+  /** Epoch seconds; the table's TTL attribute. Absent while unresolved: an unknown outcome never expires. */
+  expiresAt: number | undefined;
 }
 
 export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
+
+export type NewIntent = Pick<
+  IdempotencyRecord,
+  "scope" | "key" | "requestHash" | "operation" | "request" | "lockedUntil"
+> & { expiresAt: number };
 
 export interface IdempotencyStore {
   /**
    * Takes the key for a new request, atomically: succeeds only if no live record exists
    * (none, or one whose `expiresAt` has passed). Otherwise returns the existing record.
    */
-  claim(record: Omit<IdempotencyRecord, "status" | "response">, nowMs: number): Promise<ClaimResult>;
+  claim(record: NewIntent, nowMs: number): Promise<ClaimResult>;
   /** The record of a key, if any (a consistent read). */
   find(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
-  /** Records what reconciliation will need, before the money-moving call is sent. */
-  saveContext(scope: string, key: string, context: Record<string, string>): Promise<void>;
-  complete(scope: string, key: string, response: StoredResponse): Promise<void>;
+  /**
+   * Takes over a claim whose holder died before sending (in_progress, no `sentAt`, lock passed): true
+   * for exactly one of several callers.
+   */
+  takeOver(scope: string, key: string, nowMs: number, lockedUntil: number): Promise<boolean>;
+  /**
+   * Right before the money call leaves: records the evidence and the send time, and makes the record
+   * unresolved (no expiry, listed for the reconciler). Nothing is sent if this write fails.
+   */
+  markSent(scope: string, key: string, context: Record<string, string>, sentAt: number): Promise<void>;
   markUnknown(scope: string, key: string): Promise<void>;
+  markApplied(scope: string, key: string, facts: Record<string, string>): Promise<void>;
+  /**
+   * The final answer, kept `ttlSeconds`. Only the first completion counts: the stored record after
+   * the call (another reconciler's answer, if it came first).
+   */
+  complete(
+    scope: string,
+    key: string,
+    response: StoredResponse,
+    outcome: "applied" | "not_applied",
+    expiresAt: number,
+  ): Promise<IdempotencyRecord>;
   /** Forgets the key: the request provably did nothing, so the same key may be used again. */
   release(scope: string, key: string): Promise<void>;
+  /** Sent intents not completed yet (unknown, applied, or in_progress after sending), oldest first. */
+  unresolved(limit: number): Promise<IdempotencyRecord[]>;
+  /**
+   * Takes a reconcile lease on an unresolved record (so two reconcilers never decide it at once):
+   * true for exactly one caller until `until`.
+   */
+  lease(scope: string, key: string, nowMs: number, until: number): Promise<boolean>;
+  /**
+   * One renewal per licence in flight: holds the licence for this intent. The holder when another
+   * intent holds it.
+   */
+  holdLicence(
+    licenceId: string,
+    owner: IntentRef,
+  ): Promise<{ held: true } | { held: false; owner: IntentRef }>;
+  /** Frees the licence if this intent (or `owner` as read before) still holds it. */
+  freeLicence(licenceId: string, owner: IntentRef): Promise<void>;
+  /** An order's new licence id belongs to one intent: true when it is (now) this one's. */
+  claimLicenceId(licenceId: string, owner: IntentRef): Promise<boolean>;
+}
+
+export interface IntentRef {
+  scope: string;
+  key: string;
+}
+
+/** An alert's name in the ledger: (subject, kind, threshold) goes out once, ever. */
+export interface AlertKey {
+  subject: string;
+  kind: string;
+  threshold: string;
+}
+
+/** An alert recorded to be sent, the mail rendered when it was recorded. */
+export interface PendingAlert extends AlertKey {
+  /** The night that raised it. */
+  night: IsoDate;
+  /** The rendered mail (JSON): sent as recorded, whatever the register says by the time it goes out. */
+  payload: string;
 }
 
 /**
- * Which alerts were sent: one entry per (subject, kind, threshold), written before the alert goes
- * out, so a rerun or a concurrent run never sends it twice.
+ * The watcher's alerts, each (subject, kind, threshold) sent once. An alert is first recorded as
+ * pending, with its mail rendered, before anything it describes is written (so a run killed after the
+ * write still leaves it to send); a run sends the pending ones under a short send lease (so two runs
+ * never both send one), then marks them sent.
  */
 export interface AlertLedger {
-  /** Records the alert; false when it was recorded already. */
-  claim(subject: string, kind: string, threshold: string, night: IsoDate): Promise<boolean>;
-  /** Which of these are recorded already, as `subject|kind|threshold` (one batched read, not one each). */
-  recorded(
-    entries: ReadonlyArray<{ subject: string; kind: string; threshold: string }>,
-  ): Promise<Set<string>>;
-  /** Forgets it: the send provably failed, so a later run may send it. */
-  release(subject: string, kind: string, threshold: string): Promise<void>;
+  /**
+   * Records these as pending (and under their night, for the night's summary), skipping any pending or
+   * sent already: the ones recorded by this call. Safe to repeat and to race.
+   */
+  record(alerts: readonly PendingAlert[]): Promise<PendingAlert[]>;
+  /** Which of these are pending or sent, as `subject|kind|threshold` (batched reads, not one each). */
+  recorded(keys: readonly AlertKey[]): Promise<Set<string>>;
+  /** Every pending alert (of any night), oldest night first. */
+  pending(): Promise<PendingAlert[]>;
+  /**
+   * Takes the send lease of a pending alert until `untilMs` (epoch ms): false when another run holds a
+   * live lease, or it is pending no more.
+   */
+  lease(key: AlertKey, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Gives a lease back (the send failed): the next run sends it. */
+  unlease(key: AlertKey): Promise<void>;
+  /** Which of these were sent, as `subject|kind|threshold`. */
+  sent(keys: readonly AlertKey[]): Promise<Set<string>>;
+  /** Marks these sent (at this ISO instant), then drops them from the pending ones. */
+  markSent(alerts: readonly PendingAlert[], at: string): Promise<void>;
+}
+
+export const alertKeyText = (key: AlertKey) => `${key.subject}|${key.kind}|${key.threshold}`;
+
+/**
+ * Where one licence's renewal stands on one night. `started`: a run holds it (until `leaseUntil`);
+ * `applied`: renewed; `refused`: not renewed (the vendor's refusal, or settled as not applied);
+ * `unknown`/`pending`: sent, outcome not known yet; `in_flight`: another renewal of the licence was in
+ * flight, nothing sent; `in_progress`: the renewal's key was held by another (or a dead) run;
+ * `skipped`: nothing sent, the licence no longer to renew when it came to it (autoRenew switched off).
+ */
+export type RenewalOutcome =
+  | "started"
+  | "applied"
+  | "refused"
+  | "unknown"
+  | "pending"
+  | "in_flight"
+  | "in_progress"
+  | "skipped";
+
+export interface NightRenewal {
+  licenceId: string;
+  name: string;
+  outcome: RenewalOutcome;
+  /** The expiry before, and after when applied. */
+  from: IsoDate | undefined;
+  to: IsoDate | undefined;
+  period: number;
+  /** Why the watcher renewed it: due, early, lapsed. */
+  reason: string;
+  /** Why it was refused or awaits its outcome. */
+  detail: string | undefined;
+  /** The run that holds it while `started`, and until when (epoch ms). */
+  run: string | undefined;
+  leaseUntil: number | undefined;
+  /** ISO instant of the last write. */
+  at: string;
+}
+
+/** What the sync changed on a night, summed over its runs. */
+export interface NightSync {
+  listed: number;
+  added: number;
+  updated: number;
+  gone: number;
+}
+
+/** One night's record, read back for its summary. */
+export interface NightRecord {
+  renewals: NightRenewal[];
+  /** Alerts the night recorded (not counting those already sent on an earlier night). */
+  alerts: AlertKey[];
+  sync: NightSync;
+}
+
+/**
+ * What each night did, kept in the register so its summary counts from there, not from one process's
+ * memory: exact under concurrent runs and after kills.
+ */
+export interface NightLedger {
+  /**
+   * Takes the licence's renewal for this night (outcome `started`, leased to `renewal.run` until
+   * `renewal.leaseUntil`): refused, with what is stored, when it was applied already or another run holds
+   * a live lease on it.
+   */
+  begin(
+    night: IsoDate,
+    renewal: NightRenewal,
+    nowMs: number,
+  ): Promise<{ began: true } | { began: false; current: NightRenewal }>;
+  /** Records the renewal's outcome; an applied one is never overwritten. What is stored after. */
+  settle(night: IsoDate, renewal: NightRenewal): Promise<NightRenewal>;
+  /** Adds one run's sync changes to the night's. */
+  addSync(night: IsoDate, sync: NightSync): Promise<void>;
+  read(night: IsoDate): Promise<NightRecord>;
 }
 
 /** The register: everything the API and the watcher keep in DynamoDB. */
@@ -170,4 +350,5 @@ export interface Register {
   audit: AuditLog;
   idempotency: IdempotencyStore;
   alerts: AlertLedger;
+  nights: NightLedger;
 }

@@ -10,12 +10,15 @@ export type AlertKind =
   | "cannot_renew"
   | "renewal_failed"
   | "renewal_unknown"
+  | "renewal_blocked"
   | "vendor_suspended"
   | "vendor_deleted"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"
   | "vendor_unreachable"
+  | "order_settled"
+  | "outcome_stale"
   | "summary";
 
 /** One e-mail to staff. `subject`, `kind` and `threshold` together name it in the ledger: it goes out once. */
@@ -28,6 +31,8 @@ export interface Alert {
   licenceId: string | undefined;
   night: IsoDate;
   ledger: { subject: string; threshold: string };
+  /** A digest: the ledger entries (`subject|kind|threshold`) it carries, each sent once. */
+  covers?: string[];
 }
 
 /** SNS takes subjects of fewer than 100 characters. */
@@ -143,7 +148,8 @@ export const alerts = {
       night,
       licence,
       product,
-      `${licence.expiresOn}:${night}`,
+      // One per licence and night, whatever its expiry reads by then (a rerun may see it moved).
+      night,
       `Renewal failed: ${label(licence)}`,
       [
         `The vendor's reason: ${reason}`,
@@ -160,12 +166,49 @@ export const alerts = {
       night,
       licence,
       product,
-      `${licence.expiresOn}:${night}`,
+      night,
       `Renewal outcome unknown: ${label(licence)}`,
       [
-        "The vendor did not answer after the renewal was sent, so it may or may not have been charged.",
-        "What happens next: the next run reconciles it from the vendor's expiry date; it will not be sent again blindly.",
-        "What to do: nothing, unless the next summary still lists it.",
+        "The vendor did not confirm the renewal after it was sent, so it may or may not have been charged.",
+        "What happens next: it is never sent again blindly; once the vendor has had time to act, the reconciler (or the next run) decides it from the vendor's exact expiry date and keeps the answer.",
+        "What to do: nothing, unless a later summary still lists it; do not renew it by hand meanwhile, which could pay twice.",
+      ],
+    );
+  },
+
+  renewalBlocked(
+    night: IsoDate,
+    licence: LicenceRecord,
+    product: Product | undefined,
+    why: "suspended_by_desk" | "suspended_before_expiry" | "not_active",
+    lapsed: boolean,
+  ): Alert {
+    const when = lapsed ? `expired ${licence.expiresOn}` : `expires ${licence.expiresOn}`;
+    const reasons = {
+      suspended_by_desk: [
+        "Why: it was suspended through the desk (POST /licenses/{id}/suspend), and the watcher never renews a licence we suspended on purpose, whatever its autoRenew says.",
+        "What to do: if it should run on, resume it (POST /licenses/{id}/resume): the next night renews it. If not, switch autoRenew off (PATCH /licenses/{id}) and let it end.",
+      ],
+      suspended_before_expiry: [
+        "Why: the vendor's list shows it suspended before it expired, and not by us: suspended on purpose, by the reseller in the vendor's panel or by the vendor.",
+        "What to do: check it in the vendor's panel; resume it there and it renews on the next night, or renew it by hand (POST /licenses/{id}/renew).",
+      ],
+      not_active: [
+        `Why: its status is ${licence.status}: the vendor has not finished setting it up, and only a running licence is renewed.`,
+        "What to do: check the order in the vendor's panel; once it is active the next night renews it, or renew it by hand.",
+      ],
+    }[why];
+    return licenceAlert(
+      "renewal_blocked",
+      "critical",
+      night,
+      licence,
+      product,
+      `${licence.expiresOn}:${why}:${lapsed ? "lapsed" : "due"}`,
+      `Cannot renew automatically: ${label(licence)} ${when}`,
+      [
+        `It is set to renew automatically and is ${lapsed ? "past its expiry" : "due for renewal"}, but the watcher cannot renew it.`,
+        ...reasons,
       ],
     );
   },
@@ -316,6 +359,7 @@ export function digest(group: Alert[]): Alert {
     licenceId: undefined,
     night: first.night,
     ledger: { subject: "digest", threshold: `${first.kind}:${first.night}` },
+    covers: group.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`),
   };
 }
 
@@ -325,6 +369,7 @@ const DIGEST_TITLES: Partial<Record<AlertKind, string>> = {
   cannot_renew: "can no longer be renewed",
   renewal_failed: "renewal failed",
   renewal_unknown: "renewal outcome unknown",
+  renewal_blocked: "cannot be renewed automatically",
   vendor_suspended: "suspended by the vendor",
   vendor_deleted: "deleted or gone at the vendor",
   sync_failed: "could not be read from the vendor",

@@ -17,11 +17,20 @@ export interface Renewal {
   reason: "due" | "early" | "lapsed";
 }
 
+/**
+ * Why a licence set to renew automatically cannot be renewed: we suspended it on purpose; it was
+ * suspended before it expired (by the reseller in the vendor's panel, or by the vendor); it is not
+ * running yet (ordered, processing, or a status we do not know).
+ */
+export type Blocked = "suspended_by_desk" | "suspended_before_expiry" | "not_active";
+
 export type RenewalDecision =
   | { action: "renew"; renewal: Renewal }
   | { action: "none" }
   /** It should renew, but the product's renewals are closed: it will end at its expiry. */
-  | { action: "closed"; endsOn: IsoDate };
+  | { action: "closed"; endsOn: IsoDate }
+  /** It is due (within the lead, or lapsed) but cannot be renewed: staff must be told, never silence. */
+  | { action: "blocked"; why: Blocked; lapsed: boolean };
 
 /** Still exists at the vendor: not deleted there, not gone from its list. */
 export function isLive(record: LicenceRecord): boolean {
@@ -42,7 +51,8 @@ function periodToCap(product: Product, expiresOn: IsoDate, cap: IsoDate): RenewP
 
 /**
  * Whether the watcher renews this licence tonight, and for how long. Only licences with our own
- * autoRenew set; active ones, or suspended by the vendor for non-payment (expired).
+ * autoRenew set; active ones, or suspended by the vendor for non-payment (expired); never one we
+ * suspended on purpose. One that is due but cannot be renewed is `blocked`, with the reason.
  */
 export function decideRenewal(
   record: LicenceRecord,
@@ -54,17 +64,25 @@ export function decideRenewal(
   if (record.autoRenew === null || !isLive(record) || record.expiresOn === undefined) return none;
   const expiresOn = record.expiresOn;
   const lapsed = expiresOn < tonight;
-  // Suspended before its expiry means suspended on purpose (by us or the reseller): not ours to renew.
-  if (record.status !== "active" && !(record.status === "suspended" && lapsed)) return none;
-
   const lead = settings.renewalLeadDays;
   const due = daysBetween(tonight, expiresOn) <= lead;
+  // Closed renewals first: whatever else holds it back, it ends at its expiry (and is told so).
+  if (product && !renewalsOpen(product, tonight)) return { action: "closed", endsOn: expiresOn };
+  if (record.suspendedBy === "desk") {
+    return due ? { action: "blocked", why: "suspended_by_desk", lapsed } : none;
+  }
+  // Suspended before its expiry means suspended on purpose (by the reseller or the vendor): not ours to renew.
+  if (record.status !== "active" && !(record.status === "suspended" && lapsed)) {
+    if (!due) return none;
+    const why = record.status === "suspended" ? "suspended_before_expiry" : "not_active";
+    return { action: "blocked", why, lapsed };
+  }
+
   if (!product) {
     return due
       ? { action: "renew", renewal: { period: record.autoRenew, reason: lapsed ? "lapsed" : "due" } }
       : none;
   }
-  if (!renewalsOpen(product, tonight)) return { action: "closed", endsOn: expiresOn };
 
   const cap = capFor(product, tonight);
   if (cap !== undefined && expiresOn >= cap) return none; // already runs as long as the vendor allows

@@ -1,6 +1,9 @@
 import type { WatcherConfig } from "../config.ts";
 import type { WatcherSettings } from "./night.ts";
 
+/** A run sending an alert holds it this long against another run: a send takes well under a second. */
+const SEND_LEASE_MS = 30_000;
+
 /** The watcher's settings from its configuration (environment variables, with their defaults). */
 export function watcherSettings(config: WatcherConfig): WatcherSettings {
   return {
@@ -13,5 +16,6 @@ export function watcherSettings(config: WatcherConfig): WatcherSettings {
     vendorConcurrency: config.VENDOR_CONCURRENCY,
     registerConcurrency: config.REGISTER_CONCURRENCY,
     digestMin: config.ALERT_DIGEST_MIN,
+    sendLeaseMs: SEND_LEASE_MS,
   };
 }

@@ -3,7 +3,12 @@ import type { LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import { recordFromVendor } from "../licences/records.ts";
-import type { LicenceRecord, LicenceStore } from "../register/types.ts";
+import {
+  type LicenceChanges,
+  type LicenceRecord,
+  type LicenceStore,
+  StaleRecordError,
+} from "../register/types.ts";
 import { mapLimit } from "./limit.ts";
 
 export interface SyncDeps {
@@ -12,6 +17,12 @@ export interface SyncDeps {
   catalogue: Catalogue;
   vendorConcurrency: number;
   registerConcurrency: number;
+  /**
+   * Called with each change right before it is written (and again if a concurrent write makes it
+   * decide again): the alerts a change raises are recorded here, so a run killed after the write
+   * still leaves them to send.
+   */
+  beforeWrite?: (change: Change) => Promise<void>;
 }
 
 /** What changed in one licence, for the alerts that follow. */
@@ -33,6 +44,29 @@ export interface SyncResult {
   writes: number;
 }
 
+/**
+ * The fields the vendor owns, and so the only ones the sync writes. `autoRenew` and `suspendedBy` are
+ * ours (the API sets them, at any time of the night): the sync never writes them, so it never undoes them.
+ */
+const VENDOR_FIELDS = [
+  "name",
+  "ip",
+  "product",
+  "pricelist",
+  "period",
+  "nodes",
+  "status",
+  "statusCode",
+  "expiresOn",
+  "createdOn",
+  "key",
+  "goneSince",
+  "formPending",
+] as const satisfies readonly (keyof LicenceRecord)[];
+
+/** How often one licence's write is decided again after losing to a concurrent write. */
+const STALE_ROUNDS = 3;
+
 /** Every licence in the register, through the expiry index (a query, a page at a time). */
 export async function allLicences(store: LicenceStore): Promise<Map<string, LicenceRecord>> {
   const records = new Map<string, LicenceRecord>();
@@ -45,16 +79,39 @@ export async function allLicences(store: LicenceStore): Promise<Map<string, Lice
   return records;
 }
 
+/** The list row says something the register does not: read the form. */
 function differs(row: LicenceSummary, record: LicenceRecord): boolean {
   return (
-    record.goneSince !== undefined ||
-    record.formPending === true ||
     row.name !== record.name ||
     row.ip !== record.ip ||
     row.pricelist !== record.pricelist ||
     row.period !== record.period ||
     row.statusCode !== record.statusCode ||
     row.expiresOn !== record.expiresOn
+  );
+}
+
+/**
+ * Whether the licence's form must be read tonight: the list row differs, or the register lacks what
+ * only the form carries. The list has no key, so a licence without one (the vendor issues it a while
+ * after the order) is read every night until its key arrives. A key regenerated in the vendor's panel
+ * is seen only where the list row carries the date of the last key change (`real_keychange`, read into
+ * `keyChangedOn` by a billing client that parses it): then a change on or after our last read of the
+ * licence makes us read it. Without that date a re-key in the panel reaches the register only with the
+ * licence's next change, a `GET /licenses/{id}?refresh=true`, or a re-key through the API.
+ */
+function needsForm(row: LicenceSummary, record: LicenceRecord): boolean {
+  if (record.goneSince !== undefined || record.formPending === true || differs(row, record)) return true;
+  if (row.status === "deleted") return false;
+  if (!record.key) return true;
+  return keyChangedSinceRead(row, record);
+}
+
+function keyChangedSinceRead(row: LicenceSummary, record: LicenceRecord): boolean {
+  const keyChangedOn = (row as LicenceSummary & { keyChangedOn?: IsoDate }).keyChangedOn;
+  return (
+    keyChangedOn !== undefined &&
+    (record.syncedAt === undefined || keyChangedOn >= record.syncedAt.slice(0, 10))
   );
 }
 
@@ -85,10 +142,23 @@ function fromRow(
   };
 }
 
+/** The vendor's fields of `after` that differ from `record` (an empty object: nothing to write). */
+function vendorChanges(record: LicenceRecord, after: LicenceRecord): LicenceChanges {
+  const changes: Record<string, unknown> = {};
+  for (const field of VENDOR_FIELDS) {
+    // A form without a key (not issued yet, or not shown) never removes the key we have.
+    if (field === "key" && after.key === undefined) continue;
+    if (after[field] !== record[field]) changes[field] = after[field];
+  }
+  return changes as LicenceChanges;
+}
+
 /**
  * Brings the register in line with the vendor's list: new licences appear (autoRenew off), changed ones
  * are re-read from their form and updated, vanished ones are marked gone (never dropped), and an
- * unchanged licence costs no write. The list must already be read: a vendor that cannot list is the
+ * unchanged licence costs no write. Each write sets only the vendor's fields that changed, at the
+ * version read (a write that lost to a concurrent one reads again and decides again), so nothing the
+ * API sets during the night is undone. The list must already be read: a vendor that cannot list is the
  * caller's failure to report.
  */
 export async function syncRegister(
@@ -104,25 +174,28 @@ export async function syncRegister(
   for (const row of listed) {
     seen.add(row.id);
     const before = records.get(row.id);
-    if (before && !differs(row, before)) unchanged++;
+    if (before && !needsForm(row, before)) unchanged++;
     else toRead.push({ row, before });
   }
 
-  // Only new and changed licences cost a vendor read; a deleted one has no form left to read. Each is
-  // written as soon as it is read, so a run cut short (the first night of a large fleet) keeps what it
-  // did and its retry carries on from there.
-  const changes = await mapLimit(toRead, deps.vendorConcurrency, async ({ row, before }): Promise<Change> => {
+  // Only new, changed and keyless licences cost a vendor read; a deleted one has no form left to read.
+  // Each is written as soon as it is read, so a run cut short (the first night of a large fleet) keeps
+  // what it did and its retry carries on from there.
+  const read = await mapLimit(toRead, deps.vendorConcurrency, async ({ row, before }) => {
     const change = await readForm(row, before);
-    await deps.licences.put(change.after);
-    records.set(change.after.id, change.after);
-    return change;
+    const written = await write(change, keyChangedSinceRead(row, change.before ?? change.after));
+    if (written) records.set(written.after.id, written.after);
+    return written;
   });
+  const changes = read.filter((c): c is Change => c !== undefined);
+  unchanged += read.length - changes.length;
 
   async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
     if (row.status === "deleted") return { before, after: fromRow(row, before, deps.catalogue, at) };
     try {
       const details = await deps.billing.get(row.id);
-      return { before, after: recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at) };
+      const after = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
+      return { before, after: before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after };
     } catch (error) {
       return {
         before,
@@ -132,15 +205,52 @@ export async function syncRegister(
     }
   }
 
-  const gone: Change[] = [];
-  for (const before of records.values()) {
-    if (!seen.has(before.id) && before.goneSince === undefined) {
-      gone.push({ before, after: { ...before, goneSince: night, updatedAt: at.toISOString() } });
+  /**
+   * Writes one change: a new licence is created (unless someone created it meanwhile), a known one
+   * updated at the version read. Undefined when there was nothing to write.
+   */
+  async function write(change: Change, touch: boolean): Promise<Change | undefined> {
+    let before = change.before;
+    if (before === undefined) {
+      await deps.beforeWrite?.(change);
+      if (await deps.licences.create({ ...change.after, version: undefined })) {
+        return { ...change, after: { ...change.after, version: 1 } };
+      }
+      // Created meanwhile (an order through the API): update it like any other.
+      before = await deps.licences.get(change.after.id);
+      if (before === undefined) return undefined;
+    }
+    for (let round = 0; ; round++) {
+      const fields = vendorChanges(before, change.after);
+      const nothing = Object.keys(fields).length === 0;
+      // Read only to catch a key change that turned out to be none: remember the read, or the same
+      // date makes us read it every night.
+      if (nothing && !touch) return undefined;
+      const next: Change = { ...change, before, after: { ...before, ...fields } };
+      if (!nothing) await deps.beforeWrite?.(next);
+      try {
+        const after = await deps.licences.update(
+          before.id,
+          { ...fields, syncedAt: change.after.syncedAt, updatedAt: at.toISOString() },
+          { ifVersion: before.version ?? 0 },
+        );
+        if (after === undefined) return undefined;
+        return nothing ? undefined : { ...next, after };
+      } catch (error) {
+        if (!(error instanceof StaleRecordError) || round + 1 >= STALE_ROUNDS) throw error;
+        before = await deps.licences.get(before.id);
+        if (before === undefined) return undefined;
+      }
     }
   }
-  await mapLimit(gone, deps.registerConcurrency, (change) => deps.licences.put(change.after));
+
+  const missing = [...records.values()].filter((r) => !seen.has(r.id) && r.goneSince === undefined);
+  const gone = (
+    await mapLimit(missing, deps.registerConcurrency, (before) =>
+      write({ before, after: { ...before, goneSince: night, updatedAt: at.toISOString() } }, false),
+    )
+  ).filter((c): c is Change => c !== undefined);
   for (const change of gone) records.set(change.after.id, change.after);
-  const writes = changes.length + gone.length;
 
   return {
     records,
@@ -149,6 +259,6 @@ export async function syncRegister(
     updated: changes.filter((c) => c.before !== undefined),
     gone,
     unchanged,
-    writes,
+    writes: changes.length + gone.length,
   };
 }

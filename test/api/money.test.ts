@@ -8,7 +8,10 @@ import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
 let h: ApiHarness;
 beforeAll(async () => {
   // A short vendor timeout keeps the fault tests quick; the client's timers have ~0.5 s resolution.
-  h = await apiHarness({ now: "2021-05-01", env: { BILLMGR_TIMEOUT_MS: "400" } });
+  h = await apiHarness({
+    now: "2021-05-01",
+    env: { BILLMGR_TIMEOUT_MS: "400", RECONCILE_AFTER_SECONDS: "1" },
+  });
 });
 afterAll(() => h.close());
 beforeEach(() => h.vendor.sandbox.faults.clear());
@@ -23,6 +26,8 @@ const lite = (extra: Record<string, unknown> = {}) => ({
 const orders = () => h.vendor.calls("soft.order.param");
 const renewals = () => h.vendor.calls("service.prolong");
 const balance = async () => (await h.vendor.state()).balance;
+/** Past the settle window (1 s here): only then is an unknown outcome decided. */
+const settle = () => new Promise((done) => setTimeout(done, 1100));
 
 describe("orders", () => {
   it("a retry with the same key and body answers the first result and buys nothing more", async () => {
@@ -84,6 +89,9 @@ describe("orders", () => {
       expect(lost.body).toMatchObject({ outcome: "unknown", error: { code: "outcome_unknown" } });
       expect(orders() - before).toBe(1);
 
+      const early = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
+      expect(early).toMatchObject({ status: 409, body: { error: { code: "outcome_pending" } } });
+      await settle();
       const retry = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
       expect(retry.status).toBe(201);
       expect(retry.body).toMatchObject({ name: body.name, ip: body.ip, status: "active" });
@@ -100,6 +108,7 @@ describe("orders", () => {
     const before = orders();
     const lost = await h.call("POST", "/licenses", { body, key: "never-placed" });
     expect(lost).toMatchObject({ status: 504, body: { outcome: "unknown" } });
+    await settle();
     const retry = await h.call("POST", "/licenses", { body, key: "never-placed" });
     expect(retry).toMatchObject({ status: 409, body: { error: { code: "order_not_placed" } } });
     expect(orders() - before).toBe(1);
@@ -184,6 +193,7 @@ describe("renewals", () => {
       key: "renew-ghost",
     });
     expect(lost).toMatchObject({ status: 504, body: { outcome: "unknown" } });
+    await settle();
     const retry = await h.call("POST", `/licenses/${licence.id}/renew`, {
       body: { period: 1 },
       key: "renew-ghost",
@@ -201,6 +211,7 @@ describe("renewals", () => {
       key: "renew-lost",
     });
     expect(lost.status).toBe(504);
+    await settle();
     const retry = await h.call("POST", `/licenses/${licence.id}/renew`, {
       body: { period: 1 },
       key: "renew-lost",

@@ -51,7 +51,7 @@ describe("a synth that really bundles", () => {
     const functions = Object.entries(template.Resources).filter(
       ([, r]) => r.Type === "AWS::Lambda::Function",
     );
-    expect(functions).toHaveLength(routes.length + 2);
+    expect(functions).toHaveLength(routes.length + 3);
 
     const assets = new Map<string, string>();
     for (const [id, resource] of functions) {

@@ -23,7 +23,12 @@ const keyId = logicalId(stack, stack.alerts.key);
 const queueId = logicalId(stack, stack.watcher.deadLetterQueue);
 const watcherId = logicalId(stack, stack.watcher.function.function);
 const authorizerFnId = logicalId(stack, stack.authorizer.function);
-const allFunctions = [stack.authorizer, ...stack.routeFunctions.values(), stack.watcher.function];
+const allFunctions = [
+  stack.authorizer,
+  ...stack.routeFunctions.values(),
+  stack.watcher.function,
+  stack.reconciler.function,
+];
 const fn = (handler: string) => {
   const found = stack.routeFunctions.get(handler);
   if (!found) throw new Error(`no function for ${handler}`);
@@ -67,8 +72,8 @@ describe("the register table", () => {
 });
 
 describe("the functions", () => {
-  it("are one per route, the authorizer and the watcher: Node.js 22 on arm64, JSON logs to their own group", () => {
-    template.resourceCountIs("AWS::Lambda::Function", routes.length + 2);
+  it("are one per route, the authorizer, the watcher and the reconciler: Node.js 22 on arm64, JSON logs to their own group", () => {
+    template.resourceCountIs("AWS::Lambda::Function", routes.length + 3);
     expect([...stack.routeFunctions.keys()].sort()).toEqual(routes.map((r) => r.handler).sort());
     for (const desk of allFunctions) {
       const { resource } = functionOf(stack, json, desk);
@@ -79,7 +84,7 @@ describe("the functions", () => {
         LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: logicalId(stack, desk.logGroup) } },
       });
       expect(resource.Properties?.ReservedConcurrentExecutions).toBe(
-        desk === stack.watcher.function ? 1 : undefined,
+        desk === stack.watcher.function || desk === stack.reconciler.function ? 1 : undefined,
       );
     }
   });
@@ -93,10 +98,10 @@ describe("the functions", () => {
     }
   });
 
-  it("size the API functions within API Gateway's 29 s and the watcher for 10,000 licences", () => {
+  it("stop the API functions below API Gateway's 29 s and size the watcher for 10,000 licences", () => {
     for (const desk of [stack.authorizer, ...stack.routeFunctions.values()]) {
       expect(functionOf(stack, json, desk).resource.Properties).toMatchObject({
-        Timeout: 29,
+        Timeout: 25,
         MemorySize: 512,
       });
     }
@@ -465,7 +470,7 @@ describe("the REST API", () => {
 
 describe("the nightly schedule", () => {
   it("runs the watcher at 02:00 UTC with the scheduled time, 2 retries within 6 h and the dead-letter queue", () => {
-    template.resourceCountIs("AWS::Scheduler::Schedule", 1);
+    template.resourceCountIs("AWS::Scheduler::Schedule", 2);
     template.hasResourceProperties("AWS::Scheduler::Schedule", {
       ScheduleExpression: "cron(0 2 * * ? *)",
       ScheduleExpressionTimezone: "UTC",
@@ -485,6 +490,22 @@ describe("the nightly schedule", () => {
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 6 * 3600,
       DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [queueId, "Arn"] } } },
+    });
+  });
+
+  it("runs the reconciler every 15 minutes, below API Gateway's limits, with no retries (the next pass is the retry)", () => {
+    const reconcilerId = logicalId(stack, stack.reconciler.function.function);
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(15 minutes)",
+      Target: { Arn: { "Fn::GetAtt": [reconcilerId, "Arn"] }, RetryPolicy: { MaximumRetryAttempts: 0 } },
+    });
+    expect(functionOf(stack, json, stack.reconciler.function).resource.Properties).toMatchObject({
+      Timeout: 300,
+      ReservedConcurrentExecutions: 1,
+    });
+    expect(functionOf(stack, json, stack.reconciler.function).env).toMatchObject({
+      ALERT_TOPIC_ARN: expect.anything(),
+      BILLMGR_CREDENTIALS_PARAM: expect.any(String),
     });
   });
 

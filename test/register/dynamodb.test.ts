@@ -3,15 +3,16 @@ import {
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister, IdempotencyRecordNotFoundError } from "../../shared/register/dynamodb.ts";
+import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import { ensureTable, TTL_ATTRIBUTE } from "../../shared/register/table.ts";
 import {
   type AuditEntry,
-  type IdempotencyRecord,
   InvalidCursorError,
   type LicenceRecord,
   type Register,
+  StaleRecordError,
 } from "../../shared/register/types.ts";
 import { type Dynalite, dynamoClient, freshTable, startDynalite } from "../support/dynamodb.ts";
 
@@ -93,7 +94,7 @@ describe.each(engines)("register on $engine", ({ engine, start }) => {
     it("puts, gets and replaces the whole record", async () => {
       const first = licence("1001", { nodes: 3, autoRenew: 12 });
       await register.licences.put(first);
-      expect(await register.licences.get("1001")).toStrictEqual(first);
+      expect(await register.licences.get("1001")).toStrictEqual({ ...first, version: 1 });
       expect(await register.licences.get("1002")).toBeUndefined();
 
       const sparse = licence("1001", {
@@ -110,7 +111,7 @@ describe.each(engines)("register on $engine", ({ engine, start }) => {
       });
       await register.licences.put(sparse);
       // Attributes the new record lacks are gone, not left over from the old one.
-      expect(await register.licences.get("1001")).toStrictEqual(clean(sparse));
+      expect(await register.licences.get("1001")).toStrictEqual({ ...clean(sparse), version: 1 });
       expect(await register.licences.get("1001")).not.toHaveProperty("key");
     });
 
@@ -127,8 +128,8 @@ describe.each(engines)("register on $engine", ({ engine, start }) => {
       for (const record of records) await reg.licences.put(record);
       const page = await reg.licences.list({ limit: 100 });
       expect(ids(page.items)).toEqual(["5", "11", "12", "40", "30", "21"]);
-      expect(page.items[0]).toStrictEqual(records[5]);
-      expect(page.items.at(-1)).toStrictEqual(clean(records[1] as LicenceRecord));
+      expect(page.items[0]).toStrictEqual({ ...records[5], version: 1 });
+      expect(page.items.at(-1)).toStrictEqual({ ...clean(records[1] as LicenceRecord), version: 1 });
       expect(page.cursor).toBeUndefined();
 
       // A replaced expiry moves the licence in the index: no stale entry remains.
@@ -270,6 +271,162 @@ describe.each(engines)("register on $engine", ({ engine, start }) => {
     });
   });
 
+  describe("licence updates", () => {
+    /** The item as stored, index keys included. */
+    const raw = async (reg: Register, id: string) => {
+      const page = await reg.licences.list({ limit: 100 });
+      return page.items.find((r) => r.id === id);
+    };
+
+    it("sets only the fields given, removes those given as undefined, and bumps the version", async () => {
+      const reg = await newRegister();
+      await reg.licences.put(licence("2001", { nodes: 2, autoRenew: 12 }));
+      const after = await reg.licences.update("2001", {
+        name: "renamed",
+        key: undefined,
+        nodes: undefined,
+        updatedAt: "2021-05-21T02:00:00.000Z",
+      });
+      const expected = {
+        ...clean(licence("2001", { autoRenew: 12, key: undefined })),
+        name: "renamed",
+        updatedAt: "2021-05-21T02:00:00.000Z",
+        version: 2,
+      };
+      expect(after).toStrictEqual(expected);
+      expect(await reg.licences.get("2001")).toStrictEqual(expected);
+      // Nothing given: still a write, still a new version.
+      expect((await reg.licences.update("2001", {}))?.version).toBe(3);
+    });
+
+    it("keeps a field another writer set meanwhile (the sync never undoes a PATCH autoRenew)", async () => {
+      const reg = await newRegister();
+      await reg.licences.put(licence("2002", { autoRenew: 1 }));
+      const snapshot = (await reg.licences.get("2002")) as LicenceRecord;
+      // The API switches autoRenew off after the sync read the record...
+      await reg.licences.update("2002", { autoRenew: null });
+      // ...then the sync writes the vendor's new expiry, from its older read, field by field.
+      await reg.licences.update("2002", { expiresOn: "2021-07-16" });
+      expect(await reg.licences.get("2002")).toMatchObject({ autoRenew: null, expiresOn: "2021-07-16" });
+      expect(snapshot.autoRenew).toBe(1);
+    });
+
+    it("with ifVersion, writes only at that version; StaleRecordError otherwise, nothing written", async () => {
+      const reg = await newRegister();
+      await reg.licences.put(licence("2003"));
+      const read = (await reg.licences.get("2003")) as LicenceRecord;
+      expect(read.version).toBe(1);
+      expect(await reg.licences.update("2003", { autoRenew: null }, { ifVersion: 1 })).toMatchObject({
+        autoRenew: null,
+        version: 2,
+      });
+      await expect(reg.licences.update("2003", { name: "late" }, { ifVersion: 1 })).rejects.toBeInstanceOf(
+        StaleRecordError,
+      );
+      expect(await reg.licences.get("2003")).toMatchObject({ name: "web-2003", version: 2 });
+      // Of 10 writers holding version 2, exactly one wins.
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          reg.licences.update("2003", { name: `w${i}` }, { ifVersion: 2 }),
+        ),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      expect(
+        results.filter((r) => r.status === "rejected" && r.reason instanceof StaleRecordError),
+      ).toHaveLength(9);
+      expect((await reg.licences.get("2003"))?.version).toBe(3);
+    });
+
+    it("counts a record written before versions as version 0", async () => {
+      const table = await freshTable(client);
+      const reg = createDynamoRegister({ client, tableName: table });
+      // An item as `put` wrote it before records had versions.
+      const { version: _, ...old } = licence("2004");
+      await DynamoDBDocumentClient.from(client).send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            ...clean(old as LicenceRecord),
+            pk: "LIC#2004",
+            sk: "LICENCE",
+            gsi1pk: "LICENCE",
+            gsi1sk: "2021-06-16#2004",
+            gsi2pk: "STATUS#active",
+          },
+        }),
+      );
+      expect(await reg.licences.get("2004")).not.toHaveProperty("version");
+      await expect(reg.licences.update("2004", { name: "x" }, { ifVersion: 1 })).rejects.toBeInstanceOf(
+        StaleRecordError,
+      );
+      expect(await reg.licences.update("2004", { name: "x" }, { ifVersion: 0 })).toMatchObject({
+        name: "x",
+        version: 1,
+      });
+    });
+
+    it("is undefined for a licence that does not exist, with or without ifVersion, and creates nothing", async () => {
+      const reg = await newRegister();
+      expect(await reg.licences.update("nope", { name: "x" })).toBeUndefined();
+      expect(await reg.licences.update("nope", { name: "x" }, { ifVersion: 0 })).toBeUndefined();
+      expect(await reg.licences.get("nope")).toBeUndefined();
+    });
+
+    it("keeps the indexes in step: a new expiry moves it in the expiry order, a new status to its status", async () => {
+      const reg = await newRegister();
+      await reg.licences.put(licence("a", { expiresOn: "2021-06-01" }));
+      await reg.licences.put(licence("b", { expiresOn: "2021-07-01" }));
+      await reg.licences.update("a", { expiresOn: "2021-08-01" });
+      expect(ids((await reg.licences.list({ limit: 10 })).items)).toEqual(["b", "a"]);
+      expect(ids((await reg.licences.list({ expiresBefore: "2021-07-15", limit: 10 })).items)).toEqual(["b"]);
+      await reg.licences.update("b", { status: "suspended", statusCode: "3" });
+      expect(ids((await reg.licences.list({ status: "suspended", limit: 10 })).items)).toEqual(["b"]);
+      expect(ids((await reg.licences.list({ status: "active", limit: 10 })).items)).toEqual(["a"]);
+      // No expiry: last.
+      await reg.licences.update("a", { expiresOn: undefined });
+      expect(ids((await reg.licences.list({ limit: 10 })).items)).toEqual(["b", "a"]);
+      expect(await raw(reg, "a")).not.toHaveProperty("expiresOn");
+      expect(ids((await reg.licences.list({ expiresBefore: "2022-01-01", limit: 10 })).items)).toEqual(["b"]);
+    });
+
+    it("lists a window of expiries (from, to), paging through it", async () => {
+      const reg = await newRegister();
+      const days = ["2021-05-01", "2021-05-17", "2021-05-17", "2021-05-30", "2021-06-16", "2021-06-17"];
+      for (const [i, day] of days.entries()) await reg.licences.put(licence(`w${i}`, { expiresOn: day }));
+      await reg.licences.put(licence("none", { expiresOn: undefined }));
+      const window = { expiresFrom: "2021-05-17", expiresBefore: "2021-06-17" };
+      const first = await reg.licences.list({ ...window, limit: 2 });
+      expect(ids(first.items)).toEqual(["w1", "w2"]);
+      const rest = await reg.licences.list({ ...window, limit: 5, cursor: first.cursor });
+      expect(ids(rest.items)).toEqual(["w3", "w4"]);
+      expect(rest.cursor).toBeUndefined();
+      // A cursor from before the window does not fit it.
+      const all = await reg.licences.list({ limit: 1 });
+      await expect(reg.licences.list({ ...window, limit: 1, cursor: all.cursor })).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+      expect(ids((await reg.licences.list({ expiresFrom: "2021-06-17", limit: 5 })).items)).toEqual(["w5"]);
+    });
+
+    it("maps suspendedBy and version both ways; update refuses to remove a required field or set the id", async () => {
+      const reg = await newRegister();
+      await reg.licences.put(licence("s1", { suspendedBy: "desk", version: 4 }));
+      expect(await reg.licences.get("s1")).toMatchObject({ suspendedBy: "desk", version: 5 });
+      expect(await reg.licences.update("s1", { suspendedBy: undefined })).not.toHaveProperty("suspendedBy");
+      await expect(reg.licences.update("s1", { name: undefined })).rejects.toBeInstanceOf(TypeError);
+      await expect(
+        reg.licences.update("s1", { id: "other" } as unknown as Partial<LicenceRecord>),
+      ).rejects.toBeInstanceOf(TypeError);
+    });
+
+    it("creates a record only if there is none", async () => {
+      const reg = await newRegister();
+      expect(await reg.licences.create(licence("c1", { autoRenew: 12 }))).toBe(true);
+      expect(await reg.licences.create(licence("c1", { autoRenew: null, name: "other" }))).toBe(false);
+      expect(await reg.licences.get("c1")).toMatchObject({ autoRenew: 12, name: "web-c1", version: 1 });
+    });
+  });
+
   describe("audit", () => {
     const entry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
       at: "2021-05-20T10:00:00.000Z",
@@ -308,143 +465,6 @@ describe.each(engines)("register on $engine", ({ engine, start }) => {
       const got = await register.audit.forLicence("2050", 100);
       expect(got).toHaveLength(50);
       expect(new Set(got.map((e) => e.durationMs)).size).toBe(50);
-    });
-  });
-
-  describe("idempotency", () => {
-    const NOW = Date.parse("2021-05-20T10:00:00Z");
-    const claimOf = (
-      key: string,
-      overrides: Partial<Omit<IdempotencyRecord, "status" | "response">> = {},
-    ): Omit<IdempotencyRecord, "status" | "response"> => ({
-      scope: "billing-panel",
-      key,
-      requestHash: "a".repeat(64),
-      context: { expiresOn: "2021-06-16", note: "" },
-      lockedUntil: NOW + 30_000,
-      expiresAt: NOW / 1000 + 86_400,
-      ...overrides,
-    });
-
-    it("lets exactly one of 20 concurrent claims take a key", async () => {
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          register.idempotency.claim(claimOf("concurrent", { lockedUntil: NOW + i }), NOW),
-        ),
-      );
-      const winners = results.filter((r) => r.claimed);
-      expect(winners).toHaveLength(1);
-      const winner = results.findIndex((r) => r.claimed);
-      for (const result of results) {
-        if (result.claimed) continue;
-        expect(result.existing).toStrictEqual({
-          ...claimOf("concurrent", { lockedUntil: NOW + winner }),
-          status: "in_progress",
-          response: undefined,
-        });
-      }
-    });
-
-    it("saves context, completes, marks unknown, and releases", async () => {
-      const claimed = claimOf("lifecycle");
-      expect(await register.idempotency.claim(claimed, NOW)).toEqual({ claimed: true });
-      // The context is replaced as a whole.
-      const record = {
-        ...claimed,
-        context: { expiresBefore: "2021-06-16", licenceId: "2512171", empty: "" },
-      };
-      await register.idempotency.saveContext(record.scope, record.key, record.context);
-      expect(await register.idempotency.claim(claimed, NOW)).toStrictEqual({
-        claimed: false,
-        existing: { ...record, status: "in_progress", response: undefined },
-      });
-
-      await register.idempotency.markUnknown(record.scope, record.key);
-      const unknown = await register.idempotency.claim(claimOf("lifecycle", { requestHash: "b" }), NOW);
-      expect(unknown).toStrictEqual({
-        claimed: false,
-        existing: { ...record, status: "unknown", response: undefined },
-      });
-
-      // Arbitrary JSON, including what DynamoDB would otherwise trip on.
-      const body = {
-        id: "2512171",
-        empty: "",
-        zero: 0,
-        big: Number.MAX_SAFE_INTEGER,
-        float: 0.1,
-        none: null,
-        list: [],
-        nested: { map: {}, set: ["a", "a"], text: "ü 日本 \u0000" },
-      };
-      await register.idempotency.complete(record.scope, record.key, { statusCode: 201, body });
-      const done = await register.idempotency.claim(record, NOW);
-      expect(done).toStrictEqual({
-        claimed: false,
-        existing: { ...record, status: "completed", response: { statusCode: 201, body } },
-      });
-      for (const odd of ["", 0, null, [], "text"]) {
-        await register.idempotency.complete(record.scope, record.key, { statusCode: 200, body: odd });
-        const again = await register.idempotency.claim(record, NOW);
-        expect(again.claimed ? undefined : again.existing.response).toStrictEqual({
-          statusCode: 200,
-          body: odd,
-        });
-      }
-
-      await register.idempotency.release(record.scope, record.key);
-      expect(await register.idempotency.claim(record, NOW)).toEqual({ claimed: true });
-      await register.idempotency.release(record.scope, record.key);
-      // Releasing what is not there is fine; completing it is not.
-      await register.idempotency.release(record.scope, record.key);
-      await expect(
-        register.idempotency.complete(record.scope, record.key, { statusCode: 200, body: {} }),
-      ).rejects.toBeInstanceOf(IdempotencyRecordNotFoundError);
-      await expect(register.idempotency.markUnknown(record.scope, record.key)).rejects.toBeInstanceOf(
-        IdempotencyRecordNotFoundError,
-      );
-      await expect(register.idempotency.saveContext(record.scope, record.key, {})).rejects.toBeInstanceOf(
-        IdempotencyRecordNotFoundError,
-      );
-    });
-
-    it("lets an expired record be claimed again", async () => {
-      const old = claimOf("expired", { expiresAt: NOW / 1000 - 1 });
-      expect(await register.idempotency.claim(old, NOW - 60_000)).toEqual({ claimed: true });
-      await register.idempotency.complete(old.scope, old.key, { statusCode: 200, body: { old: true } });
-
-      // Still live at its own expiry second, gone one second later.
-      const atExpiry = await register.idempotency.claim(
-        claimOf("expired", { requestHash: "new" }),
-        NOW - 1000,
-      );
-      expect(atExpiry.claimed).toBe(false);
-      const fresh = claimOf("expired", { requestHash: "new" });
-      expect(await register.idempotency.claim(fresh, NOW)).toEqual({ claimed: true });
-      expect(await register.idempotency.claim(fresh, NOW)).toStrictEqual({
-        claimed: false,
-        existing: { ...fresh, status: "in_progress", response: undefined },
-      });
-    });
-
-    it("keeps scopes apart, and takes any key up to 255 characters", async () => {
-      const key = `${"#日".repeat(120)}% x/`.padEnd(255, "k");
-      expect(key).toHaveLength(255);
-      for (const scope of ["a", "a#b", "a%23b", "a#"]) {
-        expect(await register.idempotency.claim(claimOf(key, { scope }), NOW), scope).toEqual({
-          claimed: true,
-        });
-      }
-      // `a` + `b#c` and `a#b` + `c` are different keys.
-      expect(await register.idempotency.claim(claimOf("b#c", { scope: "a" }), NOW)).toEqual({
-        claimed: true,
-      });
-      expect(await register.idempotency.claim(claimOf("c", { scope: "a#b" }), NOW)).toEqual({
-        claimed: true,
-      });
-      const again = await register.idempotency.claim(claimOf(key, { scope: "a#b" }), NOW);
-      expect(again.claimed ? undefined : again.existing.scope).toBe("a#b");
-      expect(again.claimed ? undefined : again.existing.key).toBe(key);
     });
   });
 });

@@ -114,6 +114,8 @@ export async function watchHarness(options: {
   /** Vendor client settings by variable (BILLMGR_RETRIES, …). */
   clientEnv?: Record<string, string>;
   tablePrefix?: string;
+  /** The desk's lock (and the night's renewal lease): how long before a dead run's claim can be taken. */
+  lockMs?: number;
 }): Promise<WatchHarness> {
   const vendor = await vendorSandbox({
     now: new Date(`${options.now}T00:00:00Z`),
@@ -130,7 +132,7 @@ export async function watchHarness(options: {
     catalogue: loadCatalogue(),
     notifier,
     settings: defaultSettings(options.settings),
-    idempotency: { ttlSeconds: 30 * 86_400, lockMs: 120_000 },
+    idempotency: { ttlSeconds: 30 * 86_400, lockMs: options.lockMs ?? 120_000, settleMs: 0 },
   };
   return {
     vendor,
@@ -157,4 +159,124 @@ export async function watchHarness(options: {
       await vendor.close();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Killing a run
+
+/** What every dependency of a run throws once the run has died. */
+export class Killed extends Error {
+  override readonly name = "Killed";
+}
+
+/** Register methods that only read; every other one writes. */
+const READS = new Set([
+  "get",
+  "list",
+  "find",
+  "recorded",
+  "pending",
+  "sent",
+  "read",
+  "forLicence",
+  "unresolved",
+]);
+
+/**
+ * Where a run dies: at the `nth` call (1-based) of `at` whose arguments `match`, `before` it (the call
+ * never happens) or `after` it (it happens, its answer is never seen). `at` names one method
+ * (`notifier.send`, `billing.prolong`, `register.licences.update`) or `register.write` (any register
+ * write: licences, audit, idempotency, alerts, nights).
+ */
+export interface KillPoint {
+  at: string;
+  nth: number;
+  when: "before" | "after";
+  match?: (args: unknown[]) => boolean;
+}
+
+/**
+ * The run's dependencies as a process that can be killed: once it dies (at the kill point), every call
+ * to any of them throws `Killed`, and a call in flight at that moment (it reaches the vendor or the
+ * table, as it would) answers `Killed` too: no code of the dead run sees anything again. The calls made
+ * are listed, by name.
+ */
+export function mortal(deps: WatcherDeps, kill: KillPoint) {
+  let dead = false;
+  let inflight = 0;
+  let lastCall = Date.now();
+  let counted = 0;
+  let killedAt: string | undefined;
+  const calls: string[] = [];
+
+  const matches = (name: string, args: unknown[]) => {
+    const [, store, method] = name.split(".");
+    const target =
+      kill.at === name ||
+      (kill.at === "register.write" &&
+        name.startsWith("register.") &&
+        store !== undefined &&
+        !READS.has(method ?? ""));
+    return target && (kill.match?.(args) ?? true);
+  };
+
+  function wrap<T extends object>(target: T, prefix: string): T {
+    return new Proxy(target, {
+      get(object, property, receiver) {
+        const value = Reflect.get(object, property, receiver);
+        if (typeof value !== "function") return value;
+        const name = `${prefix}.${String(property)}`;
+        return async (...args: unknown[]) => {
+          if (dead) throw new Killed(`dead before ${name}`);
+          calls.push(name);
+          lastCall = Date.now();
+          const here = matches(name, args) && ++counted === kill.nth;
+          if (here) killedAt = name;
+          if (here && kill.when === "before") {
+            dead = true;
+            throw new Killed(`killed before ${name}`);
+          }
+          inflight++;
+          try {
+            const result = await value.apply(object, args);
+            if (here) dead = true;
+            if (dead) throw new Killed(`killed during ${name}`);
+            return result;
+          } finally {
+            inflight--;
+            lastCall = Date.now();
+          }
+        };
+      },
+    });
+  }
+
+  const register = deps.register;
+  return {
+    deps: {
+      ...deps,
+      billing: wrap(deps.billing, "billing"),
+      notifier: wrap(deps.notifier, "notifier"),
+      register: {
+        licences: wrap(register.licences, "register.licences"),
+        audit: wrap(register.audit, "register.audit"),
+        idempotency: wrap(register.idempotency, "register.idempotency"),
+        alerts: wrap(register.alerts, "register.alerts"),
+        nights: wrap(register.nights, "register.nights"),
+      },
+    } satisfies WatcherDeps,
+    calls,
+    died: () => dead,
+    /** The call the run died at. */
+    killedAt: () => killedAt,
+    /** Resolves once nothing of the dead run is in flight or retrying any more. */
+    async settled(): Promise<void> {
+      while (inflight > 0 || Date.now() - lastCall < 300) await new Promise((r) => setTimeout(r, 25));
+    },
+  };
+}
+
+/** The ledger names an alert (or each alert a digest carries) stands for. */
+export function ledgerKeys(alert: Alert): string[] {
+  return alert.covers ?? [`${alert.ledger.subject}|${alert.kind}|${alert.ledger.threshold}`];
 }

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestHash } from "../../shared/licences/idempotency.ts";
 import type { Alert } from "../../shared/watcher/alerts.ts";
 import { type NightReport, VendorUnreachableError } from "../../shared/watcher/night.ts";
 import { expectNoSecret } from "../support/secrets.ts";
@@ -87,27 +86,33 @@ describe("faults on service.prolong in the middle of a night", () => {
     expect(ofKind(sent, "low_balance")[0]?.title).toBe(
       "[licence desk] Balance 200.00 EUR will not cover 470.00 EUR of renewals in 7 days",
     );
+    // An unanswered renewal is no failure: it awaits its outcome (never sent again blindly).
     const summary = ofKind(sent, "summary")[0];
     expect(summary?.severity).toBe("warning");
-    expect(summary?.title).toMatch(/Night 2021-05-17: 1 renewed, 4 failed,/);
-    expect(summary?.body).toContain("Outcome unknown, reconciled next run (3):");
-    expect(summary?.body).toContain("cluster (id");
+    expect(summary?.title).toMatch(/Night 2021-05-17: 1 renewed, 1 failed, 3 awaiting outcome,/);
+    expect(summary?.body).toContain("Awaiting the outcome, not failed (3):");
+    expect(summary?.body).toContain(`cluster (id ${id.cluster}): Insufficient funds`);
+    expect(night1.tonight).toEqual({ renewed: 1, failed: 1, awaiting: 3 });
   });
 
-  it("a rerun of the night reconciles the unknown outcomes and sends none of them again", async () => {
+  it("a rerun of the night reconciles the unknown outcomes (settle window 0 here) and sends none of them again", async () => {
     const before = h.prolongs();
     const rerun = await h.run("2021-05-17");
-    // The acted renewal is seen in the vendor's list (expiry moved): nothing to renew.
+    // The acted renewal is seen in the vendor's list (expiry moved): nothing to renew; its open outcome
+    // is settled from the evidence (the exact expiry it leads to): applied, found by the rerun.
     expect(rerun.sync.updated).toBe(1);
+    expect(rerun.renewedElsewhere.map((r) => [r.name, r.to])).toEqual([["acted", "2021-12-31"]]);
     // http500 and dropped: the key holds an unknown outcome; the rerun looks (the vendor's expiry did not
     // move) and does not send. Only the refused cluster, provably not charged, is tried again.
     expect(h.prolongs() - before).toBe(1);
     expect(rerun.renewed).toEqual([]);
     expect(names(rerun.failed)).toEqual(["cluster", "dropped", "http500"]);
     expect(rerun.failed.find((f) => f.name === "http500")?.reason).toMatch(
-      /expiry is still 2021-05-18: the unanswered renewal was not applied/,
+      /expiry is still 2021-05-18, .*it was not applied and nothing was charged/,
     );
     expect(h.vendor.sandbox.state.balanceMinor).toBe(8_000);
+    // The night as the register tells it now: fine and acted renewed, the other three failed.
+    expect(rerun.tonight).toEqual({ renewed: 2, failed: 3, awaiting: 0 });
   });
 
   it("a reconciled 'not applied' renewal found by a rerun is alerted as a failed renewal", async () => {
@@ -131,45 +136,6 @@ describe("faults on service.prolong in the middle of a night", () => {
     expect((await h.record(id.acted))?.expiresOn).toBe("2021-12-31");
     expect(kinds(night2.sent)).not.toContain("renewal_failed");
     expect(ofKind(night2.sent, "summary")[0]?.title).toMatch(/: 3 renewed, 0 failed,/);
-  });
-});
-
-describe("a run that died in the middle of a renewal", () => {
-  it("does not leave the licence skipped in silence by the retry of the same night", async () => {
-    const { h } = await harness({ now: "2021-05-17" });
-    const id = await h.seed(
-      fleetLicence({ name: "due", ip: "82.156.45.1", expiredate: "2021-05-20", autoRenew: 1 }),
-    );
-    // What the first invocation left behind when Lambda's timeout killed it: the renewal's key claimed
-    // (lock for IDEMPOTENCY_LOCK_SECONDS from its clock), the expiry before it saved, the prolong never
-    // answered (here: never arrived, the vendor's expiry did not move).
-    const at = new Date("2021-05-17T02:00:00Z");
-    const key = `watch:${id}:2021-05-20:2021-05-17`;
-    const claim = await h.register.idempotency.claim(
-      {
-        scope: "watcher",
-        key,
-        requestHash: requestHash({ operation: "renew", id, body: { period: 12 } }),
-        context: {},
-        lockedUntil: at.getTime() + h.deps.idempotency.lockMs,
-        expiresAt: Math.floor(at.getTime() / 1000) + h.deps.idempotency.ttlSeconds,
-      },
-      at.getTime(),
-    );
-    expect(claim.claimed).toBe(true);
-    await h.register.idempotency.saveContext("watcher", key, { expiryBefore: "2021-05-20" });
-
-    // Lambda retries the same event (same scheduledTime) after the 15-minute timeout. The lock is long
-    // dead in real time, but the watcher measures it against the schedule's time, so it is "in progress"
-    // for every retry of this night.
-    const retry = await h.run("2021-05-17");
-    expect(h.prolongs()).toBeLessThanOrEqual(1);
-    const renewed = retry.renewed.some((r) => r.id === id);
-    const told = retry.sent.some((a) => a.licenceId === id && a.kind.startsWith("renewal_"));
-    expect({ busy: retry.busy, renewedOrAlerted: renewed || told }).toEqual({
-      busy: [],
-      renewedOrAlerted: true,
-    });
   });
 });
 

@@ -94,10 +94,42 @@ describe("decideRenewal", () => {
     );
   });
 
-  it("never renews a licence suspended before its expiry (suspended on purpose)", () => {
+  it("never renews a licence suspended before its expiry (suspended on purpose): blocked once due, so staff hear of it", () => {
     const held = licence({ status: "suspended", statusCode: "3", expiresOn: "2021-05-14" });
-    expect(decideRenewal(held, lite, "2021-05-12", settings)).toEqual(none);
-    expect(decideRenewal(held, lite, "2021-05-14", settings)).toEqual(none);
+    const blocked = { action: "blocked", why: "suspended_before_expiry", lapsed: false };
+    expect(decideRenewal(held, lite, "2021-05-10", settings)).toEqual(none);
+    expect(decideRenewal(held, lite, "2021-05-12", settings)).toEqual(blocked);
+    expect(decideRenewal(held, lite, "2021-05-14", settings)).toEqual(blocked);
+  });
+
+  it("never renews a licence we suspended (suspendedBy desk), even lapsed, even listed active; blocked once due", () => {
+    const ours = licence({
+      status: "suspended",
+      statusCode: "3",
+      expiresOn: "2021-05-14",
+      suspendedBy: "desk",
+    });
+    expect(decideRenewal(ours, lite, "2021-05-10", settings)).toEqual(none);
+    expect(decideRenewal(ours, lite, "2021-05-11", settings)).toEqual({
+      action: "blocked",
+      why: "suspended_by_desk",
+      lapsed: false,
+    });
+    // Lapsed: a vendor-suspended lapsed licence would be renewed (see above); ours never is.
+    expect(decideRenewal(ours, lite, "2021-05-20", settings)).toEqual({
+      action: "blocked",
+      why: "suspended_by_desk",
+      lapsed: true,
+    });
+    // The mark wins over the status: resumed at the vendor's panel but not through the desk.
+    const active = licence({ expiresOn: "2021-05-14", suspendedBy: "desk" });
+    expect(decideRenewal(active, lite, "2021-05-13", settings)).toMatchObject({ action: "blocked" });
+    // Cleared by a resume: renewed as usual.
+    expect(decideRenewal({ ...active, suspendedBy: undefined }, lite, "2021-05-13", settings)).toEqual(
+      renew(1, "due"),
+    );
+    // Without autoRenew there is nothing to block.
+    expect(decideRenewal({ ...ours, autoRenew: null }, lite, "2021-05-13", settings)).toEqual(none);
   });
 
   it("never renews what is not live or not running: deleted, gone from the list, ordered, processing", () => {
@@ -105,11 +137,28 @@ describe("decideRenewal", () => {
     for (const l of [
       licence({ status: "deleted", statusCode: "4" }),
       licence({ goneSince: "2021-04-20" }),
-      licence({ status: "ordered", statusCode: "1" }),
-      licence({ status: "processing", statusCode: "5" }),
       licence({ expiresOn: undefined }),
+      licence({ status: "ordered", statusCode: "1", expiresOn: undefined }),
     ])
       expect(decideRenewal(l, lite, night, settings)).toEqual(none);
+    // Not running yet but due (or lapsed): blocked, with the reason, so the lapse is never silent.
+    for (const l of [
+      licence({ status: "ordered", statusCode: "1" }),
+      licence({ status: "processing", statusCode: "5" }),
+      licence({ status: "unknown", statusCode: "0" }),
+    ]) {
+      expect(decideRenewal(l, lite, night, settings)).toEqual({
+        action: "blocked",
+        why: "not_active",
+        lapsed: false,
+      });
+      expect(decideRenewal(l, lite, "2021-05-02", settings)).toEqual({
+        action: "blocked",
+        why: "not_active",
+        lapsed: true,
+      });
+      expect(decideRenewal(l, lite, "2021-04-27", settings)).toEqual(none);
+    }
   });
 
   it("renews early, from 7 days before renewals close, a licence whose normal night falls on or after the close", () => {

@@ -1,0 +1,106 @@
+import type { IpAvailability } from "../billmgr/client.ts";
+import { ordersOpen } from "../catalogue/index.ts";
+import type { LicenceChanges, LicenceRecord } from "../register/types.ts";
+import type { DeskContext } from "./context.ts";
+import { NotFoundError } from "./errors.ts";
+import type { IpQuery, UpdateInput } from "./inputs.ts";
+import { recordFromVendor } from "./records.ts";
+
+/**
+ * The licence desk's other operations: each vendor call audited, each register write touching only
+ * the fields it changes (so it never undoes another writer's change to the rest).
+ */
+export function licenceChanges(ctx: DeskContext) {
+  const { billing, register, catalogue, caller } = ctx;
+  const synced = () => caller.now.toISOString();
+
+  async function save(id: string, changes: LicenceChanges): Promise<LicenceRecord> {
+    const after = await register.licences.update(id, { ...changes, updatedAt: caller.now.toISOString() });
+    if (!after) throw new NotFoundError(`licence ${id}`);
+    return after;
+  }
+
+  /** The vendor's form, stored; our own settings (autoRenew, the suspend mark) stay as they are. */
+  async function refresh(id: string, base: LicenceRecord | undefined): Promise<LicenceRecord> {
+    const details = await ctx.audited("get", id, { id }, () => billing.get(id, ctx.vendorOptions));
+    const vendor = recordFromVendor(details, catalogue, base?.autoRenew ?? null, caller.now);
+    if (!base) {
+      await register.licences.put(vendor);
+      return vendor;
+    }
+    const { id: _id, autoRenew: _own, ...fields } = vendor;
+    return (
+      (await register.licences.update(id, { ...fields, formPending: undefined, goneSince: undefined })) ??
+      vendor
+    );
+  }
+
+  return {
+    async get(id: string, fromVendor: boolean): Promise<LicenceRecord> {
+      const record = await register.licences.get(id);
+      if (!fromVendor) {
+        if (!record) throw new NotFoundError(`licence ${id}`);
+        return record;
+      }
+      return refresh(id, record);
+    },
+
+    async update(id: string, body: UpdateInput): Promise<LicenceRecord> {
+      await ctx.stored(id);
+      const changes: LicenceChanges = {};
+      if (body.name !== undefined || body.ip !== undefined) {
+        const edit = {
+          ...(body.name !== undefined && { name: body.name }),
+          ...(body.ip !== undefined && { ip: body.ip }),
+        };
+        await ctx.audited("edit", id, { id, ...edit }, () => billing.edit(id, edit));
+        Object.assign(changes, edit, { syncedAt: synced() });
+      }
+      if (body.autoRenew !== undefined) changes.autoRenew = body.autoRenew;
+      return save(id, changes);
+    },
+
+    /** Suspended on purpose: marked, so the watcher never renews it behind the reseller's back. */
+    async suspend(id: string): Promise<LicenceRecord> {
+      await ctx.stored(id);
+      await ctx.audited("suspend", id, { id }, () => billing.suspend(id));
+      return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
+    },
+
+    async resume(id: string): Promise<LicenceRecord> {
+      await ctx.stored(id);
+      await ctx.audited("resume", id, { id }, () => billing.resume(id));
+      return save(id, { status: "active", statusCode: "2", suspendedBy: undefined, syncedAt: synced() });
+    },
+
+    async regenerateKey(id: string): Promise<{ id: string; key: string | undefined }> {
+      await ctx.stored(id);
+      const { key } = await ctx.audited("regenerate-key", id, { id }, () => billing.regenerateKey(id));
+      await save(id, { key, syncedAt: synced() });
+      return { id, key };
+    },
+
+    async delete(id: string): Promise<LicenceRecord> {
+      await ctx.stored(id);
+      await ctx.audited("delete", id, { id }, () => billing.delete(id));
+      return save(id, { status: "deleted", statusCode: "4", syncedAt: synced() });
+    },
+
+    async checkIp(query: IpQuery): Promise<IpAvailability> {
+      const product = ctx.productOf(query.product);
+      ctx.checkPeriod(product, query.period);
+      if (!ordersOpen(product, ctx.today)) {
+        return {
+          available: false,
+          reason: `${product.title} sales closed on ${product.lifecycle.salesCloseOn}`,
+          type: "lifecycle_closed",
+          object: "product",
+        };
+      }
+      const params = { ip: query.ip, product: product.id, period: query.period };
+      return ctx.audited("check-ip", undefined, params, () =>
+        billing.checkIp({ ip: query.ip, pricelist: product.pricelist, period: query.period }),
+      );
+    },
+  };
+}

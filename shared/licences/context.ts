@@ -1,0 +1,126 @@
+import type { BillingClient } from "../billmgr/client.ts";
+import type { Catalogue, Product } from "../catalogue/index.ts";
+import { type IsoDate, toIsoDate } from "../dates.ts";
+import type { AuditEntry, IntentRef, LicenceRecord, Register } from "../register/types.ts";
+import { DeadlineNearError, NotFoundError, ValidationError } from "./errors.ts";
+import type { IdempotencySettings } from "./idempotency.ts";
+import type { MoneyIntent } from "./intent.ts";
+import { retried } from "./retried.ts";
+import { auditOutcome } from "./vendor-outcome.ts";
+
+export interface DeskDeps {
+  billing: BillingClient;
+  register: Register;
+  catalogue: Catalogue;
+  idempotency: IdempotencySettings;
+}
+
+/** Who is asking, and when: every decision takes the date as input. */
+export interface Caller {
+  client: string;
+  now: Date;
+  /**
+   * Epoch ms by which this request's vendor calls must be done, leaving time to record an unknown
+   * outcome before the Lambda is stopped; none for the watcher's own long night.
+   */
+  deadlineMs?: number | undefined;
+}
+
+type AuditParams = AuditEntry["params"];
+
+/** What every use case of the desk works with: its dependencies, its caller, and a few shared steps. */
+export interface DeskContext extends DeskDeps {
+  caller: Caller;
+  today: IsoDate;
+  /** For every vendor call of this request. */
+  vendorOptions: { deadlineMs?: number };
+  audited<T>(
+    operation: string,
+    licenceId: string | undefined,
+    params: AuditParams,
+    call: () => Promise<T>,
+  ): Promise<T>;
+  stored(id: string): Promise<LicenceRecord>;
+  productOf(id: string, field?: string): Product;
+  checkPeriod(product: Product, period: number): void;
+  intent(operation: string, key: string, request: unknown): MoneyIntent & { ref: IntentRef };
+  /** Right before a money call: refuses (nothing sent) when the request's budget cannot hold it. */
+  checkTimeForMoneyCall(operation: string): void;
+}
+
+/** A money call is sent only with this much of the request's budget left: it must be able to answer. */
+export const MIN_MONEY_CALL_MS = 4000;
+
+export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
+  const { register, catalogue } = deps;
+  return {
+    ...deps,
+    caller,
+    today: toIsoDate(caller.now),
+    vendorOptions: caller.deadlineMs === undefined ? {} : { deadlineMs: caller.deadlineMs },
+
+    /** Every vendor call lands in the audit trail; a failed audit write is retried and logged, never the answer. */
+    async audited(operation, licenceId, params, call) {
+      const started = performance.now();
+      let outcome: AuditEntry["outcome"] = "ok";
+      let error: string | undefined;
+      try {
+        return await call();
+      } catch (e) {
+        [outcome, error] = auditOutcome(e);
+        throw e;
+      } finally {
+        const entry: AuditEntry = {
+          at: new Date().toISOString(),
+          client: caller.client,
+          operation,
+          licenceId,
+          params,
+          outcome,
+          error,
+          durationMs: Math.round(performance.now() - started),
+        };
+        await retried(`audit ${operation}`, () => register.audit.record(entry)).catch(() => {});
+      }
+    },
+
+    async stored(id) {
+      const record = await register.licences.get(id);
+      if (!record) throw new NotFoundError(`licence ${id}`);
+      return record;
+    },
+
+    productOf(id, field = "product") {
+      const product = catalogue.byId(id);
+      if (!product)
+        throw new ValidationError({
+          [field]: `is not in the catalogue (${catalogue.products.map((p) => p.id).join(", ")})`,
+        });
+      return product;
+    },
+
+    checkPeriod(product, period) {
+      if (!product.periods.includes(period as 1)) {
+        throw new ValidationError({
+          period: `must be one of ${product.periods.join(", ")} for ${product.id}`,
+        });
+      }
+    },
+
+    checkTimeForMoneyCall(operation) {
+      if (caller.deadlineMs !== undefined && caller.deadlineMs - Date.now() < MIN_MONEY_CALL_MS)
+        throw new DeadlineNearError(operation);
+    },
+
+    intent(operation, key, request) {
+      return {
+        operation,
+        store: register.idempotency,
+        settings: deps.idempotency,
+        ref: { scope: caller.client, key },
+        request,
+        nowMs: () => Date.now(),
+      };
+    },
+  };
+}

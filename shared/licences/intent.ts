@@ -1,0 +1,215 @@
+import { createHash } from "node:crypto";
+import type { IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "../register/types.ts";
+import {
+  IdempotencyKeyReusedError,
+  OutcomePendingError,
+  OutcomeUnknownError,
+  RequestInProgressError,
+} from "./errors.ts";
+import type { IdempotencySettings } from "./idempotency.ts";
+import { retried } from "./retried.ts";
+import { failedCall } from "./vendor-outcome.ts";
+
+/** What the vendor did, as evidence read after the settle window shows it. */
+export type Evidence =
+  | { kind: "applied"; facts: Record<string, string> }
+  | { kind: "not_applied"; response: StoredResponse }
+  | { kind: "undecided"; reason: string };
+
+/** A money-moving operation, in the phases the outcome model needs. */
+export interface MoneyOperation {
+  /**
+   * Checks and reads before anything is sent; may throw (then nothing was sent and the key is freed).
+   * Returns the evidence to keep and the call itself, which answers the facts of what the vendor did.
+   */
+  prepare(): Promise<{ context: Record<string, string>; send: () => Promise<Record<string, string>> }>;
+  /** The answer for an applied call. Must not fail for a register or read failure: the money moved. */
+  applied(facts: Record<string, string>, context: Record<string, string>): Promise<StoredResponse>;
+  /** After the settle window: what the vendor's state says about the call. Never sends it again. */
+  reconcile(context: Record<string, string>): Promise<Evidence>;
+  /** The call provably did nothing (refused, never sent, or settled as not applied): free what it held. */
+  released(context: Record<string, string> | undefined): Promise<void>;
+}
+
+export interface MoneyIntent {
+  /** `order` or `renew`, for messages. */
+  operation: string;
+  store: IdempotencyStore;
+  settings: IdempotencySettings;
+  ref: IntentRef;
+  /** The canonical request: the same key with another request is refused; the reconciler rebuilds from it. */
+  request: unknown;
+  /** Wall-clock ms: locks and settle windows run on the real clock, whatever night is replayed. */
+  nowMs: () => number;
+}
+
+export type MoneyResult = StoredResponse & { replayed: boolean };
+
+/** How long a reconcile holds an unresolved intent against another reconciler. */
+const LEASE_MS = 30_000;
+/** When the evidence cannot decide (the vendor unreadable, an expiry nobody expected): ask again in. */
+const UNDECIDED_RETRY_SECONDS = 60;
+
+export function requestHash(request: unknown): string {
+  return createHash("sha256").update(JSON.stringify(request)).digest("hex");
+}
+
+/**
+ * The outcome model of every money call, API or watcher. Each call ends applied (the vendor answered
+ * OK: nothing afterwards can undo that or free its key), refused (the vendor's error, or provably never
+ * sent: the key is freed) or unknown. An unknown one stays pending for the settle window, then is
+ * decided on evidence, by a retry with the same key or by the scheduled reconciler; undecidable
+ * evidence keeps it pending. It is never sent twice.
+ */
+export async function runMoneyIntent(intent: MoneyIntent, operation: MoneyOperation): Promise<MoneyResult> {
+  const { store, ref, settings } = intent;
+  const hash = requestHash(intent.request);
+  const now = intent.nowMs();
+  const claim = await store.claim(
+    {
+      ...ref,
+      requestHash: hash,
+      operation: intent.operation,
+      request: intent.request,
+      lockedUntil: now + settings.lockMs,
+      expiresAt: Math.floor(now / 1000) + settings.ttlSeconds,
+    },
+    now,
+  );
+  if (claim.claimed) return { ...(await sendOnce(intent, operation)), replayed: false };
+  if (claim.existing.requestHash !== hash) throw new IdempotencyKeyReusedError();
+  return resumeIntent(intent, operation, claim.existing);
+}
+
+/** A repeat of a claimed key, or the reconciler: whatever the record's state calls for, never a second send. */
+export async function resumeIntent(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  record: IdempotencyRecord,
+): Promise<MoneyResult> {
+  const { store, ref, settings } = intent;
+  const now = intent.nowMs();
+  switch (record.status) {
+    case "completed":
+      if (record.response) return { ...record.response, replayed: true };
+      break;
+    case "applied":
+      return { ...(await finishApplied(intent, operation, record.facts, record.context)), replayed: true };
+    case "in_progress":
+      if (record.lockedUntil > now) throw new RequestInProgressError(secondsUntil(record.lockedUntil, now));
+      if (record.sentAt === undefined) {
+        // Its holder died before sending: nothing left, so the first to take it over runs it now.
+        if (await store.takeOver(ref.scope, ref.key, now, now + settings.lockMs))
+          return { ...(await sendOnce(intent, operation)), replayed: false };
+        throw new RequestInProgressError(1);
+      }
+      break; // died after sending: as unknown
+  }
+  return { ...(await settle(intent, operation, record)), replayed: true };
+}
+
+async function sendOnce(intent: MoneyIntent, operation: MoneyOperation): Promise<StoredResponse> {
+  const { store, ref } = intent;
+  let prepared: Awaited<ReturnType<MoneyOperation["prepare"]>>;
+  try {
+    prepared = await operation.prepare();
+    await store.markSent(ref.scope, ref.key, prepared.context, intent.nowMs());
+  } catch (error) {
+    await forget(intent, operation, undefined);
+    throw error;
+  }
+  let facts: Record<string, string>;
+  try {
+    facts = await prepared.send();
+  } catch (error) {
+    if (failedCall(error) !== "unknown") {
+      await forget(intent, operation, prepared.context);
+      throw error;
+    }
+    // If even this write fails, the record still says "sent" and is unknown once its lock passes.
+    await retried("mark the intent unknown", () => store.markUnknown(ref.scope, ref.key)).catch(() => {});
+    throw new OutcomeUnknownError(intent.operation, Math.ceil(intent.settings.settleMs / 1000), {
+      cause: error,
+    });
+  }
+  return finishApplied(intent, operation, facts, prepared.context);
+}
+
+/** Applied: record it first, then build and keep the answer; no failure from here on changes the outcome. */
+async function finishApplied(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  facts: Record<string, string>,
+  context: Record<string, string>,
+): Promise<StoredResponse> {
+  const { store, ref } = intent;
+  await retried("mark the intent applied", () => store.markApplied(ref.scope, ref.key, facts)).catch(
+    () => {},
+  );
+  const response = await operation.applied(facts, context);
+  return keep(intent, response, "applied");
+}
+
+async function settle(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  record: IdempotencyRecord,
+): Promise<StoredResponse> {
+  const { store, ref, settings } = intent;
+  const now = intent.nowMs();
+  const settleAt = (record.sentAt ?? now) + settings.settleMs;
+  if (now < settleAt) throw new OutcomePendingError(intent.operation, secondsUntil(settleAt, now));
+  if (!(await store.lease(ref.scope, ref.key, now, now + LEASE_MS))) {
+    // Another reconciler is deciding it right now; its answer will be kept.
+    const again = await store.find(ref.scope, ref.key);
+    if (again?.status === "completed" && again.response) return again.response;
+    throw new OutcomePendingError(intent.operation, secondsUntil(again?.lockedUntil ?? now + LEASE_MS, now));
+  }
+  let evidence: Evidence;
+  try {
+    evidence = await operation.reconcile(record.context);
+  } catch (error) {
+    evidence = { kind: "undecided", reason: error instanceof Error ? error.message : String(error) };
+  }
+  switch (evidence.kind) {
+    case "applied":
+      return finishApplied(intent, operation, evidence.facts, record.context);
+    case "not_applied":
+      await operation.released(record.context);
+      return keep(intent, evidence.response, "not_applied");
+    case "undecided":
+      throw new OutcomePendingError(intent.operation, UNDECIDED_RETRY_SECONDS, evidence.reason);
+  }
+}
+
+/** Keeps the final answer; the first one kept wins, so every repeat and every reconciler answers the same. */
+async function keep(
+  intent: MoneyIntent,
+  response: StoredResponse,
+  outcome: "applied" | "not_applied",
+): Promise<StoredResponse> {
+  const { store, ref, settings } = intent;
+  const expiresAt = Math.floor(intent.nowMs() / 1000) + settings.ttlSeconds;
+  try {
+    const kept = await retried("keep the answer", () =>
+      store.complete(ref.scope, ref.key, response, outcome, expiresAt),
+    );
+    return kept.response ?? response;
+  } catch {
+    // Unkept, the record stays applied (or unknown) and the next repeat or reconciler builds it again.
+    return response;
+  }
+}
+
+async function forget(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  context: Record<string, string> | undefined,
+): Promise<void> {
+  await operation.released(context);
+  await retried("free the key", () => intent.store.release(intent.ref.scope, intent.ref.key));
+}
+
+function secondsUntil(atMs: number, nowMs: number): number {
+  return Math.max(1, Math.ceil((atMs - nowMs) / 1000));
+}

@@ -1,0 +1,135 @@
+import { ordersOpen, type Product } from "../catalogue/index.ts";
+import { canonicalIp } from "../ip.ts";
+import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import type { DeskContext } from "./context.ts";
+import { LifecycleClosedError, ValidationError } from "./errors.ts";
+import type { OrderInput } from "./inputs.ts";
+import { type Evidence, type MoneyResult, runMoneyIntent } from "./intent.ts";
+import { recordFromOrder, recordFromVendor } from "./records.ts";
+import { retried } from "./retried.ts";
+
+/**
+ * `POST /licenses`: one licence bought per Idempotency-Key. The IP arrives canonical (the schema
+ * writes IPv6 short and lower-case, as the vendor keeps it), so the evidence compares like with like.
+ */
+export async function orderLicence(ctx: DeskContext, body: OrderInput, key: string): Promise<MoneyResult> {
+  const product = ctx.productOf(body.product);
+  ctx.checkPeriod(product, body.period);
+  const nodes = orderNodes(product, body.nodes);
+  const intent = ctx.intent("order", key, { operation: "order", body });
+  const params = {
+    ip: body.ip,
+    name: body.name,
+    product: product.id,
+    period: body.period,
+    nodes: nodes ?? null,
+  };
+
+  return runMoneyIntent(intent, {
+    async prepare() {
+      if (!ordersOpen(product, ctx.today)) {
+        throw new LifecycleClosedError(product.id, "order", product.lifecycle.salesCloseOn ?? "", ctx.today);
+      }
+      ctx.checkTimeForMoneyCall("order");
+      return {
+        context: { ip: body.ip, name: body.name, pricelist: product.pricelist, orderedOn: ctx.today },
+        async send() {
+          const { id } = await ctx.audited("order", undefined, params, () =>
+            ctx.billing.order(
+              {
+                ip: body.ip,
+                name: body.name,
+                pricelist: product.pricelist,
+                period: body.period,
+                addons: product.nodes && nodes !== undefined ? { [product.nodes.addon]: nodes } : undefined,
+                // Renewals belong to our watcher: the vendor must never renew behind its back.
+                autoprolong: null,
+              },
+              ctx.vendorOptions,
+            ),
+          );
+          return { licenceId: id };
+        },
+      };
+    },
+    applied: (facts) => orderedAnswer(ctx, intent.ref, facts.licenceId ?? "", body, product, nodes),
+    reconcile: (context) => placedOrder(ctx, intent.ref, context),
+    released: async () => {},
+  });
+}
+
+function orderNodes(product: Product, nodes: number | undefined): number | undefined {
+  if (nodes !== undefined && !product.nodes)
+    throw new ValidationError({ nodes: `${product.id} has no cluster nodes` });
+  if (product.nodes && nodes !== undefined && (nodes < product.nodes.min || nodes > product.nodes.max)) {
+    throw new ValidationError({ nodes: `must be from ${product.nodes.min} to ${product.nodes.max}` });
+  }
+  return product.nodes ? (nodes ?? product.nodes.min) : undefined;
+}
+
+/**
+ * The 201 of a placed order. The money moved: a form that cannot be read yet, or a register write
+ * that fails, leaves the order's own facts in the answer (the next sync fills in the rest).
+ */
+async function orderedAnswer(
+  ctx: DeskContext,
+  ref: IntentRef,
+  id: string,
+  body: OrderInput,
+  product: Product,
+  nodes: number | undefined,
+): Promise<StoredResponse> {
+  await retried("claim the new licence id", () => ctx.register.idempotency.claimLicenceId(id, ref)).catch(
+    () => {},
+  );
+  let record: LicenceRecord;
+  try {
+    const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
+    record = recordFromVendor(details, ctx.catalogue, body.autoRenew, ctx.caller.now);
+  } catch {
+    record = recordFromOrder({ ...body, id, nodes }, product, ctx.caller.now);
+  }
+  const stored = await retried(`store licence ${id}`, async () => {
+    await ctx.register.licences.put(record);
+    return ctx.register.licences.get(id);
+  }).catch(() => undefined);
+  return { statusCode: 201, body: stored ?? record };
+}
+
+/**
+ * Was the unanswered order placed? The vendor's book, after the settle window: a licence on the same
+ * IP, with the same name and pricelist, created on or after the day of the order, whose id no other
+ * intent has claimed.
+ */
+async function placedOrder(
+  ctx: DeskContext,
+  ref: IntentRef,
+  context: Record<string, string>,
+): Promise<Evidence> {
+  const { ip, name, pricelist, orderedOn = "" } = context;
+  const rows = await ctx.audited("reconcile-order", undefined, { ip: ip ?? "", name: name ?? "" }, () =>
+    ctx.billing.list(ctx.vendorOptions),
+  );
+  for (const row of rows) {
+    if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.name !== name || row.pricelist !== pricelist) continue;
+    const createdOn =
+      row.createdOn ??
+      (await ctx.audited("get", row.id, { id: row.id }, () => ctx.billing.get(row.id))).createdOn;
+    if (createdOn === undefined || createdOn < orderedOn) continue;
+    if (await ctx.register.idempotency.claimLicenceId(row.id, ref))
+      return { kind: "applied", facts: { licenceId: row.id } };
+  }
+  return {
+    kind: "not_applied",
+    response: {
+      statusCode: 409,
+      body: {
+        error: {
+          code: "order_not_placed",
+          message: `the vendor has no licence for ${name} on ${ip} created since ${orderedOn}, well after the unanswered order was sent: it was not placed and nothing was charged; order again with a new Idempotency-Key`,
+          details: { outcome: "not_applied" },
+        },
+      },
+    },
+  };
+}

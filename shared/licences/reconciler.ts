@@ -1,0 +1,157 @@
+import { toIsoDate } from "../dates.ts";
+import type { IdempotencyRecord } from "../register/types.ts";
+import type { Alert } from "../watcher/alerts.ts";
+import type { DeskDeps } from "./context.ts";
+import { OutcomePendingError } from "./errors.ts";
+import type { OrderInput, RenewInput } from "./inputs.ts";
+import type { MoneyResult } from "./intent.ts";
+import { licenceDesk } from "./service.ts";
+
+export interface ReconcilerOptions {
+  /** Intents read per pass (oldest first). */
+  limit: number;
+  /** An outcome still unknown this long after it was sent is raised with staff. */
+  staleAfterMs: number;
+}
+
+export const RECONCILER_DEFAULTS: ReconcilerOptions = { limit: 200, staleAfterMs: 24 * 3600_000 };
+
+export interface SettledIntent {
+  client: string;
+  key: string;
+  operation: string;
+  outcome: "applied" | "not_applied";
+  /** The order's new licence, or the renewed one. */
+  licenceId: string | undefined;
+  statusCode: number;
+}
+
+export interface ReconcileReport {
+  settled: SettledIntent[];
+  /** Still inside their settle window, or undecided by the evidence. */
+  pending: number;
+  /** Unknown for longer than `staleAfterMs`: staff must look. */
+  stale: Array<{ client: string; key: string; operation: string; sentAt: string }>;
+  /** Alerts this pass raised (placed orders, stale outcomes); the caller sends them once. */
+  alerts: Alert[];
+}
+
+/**
+ * Settles unknown money outcomes without waiting for their clients: every unresolved intent whose
+ * settle window has passed is decided on evidence, exactly as a retry with its key would (the same
+ * code, so both always give the same answer, and nothing is ever sent again). Runs every 15 minutes in
+ * AWS, inside `npm start` locally, and at the start of each watcher night.
+ */
+export async function reconcileUnresolved(
+  deps: DeskDeps,
+  at: Date,
+  options: ReconcilerOptions = RECONCILER_DEFAULTS,
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = { settled: [], pending: 0, stale: [], alerts: [] };
+  const records = await deps.register.idempotency.unresolved(options.limit);
+  for (const record of records) {
+    const desk = licenceDesk(deps, { client: record.scope, now: at });
+    try {
+      const result = await resume(desk, record);
+      const settled = settledFrom(record, result);
+      report.settled.push(settled);
+      if (settled.operation === "order" && settled.outcome === "applied")
+        report.alerts.push(orderPlaced(settled, at));
+    } catch (error) {
+      report.pending++;
+      const age = Date.now() - (record.sentAt ?? Date.now());
+      if (age >= options.staleAfterMs) {
+        const stale = {
+          client: record.scope,
+          key: record.key,
+          operation: record.operation,
+          sentAt: new Date(record.sentAt ?? 0).toISOString(),
+        };
+        report.stale.push(stale);
+        report.alerts.push(outcomeStale(stale, record, error, at));
+      }
+    }
+  }
+  return report;
+}
+
+function resume(desk: ReturnType<typeof licenceDesk>, record: IdempotencyRecord): Promise<MoneyResult> {
+  const request = record.request as
+    | { operation: "order"; body: OrderInput }
+    | { operation: "renew"; id: string; body: RenewInput };
+  if (request?.operation === "order") return desk.order(request.body, record.key);
+  if (request?.operation === "renew") return desk.renew(request.id, request.body, record.key);
+  throw new Error(`intent ${record.key}: unknown operation ${record.operation}`);
+}
+
+function settledFrom(record: IdempotencyRecord, result: MoneyResult): SettledIntent {
+  const body = result.body as { id?: string } | undefined;
+  const request = record.request as { id?: string };
+  return {
+    client: record.scope,
+    key: record.key,
+    operation: record.operation,
+    outcome: result.statusCode < 300 ? "applied" : "not_applied",
+    licenceId: body?.id ?? request?.id,
+    statusCode: result.statusCode,
+  };
+}
+
+function orderPlaced(settled: SettledIntent, at: Date): Alert {
+  return {
+    kind: "order_settled",
+    severity: "warning",
+    title: `[licence desk] Unanswered order settled as placed: licence ${settled.licenceId}`,
+    body: [
+      `An order whose answer never reached the desk was placed by the vendor, and charged.`,
+      "",
+      `Licence id:       ${settled.licenceId}`,
+      `Ordered by:       API client "${settled.client}", Idempotency-Key ${settled.key}`,
+      "",
+      "The licence is now in the register. The client that ordered it receives it (201) when it retries",
+      "with the same Idempotency-Key. If the client ordered again with a new key meanwhile, it holds two",
+      `licences: check the register for its IP and delete the one not wanted (DELETE /licenses/${settled.licenceId}).`,
+    ].join("\n"),
+    licenceId: settled.licenceId,
+    night: toIsoDate(at),
+    ledger: { subject: `intent:${settled.client}:${settled.key}`, threshold: "settled" },
+  };
+}
+
+function outcomeStale(
+  stale: ReconcileReport["stale"][number],
+  record: IdempotencyRecord,
+  error: unknown,
+  at: Date,
+): Alert {
+  const why =
+    error instanceof OutcomePendingError
+      ? error.message
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  const request = record.request as { id?: string; body?: Record<string, unknown> };
+  const what =
+    record.operation === "renew"
+      ? `renewal of licence ${request?.id} (${String(request?.body?.period)} months)`
+      : `order of ${String(request?.body?.product)} for ${String(request?.body?.name)} on ${String(request?.body?.ip)}`;
+  return {
+    kind: "outcome_stale",
+    severity: "critical",
+    title: `[licence desk] Money outcome unknown for over a day: ${record.operation} ${stale.key}`.slice(
+      0,
+      99,
+    ),
+    body: [
+      `The ${what} was sent to the vendor at ${stale.sentAt} and its outcome is still unknown.`,
+      `Last check: ${why}`,
+      "",
+      `API client: "${stale.client}", Idempotency-Key ${stale.key}.`,
+      "What to do: look the licence up in the vendor's panel. The desk keeps checking every 15 minutes and",
+      "never sends this call again; do not renew or order it again by hand until the panel shows what happened.",
+    ].join("\n"),
+    licenceId: request?.id,
+    night: toIsoDate(at),
+    ledger: { subject: `intent:${stale.client}:${stale.key}`, threshold: "stale" },
+  };
+}

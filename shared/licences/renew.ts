@@ -1,0 +1,174 @@
+import { type Product, renewalsOpen } from "../catalogue/index.ts";
+import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import type { DeskContext } from "./context.ts";
+import { LifecycleClosedError, RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
+import { atCap, expectedExpiry } from "./expiry.ts";
+import type { RenewInput } from "./inputs.ts";
+import { type Evidence, type MoneyResult, runMoneyIntent } from "./intent.ts";
+import { recordFromVendor } from "./records.ts";
+import { retried } from "./retried.ts";
+
+export interface RenewOptions {
+  /** The watcher's renewals: re-checked against the register right before sending. */
+  onlyIfAutoRenew?: boolean;
+}
+
+/**
+ * `POST /licenses/{id}/renew` and the watcher's renewals: one renewal per Idempotency-Key, and one in
+ * flight per licence (API and watcher alike), so a renewal is never mistaken for another. The evidence
+ * of an unanswered renewal is the exact expiry it leads to.
+ */
+export async function renewLicence(
+  ctx: DeskContext,
+  id: string,
+  body: RenewInput,
+  key: string,
+  options: RenewOptions = {},
+): Promise<MoneyResult> {
+  const record = await ctx.stored(id);
+  const product = ctx.catalogue.byPricelist(record.pricelist);
+  const intent = ctx.intent("renew", key, { operation: "renew", id, body });
+  const holds = ctx.register.idempotency;
+
+  return runMoneyIntent(intent, {
+    async prepare() {
+      if (product) checkRenewable(ctx, product, body.period, record.expiresOn);
+      await holdLicence(ctx, id, intent.ref);
+      if (options.onlyIfAutoRenew) await checkStillWanted(ctx, id);
+      // The vendor's expiry right before the renewal is what the evidence is measured from.
+      const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
+      const before = recordFromVendor(details, ctx.catalogue, record.autoRenew, ctx.caller.now);
+      if (product) checkRenewable(ctx, product, body.period, before.expiresOn);
+      const expiryBefore = before.expiresOn ?? ctx.today;
+      ctx.checkTimeForMoneyCall("renew");
+      return {
+        context: {
+          licenceId: id,
+          period: String(body.period),
+          expiryBefore,
+          expectedExpiry: expectedExpiry(product, expiryBefore, body.period, ctx.today),
+        },
+        async send() {
+          const { newExpiry } = await ctx.audited("renew", id, { id, period: body.period }, () =>
+            ctx.billing.prolong(id, body.period, ctx.vendorOptions),
+          );
+          const facts: Record<string, string> = newExpiry ? { newExpiry } : {};
+          return facts;
+        },
+      };
+    },
+    applied: (facts, context) => renewedAnswer(ctx, intent.ref, id, facts, context),
+    reconcile: (context) => renewalEvidence(ctx, id, context),
+    released: () => holds.freeLicence(id, intent.ref),
+  });
+}
+
+function checkRenewable(
+  ctx: DeskContext,
+  product: Product,
+  period: number,
+  expiresOn: string | undefined,
+): void {
+  ctx.checkPeriod(product, period);
+  if (!renewalsOpen(product, ctx.today)) {
+    throw new LifecycleClosedError(product.id, "renew", product.lifecycle.renewalsCloseOn ?? "", ctx.today);
+  }
+  const cap = atCap(product, expiresOn, ctx.today);
+  if (cap) throw new LifecycleClosedError(product.id, "renew", cap, ctx.today);
+}
+
+/**
+ * Takes the licence for this renewal. A holder that is finished, or died before sending, holds it no
+ * longer; one whose outcome is still open does, until it is settled.
+ */
+async function holdLicence(ctx: DeskContext, id: string, ref: IntentRef): Promise<void> {
+  const store = ctx.register.idempotency;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const hold = await store.holdLicence(id, ref);
+    if (hold.held) return;
+    const other = await store.find(hold.owner.scope, hold.owner.key);
+    const stale =
+      !other ||
+      other.status === "completed" ||
+      (other.status === "in_progress" && other.sentAt === undefined && other.lockedUntil < Date.now());
+    if (!stale) throw new RenewalInFlightError(id);
+    await store.freeLicence(id, hold.owner);
+  }
+  throw new RenewalInFlightError(id);
+}
+
+/** The night decided from its sync; a reseller may have changed the licence since. */
+async function checkStillWanted(ctx: DeskContext, id: string): Promise<void> {
+  const now = await ctx.stored(id);
+  if (now.autoRenew === null) throw new RenewalNotWantedError(id, "its automatic renewal was switched off");
+  if (now.suspendedBy === "desk")
+    throw new RenewalNotWantedError(id, "it was suspended on purpose through the API");
+}
+
+/** The 200 of an applied renewal. The money moved: a missing expiry or a failed write never changes that. */
+async function renewedAnswer(
+  ctx: DeskContext,
+  ref: IntentRef,
+  id: string,
+  facts: Record<string, string>,
+  context: Record<string, string>,
+): Promise<StoredResponse> {
+  let expiresOn = facts.newExpiry;
+  let confirmed = expiresOn !== undefined;
+  if (!confirmed) {
+    // The answer left the date out: read it, and if the read fails say what the renewal leads to.
+    try {
+      const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
+      expiresOn = details.expiresOn;
+      confirmed = expiresOn !== undefined;
+    } catch {
+      expiresOn = context.expectedExpiry;
+    }
+  }
+  const changes: Partial<LicenceRecord> = {
+    expiresOn,
+    status: "active",
+    statusCode: "2",
+    syncedAt: ctx.caller.now.toISOString(),
+    ...(!confirmed && { formPending: true }),
+  };
+  const after = await retried(`store the renewal of ${id}`, () =>
+    ctx.register.licences.update(id, changes),
+  ).catch(() => undefined);
+  await retried(`free licence ${id}`, () => ctx.register.idempotency.freeLicence(id, ref)).catch(() => {});
+  const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...changes };
+  return { statusCode: 200, body };
+}
+
+/** Was the unanswered renewal applied? Only the exact expiry it leads to says yes; the old one, no. */
+async function renewalEvidence(
+  ctx: DeskContext,
+  id: string,
+  context: Record<string, string>,
+): Promise<Evidence> {
+  const expiryBefore = context.expiryBefore ?? "";
+  const expected = context.expectedExpiry ?? "";
+  const details = await ctx.audited("reconcile-renew", id, { id }, () =>
+    ctx.billing.get(id, ctx.vendorOptions),
+  );
+  if (details.expiresOn === expected) return { kind: "applied", facts: { newExpiry: expected } };
+  if (details.expiresOn !== expiryBefore) {
+    return {
+      kind: "undecided",
+      reason: `the vendor's expiry is ${details.expiresOn ?? "unknown"}, neither ${expiryBefore} (before) nor ${expected} (renewed): staff must check the licence in the vendor's panel`,
+    };
+  }
+  return {
+    kind: "not_applied",
+    response: {
+      statusCode: 409,
+      body: {
+        error: {
+          code: "renewal_not_applied",
+          message: `the vendor's expiry is still ${expiryBefore}, well after the unanswered renewal was sent: it was not applied and nothing was charged; renew again with a new Idempotency-Key`,
+          details: { outcome: "not_applied", expiresOn: expiryBefore },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { nightKey } from "./night-ledger.ts";
+import { PARTITION_KEY, SORT_KEY } from "./table.ts";
+import { type AlertKey, type AlertLedger, alertKeyText, type PendingAlert } from "./types.ts";
+
+type Item = Record<string, unknown>;
+
+/** A sent alert: `ALERT#<subject>`, `<kind>#<threshold>` (the ledger's key since its first version). */
+export const alertKey = (subject: string, kind: string, threshold: string) => ({
+  [PARTITION_KEY]: `ALERT#${subject}`,
+  [SORT_KEY]: `${kind}#${threshold}`,
+});
+/** Alerts recorded and not sent yet share one partition: few at a time, each dropped once sent. */
+export const PENDING_ALERTS = "ALERTS#PENDING";
+export const pendingAlertKey = (key: AlertKey) => ({
+  [PARTITION_KEY]: PENDING_ALERTS,
+  [SORT_KEY]: alertKeyText(key),
+});
+/** The night that raised an alert, for its summary. */
+export const nightAlertKey = (night: string, key: AlertKey) => ({
+  [PARTITION_KEY]: nightKey(night),
+  [SORT_KEY]: `ALERT#${alertKeyText(key)}`,
+});
+
+/** At most 16 requests in flight, results in order. */
+async function inParallel<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, items.length) }, worker));
+  return results;
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof Error && error.name === "ConditionalCheckFailedException";
+
+/**
+ * The alert ledger on the register's table. Three items per alert, none needing a transaction (dynalite
+ * has none): the night's index entry, then the pending entry (the alert to send, its mail rendered),
+ * and, once sent, the ledger entry, after which the pending one is deleted. A run killed between any two
+ * of these writes leaves the alert either still to record (its cause was not written yet either) or
+ * pending (sent by the next run); a pending entry found already sent is dropped without sending.
+ */
+export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
+  /** The items of these keys that exist (BatchGetItem, 100 keys a request, unprocessed ones asked again). */
+  async function existing(keys: Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Item[] | undefined = keys.slice(i, i + 100);
+      while (pending && pending.length > 0) {
+        const result = await doc.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        found.push(...(result.Responses?.[table] ?? []));
+        pending = result.UnprocessedKeys?.[table]?.Keys as Item[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  /** BatchWriteItem, 25 requests at a time, unprocessed ones sent again. */
+  async function batchWrite(requests: Item[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending: Item[] = requests.slice(i, i + 25);
+      while (pending.length > 0) {
+        const result = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } }));
+        pending = (result.UnprocessedItems?.[table] ?? []) as Item[];
+      }
+    }
+  }
+
+  const unique = <T extends AlertKey>(keys: readonly T[]): T[] => [
+    ...new Map(keys.map((k) => [alertKeyText(k), k])).values(),
+  ];
+
+  /** `subject|kind|threshold` of a ledger or pending item. */
+  const textOf = (item: Item) =>
+    item[PARTITION_KEY] === PENDING_ALERTS
+      ? String(item[SORT_KEY])
+      : alertKeyText({
+          subject: String(item.subject ?? String(item[PARTITION_KEY]).slice("ALERT#".length)),
+          kind: String(item.kind ?? String(item[SORT_KEY]).split("#")[0]),
+          threshold: String(item.threshold ?? String(item[SORT_KEY]).split("#").slice(1).join("#")),
+        });
+
+  async function sent(keys: readonly AlertKey[]): Promise<Set<string>> {
+    const items = await existing(unique(keys).map((k) => alertKey(k.subject, k.kind, k.threshold)));
+    return new Set(items.map(textOf));
+  }
+
+  async function recorded(keys: readonly AlertKey[]): Promise<Set<string>> {
+    const list = unique(keys);
+    const items = await existing([
+      ...list.map((k) => alertKey(k.subject, k.kind, k.threshold)),
+      ...list.map(pendingAlertKey),
+    ]);
+    return new Set(items.map(textOf));
+  }
+
+  return {
+    recorded,
+    sent,
+
+    async record(alerts) {
+      const list = unique(alerts);
+      const known = await recorded(list);
+      const fresh = list.filter((a) => !known.has(alertKeyText(a)));
+      const names = (a: AlertKey) => ({ subject: a.subject, kind: a.kind, threshold: a.threshold });
+      // The night's index first: repeating it is harmless, and once a pending entry exists the night's
+      // summary must find it.
+      await batchWrite(
+        fresh.map((a) => ({ PutRequest: { Item: { ...nightAlertKey(a.night, a), ...names(a) } } })),
+      );
+      const won = await inParallel(fresh, async (alert) => {
+        try {
+          await doc.send(
+            new PutCommand({
+              TableName: table,
+              Item: {
+                ...pendingAlertKey(alert),
+                ...names(alert),
+                night: alert.night,
+                payload: alert.payload,
+              },
+              ConditionExpression: "attribute_not_exists(pk)",
+            }),
+          );
+          return true;
+        } catch (error) {
+          if (isConditionFailure(error)) return false;
+          throw error;
+        }
+      });
+      return fresh.filter((_, i) => won[i]);
+    },
+
+    async pending() {
+      const items: Item[] = [];
+      let startKey: Item | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: "pk = :p",
+            ExpressionAttributeValues: { ":p": PENDING_ALERTS },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return items
+        .map(
+          (item): PendingAlert => ({
+            subject: item.subject as string,
+            kind: item.kind as string,
+            threshold: item.threshold as string,
+            night: item.night as string,
+            payload: item.payload as string,
+          }),
+        )
+        .sort((a, b) => a.night.localeCompare(b.night) || alertKeyText(a).localeCompare(alertKeyText(b)));
+    },
+
+    async lease(key, nowMs, untilMs) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: pendingAlertKey(key),
+            UpdateExpression: "SET leaseUntil = :until",
+            ConditionExpression:
+              "attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+            ExpressionAttributeValues: { ":until": untilMs, ":now": nowMs },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    async unlease(key) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: pendingAlertKey(key),
+            UpdateExpression: "REMOVE leaseUntil",
+            ConditionExpression: "attribute_exists(pk)",
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    },
+
+    async markSent(alerts, at) {
+      const list = unique(alerts);
+      // Batched, so the time between the mail leaving and its ledger entry is as short as it can be.
+      await batchWrite(
+        list.map((a) => ({
+          PutRequest: {
+            Item: {
+              ...alertKey(a.subject, a.kind, a.threshold),
+              subject: a.subject,
+              kind: a.kind,
+              threshold: a.threshold,
+              night: a.night,
+              at,
+            },
+          },
+        })),
+      );
+      await batchWrite(list.map((a) => ({ DeleteRequest: { Key: pendingAlertKey(a) } })));
+    },
+  };
+}

@@ -1,0 +1,306 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
+import type { ClaimResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from "./types.ts";
+
+/** `markSent`, `markUnknown` or `markApplied` on a key with no record (never claimed, or released). */
+export class IdempotencyRecordNotFoundError extends Error {
+  override readonly name = "IdempotencyRecordNotFoundError";
+}
+
+const IDEM_SK = "IDEM";
+/** Sent intents not completed yet share one partition of the status index, oldest first. */
+export const UNRESOLVED_PARTITION = "INTENT#unresolved";
+
+type Item = Record<string, unknown>;
+
+/**
+ * `IDEM#<scope>#<key>`. `%` and `#` in the scope are escaped so that no two (scope, key) pairs share an
+ * item (scope `a#b` + key `c` versus scope `a` + key `b#c`): one client never sees another's answer.
+ */
+export const idempotencyKey = (scope: string, key: string) => ({
+  [PARTITION_KEY]: `IDEM#${scope.replaceAll("%", "%25").replaceAll("#", "%23")}#${key}`,
+  [SORT_KEY]: IDEM_SK,
+});
+const renewingKey = (licenceId: string) => ({ [PARTITION_KEY]: `RENEWING#${licenceId}`, [SORT_KEY]: "LOCK" });
+const orderedKey = (licenceId: string) => ({ [PARTITION_KEY]: `ORDERED#${licenceId}`, [SORT_KEY]: "INTENT" });
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof Error && error.name === "ConditionalCheckFailedException";
+
+/** Money intents on the register's table: conditional writes only, so concurrent callers never both win. */
+export function intentStore(doc: DynamoDBDocumentClient, table: string): IdempotencyStore {
+  const read = async (scope: string, key: string) => {
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: table, Key: idempotencyKey(scope, key), ConsistentRead: true }),
+    );
+    return Item ? toIntent(Item) : undefined;
+  };
+
+  /** An update under a condition; false when the condition failed. */
+  const conditional = async (
+    key: Item,
+    update: string,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+  ): Promise<boolean> => {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: key,
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  };
+
+  const tryClaim = async (record: Parameters<IdempotencyStore["claim"]>[0], nowSeconds: number) => {
+    try {
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            scope: record.scope,
+            key: record.key,
+            requestHash: record.requestHash,
+            operation: record.operation,
+            request: JSON.stringify(record.request),
+            status: "in_progress",
+            lockedUntil: record.lockedUntil,
+            // A claim that never sends expires; `markSent` removes this, so a sent intent never does.
+            [TTL_ATTRIBUTE]: record.expiresAt,
+            ...idempotencyKey(record.scope, record.key),
+          },
+          // A record past its expiry may linger until TTL deletes it (up to days): it counts as absent.
+          ConditionExpression: "attribute_not_exists(pk) OR #expiresAt < :now",
+          ExpressionAttributeNames: { "#expiresAt": TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ":now": nowSeconds },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  };
+
+  return {
+    async claim(record, nowMs): Promise<ClaimResult> {
+      const nowSeconds = Math.floor(nowMs / 1000);
+      // A repeat finds its record with a read, and writes nothing (a replay costs no write capacity).
+      const seen = await read(record.scope, record.key);
+      if (seen && (seen.expiresAt === undefined || seen.expiresAt >= nowSeconds))
+        return { claimed: false, existing: seen };
+      // Two rounds: if the record that beat us vanishes before we read it (released, or deleted by TTL),
+      // the key is free again and we try once more.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (await tryClaim(record, nowSeconds)) return { claimed: true };
+        const existing = await read(record.scope, record.key);
+        if (existing) return { claimed: false, existing };
+      }
+      throw new Error("idempotency claim: the key is changing too fast to claim or read; try again");
+    },
+
+    find: read,
+
+    takeOver: (scope, key, nowMs, lockedUntil) =>
+      conditional(
+        idempotencyKey(scope, key),
+        "SET lockedUntil = :until",
+        "#status = :in_progress AND attribute_not_exists(sentAt) AND lockedUntil < :now",
+        { "#status": "status" },
+        { ":until": lockedUntil, ":in_progress": "in_progress", ":now": nowMs },
+      ),
+
+    async markSent(scope, key, context, sentAt) {
+      const done = await conditional(
+        idempotencyKey(scope, key),
+        "SET #context = :context, sentAt = :sentAt, gsi2pk = :unresolved, gsi1sk = :order REMOVE #expiresAt",
+        "#status = :in_progress AND attribute_not_exists(sentAt)",
+        { "#context": "context", "#status": "status", "#expiresAt": TTL_ATTRIBUTE },
+        {
+          ":context": context,
+          ":sentAt": sentAt,
+          ":unresolved": UNRESOLVED_PARTITION,
+          ":order": `${new Date(sentAt).toISOString()}#${idempotencyKey(scope, key)[PARTITION_KEY]}`,
+          ":in_progress": "in_progress",
+        },
+      );
+      if (!done) throw new IdempotencyRecordNotFoundError("the intent is no longer ours to send");
+    },
+
+    // Only an in-flight record becomes unknown: one already applied or completed stays as it is.
+    async markUnknown(scope, key) {
+      await conditional(
+        idempotencyKey(scope, key),
+        // Its holder is done with it: the lock goes, so a reconcile may lease it once the window passes.
+        "SET #status = :unknown, lockedUntil = :zero",
+        "#status = :in_progress",
+        { "#status": "status" },
+        { ":unknown": "unknown", ":in_progress": "in_progress", ":zero": 0 },
+      );
+    },
+
+    async markApplied(scope, key, facts) {
+      await conditional(
+        idempotencyKey(scope, key),
+        "SET #status = :applied, facts = :facts",
+        "attribute_exists(pk) AND #status <> :completed",
+        { "#status": "status" },
+        { ":applied": "applied", ":facts": facts, ":completed": "completed" },
+      );
+    },
+
+    async complete(scope, key, response, outcome, expiresAt) {
+      const done = await conditional(
+        idempotencyKey(scope, key),
+        "SET #status = :completed, #response = :response, #outcome = :outcome, #expiresAt = :expiresAt REMOVE gsi2pk, gsi1sk",
+        "attribute_exists(pk) AND #status <> :completed",
+        {
+          "#status": "status",
+          "#response": "response",
+          "#outcome": "outcome",
+          "#expiresAt": TTL_ATTRIBUTE,
+        },
+        {
+          ":completed": "completed",
+          ":response": JSON.stringify({ statusCode: response.statusCode, body: response.body }),
+          ":outcome": outcome,
+          ":expiresAt": expiresAt,
+        },
+      );
+      const record = await read(scope, key);
+      if (!record) throw new IdempotencyRecordNotFoundError("no idempotency record for this key");
+      if (done || record.status === "completed") return record;
+      throw new Error("idempotency complete: the record changed under us");
+    },
+
+    async release(scope, key) {
+      await doc.send(new DeleteCommand({ TableName: table, Key: idempotencyKey(scope, key) }));
+    },
+
+    async unresolved(limit) {
+      const records: IdempotencyRecord[] = [];
+      let startKey: Item | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: table,
+            IndexName: BY_STATUS_INDEX,
+            KeyConditionExpression: "gsi2pk = :p",
+            ExpressionAttributeValues: { ":p": UNRESOLVED_PARTITION },
+            Limit: limit - records.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        records.push(...(page.Items ?? []).map(toIntent));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined && records.length < limit);
+      return records;
+    },
+
+    lease: (scope, key, nowMs, until) =>
+      conditional(
+        idempotencyKey(scope, key),
+        "SET lockedUntil = :until",
+        "attribute_exists(sentAt) AND #status <> :completed AND lockedUntil < :now",
+        { "#status": "status" },
+        { ":until": until, ":completed": "completed", ":now": nowMs },
+      ),
+
+    async holdLicence(licenceId, owner) {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...renewingKey(licenceId), scope: owner.scope, key: owner.key },
+            ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
+            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+          }),
+        );
+        return { held: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        const { Item } = await doc.send(
+          new GetCommand({ TableName: table, Key: renewingKey(licenceId), ConsistentRead: true }),
+        );
+        // Freed between our write and our read: the licence is free, try once more.
+        if (!Item) return this.holdLicence(licenceId, owner);
+        return { held: false, owner: { scope: Item.scope as string, key: Item.key as string } };
+      }
+    },
+
+    async freeLicence(licenceId, owner) {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: table,
+            Key: renewingKey(licenceId),
+            ConditionExpression: "#scope = :scope AND #key = :key",
+            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    },
+
+    async claimLicenceId(licenceId, owner) {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...orderedKey(licenceId), scope: owner.scope, key: owner.key },
+            ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
+            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+  };
+}
+
+function toIntent(item: Item): IdempotencyRecord {
+  return {
+    scope: item.scope as string,
+    key: item.key as string,
+    requestHash: item.requestHash as string,
+    operation: (item.operation as string | undefined) ?? "",
+    request: typeof item.request === "string" ? JSON.parse(item.request) : undefined,
+    status: item.status as IdempotencyRecord["status"],
+    context: (item.context ?? {}) as Record<string, string>,
+    facts: (item.facts ?? {}) as Record<string, string>,
+    response: typeof item.response === "string" ? parseResponse(item.response) : undefined,
+    outcome: item.outcome as IdempotencyRecord["outcome"],
+    lockedUntil: item.lockedUntil as number,
+    sentAt: item.sentAt as number | undefined,
+    expiresAt: item[TTL_ATTRIBUTE] as number | undefined,
+  };
+}
+
+function parseResponse(json: string): StoredResponse {
+  const parsed = JSON.parse(json) as { statusCode: number; body?: unknown };
+  return { statusCode: parsed.statusCode, body: parsed.body };
+}

@@ -1,0 +1,157 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { PARTITION_KEY, SORT_KEY } from "./table.ts";
+import type { AlertKey, NightLedger, NightRecord, NightRenewal, NightSync } from "./types.ts";
+
+type Item = Record<string, unknown>;
+
+/** One partition per night: `RENEWAL#<licence id>` items, `ALERT#…` items (alert-ledger.ts), `SYNC`. */
+export const nightKey = (night: string) => `NIGHT#${night}`;
+export const nightRenewalKey = (night: string, licenceId: string) => ({
+  [PARTITION_KEY]: nightKey(night),
+  [SORT_KEY]: `RENEWAL#${licenceId}`,
+});
+const nightSyncKey = (night: string) => ({ [PARTITION_KEY]: nightKey(night), [SORT_KEY]: "SYNC" });
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof Error && error.name === "ConditionalCheckFailedException";
+
+/** Each night's renewals, alerts and sync counts on the register's table: conditional writes only. */
+export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLedger {
+  const read = async (night: string, licenceId: string): Promise<NightRenewal> => {
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: table, Key: nightRenewalKey(night, licenceId), ConsistentRead: true }),
+    );
+    if (!Item) throw new Error(`night ${night}: no renewal entry for licence ${licenceId}`);
+    return toRenewal(Item);
+  };
+
+  const put = async (night: string, renewal: NightRenewal, condition: string, values: Item) => {
+    try {
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { ...fromRenewal(renewal), ...nightRenewalKey(night, renewal.licenceId) },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { "#o": "outcome" },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  };
+
+  return {
+    async begin(night, renewal, nowMs) {
+      // Free unless applied already, or held by a run whose lease is still running.
+      const began = await put(
+        night,
+        renewal,
+        "attribute_not_exists(pk) OR (#o <> :applied AND #o <> :started) OR (#o = :started AND leaseUntil < :now)",
+        { ":applied": "applied", ":started": "started", ":now": nowMs },
+      );
+      return began ? { began: true } : { began: false, current: await read(night, renewal.licenceId) };
+    },
+
+    async settle(night, renewal) {
+      const stored = { ...renewal, run: undefined, leaseUntil: undefined };
+      const written = await put(night, stored, "attribute_not_exists(pk) OR #o <> :applied", {
+        ":applied": "applied",
+      });
+      return written ? stored : read(night, renewal.licenceId);
+    },
+
+    async addSync(night, sync) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: nightSyncKey(night),
+          UpdateExpression: "SET listed = :l ADD added :a, updated :u, gone :g",
+          ExpressionAttributeValues: {
+            ":l": sync.listed,
+            ":a": sync.added,
+            ":u": sync.updated,
+            ":g": sync.gone,
+          },
+        }),
+      );
+    },
+
+    async read(night) {
+      const record: NightRecord = {
+        renewals: [],
+        alerts: [],
+        sync: { listed: 0, added: 0, updated: 0, gone: 0 },
+      };
+      let startKey: Item | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: "pk = :p",
+            ExpressionAttributeValues: { ":p": nightKey(night) },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const sort = String(item[SORT_KEY]);
+          if (sort.startsWith("RENEWAL#")) record.renewals.push(toRenewal(item));
+          else if (sort.startsWith("ALERT#")) record.alerts.push(toAlertKey(item));
+          else if (sort === "SYNC") record.sync = toSync(item);
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return record;
+    },
+  };
+}
+
+function fromRenewal(renewal: NightRenewal): Item {
+  return {
+    licenceId: renewal.licenceId,
+    name: renewal.name,
+    outcome: renewal.outcome,
+    from: renewal.from,
+    to: renewal.to,
+    period: renewal.period,
+    reason: renewal.reason,
+    detail: renewal.detail,
+    run: renewal.run,
+    leaseUntil: renewal.leaseUntil,
+    at: renewal.at,
+  };
+}
+
+function toRenewal(item: Item): NightRenewal {
+  return {
+    licenceId: item.licenceId as string,
+    name: item.name as string,
+    outcome: item.outcome as NightRenewal["outcome"],
+    from: item.from as string | undefined,
+    to: item.to as string | undefined,
+    period: item.period as number,
+    reason: item.reason as string,
+    detail: item.detail as string | undefined,
+    run: item.run as string | undefined,
+    leaseUntil: item.leaseUntil as number | undefined,
+    at: item.at as string,
+  };
+}
+
+function toAlertKey(item: Item): AlertKey {
+  return { subject: item.subject as string, kind: item.kind as string, threshold: item.threshold as string };
+}
+
+function toSync(item: Item): NightSync {
+  const n = (v: unknown) => (typeof v === "number" ? v : 0);
+  return { listed: n(item.listed), added: n(item.added), updated: n(item.updated), gone: n(item.gone) };
+}

@@ -1,0 +1,28 @@
+import type { LicenceSummary } from "../../billmgr/licence.ts";
+import { redact } from "../../redact.ts";
+import { alerts } from "../alerts.ts";
+import type { NightRun } from "./run.ts";
+import { sendPhase } from "./send.ts";
+
+/** The vendor's list could not be read: nothing was synced or renewed. */
+export class VendorUnreachableError extends Error {
+  override readonly name = "VendorUnreachableError";
+}
+
+/**
+ * The vendor's whole list. Without it nothing else is safe to do: say so once (and send what earlier
+ * runs left pending), and fail loudly so the schedule retries.
+ */
+export async function listPhase(run: NightRun): Promise<LicenceSummary[]> {
+  try {
+    return await run.deps.billing.list();
+  } catch (error) {
+    const reason = redact(error instanceof Error ? error.message : String(error));
+    await run.raise([alerts.vendorUnreachable(run.night, reason)]);
+    await sendPhase(run);
+    throw new VendorUnreachableError(
+      `night ${run.night}: the vendor's licence list could not be read: ${reason}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,282 @@
+import type { IsoDate } from "../../dates.ts";
+import {
+  LifecycleClosedError,
+  OutcomePendingError,
+  OutcomeUnknownError,
+  RenewalInFlightError,
+  RenewalNotWantedError,
+  RequestInProgressError,
+} from "../../licences/errors.ts";
+import { licenceDesk } from "../../licences/service.ts";
+import { refusalReason } from "../../licences/vendor-outcome.ts";
+import { redact } from "../../redact.ts";
+import type { LicenceRecord, NightRenewal, RenewalOutcome } from "../../register/types.ts";
+import { type Alert, alerts } from "../alerts.ts";
+import { mapLimit } from "../limit.ts";
+import { decideRenewal, type Renewal } from "../plan.ts";
+import type { Planned } from "./decide.ts";
+import type { NightRun } from "./run.ts";
+
+/** The Idempotency-Key of a licence's renewal on a night: one renewal per licence per night, whatever its expiry. */
+export const renewalKey = (licenceId: string, night: IsoDate) => `watch:${licenceId}:${night}`;
+
+type LicenceDesk = ReturnType<typeof licenceDesk>;
+
+/** What one attempt came to. */
+interface Attempt {
+  outcome: Exclude<RenewalOutcome, "started">;
+  to?: IsoDate | undefined;
+  detail?: string;
+  alert?: Alert;
+  after?: LicenceRecord;
+  replayed?: boolean;
+}
+
+/**
+ * Renews what was planned, each licence isolated from the others' failures. Right before each: a fresh
+ * read of the licence, decided again (a reseller may have switched autoRenew off, or we suspended it,
+ * since the sync), then tonight's renewal of the licence taken in the register (so concurrent runs and
+ * reruns never both do it, and one applied tonight is never done again), then the desk's renewal under
+ * the night's key, and its outcome recorded with any alert it calls for. Tonight's renewals still open
+ * (sent and not known yet, or taken by a run that died) of licences no longer to renew are settled
+ * from the desk's record of them, never sent again.
+ */
+export async function renewPhase(
+  run: NightRun,
+  planned: Planned[],
+  records: Map<string, LicenceRecord>,
+): Promise<void> {
+  const { deps, night } = run;
+  const desk = licenceDesk(
+    {
+      billing: deps.billing,
+      register: deps.register,
+      catalogue: deps.catalogue,
+      idempotency: deps.idempotency,
+    },
+    { client: "watcher", now: run.at },
+  );
+
+  /** One licence, decided again from a fresh read: renewed, or its open renewal of tonight settled. */
+  const handle = async (licenceId: string, entry: NightRenewal | undefined) => {
+    const fresh = await deps.register.licences.get(licenceId);
+    if (!fresh) return;
+    records.set(fresh.id, fresh);
+    const decision = decideRenewal(fresh, run.productOf(fresh), night, deps.settings);
+    if (decision.action !== "renew") return resolveOpen(run, desk, entry, records);
+    // A renewal of tonight still open keeps its period: tonight's key names that one request.
+    const open = entry !== undefined && OPEN.has(entry.outcome);
+    const renewal = open
+      ? { ...decision.renewal, period: entry.period as Renewal["period"] }
+      : decision.renewal;
+    await renewOne(run, desk, fresh, renewal, records, open ? entry : undefined);
+  };
+
+  const tonight = new Map((await deps.register.nights.read(night)).renewals.map((r) => [r.licenceId, r]));
+  const plannedIds = new Set(planned.map((p) => p.licence.id));
+  const work = [...plannedIds, ...[...tonight.keys()].filter((id) => !plannedIds.has(id))];
+  await mapLimit(work, deps.settings.vendorConcurrency, (id) => handle(id, tonight.get(id)));
+
+  // Renewals a concurrent run took and died holding, whose lease ran out while this run worked: this
+  // run finishes them, so its summary tells the whole night. (Live ones are their runs' to finish.)
+  const now = run.nowMs();
+  const abandoned = (await deps.register.nights.read(night)).renewals.filter(
+    (e) => e.outcome === "started" && e.run !== run.id && (e.leaseUntil ?? 0) < now,
+  );
+  await mapLimit(abandoned, deps.settings.vendorConcurrency, (e) => handle(e.licenceId, e));
+}
+
+async function renewOne(
+  run: NightRun,
+  desk: LicenceDesk,
+  licence: LicenceRecord,
+  renewal: Renewal,
+  records: Map<string, LicenceRecord>,
+  /** Tonight's renewal of it, still open (its expiry before is the one it started from). */
+  open?: NightRenewal,
+): Promise<void> {
+  const { deps, night, report } = run;
+  const entry: NightRenewal = {
+    licenceId: licence.id,
+    name: licence.name,
+    outcome: "started",
+    from: open ? open.from : licence.expiresOn,
+    to: undefined,
+    period: renewal.period,
+    reason: renewal.reason,
+    detail: undefined,
+    run: run.id,
+    leaseUntil: run.nowMs() + deps.idempotency.lockMs,
+    at: new Date().toISOString(),
+  };
+  const begun = await deps.register.nights.begin(night, entry, run.nowMs());
+  if (!begun.began) {
+    // Renewed tonight already (a rerun, or a concurrent run that finished it): nothing to do. Otherwise
+    // another live run is doing it; the night's summary counts it from the register.
+    if (begun.current.outcome !== "applied") report.busy.push(licence.id);
+    return;
+  }
+
+  const attempt = await attemptRenewal(run, desk, licence, renewal);
+  // The alert first: a run killed before the outcome is written redoes the attempt (the desk answers
+  // from its record) and raises it again; the ledger keeps it once.
+  if (attempt.alert) await run.raise([attempt.alert]);
+  await deps.register.nights.settle(night, {
+    ...entry,
+    outcome: attempt.outcome,
+    to: attempt.to,
+    detail: attempt.detail,
+    at: new Date().toISOString(),
+  });
+
+  const named = { id: licence.id, name: licence.name };
+  switch (attempt.outcome) {
+    case "applied": {
+      if (attempt.after) records.set(licence.id, attempt.after);
+      const renewed = {
+        ...named,
+        from: entry.from,
+        to: attempt.to,
+        period: renewal.period,
+        reason: renewal.reason,
+      };
+      (attempt.replayed ? report.renewedElsewhere : report.renewed).push(renewed);
+      break;
+    }
+    case "refused":
+      report.failed.push({ ...named, reason: attempt.detail ?? "refused" });
+      break;
+    case "unknown":
+    case "pending":
+      report.unknown.push(named);
+      break;
+    case "in_flight":
+    case "in_progress":
+      report.busy.push(licence.id);
+      break;
+    case "skipped":
+      report.skipped.push({ ...named, reason: attempt.detail ?? "" });
+      break;
+  }
+}
+
+/**
+ * The desk's renewal, its answer or error mapped to a night outcome. An unknown or pending outcome, a
+ * renewal in flight elsewhere, or a key another run holds are no failures: they await their outcome
+ * (staff are told once of an unknown one). A refusal is a failure, alerted with the vendor's reason.
+ */
+async function attemptRenewal(
+  run: NightRun,
+  desk: LicenceDesk,
+  licence: LicenceRecord,
+  renewal: Renewal,
+): Promise<Attempt> {
+  const product = run.productOf(licence);
+  const failed = (reason: string): Attempt => ({
+    outcome: "refused",
+    detail: reason,
+    alert: alerts.renewalFailed(run.night, licence, product, reason),
+  });
+  try {
+    const result = await desk.renew(
+      licence.id,
+      { period: renewal.period },
+      renewalKey(licence.id, run.night),
+      {
+        onlyIfAutoRenew: true,
+      },
+    );
+    if (result.statusCode === 200) {
+      const after = result.body as LicenceRecord;
+      return { outcome: "applied", to: after.expiresOn, after, replayed: result.replayed };
+    }
+    // Settled as not applied, on evidence, after the settle window: the licence was not renewed.
+    const message = (result.body as { error?: { message?: string } }).error?.message;
+    return failed(message ?? `HTTP ${result.statusCode}`);
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    if (error instanceof OutcomeUnknownError || error instanceof OutcomePendingError) {
+      return {
+        outcome: error instanceof OutcomeUnknownError ? "unknown" : "pending",
+        detail: message,
+        alert: alerts.renewalUnknown(run.night, licence, product),
+      };
+    }
+    if (error instanceof RenewalInFlightError) return { outcome: "in_flight", detail: message };
+    if (error instanceof RequestInProgressError) return { outcome: "in_progress", detail: message };
+    if (error instanceof RenewalNotWantedError) return { outcome: "skipped", detail: message };
+    // Renewals closed, or the cap reached: the cannot-renew alert says so.
+    if (error instanceof LifecycleClosedError) return { outcome: "refused", detail: message };
+    const reason = refusalReason(error);
+    if (reason === undefined) {
+      console.error(
+        JSON.stringify({
+          level: "WARN",
+          message: "renewal not done (not a vendor refusal)",
+          night: run.night,
+          licence: licence.id,
+          reason: message,
+        }),
+      );
+    }
+    return failed(reason ?? message);
+  }
+}
+
+/** Outcomes that may still change without anything being sent again. */
+const OPEN: ReadonlySet<RenewalOutcome> = new Set([
+  "started",
+  "unknown",
+  "pending",
+  "in_flight",
+  "in_progress",
+]);
+
+/**
+ * One of tonight's renewals still open, for a licence no longer to renew (renewed meanwhile, or switched
+ * off): settled from the desk's record of its key. Nothing sent under it: skipped. Sent: the desk says
+ * what came of it (it never sends a key twice). Taken by a live run: left to that run.
+ */
+async function resolveOpen(
+  run: NightRun,
+  desk: LicenceDesk,
+  entry: NightRenewal | undefined,
+  records: Map<string, LicenceRecord>,
+): Promise<void> {
+  if (!entry || !OPEN.has(entry.outcome)) return;
+  if (entry.outcome === "started" && (entry.leaseUntil ?? 0) >= run.nowMs()) return;
+  const { deps, night, report } = run;
+  const key = renewalKey(entry.licenceId, night);
+  const intent = await deps.register.idempotency.find("watcher", key);
+  const licence = await deps.register.licences.get(entry.licenceId);
+  let attempt: Attempt;
+  if (!intent || (intent.status === "in_progress" && intent.sentAt === undefined)) {
+    attempt = { outcome: "skipped", detail: "nothing was sent, and the licence is no longer to renew" };
+  } else if (!licence) {
+    return;
+  } else {
+    const renewal = { period: entry.period as Renewal["period"], reason: entry.reason as Renewal["reason"] };
+    attempt = await attemptRenewal(run, desk, licence, renewal);
+  }
+  if (attempt.alert) await run.raise([attempt.alert]);
+  await deps.register.nights.settle(night, {
+    ...entry,
+    outcome: attempt.outcome,
+    to: attempt.to,
+    detail: attempt.detail,
+    at: new Date().toISOString(),
+  });
+  const named = { id: entry.licenceId, name: entry.name };
+  if (attempt.outcome === "applied") {
+    if (attempt.after) records.set(entry.licenceId, attempt.after);
+    const reason = entry.reason as Renewal["reason"];
+    report.renewedElsewhere.push({
+      ...named,
+      from: entry.from,
+      to: attempt.to,
+      period: entry.period,
+      reason,
+    });
+  } else if (attempt.outcome === "refused") report.failed.push({ ...named, reason: attempt.detail ?? "" });
+  else if (attempt.outcome === "unknown" || attempt.outcome === "pending") report.unknown.push(named);
+}

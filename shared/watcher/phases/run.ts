@@ -1,0 +1,59 @@
+import { randomBytes } from "node:crypto";
+import type { Product } from "../../catalogue/index.ts";
+import type { IsoDate } from "../../dates.ts";
+import type { LicenceRecord } from "../../register/types.ts";
+import type { Alert } from "../alerts.ts";
+import { pendingOf, recordAlerts } from "../delivery.ts";
+import type { NightReport, WatcherDeps } from "../night.ts";
+
+/** One run of one night: what every phase works with. */
+export interface NightRun {
+  deps: WatcherDeps;
+  night: IsoDate;
+  /** The schedule's instant: every decision is made with it, so a replay decides the same. */
+  at: Date;
+  /** This run's id: it holds the renewals it is doing under it. */
+  id: string;
+  report: NightReport;
+  /** Wall-clock ms, for leases (which time real processes, whatever night is replayed). */
+  nowMs(): number;
+  productOf(licence: LicenceRecord): Product | undefined;
+  /** Records alerts as pending in the ledger (the send phase sends them); counts those recorded already. */
+  raise(alerts: readonly Alert[]): Promise<void>;
+}
+
+export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun {
+  const report: NightReport = {
+    night,
+    sync: { listed: 0, added: 0, updated: 0, gone: 0, unchanged: 0 },
+    syncWrites: 0,
+    renewed: [],
+    failed: [],
+    unknown: [],
+    busy: [],
+    renewedElsewhere: [],
+    skipped: [],
+    blocked: [],
+    sent: [],
+    alreadySent: 0,
+    undelivered: 0,
+    summaryDeferred: false,
+    expiringSoon: [],
+    tonight: { renewed: 0, failed: 0, awaiting: 0 },
+  };
+  return {
+    deps,
+    night,
+    at,
+    id: randomBytes(6).toString("hex"),
+    report,
+    nowMs: deps.nowMs ?? Date.now,
+    productOf: (licence) => deps.catalogue.byPricelist(licence.pricelist),
+    async raise(alerts) {
+      report.alreadySent += await recordAlerts(
+        deps.register.alerts,
+        alerts.map((a) => pendingOf(a)),
+      );
+    },
+  };
+}

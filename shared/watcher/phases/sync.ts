@@ -1,0 +1,68 @@
+import type { LicenceSummary } from "../../billmgr/licence.ts";
+import type { LicenceRecord } from "../../register/types.ts";
+import { type Alert, alerts } from "../alerts.ts";
+import { type Change, syncRegister } from "../sync.ts";
+import type { NightRun } from "./run.ts";
+
+/**
+ * The register brought in line with the vendor's list. The alerts a change raises (suspended or
+ * deleted by the vendor, gone from its list, form unreadable) are recorded before the change is written:
+ * once written, the next run sees no change, so a run killed in between must have left them pending.
+ * The night's sync counts are added to the register's record of the night.
+ */
+export async function syncPhase(
+  run: NightRun,
+  listed: LicenceSummary[],
+): Promise<Map<string, LicenceRecord>> {
+  const { deps, report } = run;
+  const sync = await syncRegister(
+    {
+      billing: deps.billing,
+      licences: deps.register.licences,
+      catalogue: deps.catalogue,
+      vendorConcurrency: deps.settings.vendorConcurrency,
+      registerConcurrency: deps.settings.registerConcurrency,
+      beforeWrite: (change) => run.raise(changeAlerts(run, change)),
+    },
+    listed,
+    run.night,
+    run.at,
+  );
+  report.sync = {
+    listed: sync.listed,
+    added: sync.added.length,
+    updated: sync.updated.length,
+    gone: sync.gone.length,
+    unchanged: sync.unchanged,
+  };
+  report.syncWrites = sync.writes;
+  // One small write per run, even a rerun that changed nothing: the summary's listing comes from it.
+  await deps.register.nights.addSync(run.night, {
+    listed: sync.listed,
+    added: sync.added.length,
+    updated: sync.updated.length,
+    gone: sync.gone.length,
+  });
+  return sync.records;
+}
+
+function changeAlerts(run: NightRun, { before, after, detailError }: Change): Alert[] {
+  const due: Alert[] = [];
+  const product = run.productOf(after);
+  if (before && before.status !== "suspended" && after.status === "suspended" && !after.suspendedBy) {
+    due.push(alerts.vendorSuspended(run.night, after, product));
+  }
+  if (before && before.status !== "deleted" && after.status === "deleted") {
+    due.push(alerts.vendorDeleted(run.night, after, product, false));
+  }
+  if (
+    before &&
+    before.goneSince === undefined &&
+    after.goneSince !== undefined &&
+    before.status !== "deleted"
+  ) {
+    due.push(alerts.vendorDeleted(run.night, after, product, true));
+  }
+  if (detailError) due.push(alerts.syncFailed(run.night, after, detailError));
+  return due;
+}

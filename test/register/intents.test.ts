@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import type { NewIntent, Register } from "../../shared/register/types.ts";
+import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+
+/** The money intents' store on DynamoDB Local: every write is conditional, so racing callers never both win. */
+let register: Register;
+const client = dynamoClient(inject("dynamodbEndpoint"));
+beforeAll(async () => {
+  register = createDynamoRegister({ client, tableName: await freshTable(client, "intents") });
+});
+afterAll(() => client.destroy());
+
+const NOW = Date.parse("2021-05-20T10:00:00Z");
+const intentOf = (key: string, overrides: Partial<NewIntent> = {}): NewIntent => ({
+  scope: "billing-panel",
+  key,
+  requestHash: "a".repeat(64),
+  operation: "renew",
+  request: { operation: "renew", id: "7", body: { period: 1 } },
+  lockedUntil: NOW + 30_000,
+  expiresAt: NOW / 1000 + 86_400,
+  ...overrides,
+});
+
+describe("claims", () => {
+  it("lets exactly one of 20 concurrent claims take a key", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => register.idempotency.claim(intentOf("race"), NOW)),
+    );
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    for (const r of results) if (!r.claimed) expect(r.existing.status).toBe("in_progress");
+  });
+
+  it("keeps the request, so a reconciler can rebuild it", async () => {
+    await register.idempotency.claim(intentOf("request"), NOW);
+    expect(await register.idempotency.find("billing-panel", "request")).toMatchObject({
+      operation: "renew",
+      request: { operation: "renew", id: "7", body: { period: 1 } },
+      sentAt: undefined,
+      facts: {},
+    });
+  });
+
+  it("lets a claim that never sent expire, but never one that was sent", async () => {
+    const unsent = intentOf("unsent", { expiresAt: NOW / 1000 - 1 });
+    expect(await register.idempotency.claim(unsent, NOW - 60_000)).toEqual({ claimed: true });
+    expect(await register.idempotency.claim(intentOf("unsent", { requestHash: "b" }), NOW)).toEqual({
+      claimed: true,
+    });
+
+    const sent = intentOf("sent", { expiresAt: NOW / 1000 - 1 });
+    await register.idempotency.claim(sent, NOW - 60_000);
+    await register.idempotency.markSent(sent.scope, sent.key, { expiryBefore: "2021-06-01" }, NOW - 59_000);
+    const later = await register.idempotency.claim(
+      intentOf("sent", { requestHash: "b" }),
+      NOW + 365 * 86_400_000,
+    );
+    expect(later.claimed).toBe(false);
+    expect(later.claimed ? undefined : later.existing).toMatchObject({
+      sentAt: NOW - 59_000,
+      expiresAt: undefined,
+      context: { expiryBefore: "2021-06-01" },
+    });
+  });
+
+  it("keeps scopes apart, and takes any key up to 255 characters", async () => {
+    const key = `${"#日".repeat(120)}% x/`.padEnd(255, "k");
+    for (const scope of ["a", "a#b", "a%23b", "a#"]) {
+      expect(await register.idempotency.claim(intentOf(key, { scope }), NOW), scope).toEqual({
+        claimed: true,
+      });
+    }
+    expect(await register.idempotency.claim(intentOf("b#c", { scope: "a" }), NOW)).toEqual({ claimed: true });
+    expect(await register.idempotency.claim(intentOf("c", { scope: "a#b" }), NOW)).toEqual({ claimed: true });
+  });
+});
+
+describe("from sent to completed", () => {
+  it("lists a sent intent as unresolved until it is completed; completion is kept once, first one wins", async () => {
+    const it1 = intentOf("lifecycle");
+    await register.idempotency.claim(it1, NOW);
+    expect((await register.idempotency.unresolved(1000)).map((r) => r.key)).not.toContain("lifecycle");
+    await register.idempotency.markSent(it1.scope, it1.key, { a: "1" }, NOW);
+    await expect(register.idempotency.markSent(it1.scope, it1.key, { a: "2" }, NOW)).rejects.toThrow();
+    await register.idempotency.markUnknown(it1.scope, it1.key);
+    const unresolved = await register.idempotency.unresolved(1000);
+    expect(unresolved.find((r) => r.key === "lifecycle")).toMatchObject({
+      status: "unknown",
+      lockedUntil: 0,
+    });
+
+    await register.idempotency.markApplied(it1.scope, it1.key, { newExpiry: "2021-07-01" });
+    const [first, second] = await Promise.all([
+      register.idempotency.complete(
+        it1.scope,
+        it1.key,
+        { statusCode: 200, body: { n: 1 } },
+        "applied",
+        NOW / 1000 + 60,
+      ),
+      register.idempotency.complete(
+        it1.scope,
+        it1.key,
+        { statusCode: 409, body: { n: 2 } },
+        "not_applied",
+        NOW / 1000 + 60,
+      ),
+    ]);
+    expect(first.response).toEqual(second.response);
+    expect(first).toMatchObject({ status: "completed", facts: { newExpiry: "2021-07-01" } });
+    expect(first.expiresAt).toBe(NOW / 1000 + 60);
+    expect((await register.idempotency.unresolved(1000)).map((r) => r.key)).not.toContain("lifecycle");
+    // An unknown mark arriving late never reopens a completed intent.
+    await register.idempotency.markUnknown(it1.scope, it1.key);
+    expect((await register.idempotency.find(it1.scope, it1.key))?.status).toBe("completed");
+  });
+
+  it("keeps any JSON body as it was", async () => {
+    for (const [n, body] of ["", 0, null, [], "text", { deep: { a: [1] } }].entries()) {
+      const i = intentOf(`odd-${n}`);
+      await register.idempotency.claim(i, NOW);
+      const kept = await register.idempotency.complete(
+        i.scope,
+        i.key,
+        { statusCode: 200, body },
+        "applied",
+        1e10,
+      );
+      expect(kept.response).toStrictEqual({ statusCode: 200, body });
+    }
+  });
+
+  it("lets exactly one caller take over a dead unsent claim, and exactly one lease a sent one", async () => {
+    const dead = intentOf("dead", { lockedUntil: NOW - 1 });
+    await register.idempotency.claim(dead, NOW - 60_000);
+    const takes = await Promise.all(
+      Array.from({ length: 5 }, () => register.idempotency.takeOver(dead.scope, dead.key, NOW, NOW + 30_000)),
+    );
+    expect(takes.filter(Boolean)).toHaveLength(1);
+
+    await register.idempotency.markSent(dead.scope, dead.key, {}, NOW);
+    // Sent: never taken over again, whatever the clock says.
+    expect(await register.idempotency.takeOver(dead.scope, dead.key, NOW + 1e9, NOW + 2e9)).toBe(false);
+    const leases = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        register.idempotency.lease(dead.scope, dead.key, NOW + 60_000, NOW + 90_000),
+      ),
+    );
+    expect(leases.filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe("holds", () => {
+  it("holds a licence for one renewal at a time, and frees it only for its holder", async () => {
+    const a = { scope: "panel", key: "a" };
+    const b = { scope: "watcher", key: "b" };
+    expect(await register.idempotency.holdLicence("42", a)).toEqual({ held: true });
+    expect(await register.idempotency.holdLicence("42", a)).toEqual({ held: true });
+    expect(await register.idempotency.holdLicence("42", b)).toEqual({ held: false, owner: a });
+    await register.idempotency.freeLicence("42", b);
+    expect(await register.idempotency.holdLicence("42", b)).toEqual({ held: false, owner: a });
+    await register.idempotency.freeLicence("42", a);
+    expect(await register.idempotency.holdLicence("42", b)).toEqual({ held: true });
+  });
+
+  it("gives a new licence id to one intent only", async () => {
+    const claims = await Promise.all(
+      ["x", "y", "z"].map((key) => register.idempotency.claimLicenceId("9001", { scope: "panel", key })),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const owner = ["x", "y", "z"][claims.indexOf(true)] as string;
+    expect(await register.idempotency.claimLicenceId("9001", { scope: "panel", key: owner })).toBe(true);
+  });
+});

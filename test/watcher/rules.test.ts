@@ -1,0 +1,319 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { registerRecord, seedInput } from "../../local/fleet.ts";
+import { licenceDesk } from "../../shared/licences/service.ts";
+import type { Alert } from "../../shared/watcher/alerts.ts";
+import { runNight } from "../../shared/watcher/night.ts";
+import { arrayNotifier, fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
+
+/**
+ * The watcher's rules against what happens around it during a night: the API changing a licence while
+ * the night runs, reruns of a night, licences we suspended, licences that cannot be renewed, keys that
+ * arrive late. Vendor calls and charges counted by the sandbox.
+ */
+const harnesses: WatchHarness[] = [];
+afterAll(async () => {
+  for (const h of harnesses) await h.close();
+});
+
+async function harness(now: string, options: Partial<Parameters<typeof watchHarness>[0]> = {}) {
+  const notifier = arrayNotifier();
+  const h = await watchHarness({ now, notifier, ...options });
+  harnesses.push(h);
+  return { h, notifier };
+}
+
+/** The API's desk, as a reseller's panel would call it, at a given instant. */
+const api = (h: WatchHarness, at: string) =>
+  licenceDesk(
+    {
+      billing: h.billing,
+      register: h.register,
+      catalogue: h.deps.catalogue,
+      idempotency: h.deps.idempotency,
+    },
+    { client: "billing-panel", now: new Date(at) },
+  );
+
+const ofKind = (alerts: Alert[], kind: string) => alerts.filter((a) => a.kind === kind);
+
+describe("changes the API makes during the night (lost updates)", () => {
+  it("a PATCH autoRenew: null between the sync and the renewal is honoured: nothing sent, warned as manual", async () => {
+    const { h, notifier } = await harness("2021-05-17");
+    const id = await h.seed(
+      fleetLicence({ name: "due", ip: "82.156.60.1", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    // The balance forecast runs after the sync and before the renewals: the reseller switches it off then.
+    const balance = h.billing.balance.bind(h.billing);
+    h.deps.billing = {
+      ...h.billing,
+      async balance(opts) {
+        await api(h, "2021-05-17T02:00:01Z").update(id, { autoRenew: null });
+        return balance(opts);
+      },
+    };
+    const night = await h.run("2021-05-17");
+    expect(h.prolongs()).toBe(0);
+    expect(night.renewed).toEqual([]);
+    expect(night.failed).toEqual([]);
+    expect((await h.record(id))?.autoRenew).toBeNull();
+    // Decided again from a fresh read before anything was taken: not even attempted.
+    expect(night.skipped).toEqual([]);
+    expect((await h.register.nights.read("2021-05-17")).renewals).toEqual([]);
+    // Decided from the fresh record: no longer renewed automatically, so warned like any manual one.
+    expect(ofKind(notifier.sent, "expiry").map((a) => a.licenceId)).toEqual([id]);
+    expect(ofKind(notifier.sent, "summary")[0]?.title).toMatch(/: 0 renewed, 0 failed,/);
+  });
+
+  it("a PATCH autoRenew: null made while the desk prepares the renewal stops it before sending", async () => {
+    const { h } = await harness("2021-05-17");
+    const id = await h.seed(
+      fleetLicence({ name: "due", ip: "82.156.60.2", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    const hold = h.register.idempotency.holdLicence.bind(h.register.idempotency);
+    h.register.idempotency.holdLicence = async (licenceId, owner) => {
+      await api(h, "2021-05-17T02:00:01Z").update(id, { autoRenew: null });
+      return hold(licenceId, owner);
+    };
+    const night = await h.run("2021-05-17");
+    expect(h.prolongs()).toBe(0);
+    expect(night.skipped.map((s) => s.id)).toEqual([id]);
+    expect(night.failed).toEqual([]);
+    expect((await h.register.nights.read("2021-05-17")).renewals.map((r) => r.outcome)).toEqual(["skipped"]);
+  });
+
+  it("a PATCH autoRenew: null made while the sync reads the licence is not undone by the sync's write", async () => {
+    const { h } = await harness("2021-05-17");
+    const id = await h.seed(
+      fleetLicence({ name: "renamed-later", ip: "82.156.60.3", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    // Renamed in the vendor's panel: the sync reads its form and writes the new name.
+    h.vendor.sandbox.state.edit(id, { licname: "renamed-now" });
+    const get = h.billing.get.bind(h.billing);
+    h.deps.billing = {
+      ...h.billing,
+      async get(licenceId, opts) {
+        const form = await get(licenceId, opts);
+        if (licenceId === id) await api(h, "2021-05-17T02:00:01Z").update(id, { autoRenew: null });
+        return form;
+      },
+    };
+    const night = await h.run("2021-05-17");
+    expect(night.sync).toMatchObject({ updated: 1 });
+    expect(await h.record(id)).toMatchObject({ name: "renamed-now", autoRenew: null });
+    expect(h.prolongs()).toBe(0);
+  });
+});
+
+describe("at most one renewal per licence per night", () => {
+  it("a licence lapsed weeks ago, renewed, its new expiry still within the lead: a rerun of the night does not renew it again; the next night does", async () => {
+    // Before 2021-04-08 (no cap): one month from an expiry of 2021-02-19 is 2021-03-19, still lapsed
+    // on 2021-03-20 (and not deleted yet: the vendor deletes 30 days after expiry).
+    const { h } = await harness("2021-03-20");
+    const id = await h.seed(
+      fleetLicence({
+        name: "lapsed",
+        ip: "82.156.61.1",
+        createdate: "2021-01-19",
+        expiredate: "2021-02-19",
+        autoRenew: 1,
+      }),
+    );
+    const first = await h.run("2021-03-20");
+    expect(first.renewed.map((r) => [r.from, r.to, r.reason])).toEqual([
+      ["2021-02-19", "2021-03-19", "lapsed"],
+    ]);
+    expect(h.prolongs()).toBe(1);
+
+    // The schedule's retry, Lambda's async retry, or a copy: same night, still lapsed, not renewed again.
+    for (let i = 0; i < 2; i++) {
+      const rerun = await h.run("2021-03-20");
+      expect([rerun.renewed, rerun.failed, rerun.busy]).toEqual([[], [], []]);
+    }
+    expect(h.prolongs()).toBe(1);
+    expect(h.vendor.sandbox.state.charges().filter((c) => c.elid === id)).toHaveLength(1);
+
+    const next = await h.run("2021-03-21");
+    expect(next.renewed.map((r) => [r.from, r.to])).toEqual([["2021-03-19", "2021-04-19"]]);
+    expect(h.prolongs()).toBe(2);
+  });
+});
+
+describe("licences we suspended on purpose", () => {
+  it("are never renewed, even lapsed; staff are told why and what to do; a resume lets the next night renew", async () => {
+    const { h, notifier } = await harness("2021-05-16");
+    const resumed = await h.seed(
+      fleetLicence({ name: "resumed-later", ip: "82.156.62.1", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    const kept = await h.seed(
+      fleetLicence({ name: "kept-held", ip: "82.156.62.2", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    for (const id of [resumed, kept]) await api(h, "2021-05-16T10:00:00Z").suspend(id);
+    expect(await h.record(kept)).toMatchObject({ status: "suspended", suspendedBy: "desk" });
+
+    const due = await h.run("2021-05-17");
+    expect(h.prolongs()).toBe(0);
+    expect(due.blocked.map((b) => [b.id, b.why]).sort()).toEqual(
+      [
+        [resumed, "suspended_by_desk"],
+        [kept, "suspended_by_desk"],
+      ].sort(),
+    );
+    // Our own suspension is no news from the vendor.
+    expect(ofKind(notifier.sent, "vendor_suspended")).toEqual([]);
+    const blocked = ofKind(notifier.sent, "renewal_blocked").find((a) => a.licenceId === kept);
+    expect(blocked?.title).toBe(
+      "[licence desk] Cannot renew automatically: kept-held (82.156.62.2) expires 2021-05-20",
+    );
+    expect(blocked?.body).toContain("suspended through the desk");
+    expect(blocked?.body).toContain("resume it (POST /licenses/{id}/resume)");
+
+    // Told once while due, not every night.
+    await h.run("2021-05-18");
+    expect(ofKind(notifier.sent, "renewal_blocked")).toHaveLength(2);
+
+    // Resumed through the API: the mark is cleared, and the next night renews it.
+    await api(h, "2021-05-18T10:00:00Z").resume(resumed);
+    const next = await h.run("2021-05-19");
+    expect(next.renewed.map((r) => [r.id, r.reason])).toEqual([[resumed, "due"]]);
+
+    // The other one lapses: told once more (it has expired), still never renewed.
+    await h.run("2021-05-21");
+    const lapsed = ofKind(notifier.sent, "renewal_blocked").filter((a) => a.licenceId === kept);
+    expect(lapsed.map((a) => a.title.split(": ")[1])).toEqual([
+      "kept-held (82.156.62.2) expires 2021-05-20",
+      "kept-held (82.156.62.2) expired 2021-05-20",
+    ]);
+    expect(h.prolongs()).toBe(1);
+    expect(h.vendor.sandbox.state.charges().map((c) => c.elid)).toEqual([resumed]);
+  });
+});
+
+describe("a due licence that cannot be renewed is never silent", () => {
+  it("suspended in the vendor's panel before its expiry, or still being set up: alerted with the reason, once", async () => {
+    const { h, notifier } = await harness("2021-05-17");
+    const held = await h.seed(
+      fleetLicence({ name: "held-at-panel", ip: "82.156.63.1", expiredate: "2021-05-19", autoRenew: 1 }),
+    );
+    h.vendor.sandbox.state.suspend(held);
+    const ordered = fleetLicence({
+      name: "still-ordered",
+      ip: "82.156.63.2",
+      expiredate: "2021-05-19",
+      autoRenew: 12,
+    });
+    const seeded = h.vendor.sandbox.state.seed({ ...seedInput(ordered), status: "1" });
+    await h.register.licences.put({ ...registerRecord(ordered, seeded), status: "ordered", statusCode: "1" });
+
+    const night = await h.run("2021-05-17");
+    expect(h.prolongs()).toBe(0);
+    expect(night.blocked.map((b) => [b.name, b.why]).sort()).toEqual([
+      ["held-at-panel", "suspended_before_expiry"],
+      ["still-ordered", "not_active"],
+    ]);
+    const blocked = ofKind(notifier.sent, "renewal_blocked");
+    expect(blocked.map((a) => a.licenceId).sort()).toEqual([held, seeded.id].sort());
+    expect(blocked.find((a) => a.licenceId === held)?.body).toContain(
+      "suspended before it expired, and not by us",
+    );
+    expect(blocked.find((a) => a.licenceId === seeded.id)?.body).toContain("its status is ordered");
+    for (const a of blocked) expect(a.severity).toBe("critical");
+    // The panel's suspension is also news from the vendor.
+    expect(ofKind(notifier.sent, "vendor_suspended").map((a) => a.licenceId)).toEqual([held]);
+
+    const rerun = await h.run("2021-05-17");
+    expect(rerun.sent).toEqual([]);
+  });
+});
+
+describe("keys reach the register", () => {
+  it("a licence without a key is read from its form each night until the key is there, then no more", async () => {
+    const { h } = await harness("2021-05-17");
+    const id = await h.seed(fleetLicence({ name: "keyless", ip: "82.156.64.1", expiredate: "2021-08-01" }));
+    await h.register.licences.update(id, { key: undefined });
+    const reads = () => h.vendor.calls("soft.edit");
+
+    const first = await h.run("2021-05-17");
+    expect(reads()).toBe(1);
+    expect((await h.record(id))?.key).toBe(h.vendorLicence("keyless")?.key);
+    expect(first.sync).toMatchObject({ updated: 1 });
+    await h.run("2021-05-18");
+    expect(reads()).toBe(1);
+  });
+
+  it("a key the vendor issues days after the order arrives with the first sync after it", async () => {
+    const { h } = await harness("2021-05-10");
+    // The vendor activates new licences at once but issues their key two days later.
+    h.vendor.sandbox.state.setQuirks({ keyDelayMs: 2 * 86_400_000 });
+    h.vendor.sandbox.setNow(new Date("2021-05-10T12:00:00Z"));
+    const ordered = await api(h, "2021-05-10T12:00:00Z").order(
+      { ip: "82.156.64.2", name: "late-key", product: "ispmanager5-lite", period: 1, autoRenew: null },
+      "order-late-key",
+    );
+    const id = (ordered.body as { id: string }).id;
+    expect((await h.record(id))?.key ?? "").toBe("");
+
+    await h.run("2021-05-11");
+    expect((await h.record(id))?.key ?? "").toBe("");
+    await h.run("2021-05-13");
+    const key = h.vendorLicence("late-key")?.key;
+    expect(key).toMatch(/^[0-9a-f]{20}$/);
+    expect((await h.record(id))?.key).toBe(key);
+    const reads = h.vendor.calls("soft.edit");
+    await h.run("2021-05-14");
+    expect(h.vendor.calls("soft.edit")).toBe(reads);
+  });
+
+  it("a key regenerated in the vendor's panel: picked up when the list row carries its date, not otherwise (the documented limit)", async () => {
+    const { h } = await harness("2021-05-17");
+    const id = await h.seed(fleetLicence({ name: "rekeyed", ip: "82.156.64.3", expiredate: "2021-08-01" }));
+    const before = (await h.record(id))?.key;
+    h.vendor.sandbox.state.rekey(id);
+    const fresh = h.vendorLicence("rekeyed")?.key;
+    expect(fresh).not.toBe(before);
+
+    // The list as parsed today has no key-change date: the register keeps the old key.
+    await h.run("2021-05-17");
+    expect((await h.record(id))?.key).toBe(before);
+
+    // A list row that carries it (`real_keychange`, as `keyChangedOn`): read, and the new key stored.
+    const list = h.billing.list.bind(h.billing);
+    h.deps.billing = {
+      ...h.billing,
+      async list(opts) {
+        return (await list(opts)).map((row) => ({
+          ...row,
+          keyChangedOn: h.vendor.sandbox.state.list().find((l) => l.id === row.id)?.lickey_change_date,
+        }));
+      },
+    };
+    await h.run("2021-05-18");
+    expect((await h.record(id))?.key).toBe(fresh);
+    // Read once for that change, not every night.
+    const reads = h.vendor.calls("soft.edit");
+    await h.run("2021-05-19");
+    expect(h.vendor.calls("soft.edit")).toBe(reads);
+  });
+});
+
+describe("the reconciler's seam", () => {
+  it("is called once, with the night's instant, before the vendor's list is read; its failure does not stop the night", async () => {
+    const { h } = await harness("2021-05-17");
+    await h.seed(fleetLicence({ name: "due", ip: "82.156.65.1", expiredate: "2021-05-20", autoRenew: 1 }));
+    const seen: Array<{ at: string; listsBefore: number }> = [];
+    const at = new Date("2021-05-17T02:00:00Z");
+    h.vendor.sandbox.setNow(at);
+    const night = await runNight(
+      {
+        ...h.deps,
+        reconcile: async (when) => {
+          seen.push({ at: when.toISOString(), listsBefore: h.vendor.calls("soft") });
+          throw new Error("reconciler down");
+        },
+      },
+      "2021-05-17",
+      at,
+    );
+    expect(seen).toEqual([{ at: "2021-05-17T02:00:00.000Z", listsBefore: 0 }]);
+    expect(night.renewed).toHaveLength(1);
+  });
+});
