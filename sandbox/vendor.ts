@@ -81,6 +81,10 @@ function listRow(licence: Licence): Node {
     el("expiredate", licence.expiredate),
     el("createdate", licence.createdate),
     el("status", licence.status),
+    // The date of the last key change, as the reseller list carries it once a key was regenerated.
+    ...(licence.lickey_change_date && licence.lickey_change_date !== licence.createdate
+      ? [el("real_keychange", licence.lickey_change_date)]
+      : []),
   ]);
 }
 

@@ -15,6 +15,8 @@ export interface LicenceSummary {
   statusCode: string;
   expiresOn: IsoDate | undefined;
   createdOn: IsoDate | undefined;
+  /** The last key change (`real_keychange` in the list): a key regenerated in the vendor's panel shows here. */
+  keyChangedOn: IsoDate | undefined;
 }
 
 /** The licence form (`soft.edit` without `sok`): the list's fields plus what only the form carries. */
@@ -25,7 +27,6 @@ export interface LicenceDetails extends LicenceSummary {
   /** Add-on quantities by vendor field (`addon_4602`: cluster nodes of Business). */
   addons: Record<string, number>;
   ipChangedOn: IsoDate | undefined;
-  keyChangedOn: IsoDate | undefined;
 }
 
 const STATUS: Record<string, LicenceStatus> = {
@@ -62,6 +63,7 @@ export function readSummary(node: VendorNode): LicenceSummary | undefined {
     statusCode,
     expiresOn: parseVendorDate(field(node, "expiredate")),
     createdOn: parseVendorDate(field(node, "createdate")),
+    keyChangedOn: parseVendorDate(field(node, "real_keychange") ?? field(node, "lickey_change_date")),
   };
 }
 
@@ -74,7 +76,6 @@ export function readDetails(doc: VendorElement): LicenceDetails | undefined {
     remoteIp: field(doc, "remoteip"),
     addons: readAddons(doc),
     ipChangedOn: parseVendorDate(field(doc, "ip_change_date")),
-    keyChangedOn: parseVendorDate(field(doc, "lickey_change_date")),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { LicenceDetails } from "../billmgr/licence.ts";
+import type { LicenceDetails, LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue, Product } from "../catalogue/index.ts";
 import { toIsoDate } from "../dates.ts";
 import type { AutoRenew, LicenceRecord } from "../register/types.ts";
@@ -61,5 +61,32 @@ export function recordFromOrder(
     autoRenew: order.autoRenew,
     updatedAt: at.toISOString(),
     formPending: true,
+  };
+}
+
+/** The list row as a record, when the licence's form cannot be read: what we knew stays. */
+export function recordFromRow(
+  row: LicenceSummary,
+  before: LicenceRecord | undefined,
+  catalogue: Catalogue,
+  at: Date,
+): LicenceRecord {
+  return {
+    ...before,
+    id: row.id,
+    name: row.name,
+    ip: row.ip,
+    product: catalogue.byPricelist(row.pricelist)?.id,
+    pricelist: row.pricelist,
+    period: row.period,
+    status: row.status,
+    statusCode: row.statusCode,
+    expiresOn: row.expiresOn,
+    createdOn: row.createdOn ?? before?.createdOn,
+    autoRenew: before?.autoRenew ?? null,
+    syncedAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+    goneSince: undefined,
+    formPending: row.status === "deleted" ? undefined : true,
   };
 }

@@ -1,4 +1,4 @@
-import { type Product, renewalsOpen } from "../catalogue/index.ts";
+import { expiryCap, type Product, renewalsOpen } from "../catalogue/index.ts";
 import { addDays, addMonths, daysBetween, type IsoDate } from "../dates.ts";
 import type { LicenceRecord } from "../register/types.ts";
 
@@ -35,12 +35,6 @@ export type RenewalDecision =
 /** Still exists at the vendor: not deleted there, not gone from its list. */
 export function isLive(record: LicenceRecord): boolean {
   return record.status !== "deleted" && record.goneSince === undefined;
-}
-
-/** The latest day a renewal tonight may reach, if the product caps it (ISPmanager 5: 2021-12-31). */
-function capFor(product: Product, tonight: IsoDate): IsoDate | undefined {
-  const { capFrom, lastValidDay } = product.lifecycle;
-  return capFrom !== undefined && lastValidDay !== undefined && tonight >= capFrom ? lastValidDay : undefined;
 }
 
 /** The shortest period that takes the licence to the cap (the vendor trims it there), else the longest. */
@@ -84,7 +78,7 @@ export function decideRenewal(
       : none;
   }
 
-  const cap = capFor(product, tonight);
+  const cap = expiryCap(product, tonight);
   if (cap !== undefined && expiresOn >= cap) return none; // already runs as long as the vendor allows
 
   const closeOn = product.lifecycle.renewalsCloseOn;

@@ -2,7 +2,7 @@ import type { BillingClient } from "../billmgr/client.ts";
 import type { LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
-import { recordFromVendor } from "../licences/records.ts";
+import { recordFromRow, recordFromVendor } from "../licences/records.ts";
 import {
   type LicenceChanges,
   type LicenceRecord,
@@ -108,38 +108,11 @@ function needsForm(row: LicenceSummary, record: LicenceRecord): boolean {
 }
 
 function keyChangedSinceRead(row: LicenceSummary, record: LicenceRecord): boolean {
-  const keyChangedOn = (row as LicenceSummary & { keyChangedOn?: IsoDate }).keyChangedOn;
+  const { keyChangedOn } = row;
   return (
     keyChangedOn !== undefined &&
     (record.syncedAt === undefined || keyChangedOn >= record.syncedAt.slice(0, 10))
   );
-}
-
-/** The list row as a record, when the licence's form cannot be read: what we knew stays. */
-function fromRow(
-  row: LicenceSummary,
-  before: LicenceRecord | undefined,
-  catalogue: Catalogue,
-  at: Date,
-): LicenceRecord {
-  return {
-    ...before,
-    id: row.id,
-    name: row.name,
-    ip: row.ip,
-    product: catalogue.byPricelist(row.pricelist)?.id,
-    pricelist: row.pricelist,
-    period: row.period,
-    status: row.status,
-    statusCode: row.statusCode,
-    expiresOn: row.expiresOn,
-    createdOn: row.createdOn ?? before?.createdOn,
-    autoRenew: before?.autoRenew ?? null,
-    syncedAt: at.toISOString(),
-    updatedAt: at.toISOString(),
-    goneSince: undefined,
-    formPending: row.status === "deleted" ? undefined : true,
-  };
 }
 
 /** The vendor's fields of `after` that differ from `record` (an empty object: nothing to write). */
@@ -191,7 +164,7 @@ export async function syncRegister(
   unchanged += read.length - changes.length;
 
   async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
-    if (row.status === "deleted") return { before, after: fromRow(row, before, deps.catalogue, at) };
+    if (row.status === "deleted") return { before, after: recordFromRow(row, before, deps.catalogue, at) };
     try {
       const details = await deps.billing.get(row.id);
       const after = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
@@ -199,7 +172,7 @@ export async function syncRegister(
     } catch (error) {
       return {
         before,
-        after: fromRow(row, before, deps.catalogue, at),
+        after: recordFromRow(row, before, deps.catalogue, at),
         detailError: (error as Error).message,
       };
     }
