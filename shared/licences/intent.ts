@@ -50,6 +50,20 @@ const LEASE_MS = 30_000;
 /** When the evidence cannot decide (the vendor unreadable, an expiry nobody expected): ask again in. */
 const UNDECIDED_RETRY_SECONDS = 60;
 
+/**
+ * The final answer of an unknown outcome that the evidence settled as not applied: 409, the stable
+ * code, and the one place "use a new key" is said.
+ */
+export function notApplied(code: string, message: string, details: Record<string, unknown> = {}): Evidence {
+  return {
+    kind: "not_applied",
+    response: {
+      statusCode: 409,
+      body: { error: { code, message, details: { outcome: "not_applied", ...details } } },
+    },
+  };
+}
+
 export function requestHash(request: unknown): string {
   return createHash("sha256").update(JSON.stringify(request)).digest("hex");
 }

@@ -4,7 +4,7 @@ import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
 import type { OrderInput } from "./inputs.ts";
-import { type Evidence, type MoneyResult, runMoneyIntent } from "./intent.ts";
+import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
 
@@ -119,17 +119,8 @@ async function placedOrder(
     if (await ctx.register.idempotency.claimLicenceId(row.id, ref))
       return { kind: "applied", facts: { licenceId: row.id } };
   }
-  return {
-    kind: "not_applied",
-    response: {
-      statusCode: 409,
-      body: {
-        error: {
-          code: "order_not_placed",
-          message: `the vendor has no licence for ${name} on ${ip} created since ${orderedOn}, well after the unanswered order was sent: it was not placed and nothing was charged; order again with a new Idempotency-Key`,
-          details: { outcome: "not_applied" },
-        },
-      },
-    },
-  };
+  return notApplied(
+    "order_not_placed",
+    `the vendor has no licence for ${name} on ${ip} created since ${orderedOn}, well after the unanswered order was sent: it was not placed and nothing was charged; order again with a new Idempotency-Key`,
+  );
 }

@@ -4,7 +4,7 @@ import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
 import type { RenewInput } from "./inputs.ts";
-import { type Evidence, type MoneyResult, runMoneyIntent } from "./intent.ts";
+import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
 import { recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
 
@@ -158,17 +158,9 @@ async function renewalEvidence(
       reason: `the vendor's expiry is ${details.expiresOn ?? "unknown"}, neither ${expiryBefore} (before) nor ${expected} (renewed): staff must check the licence in the vendor's panel`,
     };
   }
-  return {
-    kind: "not_applied",
-    response: {
-      statusCode: 409,
-      body: {
-        error: {
-          code: "renewal_not_applied",
-          message: `the vendor's expiry is still ${expiryBefore}, well after the unanswered renewal was sent: it was not applied and nothing was charged; renew again with a new Idempotency-Key`,
-          details: { outcome: "not_applied", expiresOn: expiryBefore },
-        },
-      },
-    },
-  };
+  return notApplied(
+    "renewal_not_applied",
+    `the vendor's expiry is still ${expiryBefore}, well after the unanswered renewal was sent: it was not applied and nothing was charged; renew again with a new Idempotency-Key`,
+    { expiresOn: expiryBefore },
+  );
 }

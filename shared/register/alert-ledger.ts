@@ -3,10 +3,10 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { nightKey } from "./night-ledger.ts";
+import { isConditionFailure, queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
 import { type AlertKey, type AlertLedger, alertKeyText, type PendingAlert } from "./types.ts";
 
@@ -42,9 +42,6 @@ async function inParallel<T, R>(items: readonly T[], work: (item: T) => Promise<
   await Promise.all(Array.from({ length: Math.min(16, items.length) }, worker));
   return results;
 }
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === "ConditionalCheckFailedException";
 
 /**
  * The alert ledger on the register's table. Three items per alert, none needing a transaction (dynalite
@@ -147,21 +144,12 @@ export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLe
     },
 
     async pending() {
-      const items: Item[] = [];
-      let startKey: Item | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: "pk = :p",
-            ExpressionAttributeValues: { ":p": PENDING_ALERTS },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        items.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const items = await queryAll(doc, {
+        TableName: table,
+        KeyConditionExpression: "pk = :p",
+        ExpressionAttributeValues: { ":p": PENDING_ALERTS },
+        ConsistentRead: true,
+      });
       return items
         .map(
           (item): PendingAlert => ({

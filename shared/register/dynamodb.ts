@@ -15,6 +15,7 @@ import { nightLedger } from "./night-ledger.ts";
 
 export { IdempotencyRecordNotFoundError, idempotencyKey } from "./intents.ts";
 
+import { isConditionFailure, queryAll } from "./queries.ts";
 import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./table.ts";
 import {
   type AuditEntry,
@@ -380,23 +381,17 @@ function auditLog(doc: DynamoDBDocumentClient, table: string): AuditLog {
     async forLicence(licenceId, limit) {
       if (!Number.isInteger(limit) || limit < 1)
         throw new RangeError(`limit must be a positive integer, got ${limit}`);
-      const entries: AuditEntry[] = [];
-      let startKey: Item | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: "pk = :p",
-            ExpressionAttributeValues: { ":p": auditPartition(licenceId) },
-            ScanIndexForward: false,
-            Limit: limit - entries.length,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        entries.push(...(page.Items ?? []).map(toAudit));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined && entries.length < limit);
-      return entries;
+      const items = await queryAll(
+        doc,
+        {
+          TableName: table,
+          KeyConditionExpression: "pk = :p",
+          ExpressionAttributeValues: { ":p": auditPartition(licenceId) },
+          ScanIndexForward: false,
+        },
+        limit,
+      );
+      return items.map(toAudit);
     },
   };
 }
@@ -425,10 +420,6 @@ function toAudit(item: Item): AuditEntry {
     error: item.error as string | undefined,
     durationMs: item.durationMs as number,
   };
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
 function pick(item: Item, names: readonly string[]): Item {

@@ -3,9 +3,9 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { isConditionFailure, queryAll } from "./queries.ts";
 import { BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from "./types.ts";
 
@@ -30,9 +30,6 @@ export const idempotencyKey = (scope: string, key: string) => ({
 });
 const renewingKey = (licenceId: string) => ({ [PARTITION_KEY]: `RENEWING#${licenceId}`, [SORT_KEY]: "LOCK" });
 const orderedKey = (licenceId: string) => ({ [PARTITION_KEY]: `ORDERED#${licenceId}`, [SORT_KEY]: "INTENT" });
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === "ConditionalCheckFailedException";
 
 /** Money intents on the register's table: conditional writes only, so concurrent callers never both win. */
 export function intentStore(doc: DynamoDBDocumentClient, table: string): IdempotencyStore {
@@ -195,23 +192,17 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     },
 
     async unresolved(limit) {
-      const records: IdempotencyRecord[] = [];
-      let startKey: Item | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: BY_STATUS_INDEX,
-            KeyConditionExpression: "gsi2pk = :p",
-            ExpressionAttributeValues: { ":p": UNRESOLVED_PARTITION },
-            Limit: limit - records.length,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        records.push(...(page.Items ?? []).map(toIntent));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined && records.length < limit);
-      return records;
+      const items = await queryAll(
+        doc,
+        {
+          TableName: table,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: "gsi2pk = :p",
+          ExpressionAttributeValues: { ":p": UNRESOLVED_PARTITION },
+        },
+        limit,
+      );
+      return items.map(toIntent);
     },
 
     lease: (scope, key, nowMs, until) =>

@@ -1,10 +1,5 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { isConditionFailure, queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
 import type { AlertKey, NightLedger, NightRecord, NightRenewal, NightSync } from "./types.ts";
 
@@ -17,9 +12,6 @@ export const nightRenewalKey = (night: string, licenceId: string) => ({
   [SORT_KEY]: `RENEWAL#${licenceId}`,
 });
 const nightSyncKey = (night: string) => ({ [PARTITION_KEY]: nightKey(night), [SORT_KEY]: "SYNC" });
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === "ConditionalCheckFailedException";
 
 /** Each night's renewals, alerts and sync counts on the register's table: conditional writes only. */
 export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLedger {
@@ -91,25 +83,18 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
         alerts: [],
         sync: { listed: 0, added: 0, updated: 0, gone: 0 },
       };
-      let startKey: Item | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: "pk = :p",
-            ExpressionAttributeValues: { ":p": nightKey(night) },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          const sort = String(item[SORT_KEY]);
-          if (sort.startsWith("RENEWAL#")) record.renewals.push(toRenewal(item));
-          else if (sort.startsWith("ALERT#")) record.alerts.push(toAlertKey(item));
-          else if (sort === "SYNC") record.sync = toSync(item);
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const items = await queryAll(doc, {
+        TableName: table,
+        KeyConditionExpression: "pk = :p",
+        ExpressionAttributeValues: { ":p": nightKey(night) },
+        ConsistentRead: true,
+      });
+      for (const item of items) {
+        const sort = String(item[SORT_KEY]);
+        if (sort.startsWith("RENEWAL#")) record.renewals.push(toRenewal(item));
+        else if (sort.startsWith("ALERT#")) record.alerts.push(toAlertKey(item));
+        else if (sort === "SYNC") record.sync = toSync(item);
+      }
       return record;
     },
   };

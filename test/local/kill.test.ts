@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocal } from "../support/local-start.ts";
 import { VENDOR_CREDENTIALS } from "../support/secrets.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 
@@ -12,7 +13,6 @@ import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
  * SIGKILL while a renewal is in flight, started again on the same data, and the client retries with
  * the same key. The vendor is a sandbox outside the killed process, so its book and charges survive.
  */
-const ROOT = new URL("../../", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "desk-kill-"));
 const TOKEN = "kill-test-token-0123456789";
 let vendor: VendorSandbox;
@@ -24,45 +24,18 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function start(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: "0",
-      DYNAMODB_PORT: "0",
-      NOW: "2021-05-01",
-      API_TOKEN: TOKEN,
-      BILLMGR_URL: vendor.sandbox.url,
-      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-      BILLMGR_TIMEOUT_MS: "20000",
-      IDEMPOTENCY_LOCK_SECONDS: "2",
-      RECONCILE_AFTER_SECONDS: "1",
-      RECONCILE_EVERY_SECONDS: "3600",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+const start = () =>
+  startLocal({
+    DATA_DIR: dataDir,
+    NOW: "2021-05-01",
+    API_TOKEN: TOKEN,
+    BILLMGR_URL: vendor.sandbox.url,
+    BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
+    BILLMGR_TIMEOUT_MS: "20000",
+    IDEMPOTENCY_LOCK_SECONDS: "2",
+    RECONCILE_AFTER_SECONDS: "1",
+    RECONCILE_EVERY_SECONDS: "3600",
   });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line:\n${output}`)), 30_000);
-    const look = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      } else setTimeout(look, 50);
-    };
-    look();
-  });
-  return { child, url };
-}
 
 async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -1,50 +1,23 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../functions/lib/errors.ts";
+import { startLocal } from "../support/local-start.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "desk-start-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** `npm start` as a newcomer runs it (the same entry, as a child process), on free ports. */
-async function start(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: "0",
-      DYNAMODB_PORT: "0",
-      SANDBOX_PORT: "0",
-      NOW: "2021-05-01",
-      API_TOKEN: "start-test-token-0123456789",
-      BILLMGR_URL: "",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+/** `npm start` on free ports, its data under this test's folder. */
+const start = () =>
+  startLocal({
+    DATA_DIR: dataDir,
+    NOW: "2021-05-01",
+    API_TOKEN: "start-test-token-0123456789",
+    BILLMGR_URL: "",
   });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line:\n${output}`)), 30_000);
-    const look = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      } else setTimeout(look, 50);
-    };
-    look();
-  });
-  return { child, url, output: () => output };
-}
 
 async function stop(child: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -1,0 +1,33 @@
+import { type ChildProcess, spawn } from "node:child_process";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** `npm start` as a newcomer runs it (the same entry, as a child process), with this environment on top. */
+export async function startLocal(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: "0", DYNAMODB_PORT: "0", SANDBOX_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start-up line:\n${output}`)), 30_000);
+    const look = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      } else setTimeout(look, 50);
+    };
+    look();
+  });
+  return { child, url, output: () => output };
+}
