@@ -34,9 +34,10 @@ export interface DeskContext extends DeskDeps {
   today: IsoDate;
   /** For every vendor call of this request. */
   vendorOptions: { deadlineMs?: number };
+  /** `licenceId` may come from the answer (a new order's id), so its audit entry names the licence. */
   audited<T>(
     operation: string,
-    licenceId: string | undefined,
+    licenceId: string | undefined | ((result: T) => string | undefined),
     params: AuditParams,
     call: () => Promise<T>,
   ): Promise<T>;
@@ -64,8 +65,11 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
       const started = performance.now();
       let outcome: AuditEntry["outcome"] = "ok";
       let error: string | undefined;
+      let id = typeof licenceId === "function" ? undefined : licenceId;
       try {
-        return await call();
+        const result = await call();
+        if (typeof licenceId === "function") id = licenceId(result);
+        return result;
       } catch (e) {
         [outcome, error] = auditOutcome(e);
         throw e;
@@ -74,7 +78,7 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
           at: new Date().toISOString(),
           client: caller.client,
           operation,
-          licenceId,
+          licenceId: id,
           params,
           outcome,
           error,

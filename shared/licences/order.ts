@@ -34,19 +34,23 @@ export async function orderLicence(ctx: DeskContext, body: OrderInput, key: stri
       return {
         context: { ip: body.ip, name: body.name, pricelist: product.pricelist, orderedOn: ctx.today },
         async send() {
-          const { id } = await ctx.audited("order", undefined, params, () =>
-            ctx.billing.order(
-              {
-                ip: body.ip,
-                name: body.name,
-                pricelist: product.pricelist,
-                period: body.period,
-                addons: product.nodes && nodes !== undefined ? { [product.nodes.addon]: nodes } : undefined,
-                // Renewals belong to our watcher: the vendor must never renew behind its back.
-                autoprolong: null,
-              },
-              ctx.vendorOptions,
-            ),
+          const { id } = await ctx.audited(
+            "order",
+            (answer) => answer.id,
+            params,
+            () =>
+              ctx.billing.order(
+                {
+                  ip: body.ip,
+                  name: body.name,
+                  pricelist: product.pricelist,
+                  period: body.period,
+                  addons: product.nodes && nodes !== undefined ? { [product.nodes.addon]: nodes } : undefined,
+                  // Renewals belong to our watcher: the vendor must never renew behind its back.
+                  autoprolong: null,
+                },
+                ctx.vendorOptions,
+              ),
           );
           return { licenceId: id };
         },

@@ -139,7 +139,7 @@ describe("every route, happy path, through real HTTP", () => {
     expect(taken.body.reason).toMatch(/already/i);
   });
 
-  it("every vendor call lands in the audit trail with the client's name", async () => {
+  it("every vendor call lands in the audit trail with the client's name; the order's entry names its new licence", async () => {
     const { body } = await order(lite({ name: "audited" }));
     await h.call("POST", `/licenses/${body.id}/suspend`);
     const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
@@ -153,7 +153,9 @@ describe("every route, happy path, through real HTTP", () => {
     expect(entries.map((e) => [e.operation, e.client, e.outcome])).toEqual([
       ["suspend", "local", "ok"],
       ["get", "local", "ok"],
+      ["order", "local", "ok"],
     ]);
+    expect(entries.at(-1)?.params).toMatchObject({ name: "audited", product: "ispmanager5-lite" });
     expect(entries[0]?.durationMs).toBeGreaterThanOrEqual(0);
   });
 });
