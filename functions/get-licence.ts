@@ -5,5 +5,5 @@ import { api, ok } from "./lib/http.ts";
 export const handler = api(async (request) => {
   const id = request.id();
   const { refresh } = request.query(GetQuery);
-  return ok(await deskFor(request.client).get(id, refresh));
+  return ok(await deskFor(request.client, request.deadlineMs).get(id, refresh));
 });

@@ -4,5 +4,5 @@ import { api, ok } from "./lib/http.ts";
 
 export const handler = api(async (request) => {
   const id = request.id();
-  return ok(await deskFor(request.client).update(id, request.body(UpdateBody)));
+  return ok(await deskFor(request.client, request.deadlineMs).update(id, request.body(UpdateBody)));
 });

@@ -53,7 +53,7 @@ export function licenceChanges(ctx: DeskContext) {
           ...(body.name !== undefined && { name: body.name }),
           ...(body.ip !== undefined && { ip: body.ip }),
         };
-        await ctx.audited("edit", id, { id, ...edit }, () => billing.edit(id, edit));
+        await ctx.audited("edit", id, { id, ...edit }, () => billing.edit(id, edit, ctx.vendorOptions));
         Object.assign(changes, edit, { syncedAt: synced() });
       }
       if (body.autoRenew !== undefined) changes.autoRenew = body.autoRenew;
@@ -63,26 +63,28 @@ export function licenceChanges(ctx: DeskContext) {
     /** Suspended on purpose: marked, so the watcher never renews it behind the reseller's back. */
     async suspend(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
-      await ctx.audited("suspend", id, { id }, () => billing.suspend(id));
+      await ctx.audited("suspend", id, { id }, () => billing.suspend(id, ctx.vendorOptions));
       return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
     },
 
     async resume(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
-      await ctx.audited("resume", id, { id }, () => billing.resume(id));
+      await ctx.audited("resume", id, { id }, () => billing.resume(id, ctx.vendorOptions));
       return save(id, { status: "active", statusCode: "2", suspendedBy: undefined, syncedAt: synced() });
     },
 
     async regenerateKey(id: string): Promise<{ id: string; key: string | undefined }> {
       await ctx.stored(id);
-      const { key } = await ctx.audited("regenerate-key", id, { id }, () => billing.regenerateKey(id));
+      const { key } = await ctx.audited("regenerate-key", id, { id }, () =>
+        billing.regenerateKey(id, ctx.vendorOptions),
+      );
       await save(id, { key, syncedAt: synced() });
       return { id, key };
     },
 
     async delete(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
-      await ctx.audited("delete", id, { id }, () => billing.delete(id));
+      await ctx.audited("delete", id, { id }, () => billing.delete(id, ctx.vendorOptions));
       return save(id, { status: "deleted", statusCode: "4", syncedAt: synced() });
     },
 
@@ -99,7 +101,10 @@ export function licenceChanges(ctx: DeskContext) {
       }
       const params = { ip: query.ip, product: product.id, period: query.period };
       return ctx.audited("check-ip", undefined, params, () =>
-        billing.checkIp({ ip: query.ip, pricelist: product.pricelist, period: query.period }),
+        billing.checkIp(
+          { ip: query.ip, pricelist: product.pricelist, period: query.period },
+          ctx.vendorOptions,
+        ),
       );
     },
   };
