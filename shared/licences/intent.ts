@@ -29,6 +29,8 @@ export interface MoneyOperation {
   reconcile(context: Record<string, string>): Promise<Evidence>;
   /** The call provably did nothing (refused, never sent, or settled as not applied): free what it held. */
   released(context: Record<string, string> | undefined): Promise<void>;
+  /** An unknown outcome the evidence settled as applied, before its answer is kept (to tell staff). */
+  settledApplied?(facts: Record<string, string>, context: Record<string, string>): Promise<void>;
 }
 
 export interface MoneyIntent {
@@ -187,10 +189,24 @@ async function settle(
   }
   switch (evidence.kind) {
     case "applied":
+      // Staff hear of it before it is final, so a kill after the answer is kept never loses the news.
+      try {
+        await operation.settledApplied?.(evidence.facts, record.context);
+      } catch {
+        throw new OutcomePendingError(
+          intent.operation,
+          UNDECIDED_RETRY_SECONDS,
+          "its settlement could not be recorded yet",
+        );
+      }
       return finishApplied(intent, operation, evidence.facts, record.context);
-    case "not_applied":
+    case "not_applied": {
+      // Kept first, then freed: a kill in between must never leave the licence free while this intent
+      // is still open (another renewal would then be read as this one's evidence).
+      const kept = await keep(intent, evidence.response, "not_applied");
       await operation.released(record.context);
-      return keep(intent, evidence.response, "not_applied");
+      return kept;
+    }
     case "undecided":
       throw new OutcomePendingError(intent.operation, UNDECIDED_RETRY_SECONDS, evidence.reason);
   }
@@ -220,8 +236,10 @@ async function forget(
   operation: MoneyOperation,
   context: Record<string, string> | undefined,
 ): Promise<void> {
-  await operation.released(context);
+  // The key first, then what the operation held: killed in between, the hold is stale (its intent is
+  // gone) and the next renewal takes it; the other way round, an open intent would lose its hold.
   await retried("free the key", () => intent.store.release(intent.ref.scope, intent.ref.key));
+  await operation.released(context);
 }
 
 function secondsUntil(atMs: number, nowMs: number): number {

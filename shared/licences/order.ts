@@ -1,12 +1,14 @@
 import { ordersOpen, type Product } from "../catalogue/index.ts";
 import { canonicalIp } from "../ip.ts";
 import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
 import type { OrderInput } from "./inputs.ts";
 import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
+import { orderSettled } from "./settled-alerts.ts";
 
 /**
  * `POST /licenses`: one licence bought per Idempotency-Key. The IP arrives canonical (the schema
@@ -59,6 +61,10 @@ export async function orderLicence(ctx: DeskContext, body: OrderInput, key: stri
     applied: (facts) => orderedAnswer(ctx, intent.ref, facts.licenceId ?? "", body, product, nodes),
     reconcile: (context) => placedOrder(ctx, intent.ref, context),
     released: async () => {},
+    async settledApplied(facts) {
+      const alert = orderSettled(intent.ref, facts.licenceId ?? "", ctx.caller.now);
+      await retried("record the settled order's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
+    },
   });
 }
 

@@ -6,6 +6,7 @@ import { OutcomePendingError } from "./errors.ts";
 import type { OrderInput, RenewInput } from "./inputs.ts";
 import type { MoneyResult } from "./intent.ts";
 import { licenceDesk } from "./service.ts";
+import { orderSettled } from "./settled-alerts.ts";
 
 export interface ReconcilerOptions {
   /** Intents read per pass (oldest first). */
@@ -55,8 +56,9 @@ export async function reconcileUnresolved(
       const result = await resume(desk, record);
       const settled = settledFrom(record, result);
       report.settled.push(settled);
-      if (settled.operation === "order" && settled.outcome === "applied")
-        report.alerts.push(orderPlaced(settled, at));
+      // Recorded as pending by the order itself when it settled; listed here so this pass sends it.
+      if (settled.operation === "order" && settled.outcome === "applied" && settled.licenceId)
+        report.alerts.push(orderSettled({ scope: settled.client, key: settled.key }, settled.licenceId, at));
     } catch (error) {
       report.pending++;
       const age = Date.now() - (record.sentAt ?? Date.now());
@@ -94,27 +96,6 @@ function settledFrom(record: IdempotencyRecord, result: MoneyResult): SettledInt
     outcome: result.statusCode < 300 ? "applied" : "not_applied",
     licenceId: body?.id ?? request?.id,
     statusCode: result.statusCode,
-  };
-}
-
-function orderPlaced(settled: SettledIntent, at: Date): Alert {
-  return {
-    kind: "order_settled",
-    severity: "warning",
-    title: `[licence desk] Unanswered order settled as placed: licence ${settled.licenceId}`,
-    body: [
-      `An order whose answer never reached the desk was placed by the vendor, and charged.`,
-      "",
-      `Licence id:       ${settled.licenceId}`,
-      `Ordered by:       API client "${settled.client}", Idempotency-Key ${settled.key}`,
-      "",
-      "The licence is now in the register. The client that ordered it receives it (201) when it retries",
-      "with the same Idempotency-Key. If the client ordered again with a new key meanwhile, it holds two",
-      `licences: check the register for its IP and delete the one not wanted (DELETE /licenses/${settled.licenceId}).`,
-    ].join("\n"),
-    licenceId: settled.licenceId,
-    night: toIsoDate(at),
-    ledger: { subject: `intent:${settled.client}:${settled.key}`, threshold: "settled" },
   };
 }
 

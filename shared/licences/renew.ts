@@ -1,5 +1,11 @@
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
-import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import {
+  type IntentRef,
+  type LicenceChanges,
+  type LicenceRecord,
+  StaleRecordError,
+  type StoredResponse,
+} from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
@@ -125,18 +131,30 @@ async function renewedAnswer(
       expiresOn = context.expectedExpiry;
     }
   }
-  const changes: Partial<LicenceRecord> = {
+  const renewed: LicenceChanges = {
     expiresOn,
-    status: "active",
-    statusCode: "2",
     syncedAt: ctx.caller.now.toISOString(),
     ...(!confirmed && { formPending: true }),
   };
-  const after = await retried(`store the renewal of ${id}`, () =>
-    ctx.register.licences.update(id, changes),
-  ).catch(() => undefined);
+  // A renewal reactivates a licence the vendor suspended for non-payment, not one suspended on purpose
+  // (through the API, maybe while this renewal was at the vendor): that one keeps its state. Written at
+  // the version read, so a suspend landing in between is read again, not overwritten.
+  const store = async (): Promise<LicenceRecord | undefined> => {
+    for (let attempt = 0; ; attempt++) {
+      const current = await ctx.register.licences.get(id);
+      if (!current) return undefined;
+      const changes: LicenceChanges =
+        current.suspendedBy === "desk" ? renewed : { ...renewed, status: "active", statusCode: "2" };
+      try {
+        return await ctx.register.licences.update(id, changes, { ifVersion: current.version ?? 0 });
+      } catch (error) {
+        if (!(error instanceof StaleRecordError) || attempt >= 3) throw error;
+      }
+    }
+  };
+  const after = await retried(`store the renewal of ${id}`, store).catch(() => undefined);
   await retried(`free licence ${id}`, () => ctx.register.idempotency.freeLicence(id, ref)).catch(() => {});
-  const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...changes };
+  const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...renewed };
   return { statusCode: 200, body };
 }
 
