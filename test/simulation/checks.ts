@@ -1,0 +1,352 @@
+import type { IdempotencyRecord, LicenceRecord } from "../../shared/register/types.ts";
+import { alertKeyText } from "../../shared/register/types.ts";
+import { composedLater } from "../../shared/watcher/delivery.ts";
+import { summaryLedger } from "../../shared/watcher/phases/summary.ts";
+import { allLicences } from "../../shared/watcher/sync.ts";
+import { type Sim, saysNotApplied, Violation } from "./model.ts";
+import { API_SCOPE, type AttributedCharge, intentId, TIMING, WATCHER_SCOPE, type World } from "./world.ts";
+
+/**
+ * The invariants, checked against the vendor's charge log (each charge tied to the call, and so the
+ * intent, that caused it) and the register, never against what the product says of itself.
+ */
+
+const splitIntent = (id: string): [string, string] => {
+  const at = id.indexOf("|");
+  return [id.slice(0, at), id.slice(at + 1)];
+};
+
+/** Every intent the simulation knows of: the client's keys, and the watcher's keys that sent or are in a night's record. */
+async function knownIntents(sim: Sim, world: World): Promise<Set<string>> {
+  const ids = new Set(sim.intents.map((i) => intentId(API_SCOPE, i.key)));
+  for (const charge of world.charges) if (charge.intent) ids.add(charge.intent);
+  for (const night of sim.nights.keys()) {
+    for (const renewal of (await world.rawRegister.nights.read(night)).renewals) {
+      ids.add(intentId(WATCHER_SCOPE, `watch:${renewal.licenceId}:${night}`));
+    }
+  }
+  return ids;
+}
+
+function chargesByIntent(world: World): Map<string, AttributedCharge[]> {
+  const by = new Map<string, AttributedCharge[]>();
+  for (const charge of world.charges) {
+    const id = charge.intent ?? "<none>";
+    by.set(id, [...(by.get(id) ?? []), charge]);
+  }
+  return by;
+}
+
+const describe = (c: AttributedCharge) =>
+  `${c.func} of licence ${c.elid} (${c.amountMinor}) by ${c.label ?? "no call"}${c.call?.fault ? `, fault ${c.call.fault}` : ""}`;
+
+/**
+ * After every command. (1) No intent charged twice, and every charge maps to exactly one intent made by
+ * the API or the watcher (never the reconciler, never an untracked call); a chain of keys the client
+ * used for one purchase is charged at most once. An intent the vendor charged is never forgotten by the
+ * register, never completed as not applied, and its client never told "not applied"; an intent
+ * answered or completed as applied was charged (for an order, the licence it names).
+ */
+export async function checkMoney(sim: Sim, world: World): Promise<void> {
+  const by = chargesByIntent(world);
+  for (const [id, charges] of by) {
+    const first = charges[0] as AttributedCharge;
+    if (id === "<none>" || first.label === undefined || first.label === "untracked") {
+      throw new Violation(`a charge no intent made: ${charges.map(describe).join("; ")}`);
+    }
+    if (!id.startsWith(`${API_SCOPE}|`) && !id.startsWith(`${WATCHER_SCOPE}|`)) {
+      throw new Violation(
+        `a money call made by ${first.label}, which must never send one: ${describe(first)}`,
+      );
+    }
+    if (charges.length > 1)
+      throw new Violation(
+        `intent ${id} charged ${charges.length} times: ${charges.map(describe).join("; ")}`,
+      );
+  }
+  for (const chain of sim.chains) {
+    const charged = chain.keys.flatMap((key) => by.get(intentId(API_SCOPE, key)) ?? []);
+    if (charged.length > 1) {
+      throw new Violation(
+        `the client's ${chain.kind} (keys ${chain.keys.join(", ")}), following the answers literally, was charged ${charged.length} times: ${charged.map(describe).join("; ")}`,
+      );
+    }
+  }
+
+  for (const id of await knownIntents(sim, world)) {
+    const [scope, key] = splitIntent(id);
+    const record = await world.rawRegister.idempotency.find(scope, key);
+    const charges = by.get(id) ?? [];
+    const intent = scope === API_SCOPE ? sim.byKey.get(key) : undefined;
+    if (charges.length > 0) {
+      const charge = charges[0] as AttributedCharge;
+      if (!record)
+        throw new Violation(
+          `intent ${id} was charged (${describe(charge)}) but the register has no record of it: its key is free to send again`,
+        );
+      if (record.status === "completed" && record.outcome === "not_applied") {
+        throw new Violation(
+          `intent ${id} completed as not applied (${JSON.stringify(record.response?.body)}) but the vendor charged it: ${describe(charge)}${lateness(charge, record)}`,
+        );
+      }
+      const told = intent?.answers.find(saysNotApplied);
+      if (told)
+        throw new Violation(
+          `the client was told ${told.code} for ${id}, but the vendor charged it: ${describe(charge)}${lateness(charge, record)}`,
+        );
+    }
+    if (record?.status === "completed" && record.outcome === "applied") {
+      const charge = charges[0];
+      if (!charge)
+        throw new Violation(
+          `intent ${id} completed as applied (${JSON.stringify(record.response?.body)}) but the vendor never charged it`,
+        );
+      const named = (record.response?.body as { id?: string } | undefined)?.id;
+      if (charge.func === "soft.order.param" && named !== charge.elid) {
+        throw new Violation(
+          `order ${id} completed as licence ${named}, but the licence it paid for is ${charge.elid}`,
+        );
+      }
+    }
+    const success = intent?.answers.find((a) => a.status >= 200 && a.status < 300);
+    if (success) {
+      const charge = charges[0];
+      if (!charge)
+        throw new Violation(
+          `the client was answered ${success.status} for ${id}, but the vendor never charged it`,
+        );
+      const named = (success.body as { id?: string }).id;
+      if (intent?.kind === "order" && named !== charge.elid) {
+        throw new Violation(
+          `the client was answered 201 licence ${named} for ${id}, but the licence it paid for is ${charge.elid}`,
+        );
+      }
+    }
+  }
+}
+
+/** When a charge came after the settle window, the simulation's own timing assumption broke: say so. */
+function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
+  if (record.sentAt === undefined) return "";
+  const late = charge.wallMs - record.sentAt;
+  return late > TIMING.settleMs
+    ? ` (NOTE: charged ${late} ms after it was sent, later than the settle window of ${TIMING.settleMs} ms: the test's timing assumption did not hold)`
+    : ` (charged ${late} ms after it was sent)`;
+}
+
+/**
+ * (2) After the settle window and one reconciler pass: every charge is known to the register (the
+ * intent completed as applied; an order's licence in the register) and nothing sent is left unknown,
+ * except what a dead process still leases (its lease runs out later).
+ */
+export async function checkSettled(sim: Sim, world: World): Promise<void> {
+  sim.stats.strongChecks += 1;
+  const now = Date.now();
+  for (const charge of world.charges) {
+    if (!charge.intent) continue;
+    const [scope, key] = splitIntent(charge.intent);
+    const record = await world.rawRegister.idempotency.find(scope, key);
+    if (record && record.status !== "completed" && record.lockedUntil > now) {
+      sim.stats.exempted += 1;
+      continue;
+    }
+    if (record?.status !== "completed" || record.outcome !== "applied") {
+      throw new Violation(
+        `after the settle window and a reconciler pass, intent ${charge.intent} is ${record ? `${record.status}${record.outcome ? `/${record.outcome}` : ""}` : "unknown to the register"} though the vendor charged it: ${describe(charge)}`,
+      );
+    }
+    if (charge.func === "soft.order.param" && !(await world.rawRegister.licences.get(charge.elid))) {
+      throw new Violation(
+        `after the settle window and a reconciler pass, licence ${charge.elid} (paid by ${charge.intent}) is not in the register`,
+      );
+    }
+  }
+  for (const record of await world.rawRegister.idempotency.unresolved(500)) {
+    if (record.lockedUntil > now) {
+      sim.stats.exempted += 1;
+      continue;
+    }
+    throw new Violation(
+      `after the settle window and a reconciler pass, intent ${record.scope}|${record.key} (${record.operation}) is still ${record.status}, sent ${now - (record.sentAt ?? now)} ms ago`,
+    );
+  }
+}
+
+/** Ledger keys a dead process holds a live send lease on: their mails wait for the lease to run out. */
+function deadLeases(world: World): Set<string> {
+  const now = Date.now();
+  const held = new Set<string>();
+  for (const entry of world.journal) {
+    if (entry.store !== "alerts" || entry.method !== "lease" || entry.result !== true) continue;
+    if (!entry.death?.dead || (entry.args[2] as number) <= now) continue;
+    held.add(alertKeyText(entry.args[0] as Parameters<typeof alertKeyText>[0]));
+  }
+  return held;
+}
+
+/** (3a) No alert sent twice (a digest counts for each alert it carries), save the one documented point. */
+export function checkNoAlertTwice(world: World): void {
+  const first = new Map<string, (typeof world.mails)[number]>();
+  for (const mail of world.mails) {
+    for (const key of mail.keys) {
+      const earlier = first.get(key);
+      if (!earlier) {
+        first.set(key, mail);
+        continue;
+      }
+      // Killed between the send and marking it sent: the next run sends it again (README: at least once there).
+      const death = earlier.death;
+      const allowed =
+        (death?.point === "alerts.markSent" && death.mode === "before") ||
+        (death?.point === "notifier.send" && death.mode === "during");
+      if (!allowed) {
+        throw new Violation(
+          `alert ${key} sent twice: by ${earlier.label}${earlier.death?.dead ? ` (killed at ${earlier.death.point})` : ""} and by ${mail.label}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * (3b) No alert lost, after a healthy watcher night (which sends every pending alert): nothing left
+ * pending (save summaries still deferred and alerts a dead process leases), everything ever recorded
+ * sent, and every alert the model expects (orders the reconciler settled as placed, licences the vendor
+ * suspended, the night's summary) sent.
+ */
+export async function checkAlertsDelivered(sim: Sim, world: World, nowNight: string): Promise<void> {
+  const sent = new Set(world.mails.flatMap((m) => m.keys));
+  const held = deadLeases(world);
+  const pending = await world.rawRegister.alerts.pending();
+  for (const entry of pending) {
+    const key = alertKeyText(entry);
+    if (held.has(key)) continue;
+    if (entry.kind === "summary" && (await summaryDeferred(world, entry.night))) continue;
+    throw new Violation(`after a healthy night (${nowNight}), alert ${key} is still pending`);
+  }
+  const recorded = new Set<string>();
+  for (const entry of world.journal) {
+    if (entry.store === "alerts" && entry.method === "record") {
+      for (const alert of entry.result as Parameters<typeof alertKeyText>[0][])
+        recorded.add(alertKeyText(alert));
+    }
+  }
+  for (const key of recorded) {
+    if (!sent.has(key) && !held.has(key) && !pending.some((p) => alertKeyText(p) === key)) {
+      throw new Violation(`alert ${key} was recorded, is no longer pending, and was never sent`);
+    }
+  }
+  for (const expected of sim.expectedAlerts) {
+    if (sent.has(expected.key) || held.has(expected.key)) continue;
+    if (expected.key.includes("|summary|") && pending.some((p) => alertKeyText(p) === expected.key)) continue;
+    throw new Violation(`alert ${expected.key} (${expected.why}) was never sent`);
+  }
+}
+
+async function summaryDeferred(world: World, night: string): Promise<boolean> {
+  const record = await world.rawRegister.nights.read(night);
+  return record.renewals.some((r) => r.outcome === "started" && (r.leaseUntil ?? 0) >= Date.now());
+}
+
+export function summaryKey(night: string): string {
+  return alertKeyText(composedLater({ kind: "summary", night, ledger: summaryLedger(night) }));
+}
+
+/**
+ * (4) After a healthy night the register holds the vendor's book: every licence, with its expiry and
+ * status, save licences with a money outcome still open (the vendor may act on it after the sync).
+ * And the night's record tells the truth: a renewal it counts as applied was charged once, one it
+ * counts as refused was not charged, and the charges lie between the applied and applied + awaiting.
+ */
+export async function checkConverged(sim: Sim, world: World, night: string): Promise<void> {
+  sim.stats.convergenceChecks += 1;
+  const open = new Set<string>();
+  for (const record of await world.rawRegister.idempotency.unresolved(500)) {
+    const request = record.request as { id?: string } | undefined;
+    open.add(request?.id ?? record.context.licenceId ?? "");
+  }
+  const register = await allLicences(world.rawRegister.licences);
+  const book = world.vendorBook();
+  for (const licence of book) {
+    if (open.has(licence.id)) continue;
+    const record = register.get(licence.id) as LicenceRecord | undefined;
+    if (licence.status === "4") {
+      if (record && record.status !== "deleted" && record.goneSince === undefined) {
+        throw new Violation(
+          `after night ${night}: licence ${licence.id} is deleted at the vendor, ${record.status} in the register`,
+        );
+      }
+      continue;
+    }
+    if (!record)
+      throw new Violation(
+        `after night ${night}: licence ${licence.id} (${licence.licname}) is at the vendor but not in the register`,
+      );
+    const differences = [
+      record.expiresOn !== licence.expiredate &&
+        `expiry ${record.expiresOn} vs the vendor's ${licence.expiredate}`,
+      record.statusCode !== licence.status &&
+        `status ${record.statusCode} (${record.status}) vs the vendor's ${licence.status}`,
+      record.ip !== licence.ip && `ip ${record.ip} vs the vendor's ${licence.ip}`,
+      record.name !== licence.licname && `name ${record.name} vs the vendor's ${licence.licname}`,
+      record.goneSince !== undefined && `marked gone from the vendor's list since ${record.goneSince}`,
+      licence.key !== "" && record.key !== licence.key && `key ${record.key} vs the vendor's ${licence.key}`,
+    ].filter(Boolean);
+    if (differences.length > 0) {
+      throw new Violation(
+        `after night ${night}: licence ${licence.id} differs from the vendor's book: ${differences.join("; ")}`,
+      );
+    }
+  }
+  const ids = new Set(book.map((l) => l.id));
+  for (const record of register.values()) {
+    if (!ids.has(record.id) && record.goneSince === undefined) {
+      throw new Violation(
+        `after night ${night}: licence ${record.id} is in the register but not at the vendor, and not marked gone`,
+      );
+    }
+  }
+
+  const record = await world.rawRegister.nights.read(night);
+  const charged = world.charges.filter((c) => c.label === `watcher:${night}`);
+  for (const renewal of record.renewals) {
+    const paid = charged.filter((c) => c.elid === renewal.licenceId).length;
+    if (renewal.outcome === "applied" && paid !== 1) {
+      throw new Violation(
+        `night ${night} records the renewal of ${renewal.licenceId} as applied, but the watcher's key was charged ${paid} times`,
+      );
+    }
+    if ((renewal.outcome === "refused" || renewal.outcome === "skipped") && paid !== 0) {
+      throw new Violation(
+        `night ${night} records the renewal of ${renewal.licenceId} as ${renewal.outcome} (${renewal.detail}), but the vendor charged it`,
+      );
+    }
+  }
+  const counted = new Set(record.renewals.map((r) => r.licenceId));
+  for (const charge of charged) {
+    if (!counted.has(charge.elid)) {
+      throw new Violation(
+        `night ${night} charged licence ${charge.elid} but its record of renewals does not have it`,
+      );
+    }
+  }
+}
+
+/** Waits until every sent intent's settle window (and any lock) has passed, and late vendor acts are done. */
+export async function waitForSettle(world: World): Promise<void> {
+  const now = Date.now();
+  let until = world.lateActsUntil;
+  for (const record of await world.rawRegister.idempotency.unresolved(500)) {
+    const due = Math.max((record.sentAt ?? 0) + TIMING.settleMs, record.lockedUntil) + 50;
+    // A dead reconciler's 30 s lease is not waited for: the check leaves such intents alone.
+    if (due - now < 3000) until = Math.max(until, due);
+  }
+  if (until > now) await new Promise((resolve) => setTimeout(resolve, until - now));
+}
+
+/** Waits until no late vendor act is still to come. */
+export async function waitForLateActs(world: World): Promise<void> {
+  const until = world.lateActsUntil;
+  const now = Date.now();
+  if (until > now) await new Promise((resolve) => setTimeout(resolve, until - now));
+}

@@ -1,0 +1,274 @@
+import { isDeepStrictEqual } from "node:util";
+import { errorReply } from "../../functions/lib/errors.ts";
+import type { OrderBody, RenewBody } from "../../shared/api/requests.ts";
+import type { IsoDate } from "../../shared/dates.ts";
+import type { MoneyResult } from "../../shared/licences/service.ts";
+import type { OpOutcome } from "./world.ts";
+
+/**
+ * The client's side of the simulation: what it asked (one intent per Idempotency-Key, grouped in chains
+ * of keys that pursue one purchase), what it was answered, and what it does next, following the API's
+ * answers literally:
+ * - 2xx: done;
+ * - 504 outcome_unknown, 409 outcome_pending / request_in_progress, 503 deadline_near or
+ *   upstream_throttled, a money call provably not sent, no answer at all (the process died): the same
+ *   key, later;
+ * - 409 order_not_placed / renewal_not_applied: a new key is allowed (same body, same chain);
+ * - anything else (refused, conflict, renewal in flight, lifecycle closed…): the chain stops.
+ */
+
+export type IntentKind = "order" | "renew";
+
+export interface Answer {
+  /** HTTP status; 0 when no answer came (the process serving it died). */
+  status: number;
+  code: string | undefined;
+  body: unknown;
+  replayed?: boolean;
+  /** Answered by a process that was killed (the client saw no answer). */
+  killedAt?: string;
+}
+
+export type Next = "retry" | "new-key" | "done" | "stop";
+
+export interface Intent {
+  key: string;
+  kind: IntentKind;
+  chain: number;
+  body: OrderBody | RenewBody;
+  licenceId: string | undefined;
+  answers: Answer[];
+  /** The first final answer (2xx, or not applied): every later one must repeat it. */
+  final: Answer | undefined;
+  next: Next;
+}
+
+export interface Chain {
+  id: number;
+  kind: IntentKind;
+  keys: string[];
+}
+
+export interface Stats {
+  runs: number;
+  commands: number;
+  apiCalls: number;
+  /** 504 outcome_unknown answers. */
+  lostAnswers: number;
+  /** 409 outcome_pending answers. */
+  pendingAnswers: number;
+  notApplied: number;
+  kills: number;
+  killsAfterSend: number;
+  /** Intents the reconciler settled (applied or not). */
+  reconciled: number;
+  reconciledApplied: number;
+  nights: number;
+  killedNights: number;
+  concurrentNights: number;
+  watcherCharges: number;
+  charges: number;
+  lateCharges: number;
+  faults: number;
+  mails: number;
+  strongChecks: number;
+  convergenceChecks: number;
+  /** Unresolved intents left alone by a strong check because a dead process still leases them. */
+  exempted: number;
+  /** Violations of a known bug looked past (SIM_KNOWN). */
+  knownHits: number;
+}
+
+export const emptyStats = (): Stats => ({
+  runs: 0,
+  commands: 0,
+  apiCalls: 0,
+  lostAnswers: 0,
+  pendingAnswers: 0,
+  notApplied: 0,
+  kills: 0,
+  killsAfterSend: 0,
+  reconciled: 0,
+  reconciledApplied: 0,
+  nights: 0,
+  killedNights: 0,
+  concurrentNights: 0,
+  watcherCharges: 0,
+  charges: 0,
+  lateCharges: 0,
+  faults: 0,
+  mails: 0,
+  strongChecks: 0,
+  convergenceChecks: 0,
+  exempted: 0,
+  knownHits: 0,
+});
+
+export function addStats(into: Stats, from: Stats): void {
+  for (const key of Object.keys(into) as (keyof Stats)[]) into[key] += from[key];
+}
+
+/** An alert the model knows must go out exactly once, and why. */
+export interface ExpectedAlert {
+  key: string;
+  why: string;
+}
+
+export interface Sim {
+  seq: number;
+  intents: Intent[];
+  byKey: Map<string, Intent>;
+  chains: Chain[];
+  /** Licence ids the client knows (the fleet, its orders, what the register shows). */
+  licences: string[];
+  /** The last night the watcher ran, if any. */
+  night: IsoDate | undefined;
+  /** A night whose run was killed: the schedule retries it (Lambda's async retry) before the next night. */
+  owedRerun: IsoDate | undefined;
+  /** Nights run at least once (their summary is expected once a run of theirs completes). */
+  nights: Map<IsoDate, { at: Date; expected: ExpectedAlert[] }>;
+  expectedAlerts: ExpectedAlert[];
+  /** Licence ids whose register record must converge to the vendor's book after a healthy night. */
+  stats: Stats;
+  /** What happened, one line per command, for the report of a failure. */
+  log: string[];
+}
+
+export function newSim(licences: string[]): Sim {
+  return {
+    seq: 0,
+    intents: [],
+    byKey: new Map(),
+    chains: [],
+    licences,
+    night: undefined,
+    owedRerun: undefined,
+    nights: new Map(),
+    expectedAlerts: [],
+    stats: emptyStats(),
+    log: [],
+  };
+}
+
+/** A broken invariant: the message says which, with the facts. */
+export class Violation extends Error {
+  override readonly name = "Violation";
+}
+
+const SAME_KEY_LATER = new Set([
+  "outcome_unknown",
+  "outcome_pending",
+  "request_in_progress",
+  "deadline_near",
+  "upstream_throttled",
+  "upstream_timeout",
+  "upstream_unavailable",
+  "no_answer",
+]);
+const NEW_KEY = new Set(["order_not_placed", "renewal_not_applied"]);
+
+export const isFinal = (a: Answer) => (a.status >= 200 && a.status < 300) || NEW_KEY.has(a.code ?? "");
+export const saysNotApplied = (a: Answer) => NEW_KEY.has(a.code ?? "");
+
+export function answerOf(outcome: OpOutcome<MoneyResult>): Answer {
+  if (outcome.kind === "killed")
+    return { status: 0, code: "no_answer", body: undefined, killedAt: outcome.point };
+  if (outcome.kind === "ok") {
+    const result = outcome.value;
+    const code =
+      result.statusCode >= 300
+        ? (result.body as { error?: { code?: string } } | undefined)?.error?.code
+        : undefined;
+    return { status: result.statusCode, code, body: result.body, replayed: result.replayed };
+  }
+  const reply = errorReply(outcome.error);
+  return { status: reply.statusCode, code: reply.body.error.code, body: reply.body };
+}
+
+export function nextStep(answer: Answer): Next {
+  if (answer.status >= 200 && answer.status < 300) return "done";
+  if (NEW_KEY.has(answer.code ?? "")) return "new-key";
+  if (SAME_KEY_LATER.has(answer.code ?? "")) return "retry";
+  return "stop";
+}
+
+export function newIntent(
+  sim: Sim,
+  kind: IntentKind,
+  body: OrderBody | RenewBody,
+  licenceId: string | undefined,
+  chain?: Chain,
+): Intent {
+  sim.seq += 1;
+  const key = `sim-${sim.seq}`;
+  const owner = chain ?? { id: sim.chains.length, kind, keys: [] };
+  if (!chain) sim.chains.push(owner);
+  owner.keys.push(key);
+  const intent: Intent = {
+    key,
+    kind,
+    chain: owner.id,
+    body,
+    licenceId,
+    answers: [],
+    final: undefined,
+    next: "retry",
+  };
+  sim.intents.push(intent);
+  sim.byKey.set(key, intent);
+  return intent;
+}
+
+const brief = (a: Answer) =>
+  `${a.status}${a.code ? ` ${a.code}` : ""}${a.replayed ? " (replayed)" : ""}${a.killedAt ? ` [killed at ${a.killedAt}]` : ""}`;
+
+/**
+ * What the client makes of an answer, checking what an answer alone can tell: a decided key always
+ * answers the same; no key is ever "reused with another body" (the client never does that); a healthy
+ * process never answers 500.
+ */
+export function recordAnswer(sim: Sim, intent: Intent, answer: Answer, concurrent = false): void {
+  intent.answers.push(answer);
+  sim.stats.apiCalls += 1;
+  if (answer.code === "outcome_unknown") sim.stats.lostAnswers += 1;
+  if (answer.code === "outcome_pending") sim.stats.pendingAnswers += 1;
+  if (saysNotApplied(answer)) sim.stats.notApplied += 1;
+  sim.log.push(
+    `    ${intent.kind} ${intent.key}${intent.licenceId ? ` (licence ${intent.licenceId})` : ""}: ${brief(answer)}`,
+  );
+
+  if (answer.code === "idempotency_key_reused") {
+    throw new Violation(
+      `${intent.key}: answered idempotency_key_reused, though the client always sends the same body`,
+    );
+  }
+  if (answer.status === 500) {
+    throw new Violation(
+      `${intent.key}: a healthy process answered 500 ${answer.code}: ${JSON.stringify(answer.body)}`,
+    );
+  }
+  if (answer.status === 0) {
+    intent.next = "retry";
+    return;
+  }
+  if (intent.final) {
+    if (isFinal(answer)) {
+      const same =
+        answer.status === intent.final.status &&
+        answer.code === intent.final.code &&
+        isDeepStrictEqual(answer.body, intent.final.body);
+      if (!same) {
+        throw new Violation(
+          `${intent.key}: decided as ${brief(intent.final)} ${JSON.stringify(intent.final.body)}, later answered ${brief(answer)} ${JSON.stringify(answer.body)}`,
+        );
+      }
+    } else if (!concurrent) {
+      throw new Violation(
+        `${intent.key}: decided as ${brief(intent.final)}, later answered ${brief(answer)}`,
+      );
+    }
+    return;
+  }
+  if (isFinal(answer)) intent.final = answer;
+  intent.next = nextStep(answer);
+}
