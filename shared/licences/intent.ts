@@ -92,7 +92,8 @@ export async function runMoneyIntent(intent: MoneyIntent, operation: MoneyOperat
     },
     now,
   );
-  if (claim.claimed) return { ...(await sendOnce(intent, operation)), replayed: false };
+  if (claim.claimed)
+    return { ...(await sendOnce(intent, operation, now + settings.lockMs)), replayed: false };
   if (claim.existing.requestHash !== hash) throw new IdempotencyKeyReusedError();
   return resumeIntent(intent, operation, claim.existing);
 }
@@ -116,7 +117,7 @@ export async function resumeIntent(
       if (record.sentAt === undefined) {
         // Its holder died before sending: nothing left, so the first to take it over runs it now.
         if (await store.takeOver(ref.scope, ref.key, now, now + settings.lockMs))
-          return { ...(await sendOnce(intent, operation)), replayed: false };
+          return { ...(await sendOnce(intent, operation, now + settings.lockMs)), replayed: false };
         throw new RequestInProgressError(1);
       }
       break; // died after sending: as unknown
@@ -124,14 +125,19 @@ export async function resumeIntent(
   return { ...(await settle(intent, operation, record)), replayed: true };
 }
 
-async function sendOnce(intent: MoneyIntent, operation: MoneyOperation): Promise<StoredResponse> {
+/** Runs a claimed intent; `lock` is the lock this holder wrote, so it only ever frees its own claim. */
+async function sendOnce(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  lock: number,
+): Promise<StoredResponse> {
   const { store, ref } = intent;
   let prepared: Awaited<ReturnType<MoneyOperation["prepare"]>>;
   try {
     prepared = await operation.prepare();
     await store.markSent(ref.scope, ref.key, prepared.context, intent.nowMs());
   } catch (error) {
-    await forget(intent, operation, undefined);
+    await forget(intent, operation, undefined, lock);
     throw error;
   }
   let facts: Record<string, string>;
@@ -139,7 +145,7 @@ async function sendOnce(intent: MoneyIntent, operation: MoneyOperation): Promise
     facts = await prepared.send();
   } catch (error) {
     if (failedCall(error) !== "unknown") {
-      await forget(intent, operation, prepared.context);
+      await forget(intent, operation, prepared.context, lock);
       throw error;
     }
     // If even this write fails, the record still says "sent" and is unknown once its lock passes.
@@ -235,11 +241,15 @@ async function forget(
   intent: MoneyIntent,
   operation: MoneyOperation,
   context: Record<string, string> | undefined,
+  lock: number,
 ): Promise<void> {
   // The key first, then what the operation held: killed in between, the hold is stale (its intent is
   // gone) and the next renewal takes it; the other way round, an open intent would lose its hold.
-  await retried("free the key", () => intent.store.release(intent.ref.scope, intent.ref.key));
-  await operation.released(context);
+  const freed = await retried("free the key", () =>
+    intent.store.release(intent.ref.scope, intent.ref.key, lock),
+  );
+  // Taken over meanwhile (this holder outlived its lock): what it holds now belongs to the new holder.
+  if (freed) await operation.released(context);
 }
 
 function secondsUntil(atMs: number, nowMs: number): number {

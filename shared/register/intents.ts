@@ -187,8 +187,23 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       throw new Error("idempotency complete: the record changed under us");
     },
 
-    async release(scope, key) {
-      await doc.send(new DeleteCommand({ TableName: table, Key: idempotencyKey(scope, key) }));
+    async release(scope, key, ownLock) {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: table,
+            Key: idempotencyKey(scope, key),
+            ...(ownLock !== undefined && {
+              ConditionExpression: "lockedUntil = :lock",
+              ExpressionAttributeValues: { ":lock": ownLock },
+            }),
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return false;
+      }
     },
 
     async unresolved(limit) {

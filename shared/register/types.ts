@@ -196,8 +196,12 @@ export interface IdempotencyStore {
     outcome: "applied" | "not_applied",
     expiresAt: number,
   ): Promise<IdempotencyRecord>;
-  /** Forgets the key: the request provably did nothing, so the same key may be used again. */
-  release(scope: string, key: string): Promise<void>;
+  /**
+   * Forgets the key: the request provably did nothing, so the same key may be used again. With
+   * `ownLock`, only while the record still carries that lock: a holder whose lock ran out (and was taken
+   * over) never deletes its successor's record. False when it was not this holder's to delete.
+   */
+  release(scope: string, key: string, ownLock?: number): Promise<boolean>;
   /** Sent intents not completed yet (unknown, applied, or in_progress after sending), oldest first. */
   unresolved(limit: number): Promise<IdempotencyRecord[]>;
   /**

@@ -327,3 +327,53 @@ describe("the process dies", () => {
     }
   });
 });
+
+describe("a holder that outlived its lock", () => {
+  it("never frees the claim of the holder that took it over, nor what that one holds", async () => {
+    const { intent, vendor, clock, key } = setup();
+    let released = 0;
+    // The first holder's check runs so long that its lock passes and a retry takes the key over.
+    let resumeFirst: () => void = () => {};
+    const slow = vendor.operation({
+      prepare: async () => {
+        await new Promise<void>((resume) => {
+          resumeFirst = resume;
+        });
+        throw new Error("lifecycle closed, found late");
+      },
+      released: async () => {
+        released++;
+      },
+    });
+    const first = runMoneyIntent(intent(), slow).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    clock.now += LOCK_MS + 1;
+    let secondSent: () => void = () => {};
+    const sent = new Promise<void>((done) => {
+      secondSent = done;
+    });
+    const op = vendor.operation();
+    const second = runMoneyIntent(intent(), {
+      ...op,
+      prepare: async () => {
+        const p = await op.prepare();
+        return {
+          ...p,
+          send: async () => {
+            secondSent();
+            // Holds the call open until the first holder has given up.
+            await new Promise((r) => setTimeout(r, 200));
+            return p.send();
+          },
+        };
+      },
+    });
+    await sent;
+    resumeFirst();
+    expect(await first).toBeInstanceOf(Error);
+    expect(released).toBe(0);
+    expect(await second).toMatchObject({ statusCode: 200 });
+    expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
+    expect(vendor.sends).toBe(1);
+  });
+});

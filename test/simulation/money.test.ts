@@ -103,12 +103,15 @@ describe("regressions: bugs the simulation found (each failed here before its fi
    * never paid for (the watcher's one month counted twice). Found by a campaign, shrunk to this.
    */
   it("a renewal killed between freeing its licence and freeing its key is never mistaken for the watcher's", async () => {
-    await runSequence(endpoint(), [
+    const { log } = await runSequence(endpoint(), [
       steps.fault("throttle", "renew"),
       steps.kill({ op: "renew", pick: 0, period: 1 }, "idempotency.freeLicence", "during"),
       steps.night("next", 1),
       steps.repeat(0),
     ]);
+    expect(log.join("\n")).toMatch(
+      /killed at idempotency\.freeLicence[\s\S]*night 2021-05-02: renewed 2512171/,
+    );
   });
 
   /**
@@ -118,12 +121,15 @@ describe("regressions: bugs the simulation found (each failed here before its fi
    * (killed as the completion was written), shrunk to this.
    */
   it("a reconciler killed as it settles an order as placed still alerts staff", async () => {
-    await runSequence(endpoint(), [
+    const { log } = await runSequence(endpoint(), [
       steps.fault("act-then-hang", "order"),
       steps.order(),
       steps.kill({ op: "reconcile" }, "idempotency.complete", "during"),
       steps.night("next", 1),
     ]);
+    expect(log.join("\n")).toMatch(
+      /order sim-1: 504 outcome_unknown[\s\S]*reconciler pass: killed at idempotency\.complete/,
+    );
   });
 
   /**
@@ -133,9 +139,10 @@ describe("regressions: bugs the simulation found (each failed here before its fi
    * (suspendedBy "desk") while the vendor had it suspended. Found by the nights with a reseller's change.
    */
   it("a licence suspended through the API while the watcher renews it stays suspended in the register", async () => {
-    await runSequence(endpoint(), [
+    const { log } = await runSequence(endpoint(), [
       steps.fault("slow", "renew", 150),
       steps.night("next", 1, { what: "suspend", pick: 0, autoRenew: null, delayMs: 0, after: "prolong" }),
     ]);
+    expect(log.join("\n")).toMatch(/during the night, suspend 2512171: ok[\s\S]*renewed 2512171/);
   });
 });

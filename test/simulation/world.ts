@@ -408,7 +408,9 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       mutant === "forget-unknown"
         ? {
             ...rawRegister.idempotency,
-            markUnknown: (scope, key) => rawRegister.idempotency.release(scope, key),
+            markUnknown: async (scope, key) => {
+              await rawRegister.idempotency.release(scope, key);
+            },
           }
         : rawRegister.idempotency,
     ),
