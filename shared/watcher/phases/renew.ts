@@ -118,16 +118,7 @@ async function renewOne(
   }
 
   const attempt = await attemptRenewal(run, desk, licence, renewal);
-  // The alert first: a run killed before the outcome is written redoes the attempt (the desk answers
-  // from its record) and raises it again; the ledger keeps it once.
-  if (attempt.alert) await run.raise([attempt.alert]);
-  await deps.register.nights.settle(night, {
-    ...entry,
-    outcome: attempt.outcome,
-    to: attempt.to,
-    detail: attempt.detail,
-    at: new Date().toISOString(),
-  });
+  await recordAttempt(run, entry, attempt);
 
   const named = { id: licence.id, name: licence.name };
   switch (attempt.outcome) {
@@ -165,6 +156,22 @@ async function renewOne(
  * renewal in flight elsewhere, or a key another run holds are no failures: they await their outcome
  * (staff are told once of an unknown one). A refusal is a failure, alerted with the vendor's reason.
  */
+/**
+ * The attempt's alert, then its outcome in the night's record. The alert first: a run killed before the
+ * outcome is written redoes the attempt (the desk answers from its record) and raises it again; the
+ * ledger keeps it once.
+ */
+async function recordAttempt(run: NightRun, entry: NightRenewal, attempt: Attempt): Promise<void> {
+  if (attempt.alert) await run.raise([attempt.alert]);
+  await run.deps.register.nights.settle(run.night, {
+    ...entry,
+    outcome: attempt.outcome,
+    to: attempt.to,
+    detail: attempt.detail,
+    at: new Date().toISOString(),
+  });
+}
+
 async function attemptRenewal(
   run: NightRun,
   desk: LicenceDesk,
@@ -258,14 +265,7 @@ async function resolveOpen(
     const renewal = { period: entry.period as Renewal["period"], reason: entry.reason as Renewal["reason"] };
     attempt = await attemptRenewal(run, desk, licence, renewal);
   }
-  if (attempt.alert) await run.raise([attempt.alert]);
-  await deps.register.nights.settle(night, {
-    ...entry,
-    outcome: attempt.outcome,
-    to: attempt.to,
-    detail: attempt.detail,
-    at: new Date().toISOString(),
-  });
+  await recordAttempt(run, entry, attempt);
   const named = { id: entry.licenceId, name: entry.name };
   if (attempt.outcome === "applied") {
     if (attempt.after) records.set(entry.licenceId, attempt.after);
