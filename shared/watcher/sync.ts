@@ -194,6 +194,14 @@ export async function syncRegister(
       if (before === undefined) return undefined;
     }
     for (let round = 0; ; round++) {
+      // Someone wrote a fresher view of the vendor since our read (the API, right after its own call,
+      // such as a suspend): ours is stale for this licence, and tomorrow's read settles it.
+      if (
+        before.syncedAt !== undefined &&
+        change.after.syncedAt !== undefined &&
+        before.syncedAt > change.after.syncedAt
+      )
+        return undefined;
       const fields = vendorChanges(before, change.after);
       const nothing = Object.keys(fields).length === 0;
       // Read only to catch a key change that turned out to be none: remember the read, or the same

@@ -102,6 +102,34 @@ describe("changes the API makes during the night (lost updates)", () => {
     expect(await h.record(id)).toMatchObject({ name: "renamed-now", autoRenew: null });
     expect(h.prolongs()).toBe(0);
   });
+
+  it("a suspend through the API after the sync read the licence is not undone by the sync's older view", async () => {
+    const { h } = await harness("2021-05-17");
+    const id = await h.seed(
+      fleetLicence({ name: "suspended-now", ip: "82.156.60.4", expiredate: "2021-08-20" }),
+    );
+    // Renamed in the vendor's panel, so the sync reads its form; right after that read, the API suspends it.
+    h.vendor.sandbox.state.edit(id, { licname: "renamed-too" });
+    const get = h.billing.get.bind(h.billing);
+    h.deps.billing = {
+      ...h.billing,
+      async get(licenceId, opts) {
+        const form = await get(licenceId, opts);
+        if (licenceId === id) await api(h, "2021-05-17T02:00:01Z").suspend(id);
+        return form;
+      },
+    };
+    await h.run("2021-05-17");
+    expect(await h.record(id)).toMatchObject({ status: "suspended", suspendedBy: "desk" });
+    // The next night reads the vendor again and brings the rename in, the suspension kept.
+    h.deps.billing = h.billing;
+    await h.run("2021-05-18");
+    expect(await h.record(id)).toMatchObject({
+      name: "renamed-too",
+      status: "suspended",
+      suspendedBy: "desk",
+    });
+  });
 });
 
 describe("at most one renewal per licence per night", () => {
