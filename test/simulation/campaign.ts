@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { dynamoClient } from "../support/dynamodb.ts";
 import { type Cmd, commandArbitrary, finale } from "./commands.ts";
 import { addStats, emptyStats, newSim, type Stats } from "./model.ts";
-import { createWorld, type Mutant } from "./world.ts";
+import { createWorld, type Mutant, type World } from "./world.ts";
 
 export interface CampaignOptions {
   /** DynamoDB Local's endpoint. */
@@ -12,6 +12,8 @@ export interface CampaignOptions {
   seed?: number | undefined;
   /** fast-check's path, to replay one counterexample (printed with a failure). */
   path?: string | undefined;
+  /** The command sequence's own replay path (`replayPath` in the printed sequence), with `path`. */
+  replayPath?: string | undefined;
   maxCommands: number;
   /** Watcher nights (and their reruns, copies and kills) among the commands. */
   nights: boolean;
@@ -27,6 +29,9 @@ export interface CampaignOptions {
 
 export interface CampaignResult {
   seed: number;
+  /** As given: a replay needs the same. */
+  maxCommands: number;
+  nights: boolean;
   runs: number;
   ms: number;
   stats: Stats;
@@ -53,6 +58,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     fc.commands([commandArbitrary({ nights: options.nights })], {
       maxCommands: options.maxCommands,
       size: "max",
+      ...(options.replayPath !== undefined && { replayPath: options.replayPath }),
     }),
     async (commands) => {
       run += 1;
@@ -65,6 +71,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       } catch (error) {
         failed = true;
         if (error instanceof Error) error.message += `\n\nWhat happened:\n${sim.log.join("\n")}`;
+        if (error instanceof Error && process.env.SIM_DEBUG)
+          error.message += `\n\nJournal:\n${journalText(world)}`;
         throw error;
       } finally {
         sim.stats.runs = 1;
@@ -89,10 +97,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       endOnFailure: !options.shrink,
     });
     const ms = Math.round(performance.now() - started);
-    if (!details.failed) return { seed, runs: details.numRuns, ms, stats };
+    const given = { seed, maxCommands: options.maxCommands, nights: options.nights };
+    if (!details.failed) return { ...given, runs: details.numRuns, ms, stats };
     const error = details.errorInstance;
     return {
-      seed,
+      ...given,
       runs: details.numRuns,
       ms,
       stats,
@@ -111,9 +120,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 export function describeFailure(result: CampaignResult): string {
   const failure = result.failure;
   if (!failure) return "";
+  const replayPath = /replayPath="([^"]*)"/.exec(failure.commands)?.[1];
+  const flags = [
+    `--seed ${result.seed}`,
+    failure.path ? `--path "${failure.path}"` : "",
+    replayPath ? `--replay-path "${replayPath}"` : "",
+    `--max-commands ${result.maxCommands}`,
+    result.nights ? "" : "--no-nights",
+    "--runs 1",
+  ].filter(Boolean);
   return [
     `Property failed: seed ${result.seed}${failure.path ? `, path "${failure.path}"` : ""}`,
-    `Replay: npm run simulate -- --seed ${result.seed}${failure.path ? ` --path "${failure.path}"` : ""} --runs 1`,
+    `Replay: npm run simulate -- ${flags.join(" ")}`,
     `Sequence: ${failure.commands}`,
     "",
     failure.error,
@@ -143,4 +161,14 @@ export async function runSequence(
     await world.close();
     dynamo.destroy();
   }
+}
+
+/** The journal of register writes, for SIM_DEBUG. */
+function journalText(world: World): string {
+  return world.journal
+    .map(
+      (j) =>
+        `${j.wallMs % 100_000} ${j.label} ${j.store}.${j.method} ${JSON.stringify(j.args).slice(0, 240)}`,
+    )
+    .join("\n");
 }

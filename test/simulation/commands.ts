@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import type { FaultKind } from "../../sandbox/faults.ts";
 import type { Quirks } from "../../sandbox/quirks.ts";
 import { OrderBody, type RenewBody, validate } from "../../shared/api/requests.ts";
 import { addDays, type IsoDate } from "../../shared/dates.ts";
@@ -323,6 +324,20 @@ class FaultCommand implements Cmd {
     `fault(${this.target}: ${this.kind}${this.kind === "act-late" || this.kind === "slow" ? ` ${this.delayMs} ms` : ""})`;
 }
 
+class VendorFaultCommand implements Cmd {
+  constructor(
+    readonly func: string,
+    readonly kind: FaultKind,
+    readonly delayMs: number | undefined,
+  ) {}
+  check = () => true;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      world.fault(this.func, this.kind, this.delayMs);
+    });
+  toString = () => `vendor-fault(${this.func}: ${this.kind}${this.delayMs ? ` ${this.delayMs} ms` : ""})`;
+}
+
 // ---- the process dies -------------------------------------------------------------------------
 
 type KillTarget =
@@ -516,9 +531,12 @@ export interface NightChange {
   what: "autoRenew" | "suspend";
   pick: number;
   autoRenew: AutoRenew;
-  /** Counted from the night's start, or from its first renewal reaching the vendor. */
+  /**
+   * Counted from the night's start, from its first renewal reaching the vendor, or (scenarios only)
+   * from the night's first write of this licence, held 200 ms so the change lands before it.
+   */
   delayMs: number;
-  after: "start" | "prolong";
+  after: "start" | "prolong" | "sync-write";
 }
 
 async function night(
@@ -542,6 +560,7 @@ async function night(
   sim.stats.nights += copies;
   if (copies > 1) sim.stats.concurrentNights += 1;
   const from = world.journal.length;
+  const started = Date.now();
   const change = during && changeDuring(sim, world, during);
   const outcomes = await Promise.all(
     Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at), death)),
@@ -576,7 +595,7 @@ async function night(
   sim.owedRerun = undefined;
   await waitForLateActs(world);
   if (changed) await checkChangeKept(world, changed);
-  await checkAlertsDelivered(sim, world, date);
+  await checkAlertsDelivered(sim, world, date, started);
   await checkConverged(sim, world, date);
 }
 
@@ -586,13 +605,20 @@ async function changeDuring(
   change: NightChange,
 ): Promise<{ id: string; change: NightChange } | undefined> {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const id = pickOf(sim.licences, change.pick) as string;
   if (change.after === "prolong") {
     const seen = world.sandbox.callCount("service.prolong");
     const until = Date.now() + 3000;
     while (world.sandbox.callCount("service.prolong") === seen && Date.now() < until) await sleep(2);
   }
+  if (change.after === "sync-write") {
+    await world.pause(
+      "licences.update",
+      (label, args) => label.startsWith("watcher:") && args[0] === id,
+      200,
+    );
+  }
   await sleep(change.delayMs);
-  const id = pickOf(sim.licences, change.pick) as string;
   const desk = licenceDesk(world.deskDeps(), caller(world));
   const outcome = await world.op("api-admin", () =>
     change.what === "suspend" ? desk.suspend(id) : desk.update(id, { autoRenew: change.autoRenew }),
@@ -648,7 +674,7 @@ class NightCommand implements Cmd {
   toString = () => {
     const d = this.during;
     const change = d
-      ? `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${d.after === "start" ? "it starts" : "its first renewal"}`
+      ? `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${{ start: "it starts", prolong: "its first renewal", "sync-write": "its first write of it" }[d.after]}`
       : "";
     return this.variant === "rerun"
       ? `night(rerun${change})`
@@ -829,6 +855,9 @@ export const steps = {
   concurrently: (...ops: Concurrent[]): Cmd => new ConcurrentCommand(ops),
   settle: (): Cmd => new SettleCommand(),
   quirks: (quirk: QuirkChoice): Cmd => new QuirkCommand(quirk),
+  /** Any sandbox fault on the next call of any vendor function (scenarios only). */
+  vendorFault: (func: string, kind: FaultKind, delayMs?: number): Cmd =>
+    new VendorFaultCommand(func, kind, delayMs),
   night: (variant: "next" | "rerun" | "pair" = "next", days = 1, during?: NightChange): Cmd =>
     new NightCommand(variant, days, during),
 };

@@ -8,7 +8,8 @@ import type { Mutant } from "./world.ts";
  * Starts DynamoDB Local (or uses TEST_DYNAMODB_ENDPOINT), runs N random sequences, prints the seed, and
  * for a failure the shrunk counterexample and how to replay it; exits 1 on failure.
  *
- * Options: --runs N (default 100), --seed S, --path P (replay one counterexample), --max-commands M
+ * Options: --runs N (default 100), --seed S, --path P and --replay-path R (replay one counterexample, as
+ * printed with it), --max-commands M
  * (default 14), --no-nights (API, reconciler and kills only), --no-shrink, --verbose (the product's logs),
  * --trace (each run's timeline), --mutant no-settle-window|forget-unknown (put a known bug back, to see
  * the simulation find it). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "100" },
     seed: { type: "string" },
     path: { type: "string" },
+    "replay-path": { type: "string" },
     "max-commands": { type: "string", default: "14" },
     "no-nights": { type: "boolean", default: false },
     "no-shrink": { type: "boolean", default: false },
@@ -67,6 +69,7 @@ try {
     runs: number("runs", values.runs) ?? 100,
     seed,
     path: values.path,
+    replayPath: values["replay-path"],
     maxCommands: number("max-commands", values["max-commands"]) ?? 14,
     nights: !values["no-nights"],
     shrink: !values["no-shrink"],

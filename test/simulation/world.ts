@@ -144,6 +144,7 @@ const JOURNALLED = new Set([
   "alerts.lease",
   "alerts.markSent",
   "nights.begin",
+  ...(process.env.SIM_DEBUG ? ["licences.update", "licences.put", "licences.create"] : []),
 ]);
 
 export interface World {
@@ -173,6 +174,12 @@ export interface World {
     delayMs?: number,
     then?: { func: string; kind: FaultKind; count: number },
   ): void;
+  /**
+   * Holds the next call of `store.method` whose label and arguments match, for `ms`, before it leaves
+   * (scenarios only: to land a change exactly between a read and its write). True once it is held;
+   * false when no such call came within 3 s.
+   */
+  pause(point: string, match: (label: string, args: unknown[]) => boolean, ms: number): Promise<boolean>;
   vendorBook(): Licence[];
   close(): Promise<void>;
 }
@@ -355,6 +362,13 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     },
   };
 
+  const pauses: Array<{
+    point: string;
+    match: (label: string, args: unknown[]) => boolean;
+    ms: number;
+    started: () => void;
+  }> = [];
+
   /** Every call of these objects counted against the operation's death, and the interesting ones journalled. */
   function wrap<T extends object>(name: string, target: T): T {
     const out: Record<string, unknown> = {};
@@ -368,6 +382,14 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       out[method] = async (...args: unknown[]) => {
         const store = context.getStore();
         const death = store?.death;
+        const held = pauses.findIndex(
+          (p) => p.point === `${name}.${method}` && p.match(store?.label ?? "", args),
+        );
+        if (held >= 0) {
+          const [pause] = pauses.splice(held, 1);
+          pause?.started();
+          await new Promise((resolve) => setTimeout(resolve, pause?.ms));
+        }
         const note = (result: unknown) => {
           if (JOURNALLED.has(`${name}.${method}`)) {
             journal.push({
@@ -491,6 +513,17 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       sandbox.faults.add({ func, kind, count: 1, delayMs });
       if (then) followUps.push({ func, kind, then });
     },
+    pause: (point, match, ms) =>
+      new Promise<boolean>((resolve) => {
+        const pause = { point, match, ms, started: () => resolve(true) };
+        pauses.push(pause);
+        // No such call within 3 s: nothing is held.
+        setTimeout(() => {
+          const at = pauses.indexOf(pause);
+          if (at >= 0) pauses.splice(at, 1);
+          resolve(false);
+        }, 3000);
+      }),
     vendorBook: () => sandbox.state.list(),
     async close() {
       await sandbox.close();
