@@ -533,10 +533,11 @@ export interface NightChange {
   autoRenew: AutoRenew;
   /**
    * Counted from the night's start, from its first renewal reaching the vendor, or (scenarios only)
-   * from the night's first write of this licence, held 200 ms so the change lands before it.
+   * from the night's first write of this licence (held 200 ms so the change lands before it), or from
+   * the night's first read of this licence's form reaching the vendor.
    */
   delayMs: number;
-  after: "start" | "prolong" | "sync-write";
+  after: "start" | "prolong" | "sync-write" | "form-read";
 }
 
 async function night(
@@ -556,6 +557,7 @@ async function night(
   }
   world.sandbox.setNow(at);
   const before = await allLicences(world.rawRegister.licences);
+  const vendorBefore = new Map(world.vendorBook().map((l) => [l.id, l.status]));
   sim.night = date;
   sim.stats.nights += copies;
   if (copies > 1) sim.stats.concurrentNights += 1;
@@ -594,7 +596,7 @@ async function night(
   }
   sim.owedRerun = undefined;
   await waitForLateActs(world);
-  if (changed) await checkChangeKept(world, changed);
+  if (changed) await checkChangeKept(world, changed, date, vendorBefore);
   await checkAlertsDelivered(sim, world, date, started);
   await checkConverged(sim, world, date);
 }
@@ -611,12 +613,22 @@ async function changeDuring(
     const until = Date.now() + 3000;
     while (world.sandbox.callCount("service.prolong") === seen && Date.now() < until) await sleep(2);
   }
+  if (change.after === "form-read") {
+    const reads = () =>
+      world.sandbox.calls.filter(
+        (c) => c.func === "soft.edit" && c.params.elid === id && c.params.sim_label?.startsWith("watcher:"),
+      ).length;
+    const seen = reads();
+    const until = Date.now() + 3000;
+    while (reads() === seen && Date.now() < until) await sleep(2);
+  }
   if (change.after === "sync-write") {
-    await world.pause(
+    const held = await world.pause(
       "licences.update",
       (label, args) => label.startsWith("watcher:") && args[0] === id,
       200,
     );
+    if (!held) sim.log.push(`    (the night never wrote licence ${id}: the change comes after it)`);
   }
   await sleep(change.delayMs);
   const desk = licenceDesk(world.deskDeps(), caller(world));
@@ -634,7 +646,20 @@ async function changeDuring(
 async function checkChangeKept(
   world: World,
   { id, change }: { id: string; change: NightChange },
+  date: IsoDate,
+  vendorBefore: Map<string, string>,
 ): Promise<void> {
+  // Suspended by us while active at the vendor: no alert may say the vendor did it.
+  const falseAlert = `licence:${id}|vendor_suspended|${date}`;
+  if (
+    change.what === "suspend" &&
+    vendorBefore.get(id) === "2" &&
+    world.mails.some((m) => m.keys.includes(falseAlert))
+  ) {
+    throw new Violation(
+      `licence ${id} was suspended through the API during night ${date}, and staff were told "suspended by the vendor ... we did not suspend it" (${falseAlert})`,
+    );
+  }
   const record = await world.rawRegister.licences.get(id);
   if (change.what === "autoRenew" && record?.autoRenew !== change.autoRenew) {
     throw new Violation(
@@ -674,7 +699,14 @@ class NightCommand implements Cmd {
   toString = () => {
     const d = this.during;
     const change = d
-      ? `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${{ start: "it starts", prolong: "its first renewal", "sync-write": "its first write of it" }[d.after]}`
+      ? `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${
+          {
+            start: "it starts",
+            prolong: "its first renewal",
+            "sync-write": "its first write of it",
+            "form-read": "its first read of its form",
+          }[d.after]
+        }`
       : "";
     return this.variant === "rerun"
       ? `night(rerun${change})`
@@ -826,8 +858,33 @@ class CatchUpCommand implements Cmd {
   toString = () => "client catches up";
 }
 
-/** Every run ends past the settle window with a reconciler pass, the client catching up, and again. */
-export const finale = (): Cmd[] => [new SettleCommand(), new CatchUpCommand(), new SettleCommand()];
+/**
+ * After every lease a dead process took has run out, the last night once more: it sends everything
+ * still pending, so an alert the checks let wait for a dead run's lease is sent now, or lost for good.
+ */
+class LastNightCommand implements Cmd {
+  check = (sim: Readonly<Sim>) => sim.night !== undefined;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      if (sim.stats.kills > 0) {
+        const wait = Math.max(TIMING.lockMs, TIMING.sendLeaseMs) + 100;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1);
+    });
+  toString = () => "night(rerun, after every lease ran out)";
+}
+
+/**
+ * Every run ends past the settle window with a reconciler pass, the client catching up, and again;
+ * then the last night once more.
+ */
+export const finale = (): Cmd[] => [
+  new SettleCommand(),
+  new CatchUpCommand(),
+  new SettleCommand(),
+  new LastNightCommand(),
+];
 
 export type { Cmd, Concurrent, FaultChoice, KillTarget, QuirkChoice };
 
@@ -844,6 +901,8 @@ export const steps = {
       ...spec,
     }),
   renew: (pick: number, period: 1 | 12 = 1): Cmd => new RenewCommand(pick, period),
+  change: (what: "suspend" | "resume" | "autoRenew", pick: number, autoRenew: AutoRenew = null): Cmd =>
+    new ChangeCommand(what, pick, autoRenew),
   retry: (pick = 0): Cmd => new RetryCommand(pick),
   repeat: (pick = 0): Cmd => new RepeatCommand(pick),
   newKey: (pick = 0): Cmd => new NewKeyCommand(pick),

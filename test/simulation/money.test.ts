@@ -43,6 +43,7 @@ describe("money simulation", () => {
     expect(s.nights).toBeGreaterThan(0);
     expect(s.killedNights + s.concurrentNights).toBeGreaterThan(0);
     expect(s.watcherCharges).toBeGreaterThan(0);
+    expect(s.lateCharges).toBeGreaterThan(0);
     expect(s.charges).toBeGreaterThan(s.watcherCharges);
     expect(s.strongChecks).toBeGreaterThanOrEqual(2 * RUNS);
     expect(s.convergenceChecks).toBeGreaterThan(0);
@@ -146,16 +147,14 @@ describe("regressions: bugs the simulation found (each failed here before its fi
     ]);
     expect(log.join("\n")).toMatch(/during the night, suspend 2512171: ok[\s\S]*renewed 2512171/);
   });
-});
 
-describe("open bugs the simulation found (these fail until the product is fixed)", () => {
   /**
    * The night's sync reads a licence's form, then writes the vendor's fields at the version it read.
-   * A suspend through the API landing in between bumps the version; the sync reads the record again
-   * and decides again, but from the form it read before the suspend: it writes status "active"
-   * (statusCode 2) over the suspension. After the night the register says active (suspendedBy "desk")
-   * while the vendor has it suspended. Found by a campaign with two night copies (seed 12, see the
-   * report); here the sync's write is held 200 ms so the suspend lands exactly in between.
+   * A suspend through the API landing in between bumped the version; the sync read the record again
+   * and decided again, but from the form it read before the suspend: it wrote status "active"
+   * (statusCode 2) over the suspension. After the night the register said active (suspendedBy "desk")
+   * while the vendor had it suspended. Found by a campaign with two night copies; here the sync's write is held
+   * 200 ms so the suspend lands exactly in between.
    */
   it("a suspend through the API while the night's sync writes the licence is not undone by the sync", async () => {
     const { log } = await runSequence(endpoint(), [
@@ -164,5 +163,44 @@ describe("open bugs the simulation found (these fail until the product is fixed)
       steps.night("next", 1, { what: "suspend", pick: 1, autoRenew: null, delayMs: 0, after: "sync-write" }),
     ]);
     expect(log.join("\n")).toMatch(/during the night, suspend 2512172: ok/);
+    expect(log.join("\n")).not.toMatch(/never wrote licence/);
+  });
+});
+
+describe("open bugs the simulation found (these fail until the product is fixed)", () => {
+  /**
+   * The night's sync reads the record first, then the licence's form. A suspend through the API landing
+   * between the two makes the form say "suspended" while the record read says active and not
+   * suspended by us: the sync raises (records, then sends) "Suspended by the vendor ... we did not
+   * suspend it" before its write loses to the suspend's. Here the form read is held 200 ms at the
+   * vendor so the suspend lands in between.
+   */
+  // Open bug (issue 8 closing note): the sync alerts before its write loses to the suspend.
+  it.skip("a suspend through the API during the night's sync is never alerted as the vendor's", async () => {
+    const { log } = await runSequence(endpoint(), [
+      steps.fault("no-expiry+throttled-read", "renew"),
+      steps.renew(1),
+      steps.vendorFault("soft.edit", "slow", 200),
+      steps.night("next", 1, { what: "suspend", pick: 1, autoRenew: null, delayMs: 20, after: "form-read" }),
+    ]);
+    expect(log.join("\n")).toMatch(/during the night, suspend 2512172: ok/);
+  });
+
+  /**
+   * A licence that lapsed is suspended by the vendor for non-payment, and the watcher renews it. A
+   * suspend through the API landing while that renewal is at the vendor changes nothing there (it is
+   * suspended already), and the renewal then reactivates it: the vendor has it active, the register
+   * keeps "suspended (desk)". The licence runs although the reseller suspended it, and the register
+   * disagrees with the vendor after the night. Found by a campaign (seed 15); here the renewal is held
+   * 150 ms at the vendor and the other due licence is switched off, so the suspend lands in it.
+   */
+  // Open bug (issue 8 closing note): the renewal reactivates at the vendor a licence suspended meanwhile.
+  it.skip("a suspend through the API while the watcher renews a lapsed licence leaves it suspended at the vendor", async () => {
+    const { log } = await runSequence(endpoint(), [
+      steps.change("autoRenew", 2, null),
+      steps.fault("slow", "renew", 150),
+      steps.night("next", 3, { what: "suspend", pick: 0, autoRenew: null, delayMs: 0, after: "prolong" }),
+    ]);
+    expect(log.join("\n")).toMatch(/during the night, suspend 2512171: ok[\s\S]*renewed 2512171/);
   });
 });
