@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,7 +7,7 @@ import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/ap
 import { dynamoFaultProxy } from "../support/dynamo-faults.ts";
 
 /**
- * The money rules' failure table (README, "Money: what happens when something fails"): one test per
+ * The money rules' failure table (docs/api.md, "What happens when something fails"): one test per
  * row, over real HTTP, against a sandbox that misbehaves like a vendor under stress and a DynamoDB
  * that throttles on demand. Each row counts the vendor's money calls and the money it charged, and
  * drives a client that does literally what the answers say: it is charged exactly once in every row.
@@ -15,7 +15,8 @@ import { dynamoFaultProxy } from "../support/dynamo-faults.ts";
 const SETTLE_SECONDS = 2;
 let h: ApiHarness;
 let dynamo: Awaited<ReturnType<typeof dynamoFaultProxy>>;
-const outbox = join(mkdtempSync(join(tmpdir(), "desk-outbox-")), "outbox.jsonl");
+const outboxDir = mkdtempSync(join(tmpdir(), "desk-outbox-"));
+const outbox = join(outboxDir, "outbox.jsonl");
 beforeAll(async () => {
   dynamo = await dynamoFaultProxy(inject("dynamodbEndpoint"));
   h = await apiHarness({
@@ -31,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
   await dynamo.close();
+  rmSync(outboxDir, { recursive: true, force: true });
 });
 beforeEach(() => {
   h.vendor.sandbox.faults.clear();

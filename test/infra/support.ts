@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
@@ -5,12 +8,21 @@ import type { IConstruct } from "constructs";
 import type { DeskFunction } from "../../infra/desk-function.ts";
 import { LicenceDeskStack } from "../../infra/stack.ts";
 
-/** The stack with bundling skipped (about 0.3 s instead of seconds per synth). */
+/**
+ * The stack with bundling skipped (about 0.3 s instead of seconds per synth). The template is read into
+ * memory, so the cloud assembly folder goes at once: left to itself, every App makes a `cdk.out*` folder
+ * in the temporary directory and never removes it.
+ */
 export function synthDesk(context: Record<string, unknown> = {}) {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [], ...context } });
-  const stack = new LicenceDeskStack(app, "LicenceDesk");
-  const template = Template.fromStack(stack);
-  return { app, stack, template, json: template.toJSON() as CfnTemplate };
+  const outdir = mkdtempSync(join(tmpdir(), "licence-desk-synth-"));
+  try {
+    const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [], ...context } });
+    const stack = new LicenceDeskStack(app, "LicenceDesk");
+    const template = Template.fromStack(stack);
+    return { app, stack, template, json: template.toJSON() as CfnTemplate };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 export interface CfnResource {
