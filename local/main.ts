@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { generateToken } from "../shared/auth/tokens.ts";
 import { localEnvironment } from "./environment.ts";
 import { startLocalApi } from "./server.ts";
 
@@ -7,7 +7,7 @@ import { startLocalApi } from "./server.ts";
  * under DATA_DIR, the vendor sandbox (unless BILLMGR_URL names a vendor), and the handlers.
  */
 const local = await localEnvironment({ joinRunning: false });
-const generated = process.env.API_TOKEN ? undefined : randomBytes(24).toString("base64url");
+const generated = process.env.API_TOKEN ? undefined : generateToken();
 const token = process.env.API_TOKEN ?? (generated as string);
 const api = await startLocalApi({
   port: Number(process.env.PORT ?? 3000),

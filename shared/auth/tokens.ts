@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 /** Who an API token belongs to. Only SHA-256 hashes of tokens are ever stored. */
 export interface TokenDirectory {
@@ -29,7 +29,18 @@ export function tokenDirectory(load: () => Promise<Record<string, string>>): Tok
   };
 }
 
-/** Reads `Authorization: Bearer <token>`; anything else is no token. */
+/**
+ * Reads `Authorization: Bearer <token>`; anything else is no token. The scheme's case does not matter
+ * (RFC 9110, 11.1): `bearer` and `BEARER` are what some clients send.
+ */
 export function bearerToken(header: string | undefined): string | undefined {
-  return /^Bearer ([\x21-\x7e]{16,512})$/.exec(header ?? "")?.[1];
+  return /^Bearer +([\x21-\x7e]{16,512})$/i.exec(header ?? "")?.[1];
+}
+
+/**
+ * A new token for a local run: 32 random bytes in hex. Hex, not base64url, so a token never starts with
+ * `-` and is never read as an option when pasted after a command-line flag.
+ */
+export function generateToken(): string {
+  return randomBytes(32).toString("hex");
 }

@@ -3,7 +3,7 @@ import type { APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ssmTokenDirectory } from "../../shared/auth/ssm-tokens.ts";
-import { bearerToken, hashToken, tokenDirectory } from "../../shared/auth/tokens.ts";
+import { bearerToken, generateToken, hashToken, tokenDirectory } from "../../shared/auth/tokens.ts";
 
 const ssm = mockClient(SSMClient);
 afterEach(() => {
@@ -26,12 +26,25 @@ describe("API tokens", () => {
     expect(hashToken("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 
-  it("reads only well-formed bearer headers", () => {
+  it("reads only well-formed bearer headers, whatever the scheme's case", () => {
     expect(bearerToken(`Bearer ${TOKEN}`)).toBe(TOKEN);
-    expect(bearerToken(`bearer ${TOKEN}`)).toBeUndefined();
+    expect(bearerToken(`bearer ${TOKEN}`)).toBe(TOKEN);
+    expect(bearerToken(`BEARER ${TOKEN}`)).toBe(TOKEN);
+    expect(bearerToken(`Bearer  ${TOKEN}`)).toBe(TOKEN);
+    expect(bearerToken(`Bearer${TOKEN}`)).toBeUndefined();
+    expect(bearerToken(`Bearer ${TOKEN} extra`)).toBeUndefined();
     expect(bearerToken("Bearer short")).toBeUndefined();
     expect(bearerToken(`Basic ${TOKEN}`)).toBeUndefined();
     expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  it("generates tokens that never start with '-' (hex by construction), each one new and accepted", () => {
+    const tokens = Array.from({ length: 2000 }, generateToken);
+    for (const token of tokens) {
+      expect(token).toMatch(/^[0-9a-f]{64}$/);
+      expect(bearerToken(`Bearer ${token}`)).toBe(token);
+    }
+    expect(new Set(tokens).size).toBe(tokens.length);
   });
 
   it("reads the hashes from SSM, cached, decrypted", async () => {
@@ -78,6 +91,8 @@ describe("the REQUEST authorizer", () => {
       },
       context: { client: "portal" },
     });
+    expect((await handler(event(`bearer ${TOKEN}`))).principalId).toBe("portal");
+    expect((await handler(event(`BEARER ${TOKEN}`))).principalId).toBe("portal");
     await expect(handler(event())).rejects.toThrow("Unauthorized");
     await expect(handler(event("Bearer wrong-token-0123456789abcdef"))).rejects.toThrow("Unauthorized");
   });
