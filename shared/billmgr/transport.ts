@@ -9,7 +9,7 @@ import {
   BillmgrVendorError,
   type Outcome,
 } from "./errors.ts";
-import { Agent, type Dispatcher, request } from "./undici.ts";
+import { Agent, type Dispatcher, ExchangeFailed, formTarget, postForm } from "./undici.ts";
 
 /**
  * How a call may be repeated. `read` changes nothing and is retried on transient faults;
@@ -81,18 +81,20 @@ const NOT_SENT = new Set([
 ]);
 const TIMEOUTS = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
-/** The abort reason of an attempt's own timer, so it is never mistaken for another failure. */
-class AttemptExpired extends Error {
-  override readonly name = "AttemptExpired";
-}
-
-/** `work`, or a rejection as soon as `signal` aborts, whichever comes first. */
-function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/** `work`, or a rejection with `expired` once `limitMs` have passed, whichever comes first. */
+function within<T>(work: Promise<T>, limitMs: number, expired: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    const timer = setTimeout(() => reject(expired()), limitMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
 }
 
@@ -119,27 +121,23 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 
 export function createTransport(options: TransportOptions): Transport {
   const dispatcher = options.dispatcher ?? processAgent(options.timeoutMs);
+  const target = formTarget(options.url);
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
 
   /** One attempt, over within `limitMs` from its start whatever the vendor does. */
   async function attempt(func: string, params: Params, limitMs: number): Promise<VendorElement> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new AttemptExpired()), limitMs);
-    try {
-      const credentials = await bounded(options.credentials.get(), controller.signal).catch(
-        (error: unknown) => {
-          // Nothing was sent; a failing secret store keeps its own error, it is not the vendor's fault.
-          if (!controller.signal.aborted) throw error;
-          throw new BillmgrTimeoutError(func, limitMs, "not_applied", {
-            cause: error,
-            detail: `no credentials within ${limitMs} ms`,
-          });
-        },
-      );
-      return await send(func, params, credentials, limitMs, controller.signal);
-    } finally {
-      clearTimeout(timer);
-    }
+    const started = performance.now();
+    // Nothing was sent before this; a failing secret store keeps its own error, it is not the vendor's fault.
+    const credentials = await within(
+      options.credentials.get(),
+      limitMs,
+      () =>
+        new BillmgrTimeoutError(func, limitMs, "not_applied", {
+          detail: `no credentials within ${limitMs} ms`,
+        }),
+    );
+    const left = Math.max(1, Math.round(limitMs - (performance.now() - started)));
+    return await send(func, params, credentials, limitMs, left);
   }
 
   async function send(
@@ -147,7 +145,7 @@ export function createTransport(options: TransportOptions): Transport {
     params: Params,
     { user, password }: { user: string; password: string },
     limitMs: number,
-    signal: AbortSignal,
+    leftMs: number,
   ): Promise<VendorElement> {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(params)) {
@@ -158,30 +156,10 @@ export function createTransport(options: TransportOptions): Transport {
     form.set("out", options.format);
     form.set("authinfo", `${user}:${password}`);
 
-    // Set by undici just before it writes the request; until then an abort proves nothing was sent.
-    const progress = { written: false };
     try {
-      // undici's own timers only bound the wait for headers and each gap in the body: a trickling answer
-      // passes them. The signal bounds the whole attempt; `bounded` also ends the wait while undici is
-      // still queueing or connecting, where it only looks at the signal once the connection is up.
-      const response = await bounded(
-        request(options.url, {
-          method: "POST",
-          dispatcher,
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: form.toString(),
-          signal,
-          onWriting: () => {
-            progress.written = true;
-          },
-          headersTimeout: limitMs,
-          bodyTimeout: limitMs,
-        }),
-        signal,
-      );
-      const body = await bounded(response.body.text(), signal);
-      const status = response.statusCode;
-      const retryAfter = response.headers["retry-after"];
+      // Bounds the whole exchange, queueing and connecting included; a body cut short of its
+      // Content-Length or its last chunk is an error here, never an answer.
+      const { status, retryAfter, body } = await postForm(dispatcher, target, form.toString(), leftMs);
       if (status === 429 || (status === 503 && retryAfter !== undefined)) {
         // 429 refuses before acting; a 503 may come from a backend that had started on the call.
         throw new BillmgrThrottledError(
@@ -202,14 +180,16 @@ export function createTransport(options: TransportOptions): Transport {
       throw new BillmgrUnavailableError(func, `HTTP ${status}, ${what}`, outcome, { status });
     } catch (error) {
       if (error instanceof BillmgrError) throw error;
-      if (signal.aborted) {
+      const written = !(error instanceof ExchangeFailed) || error.written;
+      if (error instanceof ExchangeFailed && error.expired) {
         const detail = `no answer within ${limitMs} ms${limitMs < options.timeoutMs ? " (the caller's deadline)" : ""}`;
-        throw new BillmgrTimeoutError(func, limitMs, progress.written ? "unknown" : "not_applied", {
+        throw new BillmgrTimeoutError(func, limitMs, written ? "unknown" : "not_applied", {
           cause: error,
           detail,
         });
       }
-      const code = (error as { code?: string }).code ?? "";
+      const cause = error instanceof ExchangeFailed ? error.cause : error;
+      const code = (cause as { code?: string } | undefined)?.code ?? "";
       const outcome: Outcome = NOT_SENT.has(code) ? "not_applied" : "unknown";
       if (TIMEOUTS.has(code)) throw new BillmgrTimeoutError(func, limitMs, outcome, { cause: error });
       const reason = error instanceof Error ? error.message : String(error);

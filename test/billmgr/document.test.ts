@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseBalance } from "../../shared/billmgr/client.ts";
-import { child, field, parseAnswer } from "../../shared/billmgr/document.ts";
+import { child, closesItsRoot, field, parseAnswer } from "../../shared/billmgr/document.ts";
 import { readDetails, readList, statusFromCode } from "../../shared/billmgr/licence.ts";
 
 const fixture = (name: string) =>
@@ -53,6 +53,57 @@ describe("vendor answers", () => {
     ["<html><body>ok</body></html>", "xml"],
   ] as const)("%j is not a vendor document", (body, format) => {
     expect(parseAnswer(body, format)).toMatchObject({ ok: false, reason: "not_vendor_document" });
+  });
+
+  const wholeXml = [
+    "ok.xml",
+    "prolong-ok.xml",
+    "order-ok-id.xml",
+    "order-ok-item-id.xml",
+    "list.xml",
+    "edit-form.xml",
+    "newkey-ok.xml",
+    "error-auth.xml",
+    "error-exists-ip.xml",
+  ];
+
+  it.each(wholeXml)("%s: no cut-off head of it reads as an answer, at any byte", (name) => {
+    const body = fixture(name);
+    expect(closesItsRoot(body)).toBe(true);
+    for (let end = 0; end < body.length; end++) {
+      const head = body.slice(0, end);
+      // A head that lacks only trailing white space is the whole answer.
+      if (head.trimEnd() === body.trimEnd()) continue;
+      const answer = parseAnswer(head, "xml");
+      if (answer.ok || answer.reason !== "not_vendor_document")
+        throw new Error(`${name} cut at ${end} of ${body.length} read as ${JSON.stringify(answer)}`);
+    }
+  });
+
+  it("the renewal's answer cut right after its nested </doc> ends in </doc> and is still not an answer", () => {
+    const body = fixture("prolong-ok.xml");
+    const head = body.slice(0, body.indexOf("</doc>") + "</doc>".length);
+    expect(head.endsWith("</doc>")).toBe(true);
+    expect(closesItsRoot(head)).toBe(false);
+    expect(parseAnswer(head, "xml")).toMatchObject({ ok: false, reason: "not_vendor_document" });
+  });
+
+  it("comments and CDATA leave the decision to the full validator, which still reads a whole answer", () => {
+    const body =
+      '<?xml version="1.0"?>\n<doc><!-- <doc> --><doc><newexpiredate><![CDATA[2021-07-16]]></newexpiredate></doc><ok/></doc>';
+    expect(closesItsRoot(body)).toBe(false);
+    const answer = parseAnswer(body, "xml");
+    expect(answer.ok).toBe(true);
+    const cut = body.slice(0, body.indexOf("<ok/>"));
+    expect(parseAnswer(cut, "xml")).toMatchObject({ ok: false, reason: "not_vendor_document" });
+  });
+
+  it.each([
+    ["two roots", "<doc><ok/></doc><doc><ok/></doc>"],
+    ["another element beside the root", "<x/><doc><ok/></doc>"],
+    ["<doc> inside another root", "<html><doc><ok/></doc></html>"],
+  ])("%s is not a vendor document", (_, body) => {
+    expect(parseAnswer(body, "xml")).toMatchObject({ ok: false, reason: "not_vendor_document" });
   });
 
   it("finds the new id as <id> or as <item.id>", () => {

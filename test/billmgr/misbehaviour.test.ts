@@ -196,6 +196,52 @@ describe("a total deadline per vendor call", () => {
   });
 });
 
+/** The renewal's answer (a nested `<doc>`), and its head cut right after the nested `</doc>`. */
+const renewed = doc("service.prolong", "<doc><newexpiredate>2021-07-16</newexpiredate></doc><ok/>");
+const renewedHead = renewed.slice(0, renewed.indexOf("</doc>") + "</doc>".length);
+
+/** Writes a raw HTTP/1.1 answer on the socket and closes it, framed however the test says. */
+function rawAnswer(res: ServerResponse, head: string, body: string): void {
+  res.socket?.end(`HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\n${head}\r\n${body}`);
+}
+
+describe("an answer cut short never reads as success", () => {
+  it("a body shorter than its Content-Length: the renewal is sent once, outcome unknown", async () => {
+    const vendor = await misbehaving((_, res) =>
+      rawAnswer(res, `content-length: ${Buffer.byteLength(renewed)}\r\n`, renewedHead),
+    );
+    const error = await failure(vendor.client().prolong("2512171", 1));
+    expect(error).toBeInstanceOf(BillmgrUnavailableError);
+    expect(error).toMatchObject({ outcome: "unknown" });
+    expect(vendor.count("service.prolong")).toBe(1);
+  });
+
+  it("a chunked answer whose connection dies after the nested </doc>: sent once, outcome unknown", async () => {
+    const vendor = await misbehaving((_, res) => {
+      res.writeHead(200, { "content-type": "text/xml" });
+      res.write(renewedHead, () => res.destroy());
+    });
+    const error = await failure(vendor.client().prolong("2512171", 1));
+    expect(error).toBeInstanceOf(BillmgrUnavailableError);
+    expect(error).toMatchObject({ outcome: "unknown" });
+    expect(vendor.count("service.prolong")).toBe(1);
+  });
+
+  it("an answer framed by closing the connection, cut after the nested </doc>: the XML says it is cut", async () => {
+    const vendor = await misbehaving((_, res) => rawAnswer(res, "connection: close\r\n", renewedHead));
+    const error = await failure(vendor.client().prolong("2512171", 1));
+    expect(error).toBeInstanceOf(BillmgrUnavailableError);
+    expect(error).toMatchObject({ outcome: "unknown" });
+    expect(String((error as Error).message)).toContain("malformed XML");
+    expect(vendor.count("service.prolong")).toBe(1);
+  });
+
+  it("the same framing with the whole answer is a success (the cut, not the framing, is refused)", async () => {
+    const vendor = await misbehaving((_, res) => rawAnswer(res, "connection: close\r\n", renewed));
+    await expect(vendor.client().prolong("2512171", 1)).resolves.toEqual({ newExpiry: "2021-07-16" });
+  });
+});
+
 describe("throttling", () => {
   it("429 with Retry-After: a read waits as asked, then succeeds", async () => {
     const vendor = await misbehaving((_, res, n) =>
