@@ -1,10 +1,10 @@
-import { IpAvailabilityQuery } from "../shared/api/requests.ts";
 import { deskFor } from "./lib/desk.ts";
 import { api, ok } from "./lib/http.ts";
+import { IpAvailabilityRequest } from "./lib/schemas.ts";
 
 export const handler = api(async (request) => {
   const answer = await deskFor(request.client, request.deadlineMs).checkIp(
-    request.query(IpAvailabilityQuery),
+    request.query(IpAvailabilityRequest),
   );
   return ok(answer.available ? { available: true } : { available: false, reason: answer.reason });
 });

@@ -1,11 +1,10 @@
-import { OrderBody } from "../shared/api/requests.ts";
 import { deskFor } from "./lib/desk.ts";
 import { api } from "./lib/http.ts";
+import { OrderRequest } from "./lib/schemas.ts";
 
 export const handler = api(async (request) => {
-  const body = request.body(OrderBody);
-  const key = request.idempotencyKey();
-  const result = await deskFor(request.client, request.deadlineMs).order(body, key);
+  const { body, idempotencyKey } = request.inputs({ body: OrderRequest, idempotencyKey: true });
+  const result = await deskFor(request.client, request.deadlineMs).order(body, idempotencyKey);
   return {
     statusCode: result.statusCode,
     body: result.body,

@@ -3,10 +3,8 @@ import { deskFor } from "./lib/desk.ts";
 import { api } from "./lib/http.ts";
 
 export const handler = api(async (request) => {
-  const id = request.id();
-  const body = request.body(RenewBody);
-  const key = request.idempotencyKey();
-  const result = await deskFor(request.client, request.deadlineMs).renew(id, body, key);
+  const { id, body, idempotencyKey } = request.inputs({ id: true, body: RenewBody, idempotencyKey: true });
+  const result = await deskFor(request.client, request.deadlineMs).renew(id, body, idempotencyKey);
   return {
     statusCode: result.statusCode,
     body: result.body,

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import type * as v from "valibot";
-import { IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
+import { type FieldErrors, IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
 import { ValidationError } from "../../shared/licences/errors.ts";
 import { redact } from "../../shared/redact.ts";
 import { errorReply, UnauthorizedError } from "./errors.ts";
@@ -19,6 +19,24 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
+/** What a route takes: its path id, a query schema, a body schema, an `Idempotency-Key`. */
+export interface InputSpec {
+  id?: true;
+  query?: v.GenericSchema;
+  body?: v.GenericSchema;
+  idempotencyKey?: true;
+}
+
+export type Inputs<S extends InputSpec> = {
+  [K in keyof S]: K extends "query" | "body"
+    ? S[K] extends v.GenericSchema
+      ? v.InferOutput<S[K]>
+      : never
+    : string;
+};
+
+type Checked<T> = { ok: true; value: T } | { ok: false; fields: FieldErrors };
+
 /** What a handler may ask of its request; each accessor validates or throws a 400. */
 export interface Request {
   /** The API client's name, from the authorizer. */
@@ -27,6 +45,11 @@ export interface Request {
   body<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   query<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   idempotencyKey(): string;
+  /**
+   * Every input the route takes, validated together: one 400 names every bad field at once (path id,
+   * query, body and `Idempotency-Key`), where the single accessors above stop at their own.
+   */
+  inputs<S extends InputSpec>(spec: S): Inputs<S>;
   /**
    * Epoch ms by which vendor calls must be done: the function's own deadline less the time it needs to
    * record an unknown outcome and answer. Undefined outside Lambda.
@@ -52,41 +75,68 @@ function readRequest(
   const client = event.requestContext?.authorizer?.client;
   if (typeof client !== "string" || client === "") throw new UnauthorizedError("no API client");
   const remaining = context?.getRemainingTimeInMillis?.();
+  const valid = <T>(checked: Checked<T>): T => {
+    if (!checked.ok) throw new ValidationError(checked.fields);
+    return checked.value;
+  };
   return {
     client,
     deadlineMs: remaining === undefined ? undefined : Date.now() + remaining - RECORDING_MARGIN_MS,
-    id() {
-      const result = validate(LicenceId, event.pathParameters?.id ?? "");
-      if (!result.ok) throw new ValidationError({ id: result.fields.body ?? "must be a licence id" });
-      return result.value;
-    },
-    body(schema) {
-      let parsed: unknown;
-      try {
-        const raw = event.isBase64Encoded
-          ? Buffer.from(event.body ?? "", "base64").toString("utf8")
-          : event.body;
-        parsed = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        throw new ValidationError({ body: "must be valid JSON" });
+    id: () => valid(checkId(event)),
+    body: (schema) => valid(checkBody(event, schema)),
+    query: (schema) => valid(checkQuery(event, schema)),
+    idempotencyKey: () => valid(checkIdempotencyKey(event)),
+    inputs<S extends InputSpec>(spec: S): Inputs<S> {
+      const checks: Array<[string, Checked<unknown>]> = [];
+      if (spec.id) checks.push(["id", checkId(event)]);
+      if (spec.query) checks.push(["query", checkQuery(event, spec.query)]);
+      if (spec.body) checks.push(["body", checkBody(event, spec.body)]);
+      if (spec.idempotencyKey) checks.push(["idempotencyKey", checkIdempotencyKey(event)]);
+      const fields: FieldErrors = {};
+      const values: Record<string, unknown> = {};
+      for (const [name, checked] of checks) {
+        if (checked.ok) values[name] = checked.value;
+        else Object.assign(fields, checked.fields);
       }
-      // valibot's objects accept arrays (their keys are indexes): a body is a JSON object or nothing.
-      if (Array.isArray(parsed)) throw new ValidationError({ body: "must be a JSON object" });
-      const result = validate(schema, parsed, "body");
-      if (!result.ok) throw new ValidationError(result.fields);
-      return result.value;
-    },
-    query(schema) {
-      const result = validate(schema, event.queryStringParameters ?? {}, "query");
-      if (!result.ok) throw new ValidationError(result.fields);
-      return result.value;
-    },
-    idempotencyKey() {
-      const result = validate(IdempotencyKey, header(event, "Idempotency-Key") ?? "");
-      if (!result.ok) throw new ValidationError({ "Idempotency-Key": result.fields.body ?? "is invalid" });
-      return result.value;
+      if (Object.keys(fields).length > 0) throw new ValidationError(fields);
+      return values as Inputs<S>;
     },
   };
+}
+
+function checkId(event: APIGatewayProxyEvent): Checked<string> {
+  const result = validate(LicenceId, event.pathParameters?.id ?? "");
+  return result.ok ? result : { ok: false, fields: { id: result.fields.body ?? "must be a licence id" } };
+}
+
+function checkBody<S extends v.GenericSchema>(
+  event: APIGatewayProxyEvent,
+  schema: S,
+): Checked<v.InferOutput<S>> {
+  let parsed: unknown;
+  try {
+    const raw = event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64").toString("utf8") : event.body;
+    parsed = raw ? JSON.parse(raw) : undefined;
+  } catch {
+    return { ok: false, fields: { body: "must be valid JSON" } };
+  }
+  // valibot's objects accept arrays (their keys are indexes): a body is a JSON object or nothing.
+  if (Array.isArray(parsed)) return { ok: false, fields: { body: "must be a JSON object" } };
+  return validate(schema, parsed, "body");
+}
+
+function checkQuery<S extends v.GenericSchema>(
+  event: APIGatewayProxyEvent,
+  schema: S,
+): Checked<v.InferOutput<S>> {
+  return validate(schema, event.queryStringParameters ?? {}, "query");
+}
+
+function checkIdempotencyKey(event: APIGatewayProxyEvent): Checked<string> {
+  const result = validate(IdempotencyKey, header(event, "Idempotency-Key") ?? "");
+  return result.ok
+    ? result
+    : { ok: false, fields: { "Idempotency-Key": result.fields.body ?? "is invalid" } };
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
@@ -114,6 +164,10 @@ export function api(run: (request: Request) => Promise<Reply>) {
           route: `${event.httpMethod} ${event.resource}`,
           code: reply.body.error.code,
           error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+          // An unexpected error is a bug: where it happened is what the next reader needs.
+          ...(reply.statusCode === 500 &&
+            error instanceof Error &&
+            error.stack !== undefined && { stack: redact(error.stack) }),
         });
       }
       const headers =

@@ -9,6 +9,7 @@ import type {
   RenewInput,
   UpdateInput,
 } from "../licences/inputs.ts";
+import { plainMessage } from "./messages.ts";
 
 /**
  * One schema per request body and query: the validator, the TypeScript type and the
@@ -17,7 +18,7 @@ import type {
 
 /** Refused with the reason, then written in the one form the vendor stores (`shared/ip.ts`). */
 const Ip = v.pipe(
-  v.string(),
+  v.string("must be an IPv4 or IPv6 address"),
   v.trim(),
   v.check(
     (s) => ipProblem(s) === undefined,
@@ -43,7 +44,7 @@ function unstorable(text: string): string {
 
 /** Any printable text: the vendor stores names literally, and `Tom & Jerry` must work. */
 const Name = v.pipe(
-  v.string(),
+  v.string("must be text of 1 to 64 characters"),
   v.trim(),
   v.minLength(1, "must not be empty"),
   v.maxLength(64, "must be at most 64 characters"),
@@ -56,7 +57,7 @@ const Name = v.pipe(
 );
 
 const ProductId = v.pipe(
-  v.string(),
+  v.string("must be a product id such as ispmanager5-lite"),
   v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a product id such as ispmanager5-lite"),
   v.description("Product id from the catalogue"),
 );
@@ -97,7 +98,7 @@ export type UpdateBody = v.InferOutput<typeof UpdateBody>;
 export const RenewBody = v.strictObject({ period: Period });
 export type RenewBody = v.InferOutput<typeof RenewBody>;
 
-const Day = v.pipe(v.string(), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
+const Day = v.pipe(v.string("must be a YYYY-MM-DD date"), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
 
 export const ListQuery = v.strictObject({
   status: v.optional(
@@ -109,7 +110,7 @@ export const ListQuery = v.strictObject({
   expiresBefore: v.optional(v.pipe(Day, v.description("Only licences expiring before this day"))),
   limit: v.optional(
     v.pipe(
-      v.string(),
+      v.string("must be a whole number from 1 to 100"),
       v.regex(/^\d{1,3}$/, "must be a whole number from 1 to 100"),
       v.transform(Number),
       v.minValue(1, "must be at least 1"),
@@ -117,14 +118,20 @@ export const ListQuery = v.strictObject({
     ),
     "50",
   ),
-  cursor: v.optional(v.pipe(v.string(), v.maxLength(2048), v.description("From the previous page"))),
+  cursor: v.optional(
+    v.pipe(
+      v.string("is not one this API issued"),
+      v.maxLength(2048, "is not one this API issued"),
+      v.description("From the previous page"),
+    ),
+  ),
 });
 export type ListQuery = v.InferOutput<typeof ListQuery>;
 
 export const GetQuery = v.strictObject({
   refresh: v.optional(
     v.pipe(
-      v.picklist(["true", "false"]),
+      v.picklist(["true", "false"], "must be true or false"),
       v.transform((s) => s === "true"),
     ),
     "false",
@@ -144,11 +151,14 @@ export const IpAvailabilityQuery = v.strictObject({
 export type IpAvailabilityQuery = v.InferOutput<typeof IpAvailabilityQuery>;
 
 /** Vendor licence ids are digits. */
-export const LicenceId = v.pipe(v.string(), v.regex(/^\d{1,19}$/, "must be a licence id (digits)"));
+export const LicenceId = v.pipe(
+  v.string("must be a licence id (digits)"),
+  v.regex(/^\d{1,19}$/, "must be a licence id (digits)"),
+);
 
 /** `Idempotency-Key`: what the client chose to name one purchase. */
 export const IdempotencyKey = v.pipe(
-  v.string(),
+  v.string("is required for this request"),
   v.minLength(1, "is required for this request"),
   v.maxLength(255, "must be at most 255 characters"),
   v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
@@ -156,24 +166,21 @@ export const IdempotencyKey = v.pipe(
 
 export type { FieldErrors } from "../licences/inputs.ts";
 
-/** Validates, or returns the offending fields with a message each (`root` names the whole input). */
+/**
+ * Validates, or returns every offending field with a message each, in plain words (`root` names the
+ * whole input). Every problem is collected, not only the first, so one answer lists them all.
+ */
 export function validate<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   root: "body" | "query" = "body",
 ): { ok: true; value: v.InferOutput<S> } | { ok: false; fields: FieldErrors } {
-  const result = v.safeParse(schema, input);
+  const result = v.safeParse(schema, input, { message: plainMessage });
   if (result.success) return { ok: true, value: result.output };
   const fields: FieldErrors = {};
   for (const issue of result.issues) {
-    const path = v.getDotPath(issue);
-    if (path === null) {
-      fields[root] ??=
-        issue.kind === "schema" && issue.type === "strict_object" ? "must be a JSON object" : issue.message;
-    } else {
-      fields[path] ??=
-        issue.type === "strict_object" && issue.expected === "never" ? "is not a known field" : issue.message;
-    }
+    // One message per field: the first problem found is the one to fix first.
+    fields[v.getDotPath(issue) ?? root] ??= issue.message;
   }
   return { ok: false, fields };
 }
