@@ -332,6 +332,9 @@ export class SandboxState {
     this.charge("service.prolong", quote.licence.id, quote.priceMinor);
     const licence = this.mustGet(quote.licence.id);
     licence.expiredate = quote.newexpiredate;
+    // Assumed, as billing services keep it: the service's period becomes the one last paid for (the
+    // one a prolong without a period would use next). The register keeps the same after a renewal.
+    licence.period = quote.period;
     if (licence.status === "3" && licence.suspendedBy === "nonpayment") {
       licence.status = "2";
       licence.suspendedBy = null;

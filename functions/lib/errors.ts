@@ -24,6 +24,9 @@ const DESK_STATUS: Record<string, number> = {
   invalid_request: 400,
   not_found: 404,
   lifecycle_closed: 422,
+  // 422, not 409: in this API a 409 means "wait and retry" (a request or renewal in flight), and no retry
+  // or change the client can make lets this one through; like lifecycle_closed, it is final.
+  already_at_cap: 422,
   idempotency_key_reused: 422,
   request_in_progress: 409,
   outcome_unknown: 504,

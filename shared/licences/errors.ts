@@ -32,13 +32,40 @@ export class NotFoundError extends DeskError {
 
 /** The product's vendor lifecycle forbids the operation on this date; nothing was sent. */
 export class LifecycleClosedError extends DeskError {
-  readonly code = "lifecycle_closed";
-  override readonly name = "LifecycleClosedError";
+  readonly code: "lifecycle_closed" | "already_at_cap" = "lifecycle_closed";
+  override readonly name: string = "LifecycleClosedError";
   constructor(product: string, operation: "order" | "renew", closedOn: string, today: string) {
     super(
       `${product}: ${operation === "order" ? "sales" : "renewals"} closed on ${closedOn} (today is ${today})`,
     );
     Object.assign(this.details, { product, operation, closedOn, today });
+  }
+}
+
+/**
+ * A renewal that could not extend the licence: it already runs to the last day its product may run
+ * (ISPmanager 5: 2021-12-31), so the vendor would refuse it. Its own code, because the client's next step
+ * differs from a closed lifecycle: nothing to retry, the licence is as long as it can be. Still a
+ * lifecycle refusal, so whoever handles those (the watcher's cannot-renew alert) handles this one too.
+ */
+export class AlreadyAtCapError extends LifecycleClosedError {
+  override readonly code = "already_at_cap";
+  override readonly name = "AlreadyAtCapError";
+  constructor(
+    product: { id: string; title: string },
+    licenceId: string,
+    expiresOn: string,
+    cap: string,
+    today: string,
+  ) {
+    super(product.id, "renew", cap, today);
+    const reach =
+      expiresOn === cap
+        ? `already runs to the last day ${product.title} allows (${cap})`
+        : `already runs to ${expiresOn}, past the last day a renewal of ${product.title} may reach (${cap})`;
+    this.message = `licence ${licenceId} ${reach}: a renewal cannot extend it; nothing was sent or charged`;
+    delete this.details.closedOn;
+    Object.assign(this.details, { licenceId, expiresOn, cap, outcome: "not_applied" });
   }
 }
 

@@ -7,7 +7,12 @@ import {
   type StoredResponse,
 } from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
-import { LifecycleClosedError, RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
+import {
+  AlreadyAtCapError,
+  LifecycleClosedError,
+  RenewalInFlightError,
+  RenewalNotWantedError,
+} from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
 import type { RenewInput } from "./inputs.ts";
 import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
@@ -38,13 +43,13 @@ export async function renewLicence(
 
   return runMoneyIntent(intent, {
     async prepare() {
-      if (product) checkRenewable(ctx, product, body.period, record.expiresOn);
+      if (product) checkRenewable(ctx, product, id, body.period, record.expiresOn);
       await holdLicence(ctx, id, intent.ref);
       if (options.onlyIfAutoRenew) await checkStillWanted(ctx, id);
       // The vendor's expiry right before the renewal is what the evidence is measured from.
       const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
       const before = recordFromVendor(details, ctx.catalogue, record.autoRenew, ctx.caller.now);
-      if (product) checkRenewable(ctx, product, body.period, before.expiresOn);
+      if (product) checkRenewable(ctx, product, id, body.period, before.expiresOn);
       const expiryBefore = before.expiresOn ?? ctx.today;
       ctx.checkTimeForMoneyCall("renew");
       return {
@@ -72,6 +77,7 @@ export async function renewLicence(
 function checkRenewable(
   ctx: DeskContext,
   product: Product,
+  id: string,
   period: number,
   expiresOn: string | undefined,
 ): void {
@@ -80,7 +86,7 @@ function checkRenewable(
     throw new LifecycleClosedError(product.id, "renew", product.lifecycle.renewalsCloseOn ?? "", ctx.today);
   }
   const cap = atCap(product, expiresOn, ctx.today);
-  if (cap) throw new LifecycleClosedError(product.id, "renew", cap, ctx.today);
+  if (cap && expiresOn) throw new AlreadyAtCapError(product, id, expiresOn, cap, ctx.today);
 }
 
 /**
@@ -131,8 +137,12 @@ async function renewedAnswer(
       expiresOn = context.expectedExpiry;
     }
   }
+  // The licence runs on the period last paid for, as the vendor form is taken to keep it (the sandbox does):
+  // left at the order's, the next sync would see a difference and read the form for nothing.
+  const period = Number(context.period);
   const renewed: LicenceChanges = {
     expiresOn,
+    ...(period > 0 && { period }),
     syncedAt: ctx.caller.now.toISOString(),
     ...(!confirmed && { formPending: true }),
   };
