@@ -6,6 +6,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
 } from "aws-lambda";
 import type { Route } from "../shared/api/routes.ts";
+import { redact } from "../shared/redact.ts";
 
 export type ProxyHandler = (
   event: APIGatewayProxyEvent,
@@ -46,9 +47,18 @@ export function gateway(
   });
 
   return (req: IncomingMessage, res: ServerResponse) => {
-    void serve(req, res).catch(() => {
+    void serve(req, res).catch((error: unknown) => {
+      console.error(
+        JSON.stringify({
+          level: "ERROR",
+          message: "local gateway failed",
+          route: redact(`${req.method} ${req.url}`),
+          error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+        }),
+      );
       if (!res.headersSent)
         send(res, 500, { error: { code: "internal_error", message: "local gateway error", details: {} } });
+      else res.destroy();
     });
   };
 
@@ -76,7 +86,7 @@ export function gateway(
     }
     const values = match.pattern.exec(url.pathname)?.slice(1) ?? [];
     const pathParameters = Object.fromEntries(
-      match.names.map((n, i) => [n, decodeURIComponent(values[i] ?? "")]),
+      match.names.map((n, i) => [n, decodedSegment(values[i] ?? "")]),
     );
     const query = url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null;
 
@@ -140,8 +150,22 @@ export function gateway(
   }
 }
 
+/**
+ * A path segment decoded, or as sent when its `%` escapes are malformed (`%E0%A4%A`): the handler then
+ * refuses it with a 400 naming the parameter, after the authorizer has had its say, instead of this
+ * gateway failing with a 500 before it.
+ */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The gateway's own answers; like the handlers', never cached by anyone on the way. */
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
 }
 
