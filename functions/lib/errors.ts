@@ -119,3 +119,18 @@ export const ERROR_CODES = [
   "order_not_placed",
   "renewal_not_applied",
 ] as const;
+
+/** The status each `code` is answered with, for the OpenAPI document: the maps above, and the fixed ones. */
+export const CODE_STATUS: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(Object.values(VENDOR).map(([status, code]) => [code, status])),
+  ...DESK_STATUS,
+  unauthorized: 401,
+  upstream_error: 502,
+  upstream_throttled: 503,
+  upstream_timeout: 504,
+  upstream_unavailable: 502,
+  internal_error: 500,
+  // Settled on evidence as never carried out (`shared/licences/intent.ts`, `notApplied`).
+  order_not_placed: 409,
+  renewal_not_applied: 409,
+};

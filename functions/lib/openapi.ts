@@ -2,7 +2,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type { GenericSchema } from "valibot";
 import { IpAvailability, Licence, LicencePage, NewKey } from "../../shared/api/responses.ts";
 import { type Route, routes } from "../../shared/api/routes.ts";
-import { ERROR_CODES } from "./errors.ts";
+import { CODE_STATUS, ERROR_CODES } from "./errors.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -17,16 +17,104 @@ const RESPONSES: Record<string, GenericSchema> = {
   "ip-availability": IpAvailability,
 };
 
-const STATUS_TEXT: Record<number, string> = {
-  400: "Invalid request: `details.fields` names each offending field",
-  401: "No or unknown bearer token",
-  402: "The vendor account's balance does not cover it",
-  404: "Not in the register, or unknown to the vendor",
-  409: "Conflict: IP already licensed, or the first request with this Idempotency-Key still running",
-  422: "Refused: lifecycle closed, vendor rejected a value, or Idempotency-Key reused with another body",
-  502: "Vendor unavailable, unparseable, or refused our credentials",
-  504: 'Vendor timeout; for money-moving calls `outcome: "unknown"`: retry with the same key to reconcile',
+/** What each code tells the client, in the document's words. */
+export const CODE_MEANING: Readonly<Record<(typeof ERROR_CODES)[number], string>> = {
+  invalid_request: "`details.fields` names every offending field, each with what is wrong with it",
+  unauthorized: "no bearer token, or one nobody holds",
+  internal_error: "a bug on our side; it has been logged",
+  not_found: "not in the register, or unknown to the vendor",
+  lifecycle_closed: "the product's lifecycle forbids it today; nothing was sent",
+  already_at_cap: "the licence already runs to the last day its product allows; nothing was sent or charged",
+  idempotency_key_reused: "this Idempotency-Key was used for a different request",
+  request_in_progress:
+    "the first request with this Idempotency-Key is still running: retry after Retry-After",
+  outcome_unknown: 'the vendor may have carried it out (`outcome: "unknown"`): retry with the same key',
+  outcome_pending:
+    "the outcome of the first request with this key is not settled yet: retry after Retry-After",
+  renewal_in_flight: "another renewal of this licence is in flight; nothing was sent",
+  renewal_not_wanted: "the watcher's renewal of a licence no longer set to renew; nothing was sent",
+  deadline_near: "too little of the request's time was left to send it safely; nothing was sent",
+  order_not_placed: "the unanswered order was never placed: order again with a new key",
+  renewal_not_applied: "the unanswered renewal was never applied: renew again with a new key",
+  upstream_auth: "the vendor refused our credentials",
+  upstream_rejected: "the vendor refused a value (`details.vendorObject` names it)",
+  upstream_refused: "the vendor refused access to this licence or action",
+  conflict: "the vendor already has it (an IP already licensed)",
+  insufficient_balance: "the vendor account's balance does not cover it",
+  upstream_error: "the vendor answered with an error this API does not know",
+  upstream_throttled: "the vendor is throttling or overloaded: retry after Retry-After",
+  upstream_timeout: "the vendor did not answer in time",
+  upstream_unavailable: "the vendor could not be reached or gave no usable answer",
 };
+
+const EVERY_ROUTE = ["invalid_request", "unauthorized", "internal_error"];
+const VENDOR_ROUTE = [
+  "not_found",
+  "upstream_auth",
+  "upstream_rejected",
+  "upstream_refused",
+  "conflict",
+  "upstream_error",
+  "upstream_throttled",
+  "upstream_timeout",
+  "upstream_unavailable",
+];
+const MONEY_ROUTE = [
+  "insufficient_balance",
+  "idempotency_key_reused",
+  "request_in_progress",
+  "outcome_unknown",
+  "outcome_pending",
+  "deadline_near",
+];
+
+/** The codes one route can answer with: what every route can, its vendor and money calls', its own. */
+export function errorCodes(route: Route): string[] {
+  return [
+    ...new Set([
+      ...EVERY_ROUTE,
+      ...(route.path.includes("{id}") ? ["not_found"] : []),
+      ...(route.vendor ? VENDOR_ROUTE : []),
+      ...(route.idempotencyKey ? MONEY_ROUTE : []),
+      ...(route.refusals ?? []),
+    ]),
+  ];
+}
+
+const RETRY_AFTER = {
+  "Retry-After": {
+    description: "Seconds to wait before retrying with the same request (and Idempotency-Key)",
+    schema: { type: "integer", minimum: 1 },
+  },
+};
+
+function errorResponses(route: Route): Record<string, JsonSchema> {
+  const byStatus = new Map<number, string[]>();
+  for (const code of errorCodes(route)) {
+    const status = CODE_STATUS[code];
+    if (status === undefined) throw new Error(`no status for error code ${code}`);
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, JsonSchema> = {};
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const retry = codes.some((c) => /in_progress|pending|throttled|deadline/.test(c));
+    responses[String(status)] = {
+      description: codes.map((c) => `\`${c}\`: ${CODE_MEANING[c as keyof typeof CODE_MEANING]}`).join("; "),
+      ...(retry && { headers: RETRY_AFTER }),
+      content: {
+        "application/json": {
+          schema: {
+            allOf: [
+              { $ref: "#/components/schemas/Error" },
+              { properties: { error: { properties: { code: { enum: codes } } } } },
+            ],
+          },
+        },
+      },
+    };
+  }
+  return responses;
+}
 
 function operation(route: Route): JsonSchema {
   const parameters: JsonSchema[] = [];
@@ -35,6 +123,7 @@ function operation(route: Route): JsonSchema {
       name: "id",
       in: "path",
       required: true,
+      description: "The vendor's licence id",
       schema: { type: "string", pattern: "^\\d{1,19}$" },
     });
   }
@@ -59,15 +148,10 @@ function operation(route: Route): JsonSchema {
     });
   }
   const success = RESPONSES[route.handler] ?? Licence;
-  const errors = Object.fromEntries(
-    Object.entries(STATUS_TEXT).map(([status, description]) => [
-      status,
-      { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-    ]),
-  );
   return {
     operationId: route.handler.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()),
     summary: route.summary,
+    tags: [route.tag],
     ...(parameters.length > 0 && { parameters }),
     ...(route.body && {
       requestBody: { required: true, content: { "application/json": { schema: schema(route.body) } } },
@@ -75,14 +159,22 @@ function operation(route: Route): JsonSchema {
     responses: {
       [route.success]: {
         description: "Success",
+        ...(route.idempotencyKey && {
+          headers: {
+            "Idempotent-Replayed": {
+              description: "`true` when this is the stored answer of an earlier request with the same key",
+              schema: { type: "string", enum: ["true", "false"] },
+            },
+          },
+        }),
         content: { "application/json": { schema: schema(success) } },
       },
-      ...errors,
+      ...errorResponses(route),
     },
   };
 }
 
-/** OpenAPI 3 for the whole API, generated from the route table and the request schemas. */
+/** OpenAPI 3.1 for the whole API, generated from the route table and the request schemas. */
 export function openApiDocument(): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const route of routes) {
@@ -91,11 +183,37 @@ export function openApiDocument(): JsonSchema {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "ISPmanager licence desk", version: "1.0.0" },
+    info: {
+      title: "ISPmanager licence desk",
+      version: "1.0.0",
+      description:
+        "A reseller's own API for ISPmanager licences: orders and renewals that never charge twice, " +
+        "a register kept in step with the vendor every night. Every answer carries `cache-control: no-store`.",
+      // The project is the reseller's own service, published under no public licence.
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+    },
+    servers: [
+      {
+        url: "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
+        description: "Deployed with `cdk deploy`: the stack's ApiUrl output",
+        variables: {
+          apiId: { default: "apiId", description: "The REST API's id, from the ApiUrl output" },
+          region: { default: "eu-west-1", description: "The region the stack is deployed to" },
+          stage: { default: "v1", description: "The stage (context value apiStageName)" },
+        },
+      },
+      { url: "http://127.0.0.1:3000", description: "`npm start` on this machine (PORT, default 3000)" },
+    ],
+    tags: [
+      { name: "licences", description: "The register's licences and what can be done to them at the vendor" },
+      { name: "availability", description: "Checks before an order" },
+    ],
     security: [{ bearer: [] }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <token>`" },
+      },
       schemas: {
         Error: {
           type: "object",
@@ -107,7 +225,16 @@ export function openApiDocument(): JsonSchema {
               properties: {
                 code: { type: "string", enum: [...new Set(ERROR_CODES)] },
                 message: { type: "string" },
-                details: { type: "object" },
+                details: {
+                  type: "object",
+                  properties: {
+                    fields: {
+                      type: "object",
+                      description: "On `invalid_request`: each offending field and what is wrong with it",
+                      additionalProperties: { type: "string" },
+                    },
+                  },
+                },
               },
             },
             outcome: { type: "string", enum: ["unknown"] },

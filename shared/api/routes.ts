@@ -15,6 +15,10 @@ export interface Route {
   /** Whether the route may call the vendor (and so needs its credentials). */
   vendor: boolean;
   success: 200 | 201;
+  /** Error codes of this route's own rules, beyond those every route, vendor route or money route gives. */
+  refusals?: readonly string[];
+  /** Groups routes in the OpenAPI document. */
+  tag: "licences" | "availability";
 }
 
 /** The HTTP contract of product.md, one entry per route: the local server, the OpenAPI document and the CDK stack read it. */
@@ -28,6 +32,8 @@ export const routes: readonly Route[] = [
     idempotencyKey: true,
     vendor: true,
     success: 201,
+    refusals: ["lifecycle_closed", "order_not_placed"],
+    tag: "licences",
   },
   {
     method: "GET",
@@ -37,6 +43,7 @@ export const routes: readonly Route[] = [
     query: ListQuery,
     vendor: false,
     success: 200,
+    tag: "licences",
   },
   {
     method: "GET",
@@ -46,6 +53,7 @@ export const routes: readonly Route[] = [
     query: GetQuery,
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "PATCH",
@@ -55,6 +63,7 @@ export const routes: readonly Route[] = [
     body: UpdateBody,
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "POST",
@@ -65,6 +74,8 @@ export const routes: readonly Route[] = [
     idempotencyKey: true,
     vendor: true,
     success: 200,
+    refusals: ["lifecycle_closed", "already_at_cap", "renewal_in_flight", "renewal_not_applied"],
+    tag: "licences",
   },
   {
     method: "POST",
@@ -73,6 +84,7 @@ export const routes: readonly Route[] = [
     summary: "Suspend a licence",
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "POST",
@@ -81,6 +93,7 @@ export const routes: readonly Route[] = [
     summary: "Resume a suspended licence",
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "POST",
@@ -89,6 +102,7 @@ export const routes: readonly Route[] = [
     summary: "Issue a new licence key",
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "DELETE",
@@ -97,6 +111,7 @@ export const routes: readonly Route[] = [
     summary: "Delete a licence",
     vendor: true,
     success: 200,
+    tag: "licences",
   },
   {
     method: "GET",
@@ -106,5 +121,6 @@ export const routes: readonly Route[] = [
     query: IpAvailabilityQuery,
     vendor: true,
     success: 200,
+    tag: "availability",
   },
 ];
