@@ -1,12 +1,12 @@
 import { readWatcherConfig } from "../shared/config.ts";
 import { deskDeps } from "./lib/desk.ts";
+import { publishing } from "./lib/metrics.ts";
 import { alertNotifier } from "./lib/notifier.ts";
 import { reconcileAndTell } from "./lib/reconcile.ts";
 
 const notifier = alertNotifier(readWatcherConfig().ALERT_TOPIC_ARN);
 
-/** Every 15 minutes (EventBridge Scheduler): settle what can be settled, tell staff what they must know. */
-export async function handler(): Promise<{
+async function reconcilePass(): Promise<{
   settled: number;
   pending: number;
   stale: number;
@@ -19,6 +19,7 @@ export async function handler(): Promise<{
       message: "reconcile pass done",
       settled: report.settled.length,
       pending: report.pending,
+      overdue: report.overdue,
       stale: report.stale.length,
       alertsSent: report.alertsSent,
       alertsUndelivered: report.alertsUndelivered,
@@ -31,3 +32,6 @@ export async function handler(): Promise<{
     alerts: report.alertsSent,
   };
 }
+
+/** Every 15 minutes (EventBridge Scheduler): settle what can be settled, tell staff what they must know. */
+export const handler = publishing(reconcilePass);

@@ -6,6 +6,8 @@ import { isIsoDate } from "../shared/dates.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
 import { watcherSettings } from "../shared/watcher/settings.ts";
 import { config } from "./lib/config.ts";
+import { nightFigures, vendorCallFigures } from "./lib/figures.ts";
+import { publishing } from "./lib/metrics.ts";
 import { alertNotifier } from "./lib/notifier.ts";
 import { reconcileAndTell } from "./lib/reconcile.ts";
 import { register } from "./lib/register.ts";
@@ -24,7 +26,7 @@ const watcher = readWatcherConfig();
 
 const notifier = alertNotifier(watcher.ALERT_TOPIC_ARN);
 const desk = {
-  billing: billingClientFromConfig(readBillmgrConfig()),
+  billing: billingClientFromConfig(readBillmgrConfig(), { onCall: vendorCallFigures }),
   register,
   catalogue: loadCatalogue(config.CATALOGUE_JSON),
   // Renewal keys name one night; 30 days outlives any retry of it.
@@ -55,7 +57,7 @@ export type WatcherResult = Omit<NightReport, "sent" | "expiringSoon"> & {
   expiringSoon: number;
 };
 
-export async function handler(event: unknown): Promise<WatcherResult> {
+export const handler = publishing(async (event: unknown): Promise<WatcherResult> => {
   const parsed = v.safeParse(WatcherEvent, event);
   if (!parsed.success) {
     throw new Error(
@@ -68,6 +70,7 @@ export async function handler(event: unknown): Promise<WatcherResult> {
       : new Date(parsed.output.scheduledTime);
   const night = "date" in parsed.output ? parsed.output.date : dateIn(at, watcher.SCHEDULE_TIMEZONE);
   const report = await runNight(deps, night, at);
+  nightFigures(report, deps.settings.expiringSoonDays);
   const { sent, expiringSoon, ...counts } = report;
   console.log(
     JSON.stringify({
@@ -84,4 +87,4 @@ export async function handler(event: unknown): Promise<WatcherResult> {
     }),
   );
   return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };
-}
+});

@@ -4,11 +4,13 @@ import { idempotencySettings, readBillmgrConfig } from "../../shared/config.ts";
 import { licenceDesk } from "../../shared/licences/service.ts";
 import { now } from "./clock.ts";
 import { config } from "./config.ts";
+import { vendorCallFigures } from "./figures.ts";
+import { publishingEach } from "./metrics.ts";
 import { register } from "./register.ts";
 
 /** Built once per container: the vendor client (its keep-alive pool), the catalogue, the register. */
 export const deskDeps = {
-  billing: billingClientFromConfig(readBillmgrConfig()),
+  billing: billingClientFromConfig(readBillmgrConfig(), { onCall: vendorCallFigures }),
   register,
   catalogue: loadCatalogue(config.CATALOGUE_JSON),
   idempotency: idempotencySettings(config),
@@ -16,8 +18,9 @@ export const deskDeps = {
 
 /**
  * The licence desk acting for one API client at this moment. `deadlineMs` bounds its vendor calls so
- * that an unknown outcome is recorded before the Lambda is stopped.
+ * that an unknown outcome is recorded before the Lambda is stopped. Its use case publishes the request's
+ * metrics when it ends.
  */
 export function deskFor(client: string, deadlineMs?: number) {
-  return licenceDesk(deskDeps, { client, now: now(), deadlineMs });
+  return publishingEach(licenceDesk(deskDeps, { client, now: now(), deadlineMs }));
 }

@@ -2,6 +2,7 @@ import type { DeskDeps } from "../../shared/licences/context.ts";
 import { type ReconcileReport, reconcileUnresolved } from "../../shared/licences/reconciler.ts";
 import { deliverOnce } from "../../shared/watcher/deliver-once.ts";
 import type { Notifier } from "../../shared/watcher/notifier.ts";
+import { reconcileFigures } from "./figures.ts";
 
 /** One reconciler pass and its alerts, as the 15-minute schedule and each watcher night run it. */
 export async function reconcileAndTell(
@@ -11,5 +12,7 @@ export async function reconcileAndTell(
 ): Promise<ReconcileReport & { alertsSent: number; alertsUndelivered: number }> {
   const report = await reconcileUnresolved(deps, at);
   const delivered = await deliverOnce(deps.register.alerts, notifier, report.alerts);
-  return { ...report, alertsSent: delivered.sent, alertsUndelivered: delivered.undelivered };
+  const told = { ...report, alertsSent: delivered.sent, alertsUndelivered: delivered.undelivered };
+  reconcileFigures(told);
+  return told;
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { METRIC, type MoneyOutcome, metrics } from "../metrics.ts";
 import type { IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "../register/types.ts";
 import {
   IdempotencyKeyReusedError,
@@ -122,7 +123,16 @@ export async function resumeIntent(
       }
       break; // died after sending: as unknown
   }
-  return { ...(await settle(intent, operation, record)), replayed: true };
+  try {
+    return { ...(await settle(intent, operation, record)), replayed: true };
+  } catch (error) {
+    if (error instanceof OutcomePendingError) counted(intent, "pending");
+    throw error;
+  }
+}
+
+function counted(intent: MoneyIntent, outcome: MoneyOutcome): void {
+  metrics().count(METRIC.moneyOutcome, { operation: intent.operation, outcome });
 }
 
 /** Runs a claimed intent; `lock` is the lock this holder wrote, so it only ever frees its own claim. */
@@ -145,15 +155,18 @@ async function sendOnce(
     facts = await prepared.send();
   } catch (error) {
     if (failedCall(error) !== "unknown") {
+      counted(intent, "refused");
       await forget(intent, operation, prepared.context, lock);
       throw error;
     }
+    counted(intent, "unknown");
     // If even this write fails, the record still says "sent" and is unknown once its lock passes.
     await retried("mark the intent unknown", () => store.markUnknown(ref.scope, ref.key)).catch(() => {});
     throw new OutcomeUnknownError(intent.operation, Math.ceil(intent.settings.settleMs / 1000), {
       cause: error,
     });
   }
+  counted(intent, "applied");
   return finishApplied(intent, operation, facts, prepared.context);
 }
 
@@ -205,11 +218,13 @@ async function settle(
           "its settlement could not be recorded yet",
         );
       }
+      counted(intent, "settled_applied");
       return finishApplied(intent, operation, evidence.facts, record.context);
     case "not_applied": {
       // Kept first, then freed: a kill in between must never leave the licence free while this intent
       // is still open (another renewal would then be read as this one's evidence).
       const kept = await keep(intent, evidence.response, "not_applied");
+      counted(intent, "settled_not_applied");
       await operation.released(record.context);
       return kept;
     }

@@ -31,6 +31,8 @@ export interface ReconcileReport {
   settled: SettledIntent[];
   /** Still inside their settle window, or undecided by the evidence. */
   pending: number;
+  /** Of those pending, the ones past their settle window: the evidence could not decide them. */
+  overdue: number;
   /** Unknown for longer than `staleAfterMs`: staff must look. */
   stale: Array<{ client: string; key: string; operation: string; sentAt: string }>;
   /** Alerts this pass raised (placed orders, stale outcomes); the caller sends them once. */
@@ -48,7 +50,7 @@ export async function reconcileUnresolved(
   at: Date,
   options: ReconcilerOptions = RECONCILER_DEFAULTS,
 ): Promise<ReconcileReport> {
-  const report: ReconcileReport = { settled: [], pending: 0, stale: [], alerts: [] };
+  const report: ReconcileReport = { settled: [], pending: 0, overdue: 0, stale: [], alerts: [] };
   const records = await deps.register.idempotency.unresolved(options.limit);
   for (const record of records) {
     const desk = licenceDesk(deps, { client: record.scope, now: at });
@@ -62,6 +64,7 @@ export async function reconcileUnresolved(
     } catch (error) {
       report.pending++;
       const age = Date.now() - (record.sentAt ?? Date.now());
+      if (record.sentAt !== undefined && age >= deps.idempotency.settleMs) report.overdue++;
       if (age >= options.staleAfterMs) {
         const stale = {
           client: record.scope,
