@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { resolve } from "node:path";
-import { DEFAULT_CREDENTIALS, type Sandbox, startSandbox } from "../sandbox/server.ts";
-import { parseInstant } from "../shared/dates.ts";
+import { listenFailure } from "../sandbox/ports.ts";
+import { type Sandbox, startSandbox } from "../sandbox/server.ts";
+import { formatMinor } from "../sandbox/state.ts";
 import { LOCAL_AWS_ENV } from "./aws-env.ts";
 import { startDynalite } from "./dynalite.ts";
+import { readLocalSettings, SettingError } from "./settings.ts";
 
 /**
  * What `npm start`, `npm run watcher` and `npm run replay` run the functions against on a laptop:
@@ -35,50 +37,77 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
+/** A server being started; a port it cannot have becomes a SettingError naming the variable to change. */
+async function listening<T>(
+  starting: Promise<T>,
+  port: { port: number; what: string; variable: string },
+): Promise<T> {
+  try {
+    return await starting;
+  } catch (error) {
+    const problem = listenFailure(error, port.port, port.what, port.variable);
+    throw problem ? new SettingError([problem]) : error;
+  }
+}
+
 export async function localEnvironment(options: { joinRunning: boolean }): Promise<LocalEnvironment> {
   const env = process.env;
-  const dataDir = resolve(env.DATA_DIR ?? ".local");
-  const dynamoPort = Number(env.DYNAMODB_PORT ?? 8000);
-  const sandboxPort = Number(env.SANDBOX_PORT ?? 8089);
-  const now = env.NOW ? parseInstant(env.NOW) : undefined;
-  if (env.NOW && !now) throw new Error("NOW must be an ISO date or date-time, e.g. 2021-05-01");
+  const settings = readLocalSettings(env);
+  const { dataDir, dynamoPort } = settings;
+  const sandboxPort = settings.sandbox.port;
+  const now = settings.sandbox.now;
   mkdirSync(dataDir, { recursive: true });
 
   // A running `npm start` holds the register's files: join its engine and its sandbox instead.
   const joined = options.joinRunning && dynamoPort !== 0 && (await portOpen(dynamoPort));
   const dynamo = joined
     ? { endpoint: `http://127.0.0.1:${dynamoPort}`, close: async () => {} }
-    : await startDynalite({ path: resolve(dataDir, "dynamodb"), port: dynamoPort });
+    : await listening(startDynalite({ path: resolve(dataDir, "dynamodb"), port: dynamoPort }), {
+        port: dynamoPort,
+        what: "the register (dynalite)",
+        variable: "DYNAMODB_PORT",
+      });
   const registerLine = `dynalite at ${dynamo.endpoint}${joined ? " (the running npm start's)" : ""}, data in ${dataDir}`;
 
   const sandboxFile = resolve(dataDir, "sandbox.json");
   let sandbox: Sandbox | undefined;
   const vendorEnv: Record<string, string> = {};
   let vendorLine: string;
-  if (env.BILLMGR_URL) {
-    if (!env.BILLMGR_CREDENTIALS && !env.BILLMGR_CREDENTIALS_PARAM) {
-      throw new Error("BILLMGR_URL is set: set BILLMGR_CREDENTIALS (user:password) too");
-    }
-    vendorLine = `${env.BILLMGR_URL} (from BILLMGR_URL)`;
-  } else {
-    const credentials = env.SANDBOX_CREDENTIALS ?? DEFAULT_CREDENTIALS;
-    vendorEnv.BILLMGR_CREDENTIALS = credentials;
-    if (joined && (await portOpen(sandboxPort))) {
-      vendorEnv.BILLMGR_URL = `http://127.0.0.1:${sandboxPort}/manager/billmgr`;
-      vendorLine = `the running npm start's sandbox at ${vendorEnv.BILLMGR_URL}`;
-    } else {
-      sandbox = await startSandbox({ port: sandboxPort, credentials, now });
-      // The sandbox's licences and balance outlive a restart, like the register beside them.
-      if (existsSync(sandboxFile)) {
-        const saved = JSON.parse(readFileSync(sandboxFile, "utf8")) as ReturnType<
-          Sandbox["state"]["snapshot"]
-        >;
-        sandbox.state.setBalance(saved.balanceMinor);
-        for (const licence of saved.licences) sandbox.state.seed({ ...licence, key: licence.key ?? "" });
+  try {
+    if (env.BILLMGR_URL) {
+      if (!env.BILLMGR_CREDENTIALS && !env.BILLMGR_CREDENTIALS_PARAM) {
+        throw new SettingError(["BILLMGR_URL is set: set BILLMGR_CREDENTIALS (user:password) too"]);
       }
-      vendorEnv.BILLMGR_URL = sandbox.url;
-      vendorLine = `the in-process sandbox at ${sandbox.url} (BILLMGR_URL unset)`;
+      vendorLine = `${env.BILLMGR_URL} (from BILLMGR_URL)`;
+    } else {
+      const { credentials, balanceMinor } = settings.sandbox;
+      vendorEnv.BILLMGR_CREDENTIALS = credentials;
+      if (joined && (await portOpen(sandboxPort))) {
+        vendorEnv.BILLMGR_URL = `http://127.0.0.1:${sandboxPort}/manager/billmgr`;
+        vendorLine = `the running npm start's sandbox at ${vendorEnv.BILLMGR_URL}`;
+      } else {
+        sandbox = await listening(startSandbox({ port: sandboxPort, credentials, now, balanceMinor }), {
+          port: sandboxPort,
+          what: "the vendor sandbox",
+          variable: "SANDBOX_PORT",
+        });
+        // The sandbox's licences and balance outlive a restart, like the register beside them; a
+        // SANDBOX_BALANCE given for this run wins over the saved balance.
+        if (existsSync(sandboxFile)) {
+          const saved = JSON.parse(readFileSync(sandboxFile, "utf8")) as ReturnType<
+            Sandbox["state"]["snapshot"]
+          >;
+          if (balanceMinor === undefined) sandbox.state.setBalance(saved.balanceMinor);
+          for (const licence of saved.licences) sandbox.state.seed({ ...licence, key: licence.key ?? "" });
+        }
+        vendorEnv.BILLMGR_URL = sandbox.url;
+        const balance = `${formatMinor(sandbox.state.balanceMinor)} ${sandbox.state.currency}`;
+        vendorLine = `the in-process sandbox at ${sandbox.url} (BILLMGR_URL unset), balance ${balance}`;
+      }
     }
+  } catch (error) {
+    await dynamo.close();
+    throw error;
   }
 
   return {

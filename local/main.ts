@@ -1,20 +1,51 @@
+import { listenFailure } from "../sandbox/ports.ts";
 import { generateToken } from "../shared/auth/tokens.ts";
 import { localEnvironment } from "./environment.ts";
 import { startLocalApi } from "./server.ts";
+import { checkFunctionSettings, readApiSettings, SettingError } from "./settings.ts";
 
 /**
  * `npm start`: the whole API on 127.0.0.1 with no AWS account and no network: dynalite kept
- * under DATA_DIR, the vendor sandbox (unless BILLMGR_URL names a vendor), and the handlers.
+ * under DATA_DIR, the vendor sandbox (unless BILLMGR_URL names a vendor), and the handlers. It stays
+ * in the foreground until Ctrl-C (SIGINT) or SIGTERM.
  */
-const local = await localEnvironment({ joinRunning: false });
-const generated = process.env.API_TOKEN ? undefined : generateToken();
-const token = process.env.API_TOKEN ?? (generated as string);
-const api = await startLocalApi({
-  port: Number(process.env.PORT ?? 3000),
-  env: { ...local.env, API_TOKEN: token, ...(process.env.NOW ? { NOW: process.env.NOW } : {}) },
-  // Unknown money outcomes are settled in the background, as the stack's 15-minute schedule does.
-  reconcileEveryMs: Number(process.env.RECONCILE_EVERY_SECONDS ?? 60) * 1000,
+
+/** A setting to change is told in one line each (exit code 2); anything else is a bug, shown whole. */
+async function started<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (!(error instanceof SettingError)) throw error;
+    for (const problem of error.problems) console.error(`npm start: ${problem}`);
+    process.exit(2);
+  }
+}
+
+const local = await started(async () => {
+  const settings = readApiSettings(process.env);
+  const local = await localEnvironment({ joinRunning: false });
+  const generated = process.env.API_TOKEN ? undefined : generateToken();
+  const env = {
+    ...local.env,
+    API_TOKEN: process.env.API_TOKEN ?? (generated as string),
+    ...(process.env.NOW ? { NOW: process.env.NOW } : {}),
+  };
+  try {
+    checkFunctionSettings({ ...process.env, ...env });
+    const api = await startLocalApi({
+      port: settings.port,
+      env,
+      // Unknown money outcomes are settled in the background, as the stack's 15-minute schedule does.
+      reconcileEveryMs: settings.reconcileEverySeconds * 1000,
+    });
+    return { ...local, api, generated, settings };
+  } catch (error) {
+    await local.close();
+    const problem = listenFailure(error, settings.port, "the API", "PORT");
+    throw problem ? new SettingError([problem]) : error;
+  }
 });
+const { api, generated, settings } = local;
 
 console.log(`licence desk API listening on ${api.url}`);
 console.log(`  register: ${local.registerLine}`);
@@ -31,7 +62,7 @@ console.log(
   `  alerts:   ${local.env.OUTBOX_FILE} (npm run watcher -- --date YYYY-MM-DD runs a night against this register)`,
 );
 console.log(
-  `  reconcile: every ${process.env.RECONCILE_EVERY_SECONDS ?? 60} s, unknown money outcomes after RECONCILE_AFTER_SECONDS (${process.env.RECONCILE_AFTER_SECONDS ?? 900} s)`,
+  `  reconcile: every ${settings.reconcileEverySeconds} s, unknown money outcomes after RECONCILE_AFTER_SECONDS (${process.env.RECONCILE_AFTER_SECONDS ?? 900} s)`,
 );
 console.log(
   `  try:      curl -s -H "Authorization: Bearer ${generated ?? "$API_TOKEN"}" "${api.url}/licenses"`,

@@ -1,5 +1,6 @@
 import { parseInstant } from "../shared/dates.ts";
 import { DEFAULT_CREDENTIALS, splitCredentials } from "./auth.ts";
+import { readPort } from "./ports.ts";
 
 export const DEFAULT_SANDBOX_PORT = 8089;
 export const DEFAULT_SANDBOX_HOST = "127.0.0.1";
@@ -23,16 +24,13 @@ function majorToMinor(text: string): number | undefined {
 }
 
 /**
- * Reads `npm run sandbox`'s environment. Messages never repeat SANDBOX_CREDENTIALS: it holds a
- * password.
+ * Reads the sandbox's environment (`npm run sandbox`, and `npm start` for the sandbox it runs).
+ * Messages never repeat SANDBOX_CREDENTIALS: it holds a password.
  */
 export function readSandboxConfig(env: Readonly<Record<string, string | undefined>>): ConfigResult {
   const errors: string[] = [];
 
-  const portText = env.SANDBOX_PORT?.trim() || String(DEFAULT_SANDBOX_PORT);
-  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-  if (!(port >= 0 && port <= 65535))
-    errors.push(`SANDBOX_PORT must be a port number 0-65535, got "${portText}"`);
+  const port = readPort(env, "SANDBOX_PORT", DEFAULT_SANDBOX_PORT, errors);
 
   const host = env.SANDBOX_HOST?.trim() || DEFAULT_SANDBOX_HOST;
 
@@ -61,7 +59,7 @@ export function readSandboxConfig(env: Readonly<Record<string, string | undefine
     }
   }
 
-  if (errors.length > 0 || !parts) return { ok: false, errors };
+  if (errors.length > 0 || !parts || port === undefined) return { ok: false, errors };
   return {
     ok: true,
     config: {

@@ -1,4 +1,5 @@
 import { readSandboxConfig } from "./config.ts";
+import { listenFailure } from "./ports.ts";
 import { startSandbox } from "./server.ts";
 import { formatMinor } from "./state.ts";
 
@@ -15,10 +16,17 @@ const sandbox = await startSandbox({
   credentials: config.credentials,
   ...(config.now ? { now: config.now } : {}),
   ...(config.balanceMinor === undefined ? {} : { balanceMinor: config.balanceMinor }),
+}).catch((error: unknown) => {
+  const problem = listenFailure(error, config.port, "the vendor sandbox", "SANDBOX_PORT");
+  if (!problem) throw error;
+  console.error(`sandbox: ${problem}`);
+  process.exit(2);
 });
 
 console.log(`vendor sandbox (billmgr) listening on ${sandbox.url}`);
-console.log(`  user:     ${sandbox.user} (password from SANDBOX_CREDENTIALS (default documented in README))`);
+console.log(
+  `  user:     ${sandbox.user} (password from SANDBOX_CREDENTIALS; its default is in sandbox/README.md)`,
+);
 console.log(
   `  clock:    ${sandbox.state.now().toISOString()}${config.now ? " (from NOW, running)" : " (real time)"}`,
 );

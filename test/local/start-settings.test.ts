@@ -1,0 +1,97 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * `npm start` told something it cannot use (a port another process holds, a value that is no port)
+ * says so in one line naming what to change, and exits non-zero before serving anything.
+ */
+const ROOT = new URL("../../", import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), "desk-start-settings-"));
+let held: Server;
+let heldPort: number;
+beforeAll(async () => {
+  held = createServer();
+  await new Promise<void>((resolve) => held.listen(0, "127.0.0.1", resolve));
+  heldPort = (held.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => held.close(() => resolve()));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/**
+ * `npm start` (the same entry) run to its exit, every other port free, its own data folder (the
+ * register's files take a lock), with this environment on top.
+ */
+function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const data = mkdtempSync(join(dataDir, "run-"));
+  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: "0", DYNAMODB_PORT: "0", SANDBOX_PORT: "0", DATA_DIR: data, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    output += chunk;
+  });
+  return new Promise((resolve) => {
+    // A start that succeeds despite the setting would serve forever: stop it and let the test fail.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe("npm start with a setting it cannot use", () => {
+  const cases: Array<[string, () => Record<string, string>, RegExp]> = [
+    [
+      "the API's port in use",
+      () => ({ PORT: String(heldPort) }),
+      /^npm start: port (\d+) for the API is in use; set PORT to a free port$/,
+    ],
+    [
+      "the register's port in use",
+      () => ({ DYNAMODB_PORT: String(heldPort) }),
+      /^npm start: port (\d+) for the register \(dynalite\) is in use; set DYNAMODB_PORT to a free port$/,
+    ],
+    [
+      "the sandbox's port in use",
+      () => ({ SANDBOX_PORT: String(heldPort) }),
+      /^npm start: port (\d+) for the vendor sandbox is in use; set SANDBOX_PORT to a free port$/,
+    ],
+    [
+      "PORT=abc",
+      () => ({ PORT: "abc" }),
+      /^npm start: PORT must be a port number from 0 to 65535 \(0 picks a free one\), got "abc"$/,
+    ],
+    [
+      "a function setting out of range",
+      () => ({ IDEMPOTENCY_TTL_HOURS: "1" }),
+      /^npm start: invalid configuration: IDEMPOTENCY_TTL_HOURS: .+$/,
+    ],
+  ];
+
+  // Concurrent: each case is a Node process loading the whole desk, and they share nothing but the held port.
+  it.concurrent.each(cases)(
+    "%s: one line naming the variable, exit code 2, no stack trace",
+    async (_, env, line) => {
+      const { code, output } = await runToExit(env());
+      const lines = output.trim().split("\n");
+      expect(lines, output).toHaveLength(1);
+      expect(lines[0]).toMatch(line);
+      const port = line.exec(lines[0] as string)?.[1];
+      if (port !== undefined) expect(Number(port)).toBe(heldPort);
+      expect(code).toBe(2);
+    },
+    90_000,
+  );
+});
