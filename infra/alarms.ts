@@ -13,6 +13,8 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRIC } from "../shared/metrics.ts";
+import type { DeskMetrics } from "./desk-metrics.ts";
 
 export interface DeskAlarmsProps {
   topic: ITopic;
@@ -22,6 +24,9 @@ export interface DeskAlarmsProps {
   stage: Stage;
   api5xxRatePercent: number;
   authorizerErrorThreshold: number;
+  /** The desk's own figures (functions/lib/figures.ts). */
+  metrics: DeskMetrics;
+  vendorErrorRatePercent: number;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -33,6 +38,10 @@ export class DeskAlarms extends Construct {
   readonly deadLetters: Alarm;
   readonly api5xxRate: Alarm;
   readonly authorizerErrors: Alarm;
+  readonly alertsUndelivered: Alarm;
+  readonly unknownOutcomesOverdue: Alarm;
+  readonly vendorFailureRate: Alarm;
+  readonly missedSummary: Alarm;
 
   constructor(scope: Construct, id: string, props: DeskAlarmsProps) {
     super(scope, id);
@@ -122,10 +131,74 @@ export class DeskAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
+    const { metrics } = props;
+
+    // Each run leaves what SNS refused pending for the next run, which may be a night away; and when the
+    // topic refuses everything, this alarm's own mail fails too: the dashboard shows it either way.
+    this.alertsUndelivered = new Alarm(this, "AlertsUndelivered", {
+      alarmDescription:
+        "Alerts to staff could not be published to the alert topic (the watcher's or the reconciler's): " +
+        "they stay pending and the next run tries again. Check the topic, its KMS key and the functions' logs.",
+      metric: metrics.figure(METRIC.alertsUndelivered, "Sum", FIVE_MINUTES),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    // Every reconciler pass (each 15 minutes) reports how many unknown outcomes are past their settle
+    // window and still undecided. Two passes in a row: one vendor hiccup during a pass does not page.
+    // A pass that did not run says nothing either way.
+    this.unknownOutcomesOverdue = new Alarm(this, "UnknownOutcomesOverdue", {
+      alarmDescription:
+        "Money calls whose outcome is unknown are past their settle window and the vendor's evidence could not " +
+        "decide them in two reconciler passes. Nothing is sent again; see the reconciler's log (pending, " +
+        "overdue) and the vendor's panel. After a day each is mailed to staff as outcome_stale.",
+      metric: metrics.figure(METRIC.unknownOverdue, "Maximum", Duration.minutes(15)),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.MISSING,
+    });
+
+    // Two periods in a row, so one slow answer among few calls does not page.
+    this.vendorFailureRate = new Alarm(this, "VendorFailureRate", {
+      alarmDescription:
+        `Over ${props.vendorErrorRatePercent}% of vendor attempts failed (no answer, timeout, throttled) in ` +
+        "two 5-minute periods in a row: the vendor is down, slow or throttling us. Its refusals (an IP " +
+        "taken, a low balance) do not count. See the dashboard's vendor row.",
+      metric: metrics.vendorFailureRate(FIVE_MINUTES),
+      threshold: props.vendorErrorRatePercent,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    // As the missed-night alarm: 26 hourly periods without a summary sent (a day plus slack), where no data
+    // at all counts as none sent. A run that leaves the summary to a live run counts nothing; that one sends it.
+    this.missedSummary = new Alarm(this, "MissedSummary", {
+      alarmDescription:
+        "No nightly summary was sent in 26 hours: the watcher did not finish a night, or its summary could " +
+        "not be published. Check the watcher's log group and the AlertsUndelivered alarm.",
+      metric: new MathExpression({
+        expression: "FILL(summaries, 0)",
+        usingMetrics: { summaries: metrics.figure(METRIC.summariesSent, "Sum", Duration.hours(1)) },
+        period: Duration.hours(1),
+        label: "summaries sent",
+      }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 26,
+      datapointsToAlarm: 26,
+      treatMissingData: TreatMissingData.BREACHING,
+    });
+
     const action = new SnsAction(props.topic);
     for (const alarm of this.all()) alarm.addAlarmAction(action);
     // The topic has a policy of its own (TLS only), which replaces SNS's default one; without this statement
-    // CloudWatch is refused ("no resource-based policy allows the SNS:Publish action"). These five alarms only.
+    // CloudWatch is refused ("no resource-based policy allows the SNS:Publish action"). These alarms only.
     props.topic.addToResourcePolicy(
       new PolicyStatement({
         sid: "TheDeskAlarmsPublish",
@@ -147,6 +220,10 @@ export class DeskAlarms extends Construct {
       this.deadLetters,
       this.api5xxRate,
       this.authorizerErrors,
+      this.alertsUndelivered,
+      this.unknownOutcomesOverdue,
+      this.vendorFailureRate,
+      this.missedSummary,
     ];
   }
 }

@@ -1,3 +1,4 @@
+import { Stack } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readServiceConfig, readWatcherConfig } from "../shared/config.ts";
@@ -33,6 +34,13 @@ export const DEFAULTS = {
   api5xxRatePercent: 5,
   /** Alarm when the authorizer fails more often than this in 5 minutes (a refused token counts too). */
   authorizerErrorThreshold: 10,
+  /** Alarm when more than this share of vendor attempts fails (percent) in two 5-minute periods in a row. */
+  vendorErrorRatePercent: 10,
+  /**
+   * Reserved concurrency of each API function that calls the vendor: at most this many of its requests at
+   * the vendor at once (0: no reservation, no bound). See "Bounded load on the vendor" in the deploy guide.
+   */
+  vendorRouteConcurrency: 2,
   /** The watcher's leads and thresholds: the watcher's own defaults (shared/config.ts). */
   renewalLeadDays: 3,
   earlyRenewalDays: 7,
@@ -70,6 +78,9 @@ export interface DeskSettings {
   authorizerCacheSeconds: number;
   api5xxRatePercent: number;
   authorizerErrorThreshold: number;
+  vendorErrorRatePercent: number;
+  /** Reserved concurrency per vendor route; undefined: none (the account's pool). */
+  vendorRouteConcurrency: number | undefined;
   /** Seconds a first request holds its idempotency key (the API functions' timeout must stay below). */
   idempotencyLockSeconds: number;
   /** Variables every function that calls the vendor gets (the credentials parameter name is added per function). */
@@ -141,6 +152,9 @@ export function readSettings(scope: Construct): DeskSettings {
   const vendorEnvironment = {
     BILLMGR_URL: matching("billmgrUrl", /^https:\/\/\S+$/, "an https:// URL"),
     BILLMGR_CREDENTIALS_TTL_SECONDS: String(whole("billmgrCredentialsTtlSeconds", 0)),
+    // What calls the vendor reports metrics; Powertools names their series after the stack, so two stacks
+    // in one account never mix figures (the dashboard and alarms read the same name).
+    POWERTOOLS_SERVICE_NAME: Stack.of(scope).stackName,
   };
   const catalogue = text("catalogueJson");
   const serviceEnvironment: Record<string, string> = catalogue === "" ? {} : { CATALOGUE_JSON: catalogue };
@@ -185,6 +199,8 @@ export function readSettings(scope: Construct): DeskSettings {
     authorizerCacheSeconds: whole("authorizerCacheSeconds", 0, 3600),
     api5xxRatePercent: whole("api5xxRatePercent", 1, 100),
     authorizerErrorThreshold: whole("authorizerErrorThreshold", 1),
+    vendorErrorRatePercent: whole("vendorErrorRatePercent", 1, 100),
+    vendorRouteConcurrency: whole("vendorRouteConcurrency", 0, 1000) || undefined,
     idempotencyLockSeconds: service.IDEMPOTENCY_LOCK_SECONDS,
     vendorEnvironment,
     serviceEnvironment,

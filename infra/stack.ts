@@ -8,7 +8,9 @@ import { acknowledgeFindings } from "./acknowledgements.ts";
 import { DeskAlarms } from "./alarms.ts";
 import { Alerts } from "./alerts.ts";
 import { DeskApi } from "./api.ts";
+import { DeskDashboard } from "./dashboard.ts";
 import { API_FUNCTION_DEFAULTS, DeskFunction } from "./desk-function.ts";
+import { DeskMetrics } from "./desk-metrics.ts";
 import { Reconciler } from "./reconciler.ts";
 import { SecureParameter } from "./secure-parameter.ts";
 import { readSettings } from "./settings.ts";
@@ -28,7 +30,8 @@ const pascal = (name: string) => name.replace(/(^|-)(\w)/g, (_, __, c: string) =
 
 /**
  * The licence desk in one stack: the register (DynamoDB), one function per route behind a REST API with a
- * token authorizer, the nightly watcher on EventBridge Scheduler, the alert topic and the alarms into it.
+ * token authorizer, the nightly watcher on EventBridge Scheduler, the alert topic and the alarms into it,
+ * and a dashboard of what the desk does.
  * Environment-agnostic (no lookups): `cdk synth` works offline, `cdk deploy` picks the account and region.
  */
 export class LicenceDeskStack extends Stack {
@@ -38,6 +41,7 @@ export class LicenceDeskStack extends Stack {
   readonly reconciler: Reconciler;
   readonly alerts: Alerts;
   readonly alarms: DeskAlarms;
+  readonly dashboard: DeskDashboard;
   readonly authorizer: DeskFunction;
   readonly routeFunctions: ReadonlyMap<string, DeskFunction>;
 
@@ -93,6 +97,9 @@ export class LicenceDeskStack extends Stack {
 
     // One function per route. A route that may call the vendor writes the register too (audit entries,
     // fresh licence data) and reads the vendor's credentials; the others only read the register.
+    // The vendor documents no rate limit and is slow and fragile: each vendor route gets a reserved
+    // concurrency, and as each request makes one vendor call at a time, the API never has more than
+    // (vendor routes x vendorRouteConcurrency) calls at the vendor, beside the watcher's and reconciler's.
     const routeFunctions = new Map<string, DeskFunction>();
     for (const route of routes) {
       routeFunctions.set(
@@ -106,6 +113,7 @@ export class LicenceDeskStack extends Stack {
             : settings.serviceEnvironment,
           table: { table: this.table, access: route.vendor ? "readWrite" : "read" },
           parameters: route.vendor ? { BILLMGR_CREDENTIALS_PARAM: credentials } : {},
+          reservedConcurrentExecutions: route.vendor ? settings.vendorRouteConcurrency : undefined,
         }),
       );
     }
@@ -141,6 +149,7 @@ export class LicenceDeskStack extends Stack {
       logRetention,
     });
 
+    const metrics = new DeskMetrics(this.stackName);
     this.alarms = new DeskAlarms(this, "Alarms", {
       topic: this.alerts.topic,
       watcher: this.watcher.function.function,
@@ -149,6 +158,16 @@ export class LicenceDeskStack extends Stack {
       stage: this.api.api.deploymentStage,
       api5xxRatePercent: settings.api5xxRatePercent,
       authorizerErrorThreshold: settings.authorizerErrorThreshold,
+      metrics,
+      vendorErrorRatePercent: settings.vendorErrorRatePercent,
+    });
+    this.dashboard = new DeskDashboard(this, "Operations", {
+      metrics,
+      alarms: this.alarms,
+      stage: this.api.api.deploymentStage,
+      vendorRoutes: routes
+        .filter((route) => route.vendor)
+        .map((route) => (routeFunctions.get(route.handler) as DeskFunction).function),
     });
 
     acknowledgeFindings(this);
@@ -161,5 +180,9 @@ export class LicenceDeskStack extends Stack {
       description: 'Run a night by hand: aws lambda invoke --payload \'{"date":"YYYY-MM-DD"}\'',
     });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.watcher.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "DashboardName", {
+      value: this.dashboard.dashboard.dashboardName,
+      description: "CloudWatch dashboard: the vendor, money outcomes, nights, alarms",
+    });
   }
 }

@@ -8,6 +8,7 @@ import { registerTable } from "../../shared/register/table.ts";
 import { VENDOR_PASSWORD } from "../support/secrets.ts";
 import {
   actionsOf,
+  dashboardBody,
   functionOf,
   logicalId,
   resourcesOfType,
@@ -83,8 +84,13 @@ describe("the functions", () => {
         Handler: "index.handler",
         LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: logicalId(stack, desk.logGroup) } },
       });
+      const vendorRoute = routes.some((r) => r.vendor && stack.routeFunctions.get(r.handler) === desk);
       expect(resource.Properties?.ReservedConcurrentExecutions).toBe(
-        desk === stack.watcher.function || desk === stack.reconciler.function ? 1 : undefined,
+        desk === stack.watcher.function || desk === stack.reconciler.function
+          ? 1
+          : vendorRoute
+            ? 2
+            : undefined,
       );
     }
   });
@@ -182,6 +188,35 @@ describe("the functions", () => {
           expect(value, `${name} looks like user:password`).not.toMatch(/^[^\s:/]+:\S+$/);
       }
     }
+  });
+
+  it("bound the vendor's load from the API: each vendor route reserves 2 concurrent runs, the others none", () => {
+    for (const route of routes) {
+      const { resource } = functionOf(stack, json, fn(route.handler));
+      expect(resource.Properties?.ReservedConcurrentExecutions).toBe(route.vendor ? 2 : undefined);
+    }
+    const wider = synthDesk({ vendorRouteConcurrency: 5 });
+    expect(
+      functionOf(wider.stack, wider.json, wider.stack.routeFunctions.get("order-licence") as never).resource
+        .Properties?.ReservedConcurrentExecutions,
+    ).toBe(5);
+    const unbounded = synthDesk({ vendorRouteConcurrency: 0 });
+    for (const desk of unbounded.stack.routeFunctions.values())
+      expect(functionOf(unbounded.stack, unbounded.json, desk).resource.Properties).not.toHaveProperty(
+        "ReservedConcurrentExecutions",
+      );
+  });
+
+  it("name the stack as the service of the metrics of every function that calls the vendor", () => {
+    const reporting = [
+      ...routes.filter((r) => r.vendor).map((r) => fn(r.handler)),
+      stack.watcher.function,
+      stack.reconciler.function,
+    ];
+    for (const desk of reporting)
+      expect(functionOf(stack, json, desk).env.POWERTOOLS_SERVICE_NAME).toBe("LicenceDesk");
+    for (const desk of [stack.authorizer, fn("list-licences")])
+      expect(functionOf(stack, json, desk).env).not.toHaveProperty("POWERTOOLS_SERVICE_NAME");
   });
 
   it("turn source-mapped stack traces on only when asked (they cost init time)", () => {
@@ -556,7 +591,7 @@ describe("alerts", () => {
     });
   });
 
-  it("may be published by the five alarms, which the topic's own policy would otherwise refuse", () => {
+  it("may be published by the alarms, which the topic's own policy would otherwise refuse", () => {
     const [, policy] = resourcesOfType(json, "AWS::SNS::TopicPolicy")[0] ?? [];
     const allow = ((policy?.Properties?.PolicyDocument.Statement ?? []) as Statement[]).filter(
       (s) => s.Effect === "Allow",
@@ -600,8 +635,8 @@ describe("alarms", () => {
   const alarm = (id: keyof typeof stack.alarms) =>
     json.Resources[logicalId(stack, stack.alarms[id] as never)]?.Properties as Record<string, any>;
 
-  it("are five, each mailing the alert topic", () => {
-    expect(alarms).toHaveLength(5);
+  it("are nine, each mailing the alert topic", () => {
+    expect(alarms).toHaveLength(9);
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
@@ -676,6 +711,160 @@ describe("alarms", () => {
       Period: 300,
     });
   });
+
+  /** The desk's own series: the stack's name as Powertools' `service`, and these dimensions besides. */
+  const desk = (extra: Array<{ Name: string; Value: string }> = []) => [
+    { Name: "service", Value: "LicenceDesk" },
+    ...extra,
+  ];
+
+  it("fire when an alert could not be published (watcher or reconciler)", () => {
+    expect(alarm("alertsUndelivered")).toMatchObject({
+      Namespace: "LicenceDesk",
+      MetricName: "AlertsUndelivered",
+      Dimensions: desk(),
+      Statistic: "Sum",
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      TreatMissingData: "notBreaching",
+    });
+  });
+
+  it("fire when unknown outcomes past their settle window stay undecided through two reconciler passes", () => {
+    expect(alarm("unknownOutcomesOverdue")).toMatchObject({
+      Namespace: "LicenceDesk",
+      MetricName: "UnknownOutcomesOverdue",
+      Dimensions: desk(),
+      Statistic: "Maximum",
+      Period: 900,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+
+  it("fire when over 10% of vendor attempts fail (no answer, timeout, throttled) two 5-minute periods running", () => {
+    const rate = alarm("vendorFailureRate");
+    expect(rate).toMatchObject({
+      Threshold: 10,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+    });
+    const stats = rate.Metrics.filter((m: any) => m.MetricStat);
+    expect(stats.map((m: any) => m.Id).sort()).toEqual(
+      ["ok", "throttled", "timeout", "unavailable", "vendor_error"].sort(),
+    );
+    for (const m of stats) {
+      expect(m.MetricStat).toMatchObject({ Period: 300, Stat: "SampleCount" });
+      expect(m.MetricStat.Metric).toEqual({
+        Namespace: "LicenceDesk",
+        MetricName: "VendorCall",
+        Dimensions: expect.arrayContaining(desk([{ Name: "result", Value: m.Id }])),
+      });
+      expect(m.MetricStat.Metric.Dimensions).toHaveLength(2);
+    }
+    // The failures over all attempts: the vendor's own refusals (vendor_error) count as answers.
+    const all =
+      "FILL(ok, 0) + FILL(vendor_error, 0) + FILL(unavailable, 0) + FILL(timeout, 0) + FILL(throttled, 0)";
+    expect(rate.Metrics.find((m: any) => m.Expression).Expression).toBe(
+      `IF((${all}) > 0, 100 * (FILL(unavailable, 0) + FILL(timeout, 0) + FILL(throttled, 0)) / (${all}), 0)`,
+    );
+    expect(synthDesk({ vendorErrorRatePercent: 25 }).json.Resources).toSatisfy((resources: object) =>
+      JSON.stringify(resources).includes('"Threshold":25'),
+    );
+  });
+
+  it("fire when no nightly summary was sent in 26 hours, missing data breaching", () => {
+    const missed = alarm("missedSummary");
+    expect(missed).toMatchObject({
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+    expect(missed.Metrics.find((m: any) => m.Expression).Expression).toBe("FILL(summaries, 0)");
+    expect(missed.Metrics.find((m: any) => m.MetricStat).MetricStat).toEqual({
+      Metric: { Namespace: "LicenceDesk", MetricName: "SummariesSent", Dimensions: desk() },
+      Period: 3600,
+      Stat: "Sum",
+    });
+  });
+});
+
+describe("the dashboard", () => {
+  const body = dashboardBody(json);
+  const widgets = body.widgets as Array<{ type: string; properties: Record<string, any> }>;
+  /** Every metric a widget draws, as `Namespace/Name{dimension=value,...}@stat`. */
+  const drawn = widgets.flatMap((w) =>
+    ((w.properties.metrics ?? []) as unknown[][]).flatMap((row) => {
+      const last = row.at(-1) as Record<string, unknown>;
+      if ("expression" in last) return [`expression:${last.expression}`];
+      const [namespace, name, ...pairs] = row.slice(0, -1) as string[];
+      const dims = [];
+      for (let i = 0; i < pairs.length; i += 2) dims.push(`${pairs[i]}=${pairs[i + 1]}`);
+      return [`${namespace}/${name}{${dims.join(",")}}@${last.stat}`];
+    }),
+  );
+
+  it("is one dashboard, its name an output", () => {
+    template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+    expect(json.Outputs?.DashboardName?.Value).toEqual({ Ref: logicalId(stack, stack.dashboard.dashboard) });
+  });
+
+  it("shows vendor attempts by result, latency by function (a search), and the failure rate's alarm", () => {
+    for (const result of ["ok", "vendor_error", "unavailable", "timeout", "throttled"])
+      expect(drawn).toContain(`LicenceDesk/VendorCall{result=${result},service=LicenceDesk}@SampleCount`);
+    expect(drawn).toContain(
+      `expression:SEARCH('{LicenceDesk,func,result,service} MetricName="VendorCall" service="LicenceDesk"', 'p90', 300)`,
+    );
+  });
+
+  it("shows every money outcome of orders and renewals", () => {
+    for (const operation of ["order", "renew"])
+      for (const outcome of [
+        "applied",
+        "refused",
+        "unknown",
+        "pending",
+        "settled_applied",
+        "settled_not_applied",
+      ])
+        expect(drawn).toContain(
+          `LicenceDesk/MoneyOutcome{operation=${operation},outcome=${outcome},service=LicenceDesk}@Sum`,
+        );
+  });
+
+  it("shows each night's renewals, alerts sent and undelivered, summaries, and licences expiring", () => {
+    for (const figure of [
+      "NightRenewed{service=LicenceDesk}@Sum",
+      "NightFailed{service=LicenceDesk}@Sum",
+      "AlertsSent{service=LicenceDesk}@Sum",
+      "AlertsUndelivered{service=LicenceDesk}@Sum",
+      "SummariesSent{service=LicenceDesk}@Sum",
+      "ExpiringWithin7Days{service=LicenceDesk}@Maximum",
+      "ExpiringWithin30Days{service=LicenceDesk}@Maximum",
+    ])
+      expect(drawn).toContain(`LicenceDesk/${figure}`);
+  });
+
+  it("shows every alarm's state, the new alarms' graphs, and the vendor routes' throttles", () => {
+    const status = widgets.find((w) => w.type === "alarm");
+    expect(status?.properties.alarms).toHaveLength(stack.alarms.all().length);
+    const graphed = widgets.flatMap((w) => w.properties.annotations?.alarms ?? []);
+    expect(graphed).toHaveLength(4);
+    const throttles = drawn.filter((d) => d.startsWith("AWS/Lambda/Throttles"));
+    expect(throttles).toHaveLength(routes.filter((r) => r.vendor).length);
+  });
+
+  it("reads the stack's own series: the functions that report name it as Powertools' service", () => {
+    const other = dashboardBody(synthDesk({}, "OtherDesk").json);
+    expect(JSON.stringify(other)).toContain('"service","OtherDesk"');
+    expect(JSON.stringify(other)).not.toContain('"service","LicenceDesk"');
+  });
 });
 
 describe("context", () => {
@@ -739,6 +928,8 @@ describe("context", () => {
     [{ expiryAlertDays: "14;7" }, /EXPIRY_ALERT_DAYS/],
     [{ vendorCredentialsParameter: "has spaces" }, /vendorCredentialsParameter/],
     [{ watcherSchedule: "every night" }, /watcherSchedule/],
+    [{ vendorRouteConcurrency: -1 }, /vendorRouteConcurrency/],
+    [{ vendorErrorRatePercent: 0 }, /vendorErrorRatePercent/],
     [{ catalogueJson: "{not json" }, /JSON/],
     [{ catalogueJson: { currency: "EUR", products: [] } }, /catalogue/],
   ])("refuses %j at synth", (context, message) => {

@@ -13,11 +13,11 @@ import { LicenceDeskStack } from "../../infra/stack.ts";
  * memory, so the cloud assembly folder goes at once: left to itself, every App makes a `cdk.out*` folder
  * in the temporary directory and never removes it.
  */
-export function synthDesk(context: Record<string, unknown> = {}) {
+export function synthDesk(context: Record<string, unknown> = {}, stackName = "LicenceDesk") {
   const outdir = mkdtempSync(join(tmpdir(), "licence-desk-synth-"));
   try {
     const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [], ...context } });
-    const stack = new LicenceDeskStack(app, "LicenceDesk");
+    const stack = new LicenceDeskStack(app, stackName);
     const template = Template.fromStack(stack);
     return { app, stack, template, json: template.toJSON() as CfnTemplate };
   } finally {
@@ -34,6 +34,7 @@ export interface CfnResource {
 
 export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, { Value: unknown; Description?: string }>;
 }
 
 export interface Statement {
@@ -72,4 +73,18 @@ export function functionOf(stack: LicenceDeskStack, json: CfnTemplate, fn: DeskF
   const resource = json.Resources[logicalId(stack, fn.function)];
   if (!resource) throw new Error(`no function ${fn.node.path}`);
   return { resource, env: (resource.Properties?.Environment?.Variables ?? {}) as Record<string, unknown> };
+}
+
+/**
+ * The dashboard's body as CloudWatch reads it. CloudFormation joins it from strings and references; each
+ * reference is written here as its JSON (`{"Ref":"..."}`, escaped), which keeps the body parseable.
+ */
+export function dashboardBody(json: CfnTemplate): Record<string, any> {
+  const [, dashboard] = resourcesOfType(json, "AWS::CloudWatch::Dashboard")[0] ?? [];
+  const body = dashboard?.Properties?.DashboardBody as string | { "Fn::Join": [string, unknown[]] };
+  if (typeof body === "string") return JSON.parse(body);
+  const text = body["Fn::Join"][1]
+    .map((part) => (typeof part === "string" ? part : JSON.stringify(JSON.stringify(part)).slice(1, -1)))
+    .join("");
+  return JSON.parse(text);
 }
