@@ -21,14 +21,9 @@ export const noMetrics: Metrics = { count() {}, timing() {}, level() {} };
 
 let bound: Metrics = noMetrics;
 
-/**
- * Where the domain's figures go for the rest of this process (a Lambda container binds it once at
- * start). Returns the previous binding, so a test can put it back.
- */
-export function bindMetrics(metrics: Metrics): Metrics {
-  const previous = bound;
+/** Where the domain's figures go for the rest of this process: a Lambda container binds it once at start. */
+export function bindMetrics(metrics: Metrics): void {
   bound = metrics;
-  return previous;
 }
 
 /** The bound metrics; figures go nowhere until a handler binds them. */
@@ -55,7 +50,6 @@ export const METRIC = {
   summariesSent: "SummariesSent",
   expiringWithin7Days: "ExpiringWithin7Days",
   expiringWithin30Days: "ExpiringWithin30Days",
-  pastVendorCutoff: "PastVendorCutoff",
 } as const;
 
 /**
