@@ -50,12 +50,16 @@ async function listening<T>(
   }
 }
 
-export async function localEnvironment(options: { joinRunning: boolean }): Promise<LocalEnvironment> {
+export async function localEnvironment(options: {
+  joinRunning: boolean;
+  /** The sandbox's clock from its first moment (a watcher night): it must not sweep its book on today's. */
+  now?: Date;
+}): Promise<LocalEnvironment> {
   const env = process.env;
   const settings = readLocalSettings(env);
   const { dataDir, dynamoPort } = settings;
   const sandboxPort = settings.sandbox.port;
-  const now = settings.sandbox.now;
+  const now = options.now ?? settings.sandbox.now;
   mkdirSync(dataDir, { recursive: true });
 
   // A running `npm start` holds the register's files: join its engine and its sandbox instead.

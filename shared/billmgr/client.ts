@@ -1,4 +1,5 @@
 import { type IsoDate, parseVendorDate } from "../dates.ts";
+import { parseMoney } from "../money.ts";
 import { child, children, field } from "./document.ts";
 import { BillmgrUnavailableError, BillmgrVendorError } from "./errors.ts";
 import { type LicenceDetails, type LicenceSummary, readDetails, readList } from "./licence.ts";
@@ -206,10 +207,8 @@ export function createBillingClient(transport: Transport, options: BillingClient
   };
 }
 
-/** "123.45 EUR", "1 234,56 RUB" or "123.45" with the currency in its own field. */
+/** The balance as the vendor prints it ("1,234.56 USD", "123.45 €", "1 234,56 RUB"), or undefined if unreadable. */
 export function parseBalance(text: string, currencyField: string | undefined): Balance | undefined {
-  const match = /^\s*(-?[\d\s\u00a0]*\d(?:[.,]\d{1,2})?)\s*([A-Za-z]{3})?\s*$/.exec(text);
-  if (!match?.[1]) return undefined;
-  const amount = Number(match[1].replace(/[\s\u00a0]/g, "").replace(",", "."));
-  return { minor: Math.round(amount * 100), currency: match[2] ?? currencyField, text };
+  const money = parseMoney(text, currencyField);
+  return money && { ...money, text };
 }

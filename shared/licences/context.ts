@@ -20,6 +20,11 @@ export interface Caller {
   client: string;
   now: Date;
   /**
+   * The business day of the request, for the lifecycle checks: the watcher's night in its schedule's
+   * zone. The UTC date of `now` where not given (the API's requests).
+   */
+  today?: IsoDate | undefined;
+  /**
    * Epoch ms by which this request's vendor calls must be done, leaving time to record an unknown
    * outcome before the Lambda is stopped; none for the watcher's own long night.
    */
@@ -57,7 +62,7 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
   return {
     ...deps,
     caller,
-    today: toIsoDate(caller.now),
+    today: caller.today ?? toIsoDate(caller.now),
     vendorOptions: caller.deadlineMs === undefined ? {} : { deadlineMs: caller.deadlineMs },
 
     /** Every vendor call lands in the audit trail; a failed audit write is retried and logged, never the answer. */

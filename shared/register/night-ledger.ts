@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { isConditionFailure, queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
-import type { AlertKey, NightLedger, NightRecord, NightRenewal, NightSync } from "./types.ts";
+import type { AlertKey, NightForecast, NightLedger, NightRecord, NightRenewal, NightSync } from "./types.ts";
 
 type Item = Record<string, unknown>;
 
@@ -12,6 +12,7 @@ export const nightRenewalKey = (night: string, licenceId: string) => ({
   [SORT_KEY]: `RENEWAL#${licenceId}`,
 });
 const nightSyncKey = (night: string) => ({ [PARTITION_KEY]: nightKey(night), [SORT_KEY]: "SYNC" });
+const nightForecastKey = (night: string) => ({ [PARTITION_KEY]: nightKey(night), [SORT_KEY]: "FORECAST" });
 
 /** Each night's renewals, alerts and sync counts on the register's table: conditional writes only. */
 export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLedger {
@@ -77,11 +78,21 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
       );
     },
 
+    async setForecast(night, forecast) {
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { ...nightForecastKey(night), forecast: JSON.stringify(forecast) },
+        }),
+      );
+    },
+
     async read(night) {
       const record: NightRecord = {
         renewals: [],
         alerts: [],
         sync: { listed: 0, added: 0, updated: 0, gone: 0 },
+        forecast: undefined,
       };
       const items = await queryAll(doc, {
         TableName: table,
@@ -94,6 +105,7 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
         if (sort.startsWith("RENEWAL#")) record.renewals.push(toRenewal(item));
         else if (sort.startsWith("ALERT#")) record.alerts.push(toAlertKey(item));
         else if (sort === "SYNC") record.sync = toSync(item);
+        else if (sort === "FORECAST") record.forecast = JSON.parse(String(item.forecast)) as NightForecast;
       }
       return record;
     },

@@ -319,11 +319,29 @@ export interface NightSync {
 }
 
 /** One night's record, read back for its summary. */
+/**
+ * Whether the balance covers the renewals the watcher will make in the next days, as the night found it
+ * (in the catalogue's currency); `unavailable` says why no forecast could be made.
+ */
+export interface NightForecast {
+  status: "covered" | "short" | "unavailable" | "nothing_due";
+  days: number;
+  currency: string | undefined;
+  balanceMinor: number | undefined;
+  balanceText: string | undefined;
+  dueMinor: number;
+  dueCount: number;
+  firstDue: IsoDate | undefined;
+  reason: string | undefined;
+}
+
 export interface NightRecord {
   renewals: NightRenewal[];
   /** Alerts the night recorded (not counting those already sent on an earlier night). */
   alerts: AlertKey[];
   sync: NightSync;
+  /** The last run's balance forecast of the night, if it made one. */
+  forecast: NightForecast | undefined;
 }
 
 /**
@@ -345,6 +363,8 @@ export interface NightLedger {
   settle(night: IsoDate, renewal: NightRenewal): Promise<NightRenewal>;
   /** Adds one run's sync changes to the night's. */
   addSync(night: IsoDate, sync: NightSync): Promise<void>;
+  /** The night's balance forecast (a rerun's replaces an earlier one's: it read the balance later). */
+  setForecast(night: IsoDate, forecast: NightForecast): Promise<void>;
   read(night: IsoDate): Promise<NightRecord>;
 }
 

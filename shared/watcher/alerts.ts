@@ -1,6 +1,9 @@
 import type { Product } from "../catalogue/index.ts";
-import type { IsoDate } from "../dates.ts";
+import { addDays, daysBetween, type IsoDate } from "../dates.ts";
+import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../register/types.ts";
+import { type Fate, fateAction, fateLine } from "./fate.ts";
+import { api, count, fromNight, KIND_NAMES, months } from "./words.ts";
 
 export type Severity = "info" | "warning" | "critical";
 
@@ -25,12 +28,14 @@ export type AlertKind =
 export interface Alert {
   kind: AlertKind;
   severity: Severity;
-  /** At most 100 characters: SNS's limit, and what an inbox shows. */
+  /** At most 99 characters: SNS's limit, and what an inbox shows. */
   title: string;
   body: string;
   licenceId: string | undefined;
   night: IsoDate;
   ledger: { subject: string; threshold: string };
+  /** What to do about this one licence, in one line: a digest lists it beside the licence. */
+  action?: string;
   /** A digest: the ledger entries (`subject|kind|threshold`) it carries, each sent once. */
   covers?: string[];
 }
@@ -42,284 +47,288 @@ function title(text: string): string {
   return text.length <= TITLE_MAX ? text : `${text.slice(0, TITLE_MAX - 3)}...`;
 }
 
+/** A licence as the alerts see it: its record, product, and fate from the night after tonight's renewals. */
+export interface Told {
+  licence: LicenceRecord;
+  product: Product | undefined;
+  fate: Fate;
+}
+
 /** The lines every licence alert starts with, so staff can find it without looking anything up. */
-function facts(licence: LicenceRecord, product: Product | undefined): string {
+function facts({ licence, product, fate }: Told, night: IsoDate): string {
   return [
     `Licence:  ${licence.name} (id ${licence.id})`,
     `IP:       ${licence.ip}`,
-    `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${licence.nodes} nodes` : ""}`,
-    `Status:   ${licence.status}`,
-    `Expires:  ${licence.expiresOn ?? "unknown"}`,
-    `Renewal:  ${licence.autoRenew ? `automatic, ${licence.autoRenew} month(s)` : "manual (autoRenew off)"}`,
+    `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${count(licence.nodes, "node")}` : ""}`,
+    `Status:   ${licence.status}${licence.suspendedBy === "desk" ? " (suspended through the desk)" : ""}`,
+    `Expires:  ${licence.expiresOn ?? "not known yet"}`,
+    `Renewal:  ${fateLine(fate, night, product)}`,
   ].join("\n");
 }
 
 const label = (licence: LicenceRecord) => `${licence.name} (${licence.ip})`;
 
-function licenceAlert(
-  kind: AlertKind,
-  severity: Severity,
-  night: IsoDate,
-  licence: LicenceRecord,
-  product: Product | undefined,
-  threshold: string,
-  heading: string,
-  paragraphs: string[],
-): Alert {
+interface LicenceMail {
+  kind: AlertKind;
+  severity: Severity;
+  threshold: string;
+  heading: string;
+  /** What has happened, if the heading does not say it all. */
+  what?: string[];
+  next: string;
+  /** Defaults to the fate's action. */
+  todo?: string | undefined;
+}
+
+function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
+  const action = mail.todo ?? fateAction(told.fate, told.licence, told.product) ?? "nothing";
+  const todo = /[.!?]$/.test(action) ? action : `${action}.`;
   return {
-    kind,
-    severity,
-    title: title(`[licence desk] ${heading}`),
-    body: `${facts(licence, product)}\n\n${paragraphs.join("\n\n")}\n`,
-    licenceId: licence.id,
+    kind: mail.kind,
+    severity: mail.severity,
+    title: title(`[licence desk] ${mail.heading}`),
+    body: [
+      facts(told, night),
+      ...(mail.what ?? []),
+      `What happens next: ${mail.next}`,
+      `What to do: ${todo.charAt(0).toUpperCase()}${todo.slice(1)}`,
+      "",
+    ].join("\n\n"),
+    licenceId: told.licence.id,
     night,
-    ledger: { subject: `licence:${licence.id}`, threshold },
+    ledger: { subject: `licence:${told.licence.id}`, threshold: mail.threshold },
+    action: todo,
   };
 }
 
+/** What follows the expiry of a licence nobody renews, from the vendor's habits. */
+function afterExpiry(expiresOn: IsoDate): string {
+  return `the licence stops working after ${expiresOn}; the vendor suspends it, then deletes it about 30 days later (around ${addDays(expiresOn, 30)}).`;
+}
+
+/** The next step of a licence, from its fate (the night's renewals done). */
+function nextFor({ fate }: Told, night: IsoDate, expiresOn: IsoDate): string {
+  switch (fate.kind) {
+    case "automatic":
+      return `the watcher renews it ${fromNight(night, fate.on)} for ${months(fate.period)}.`;
+    case "blocked":
+      return `the watcher will not renew it, so ${afterExpiry(expiresOn)}`;
+    case "ends":
+      return `nothing can extend it: ${afterExpiry(expiresOn)}`;
+    default:
+      return `unless it is renewed, ${afterExpiry(expiresOn)}`;
+  }
+}
+
 export const alerts = {
-  expiry(
-    night: IsoDate,
-    licence: LicenceRecord,
-    product: Product | undefined,
-    days: number,
-    renewable: boolean,
-  ): Alert {
-    const when = days === 0 ? "today" : days === 1 ? "tomorrow" : `in ${days} days`;
-    return licenceAlert(
-      "expiry",
-      days <= 1 ? "critical" : days <= 3 ? "warning" : "info",
-      night,
-      licence,
-      product,
-      `${licence.expiresOn}:${days}`,
-      `${label(licence)} expires ${when} (${licence.expiresOn})`,
-      [
-        `What happens next: the licence stops working after ${licence.expiresOn}; the vendor suspends it, then deletes it about 30 days later.`,
-        renewable
-          ? "What to do: renew it (POST /licenses/{id}/renew), or set autoRenew so the nightly watcher renews it."
-          : "What to do: it can no longer be renewed; move the server to a licence that can.",
-      ],
-    );
+  /** `threshold` is the alert distance reached (14, 7, 3, 1); the title counts the days actually left. */
+  expiry(night: IsoDate, told: Told, threshold: number): Alert {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    const left = daysBetween(night, expiresOn);
+    return licenceAlert(night, told, {
+      kind: "expiry",
+      severity: left <= 1 ? "critical" : left <= 3 ? "warning" : "info",
+      threshold: `${expiresOn}:${threshold}`,
+      heading: `${label(told.licence)} expires ${fromNight(night, expiresOn)}`,
+      next: nextFor(told, night, expiresOn),
+    });
   },
 
-  expired(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
-    return licenceAlert(
-      "expired",
-      "critical",
-      night,
-      licence,
-      product,
-      `${licence.expiresOn}:expired`,
-      `${label(licence)} has expired (${licence.expiresOn})`,
-      [
-        "What happens next: the vendor suspends an unpaid licence and deletes it about 30 days after it expired.",
-        "What to do: renew it now if it is still needed.",
+  /**
+   * Past its expiry and not renewed. The vendor suspending it for non-payment is the usual course, said
+   * here: it is no separate "suspended by the vendor" story.
+   */
+  expired(night: IsoDate, told: Told): Alert {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    const suspended = told.licence.status === "suspended";
+    return licenceAlert(night, told, {
+      kind: "expired",
+      severity: "critical",
+      threshold: `${expiresOn}:expired`,
+      heading: `${label(told.licence)} expired ${fromNight(night, expiresOn)}`,
+      what: [
+        suspended
+          ? "The vendor has suspended it for non-payment, as it does with every licence not renewed by its expiry."
+          : "It has not been renewed; the vendor suspends it for non-payment.",
       ],
-    );
+      next:
+        told.fate.kind === "ends"
+          ? `nothing can extend it; the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}).`
+          : `the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}) unless it is renewed; a renewal resumes it.`,
+    });
   },
 
-  cannotRenew(
-    night: IsoDate,
-    licence: LicenceRecord,
-    product: Product | undefined,
-    closedOn: string,
-    endsOn: IsoDate,
-  ): Alert {
-    return licenceAlert(
-      "cannot_renew",
-      "critical",
-      night,
-      licence,
-      product,
-      `${endsOn}`,
-      `${label(licence)} cannot be renewed: it ends ${endsOn}`,
-      [
-        `What happens next: ${product?.title ?? "this product"} renewals closed on ${closedOn}; the licence stops working after ${endsOn} and will not be renewed automatically.`,
-        "What to do: plan the move to a product that is still sold (for ISPmanager 5: ISPmanager 6) before that day.",
-      ],
-    );
+  /** Set to renew automatically, and it never will again: tell once per end date. */
+  cannotRenew(night: IsoDate, told: Told & { fate: Extract<Fate, { kind: "ends" }> }): Alert {
+    const { fate } = told;
+    return licenceAlert(night, told, {
+      kind: "cannot_renew",
+      severity: fate.why === "renewals_closed" ? "critical" : "warning",
+      threshold: fate.on,
+      heading: `${label(told.licence)} cannot be renewed: it stops working after ${fate.on}`,
+      what: ["It is set to renew automatically, but no renewal can extend it any more."],
+      next: `${afterExpiry(fate.on)}`,
+    });
   },
 
-  renewalFailed(night: IsoDate, licence: LicenceRecord, product: Product | undefined, reason: string): Alert {
-    return licenceAlert(
-      "renewal_failed",
-      "critical",
-      night,
-      licence,
-      product,
+  renewalFailed(night: IsoDate, told: Told, reason: string, how: RefusedHow): Alert {
+    const expiresOn = told.licence.expiresOn ?? night;
+    return licenceAlert(night, told, {
+      kind: "renewal_failed",
+      severity: "critical",
       // One per licence and night, whatever its expiry reads by then (a rerun may see it moved).
-      night,
-      `Renewal failed: ${label(licence)}`,
-      [
-        `The vendor's reason: ${reason}`,
-        "What happens next: the watcher tries again on the next night while the licence can still be renewed.",
-        "What to do: fix the cause (a low balance, most often), or renew it by hand.",
-      ],
-    );
+      threshold: night,
+      heading: `Renewal failed: ${label(told.licence)}`,
+      what: [REFUSED[how](reason)],
+      next:
+        told.fate.kind === "automatic"
+          ? `the watcher tries again ${fromNight(night, told.fate.on)}; if the cause stays, it fails again.`
+          : nextFor(told, night, expiresOn),
+      todo:
+        told.fate.kind === "automatic"
+          ? `fix the cause (most often a low balance: top up the vendor account), or renew it by hand now: ${api.renew(told.licence.id, told.fate.period)}`
+          : undefined,
+    });
   },
 
-  renewalUnknown(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
-    return licenceAlert(
-      "renewal_unknown",
-      "warning",
-      night,
-      licence,
-      product,
-      night,
-      `Renewal outcome unknown: ${label(licence)}`,
-      [
-        "The vendor did not confirm the renewal after it was sent, so it may or may not have been charged.",
-        "What happens next: it is never sent again blindly; once the vendor has had time to act, the reconciler (or the next run) decides it from the vendor's exact expiry date and keeps the answer.",
-        "What to do: nothing, unless a later summary still lists it; do not renew it by hand meanwhile, which could pay twice.",
+  renewalUnknown(night: IsoDate, told: Told): Alert {
+    return licenceAlert(night, told, {
+      kind: "renewal_unknown",
+      severity: "warning",
+      threshold: night,
+      heading: `Renewal outcome unknown: ${label(told.licence)}`,
+      what: [
+        "Tonight's renewal was sent, and the vendor did not confirm it, so it may or may not have been charged.",
       ],
-    );
+      next: "it is never sent again blindly. Once the vendor has had time to act, the reconciler (or the next night) decides it from the vendor's exact expiry date, and the next summary says which.",
+      todo: "nothing, unless a later summary still lists it. Do not renew it by hand meanwhile: that could pay twice.",
+    });
   },
 
-  renewalBlocked(
-    night: IsoDate,
-    licence: LicenceRecord,
-    product: Product | undefined,
-    why: "suspended_by_desk" | "suspended_before_expiry" | "not_active",
-    lapsed: boolean,
-  ): Alert {
-    const when = lapsed ? `expired ${licence.expiresOn}` : `expires ${licence.expiresOn}`;
-    const reasons = {
-      suspended_by_desk: [
-        "Why: it was suspended through the desk (POST /licenses/{id}/suspend), and the watcher never renews a licence we suspended on purpose, whatever its autoRenew says.",
-        "What to do: if it should run on, resume it (POST /licenses/{id}/resume): the next night renews it. If not, switch autoRenew off (PATCH /licenses/{id}) and let it end.",
+  /** Set to renew and due (or lapsed), but the watcher will not renew it. */
+  renewalBlocked(night: IsoDate, told: Told & { fate: Extract<Fate, { kind: "blocked" }> }, lapsed: boolean) {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    return licenceAlert(night, told, {
+      kind: "renewal_blocked",
+      severity: "critical",
+      threshold: `${expiresOn}:${told.fate.why}:${lapsed ? "lapsed" : "due"}`,
+      heading: `Will not renew automatically: ${label(told.licence)} ${lapsed ? "expired" : "expires"} ${expiresOn}`,
+      what: [
+        `It is set to renew automatically and is ${lapsed ? "past its expiry" : "due for renewal"}, but the watcher will not renew it.`,
       ],
-      suspended_before_expiry: [
-        "Why: the vendor's list shows it suspended before it expired, and not by us: suspended on purpose, by the reseller in the vendor's panel or by the vendor.",
-        "What to do: check it in the vendor's panel; resume it there and it renews on the next night, or renew it by hand (POST /licenses/{id}/renew).",
-      ],
-      not_active: [
-        `Why: its status is ${licence.status}: the vendor has not finished setting it up, and only a running licence is renewed.`,
-        "What to do: check the order in the vendor's panel; once it is active the next night renews it, or renew it by hand.",
-      ],
-    }[why];
-    return licenceAlert(
-      "renewal_blocked",
-      "critical",
-      night,
-      licence,
-      product,
-      `${licence.expiresOn}:${why}:${lapsed ? "lapsed" : "due"}`,
-      `Cannot renew automatically: ${label(licence)} ${when}`,
-      [
-        `It is set to renew automatically and is ${lapsed ? "past its expiry" : "due for renewal"}, but the watcher cannot renew it.`,
-        ...reasons,
-      ],
-    );
+      next: nextFor(told, night, expiresOn),
+    });
   },
 
-  vendorSuspended(night: IsoDate, licence: LicenceRecord, product: Product | undefined): Alert {
-    return licenceAlert(
-      "vendor_suspended",
-      "warning",
-      night,
-      licence,
-      product,
-      night,
-      `Suspended by the vendor: ${label(licence)}`,
-      [
-        "The vendor's list shows this licence suspended, and we did not suspend it.",
-        "What to do: check it in the vendor's panel; an unpaid licence is renewed to resume it.",
+  /** Suspended before its expiry, and not by us (an expired one's suspension is the `expired` alert's). */
+  vendorSuspended(night: IsoDate, told: Told): Alert {
+    return licenceAlert(night, told, {
+      kind: "vendor_suspended",
+      severity: "warning",
+      threshold: night,
+      heading: `Suspended before its expiry: ${label(told.licence)}`,
+      what: [
+        "The vendor's list shows this licence suspended before its expiry, and the desk did not suspend it: someone suspended it in the vendor's panel, or the vendor did.",
       ],
-    );
+      next: "it stays suspended; the server's ISPmanager stops working meanwhile.",
+      todo: `check it in the vendor's panel; if it should run, resume it there, or through the desk (${api.resume(told.licence.id)}).`,
+    });
   },
 
-  vendorDeleted(night: IsoDate, licence: LicenceRecord, product: Product | undefined, gone: boolean): Alert {
-    return licenceAlert(
-      "vendor_deleted",
-      "critical",
-      night,
-      licence,
-      product,
-      night,
-      `${gone ? "Gone from the vendor" : "Deleted by the vendor"}: ${label(licence)}`,
-      [
+  vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
+    return licenceAlert(night, told, {
+      kind: "vendor_deleted",
+      severity: "critical",
+      threshold: night,
+      heading: `${gone ? "Gone from the vendor" : "Deleted by the vendor"}: ${label(told.licence)}`,
+      what: [
         gone
           ? "The licence no longer appears in the vendor's list. The register keeps it, marked as gone."
           : "The vendor's list shows this licence deleted. The register keeps it, marked deleted.",
-        "What to do: if the server still needs a licence, order a new one.",
       ],
-    );
+      next: "nothing: a deleted licence cannot be renewed or resumed.",
+    });
   },
 
-  syncFailed(night: IsoDate, licence: LicenceRecord, reason: string): Alert {
-    return licenceAlert(
-      "sync_failed",
-      "warning",
-      night,
-      licence,
-      undefined,
-      night,
-      `Could not read ${label(licence)} from the vendor`,
-      [
-        `Reason: ${reason}`,
-        "What happens next: the next night tries again; the register keeps what it knew.",
-      ],
-    );
+  syncFailed(night: IsoDate, told: Told, reason: string): Alert {
+    return licenceAlert(night, told, {
+      kind: "sync_failed",
+      severity: "warning",
+      threshold: night,
+      heading: `Could not read ${label(told.licence)} from the vendor`,
+      what: [`Reason: ${reason}`],
+      next: "the next night reads it again; the register keeps what it knew.",
+      todo: `nothing, unless it keeps failing; then read it by hand: ${api.refresh(told.licence.id)}`,
+    });
   },
 
   lifecycle(
     night: IsoDate,
     product: Product,
-    event: { name: string; date: IsoDate; meaning: string },
-    days: number,
-    licences: LicenceRecord[],
+    event: { name: string; date: IsoDate; meaning: string; todo: string },
+    threshold: number,
+    told: Told[],
   ): Alert {
-    const listed = licences
-      .slice(0, 50)
-      .map((l) => `  ${l.name} (id ${l.id}, ${l.ip}), expires ${l.expiresOn ?? "?"}`);
-    const more = licences.length > listed.length ? [`  … and ${licences.length - listed.length} more`] : [];
+    const listed = told
+      .slice(0, LIST_MAX)
+      .map(
+        (t) =>
+          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product)}`,
+      );
+    const more =
+      told.length > listed.length
+        ? [`  … and ${count(told.length - listed.length, "more licence", "more licences")}: ${LIST_ALL}`]
+        : [];
     return {
       kind: "lifecycle",
-      severity: days <= 1 ? "critical" : "warning",
-      title: title(
-        `[licence desk] ${product.title}: ${event.name} in ${days} day${days === 1 ? "" : "s"} (${event.date})`,
-      ),
+      severity: daysBetween(night, event.date) <= 1 ? "critical" : "warning",
+      title: title(`[licence desk] ${product.title}: ${event.name} ${fromNight(night, event.date)}`),
       body: [
         `${product.title}: ${event.name} on ${event.date}.`,
         event.meaning,
-        `Licences concerned (${licences.length}):`,
+        "",
+        `Your licences of this product (${told.length}), and what becomes of each:`,
         ...listed,
         ...more,
+        "",
+        `What to do: ${event.todo}`,
         "",
       ].join("\n"),
       licenceId: undefined,
       night,
-      ledger: { subject: `product:${product.id}`, threshold: `${event.name}:${event.date}:${days}` },
+      ledger: { subject: `product:${product.id}`, threshold: `${event.name}:${event.date}:${threshold}` },
     };
   },
 
-  lowBalance(
-    night: IsoDate,
-    balance: { minor: number; currency: string | undefined },
-    dueMinor: number,
-    due: string[],
-    days: number,
-  ): Alert {
-    const money = (minor: number) => `${(minor / 100).toFixed(2)} ${balance.currency ?? ""}`.trim();
+  lowBalance(night: IsoDate, forecast: ShortForecast): Alert {
+    const money = (minor: number) => formatMoney({ minor, currency: forecast.currency });
+    const first = forecast.due[0] as DueRenewal;
     return {
       kind: "low_balance",
       severity: "critical",
       title: title(
-        `[licence desk] Balance ${money(balance.minor)} will not cover ${money(dueMinor)} of renewals in ${days} days`,
+        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for renewals from ${first.night}`,
       ),
       body: [
-        `The vendor account holds ${money(balance.minor)}; the renewals due in the next ${days} days cost ${money(dueMinor)}.`,
-        "Renewals due:",
-        ...due.map((line) => `  ${line}`),
+        `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
+        `The ${count(forecast.due.length, "renewal")} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
         "",
-        "What happens next: renewals the balance cannot pay fail, and those licences expire.",
-        "What to do: top up the vendor account before the first of them.",
+        "Renewals due, in date order:",
+        ...forecast.due.map(
+          (d) =>
+            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${months(d.period)}, ${money(d.costMinor)}`,
+        ),
+        "",
+        `What happens next: renewals the balance cannot pay fail, and those licences expire. This mail is sent again only if the shortfall changes.`,
+        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} before ${first.night}.`,
         "",
       ].join("\n"),
       licenceId: undefined,
       night,
-      ledger: { subject: "account", threshold: night },
+      ledger: {
+        subject: "account",
+        threshold: `short:${first.night}:${forecast.currency}:${forecast.shortfallMinor}`,
+      },
     };
   },
 
@@ -328,7 +337,7 @@ export const alerts = {
       kind: "vendor_unreachable",
       severity: "critical",
       title: title(`[licence desk] Nightly run ${night} could not reach the vendor`),
-      body: `The vendor's licence list could not be read: ${reason}\n\nNothing was synced or renewed tonight. The schedule retries the run; if it keeps failing, check the vendor endpoint and credentials.\n`,
+      body: `The vendor's licence list could not be read: ${reason}\n\nWhat happens next: nothing was synced or renewed tonight. The schedule retries the run; renewals due tonight are made by the retry or the next night, while the licences can still be renewed.\n\nWhat to do: if this repeats, check the vendor endpoint and the credentials in SSM.\n`,
       licenceId: undefined,
       night,
       ledger: { subject: "watcher", threshold: `unreachable:${night}` },
@@ -336,41 +345,72 @@ export const alerts = {
   },
 };
 
-const SEVERITY_ORDER: Severity[] = ["info", "warning", "critical"];
+/** Who refused a renewal: the vendor, the desk before sending, or the evidence after an unknown outcome. */
+export type RefusedHow = "vendor" | "desk" | "not_applied";
 
-/** Many alerts of one kind in one e-mail: each one's title, then the first one's advice. */
+const REFUSED: Record<RefusedHow, (reason: string) => string> = {
+  vendor: (reason) => `The vendor refused tonight's renewal: ${reason}. Nothing was charged.`,
+  desk: (reason) => `The desk did not send tonight's renewal: ${reason}. Nothing was charged.`,
+  not_applied: (reason) =>
+    `Tonight's renewal got no answer, and the vendor's records show it was not applied: ${reason}. Nothing was charged.`,
+};
+
+/** Licences listed by name in one mail; the rest are counted, with the call that lists them. */
+export const LIST_MAX = 25;
+export const LIST_ALL = "GET /licenses lists every licence with its expiry (filters: status, expiresBefore)";
+
+export interface DueRenewal {
+  night: IsoDate;
+  licenceId: string;
+  name: string;
+  period: number;
+  costMinor: number;
+}
+
+/** A forecast whose renewals the balance does not cover; every amount in `currency`. */
+export interface ShortForecast {
+  currency: string;
+  balanceMinor: number;
+  balanceText: string;
+  dueMinor: number;
+  shortfallMinor: number;
+  days: number;
+  due: DueRenewal[];
+}
+
+const SEVERITY_ORDER: Severity[] = ["info", "warning", "critical"];
+/** Licences listed in one digest; its covers hold them all, so each one's ledger entry is marked sent. */
+const DIGEST_LIST_MAX = 200;
+
+/** Many alerts of one kind in one e-mail: each licence's heading and what to do about it. */
 export function digest(group: Alert[]): Alert {
   const first = group[0] as Alert;
   const severity =
     SEVERITY_ORDER[Math.max(...group.map((a) => SEVERITY_ORDER.indexOf(a.severity)))] ?? "warning";
-  const advice = first.body
-    .split("\n\n")
-    .filter((p) => p.startsWith("What "))
-    .join("\n\n");
-  const listed = group.slice(0, 500).map((a) => `  ${a.title.replace("[licence desk] ", "")}`);
-  const more = group.length > listed.length ? [`  … and ${group.length - listed.length} more`] : [];
+  const listed = group
+    .slice(0, DIGEST_LIST_MAX)
+    .flatMap((a) => [
+      `- ${a.licenceId ? `id ${a.licenceId}: ` : ""}${a.title.replace("[licence desk] ", "")}`,
+      ...(a.action ? [`  What to do: ${a.action}`] : []),
+    ]);
+  const more =
+    group.length > DIGEST_LIST_MAX
+      ? [`… and ${count(group.length - DIGEST_LIST_MAX, "more licence", "more licences")}: ${LIST_ALL}`]
+      : [];
   return {
     kind: first.kind,
     severity,
-    title: title(`[licence desk] ${group.length} licences: ${DIGEST_TITLES[first.kind] ?? first.kind}`),
-    body: [`${group.length} licences tonight (${first.night}):`, ...listed, ...more, "", advice, ""].join(
-      "\n",
-    ),
+    title: title(`[licence desk] ${count(group.length, "licence")}: ${KIND_NAMES[first.kind]}`),
+    body: [
+      `${count(group.length, "licence")} tonight (${first.night}): ${KIND_NAMES[first.kind]}.`,
+      "",
+      ...listed,
+      ...more,
+      "",
+    ].join("\n"),
     licenceId: undefined,
     night: first.night,
     ledger: { subject: "digest", threshold: `${first.kind}:${first.night}` },
     covers: group.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`),
   };
 }
-
-const DIGEST_TITLES: Partial<Record<AlertKind, string>> = {
-  expiry: "expiring soon",
-  expired: "expired",
-  cannot_renew: "can no longer be renewed",
-  renewal_failed: "renewal failed",
-  renewal_unknown: "renewal outcome unknown",
-  renewal_blocked: "cannot be renewed automatically",
-  vendor_suspended: "suspended by the vendor",
-  vendor_deleted: "deleted or gone at the vendor",
-  sync_failed: "could not be read from the vendor",
-};

@@ -1,3 +1,4 @@
+import { redact } from "../redact.ts";
 import { type AlertLedger, alertKeyText, type PendingAlert } from "../register/types.ts";
 import { type Alert, type AlertKind, digest } from "./alerts.ts";
 import { mapLimit } from "./limit.ts";
@@ -64,7 +65,7 @@ export interface SendOptions {
 export interface SendResult {
   /** The mails this call sent (a digest counts once). */
   sent: Alert[];
-  /** Mails whose send failed: their alerts stay pending, for the next run. */
+  /** Alerts whose mail could not be sent (a digest counts each it carries): they stay pending, for the next run. */
   undelivered: number;
   /** Summaries left pending because a renewal of their night is still in progress in another run. */
   deferred: number;
@@ -128,8 +129,23 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
     const alert = mail(toSend);
     try {
       await notifier.send(alert);
-    } catch {
-      result.undelivered++;
+    } catch (error) {
+      result.undelivered += toSend.length;
+      // One line per mail, with every alert it carried: the stack's alarm counts these, and staff can
+      // read what they have not been told.
+      console.error(
+        JSON.stringify({
+          level: "ERROR",
+          message: "alert undelivered",
+          kind: alert.kind,
+          night: alert.night,
+          title: alert.title,
+          alerts: toSend.length,
+          entries: toSend.slice(0, 50).map(alertKeyText),
+          reason: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+          next: "left pending: the next run (or the next night) sends it again",
+        }),
+      );
       await mapLimit(toSend, options.concurrency ?? 16, (e) => ledger.unlease(e));
       return;
     }

@@ -9,6 +9,13 @@ import type { Notifier } from "./notifier.ts";
 export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
   return {
     async send(alert: Alert) {
+      const bytes = Buffer.byteLength(alert.body, "utf8");
+      // SNS refuses a message over 256 KiB (body and attributes together): say so plainly, not as an SDK error.
+      if (bytes > SNS_BODY_MAX_BYTES) {
+        throw new Error(
+          `the mail is ${bytes.toLocaleString("en-US")} bytes, over the ${SNS_BODY_MAX_BYTES.toLocaleString("en-US")} SNS takes`,
+        );
+      }
       await client.send(
         new PublishCommand({
           TopicArn: topicArn,
@@ -25,6 +32,9 @@ export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
     },
   };
 }
+
+/** SNS's 262,144-byte limit less room for the subject and message attributes. */
+export const SNS_BODY_MAX_BYTES = 260_000;
 
 /** SNS subjects are printable ASCII without line breaks; the body keeps every name as written. */
 function asciiSubject(title: string): string {

@@ -81,10 +81,12 @@ describe("faults on service.prolong in the middle of a night", () => {
     const failed = ofKind(sent, "renewal_failed");
     expect(failed.map((a) => a.licenceId)).toEqual([id.cluster]);
     expect(failed[0]?.title).toBe("[licence desk] Renewal failed: cluster (82.156.39.5)");
-    expect(failed[0]?.body).toContain("The vendor's reason: Insufficient funds on the account balance");
+    expect(failed[0]?.body).toContain(
+      "The vendor refused tonight's renewal: Insufficient funds on the account balance. Nothing was charged.",
+    );
     // The balance forecast saw it coming: 200.00 against 4 x 60.00 + 230.00.
     expect(ofKind(sent, "low_balance")[0]?.title).toBe(
-      "[licence desk] Balance 200.00 EUR will not cover 470.00 EUR of renewals in 7 days",
+      "[licence desk] Balance short by 270.00 EUR for renewals from 2021-05-17",
     );
     // An unanswered renewal is no failure: it awaits its outcome (never sent again blindly).
     const summary = ofKind(sent, "summary")[0];
@@ -164,7 +166,7 @@ describe("faults on soft.edit", () => {
       "[licence desk] Could not read new-cluster (82.156.40.2) from the vendor",
     );
     expect(syncFailed[0]?.body).toMatch(/Reason: \S/);
-    expect(syncFailed[0]?.body).toContain("the next night tries again");
+    expect(syncFailed[0]?.body).toContain("the next night reads it again");
     const kept = await h.record(newId);
     expect(kept).toMatchObject({
       name: "new-cluster",
@@ -212,7 +214,7 @@ describe("faults on soft.edit", () => {
     expect(names(night1.failed)).toEqual(["due"]);
     const alert = ofKind(night1.sent, "renewal_failed")[0];
     expect(alert?.licenceId).toBe(dueId);
-    expect(alert?.body).toMatch(/The vendor's reason: \S/);
+    expect(alert?.body).toMatch(/The desk did not send tonight's renewal: \S.*Nothing was charged\./);
 
     const night2 = await h.run("2021-05-18");
     expect(night2.renewed.map((r) => [r.name, r.from, r.to])).toEqual([["due", "2021-05-20", "2021-12-31"]]);
@@ -238,7 +240,7 @@ describe("the vendor's list cannot be read", () => {
     const alert = notifier.sent[0] as Alert;
     expect(alert).toMatchObject({ severity: "critical", licenceId: undefined, night: "2021-05-17" });
     expect(alert.title).toBe("[licence desk] Nightly run 2021-05-17 could not reach the vendor");
-    expect(alert.body).toContain("Nothing was synced or renewed tonight.");
+    expect(alert.body).toContain("nothing was synced or renewed tonight.");
     expectNoSecret(alert);
 
     // The schedule retries: the vendor still down (this time a 500): no second alert.

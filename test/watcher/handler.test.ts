@@ -231,8 +231,10 @@ describe("alerts through SNS", () => {
     expect(body).toContain("IP:       2a01:4f8:c17:b8f::2");
     expect(body).toContain("Product:  ISPmanager 5 Lite");
     expect(body).toContain("Expires:  2021-05-24");
-    expect(body).toContain("Renewal:  manual (autoRenew off)");
-    expect(body).toMatch(/What to do: renew it \(POST \/licenses\/\{id\}\/renew\)/);
+    expect(body).toContain("Renewal:  renews only by hand (autoRenew is off)");
+    expect(body).toContain(
+      `What to do: Renew it by hand by 2021-06-14: POST /licenses/${ids["Tom & Jerry"]}/renew`,
+    );
     // Plain text: no markup, no JSON.
     expect(body).not.toMatch(/<[a-z]+>|^\s*\{/m);
     expect(body).not.toContain("&amp;");

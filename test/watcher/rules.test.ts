@@ -190,10 +190,11 @@ describe("licences we suspended on purpose", () => {
     expect(ofKind(notifier.sent, "vendor_suspended")).toEqual([]);
     const blocked = ofKind(notifier.sent, "renewal_blocked").find((a) => a.licenceId === kept);
     expect(blocked?.title).toBe(
-      "[licence desk] Cannot renew automatically: kept-held (82.156.62.2) expires 2021-05-20",
+      "[licence desk] Will not renew automatically: kept-held (82.156.62.2) expires 2021-05-20",
     );
     expect(blocked?.body).toContain("suspended through the desk");
-    expect(blocked?.body).toContain("resume it (POST /licenses/{id}/resume)");
+    expect(blocked?.body).toContain(`resume it (POST /licenses/${kept}/resume)`);
+    expect(blocked?.body).toContain(`PATCH /licenses/${kept} with {"autoRenew": null}`);
 
     // Told once while due, not every night.
     await h.run("2021-05-18");
@@ -241,9 +242,11 @@ describe("a due licence that cannot be renewed is never silent", () => {
     const blocked = ofKind(notifier.sent, "renewal_blocked");
     expect(blocked.map((a) => a.licenceId).sort()).toEqual([held, seeded.id].sort());
     expect(blocked.find((a) => a.licenceId === held)?.body).toContain(
-      "suspended before it expired, and not by us",
+      "the vendor shows it suspended before its expiry, not by us",
     );
-    expect(blocked.find((a) => a.licenceId === seeded.id)?.body).toContain("its status is ordered");
+    const orderedMail = blocked.find((a) => a.licenceId === seeded.id)?.body;
+    expect(orderedMail).toContain("Status:   ordered");
+    expect(orderedMail).toContain("it is not running yet");
     for (const a of blocked) expect(a.severity).toBe("critical");
     // The panel's suspension is also news from the vendor.
     expect(ofKind(notifier.sent, "vendor_suspended").map((a) => a.licenceId)).toEqual([held]);

@@ -11,7 +11,7 @@ import { licenceDesk } from "../../licences/service.ts";
 import { refusalReason } from "../../licences/vendor-outcome.ts";
 import { redact } from "../../redact.ts";
 import type { LicenceRecord, NightRenewal, RenewalOutcome } from "../../register/types.ts";
-import { type Alert, alerts } from "../alerts.ts";
+import { type Alert, alerts, type RefusedHow } from "../alerts.ts";
 import { mapLimit } from "../limit.ts";
 import { decideRenewal, type Renewal } from "../plan.ts";
 import type { Planned } from "./decide.ts";
@@ -54,7 +54,8 @@ export async function renewPhase(
       catalogue: deps.catalogue,
       idempotency: deps.idempotency,
     },
-    { client: "watcher", now: run.at },
+    // The night's date in the schedule's zone decides the desk's lifecycle checks too, not the UTC date.
+    { client: "watcher", now: run.at, today: night },
   );
 
   /** One licence, decided again from a fresh read: renewed, or its open renewal of tonight settled. */
@@ -170,6 +171,21 @@ async function recordAttempt(run: NightRun, entry: NightRenewal, attempt: Attemp
     detail: attempt.detail,
     at: new Date().toISOString(),
   });
+  // The summary lists a night's first renewals; the log keeps every one (the summary says where).
+  console.log(
+    JSON.stringify({
+      level: "INFO",
+      message: "renewal",
+      night: run.night,
+      licence: entry.licenceId,
+      name: entry.name,
+      outcome: attempt.outcome,
+      from: entry.from,
+      to: attempt.to,
+      period: entry.period,
+      detail: attempt.detail,
+    }),
+  );
 }
 
 async function attemptRenewal(
@@ -178,11 +194,11 @@ async function attemptRenewal(
   licence: LicenceRecord,
   renewal: Renewal,
 ): Promise<Attempt> {
-  const product = run.productOf(licence);
-  const failed = (reason: string): Attempt => ({
+  /** Refused, by the vendor or by the desk before sending: nothing charged, and staff are told why. */
+  const failed = (reason: string, how: RefusedHow): Attempt => ({
     outcome: "refused",
     detail: reason,
-    alert: alerts.renewalFailed(run.night, licence, product, reason),
+    alert: alerts.renewalFailed(run.night, run.tell(licence), reason, how),
   });
   try {
     const result = await desk.renew(
@@ -199,21 +215,22 @@ async function attemptRenewal(
     }
     // Settled as not applied, on evidence, after the settle window: the licence was not renewed.
     const message = (result.body as { error?: { message?: string } }).error?.message;
-    return failed(message ?? `HTTP ${result.statusCode}`);
+    return failed(message ?? `HTTP ${result.statusCode}`, "not_applied");
   } catch (error) {
     const message = redact(error instanceof Error ? error.message : String(error));
     if (error instanceof OutcomeUnknownError || error instanceof OutcomePendingError) {
       return {
         outcome: error instanceof OutcomeUnknownError ? "unknown" : "pending",
         detail: message,
-        alert: alerts.renewalUnknown(run.night, licence, product),
+        alert: alerts.renewalUnknown(run.night, run.tell(licence)),
       };
     }
     if (error instanceof RenewalInFlightError) return { outcome: "in_flight", detail: message };
     if (error instanceof RequestInProgressError) return { outcome: "in_progress", detail: message };
     if (error instanceof RenewalNotWantedError) return { outcome: "skipped", detail: message };
-    // Renewals closed, or the cap reached: the cannot-renew alert says so.
-    if (error instanceof LifecycleClosedError) return { outcome: "refused", detail: message };
+    // Renewals closed, or the cap reached, as the desk sees tonight: never silent (the night's alerts
+    // may not call it closed, were the two ever to disagree about the date).
+    if (error instanceof LifecycleClosedError) return failed(message, "desk");
     const reason = refusalReason(error);
     if (reason === undefined) {
       console.error(
@@ -226,7 +243,7 @@ async function attemptRenewal(
         }),
       );
     }
-    return failed(reason ?? message);
+    return failed(reason ?? message, reason !== undefined ? "vendor" : "desk");
   }
 }
 

@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { Product } from "../../catalogue/index.ts";
 import type { IsoDate } from "../../dates.ts";
 import type { LicenceRecord } from "../../register/types.ts";
-import type { Alert } from "../alerts.ts";
+import type { Alert, Told } from "../alerts.ts";
 import { pendingOf, recordAlerts } from "../delivery.ts";
+import { fateOf } from "../fate.ts";
 import type { NightReport, WatcherDeps } from "../night.ts";
 
 /** One run of one night: what every phase works with. */
@@ -18,6 +19,8 @@ export interface NightRun {
   /** Wall-clock ms, for leases (which time real processes, whatever night is replayed). */
   nowMs(): number;
   productOf(licence: LicenceRecord): Product | undefined;
+  /** A licence with its product and fate as tonight's mails tell it (tonight's renewals done). */
+  tell(licence: LicenceRecord): Told;
   /** Records alerts as pending in the ledger (the send phase sends them); counts those recorded already. */
   raise(alerts: readonly Alert[]): Promise<void>;
 }
@@ -49,6 +52,10 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     report,
     nowMs: deps.nowMs ?? Date.now,
     productOf: (licence) => deps.catalogue.byPricelist(licence.pricelist),
+    tell(licence) {
+      const product = deps.catalogue.byPricelist(licence.pricelist);
+      return { licence, product, fate: fateOf(licence, product, night, deps.settings) };
+    },
     async raise(alerts) {
       report.alreadySent += await recordAlerts(
         deps.register.alerts,

@@ -48,12 +48,21 @@ export async function syncPhase(
 
 function changeAlerts(run: NightRun, { before, after, detailError }: Change): Alert[] {
   const due: Alert[] = [];
-  const product = run.productOf(after);
-  if (before && before.status !== "suspended" && after.status === "suspended" && !after.suspendedBy) {
-    due.push(alerts.vendorSuspended(run.night, after, product));
+  const told = run.tell(after);
+  // Suspended after its expiry is the vendor's usual course with an unpaid licence: the expired alert
+  // tells it. Only a suspension before the expiry, not ours, is a story of its own.
+  const beforeExpiry = after.expiresOn === undefined || after.expiresOn >= run.night;
+  if (
+    before &&
+    before.status !== "suspended" &&
+    after.status === "suspended" &&
+    !after.suspendedBy &&
+    beforeExpiry
+  ) {
+    due.push(alerts.vendorSuspended(run.night, told));
   }
   if (before && before.status !== "deleted" && after.status === "deleted") {
-    due.push(alerts.vendorDeleted(run.night, after, product, false));
+    due.push(alerts.vendorDeleted(run.night, told, false));
   }
   if (
     before &&
@@ -61,8 +70,8 @@ function changeAlerts(run: NightRun, { before, after, detailError }: Change): Al
     after.goneSince !== undefined &&
     before.status !== "deleted"
   ) {
-    due.push(alerts.vendorDeleted(run.night, after, product, true));
+    due.push(alerts.vendorDeleted(run.night, told, true));
   }
-  if (detailError) due.push(alerts.syncFailed(run.night, after, detailError));
+  if (detailError) due.push(alerts.syncFailed(run.night, told, detailError));
   return due;
 }
