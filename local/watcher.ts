@@ -17,15 +17,16 @@ if (!values.date || !isIsoDate(values.date)) {
 }
 const night = values.date;
 const externalVendor = Boolean(process.env.BILLMGR_URL);
-const local = await localEnvironment({ joinRunning: true });
+const at = new Date(`${night}T02:00:00Z`);
+// A sandbox of its own starts on the night's clock: one started on today's would expire and delete the
+// book's licences before it is moved back to the night.
+const local = await localEnvironment({ joinRunning: true, now: at });
 try {
   Object.assign(process.env, local.env);
   const client = new DynamoDBClient({ endpoint: local.dynamoEndpoint });
   await ensureTable(client, local.env.TABLE_NAME as string);
   client.destroy();
-  const at = new Date(`${night}T02:00:00Z`);
-  if (local.sandbox) local.sandbox.setNow(at);
-  else if (!externalVendor) {
+  if (!local.sandbox && !externalVendor) {
     await fetch(new URL("/sandbox/clock", local.env.BILLMGR_URL), {
       method: "POST",
       headers: { "content-type": "application/json" },
