@@ -40,7 +40,7 @@ export const WATCHER_MAX_EVENT_AGE = Duration.hours(6);
  * 30 renewals) and about 700 DynamoDB requests. A real vendor answers in hundreds of milliseconds, 4 calls
  * at a time: 164 calls at 0.5 s are about 20 s. The costly night is the first one over an existing fleet,
  * when every licence is new and costs a form read: 10,000 reads / 4 at a time at 0.3 s are about 12.5
- * minutes (see the README, "Deploying to AWS", for importing a large fleet). Hence Lambda's maximum of 15 minutes. 1024 MB: the
+ * minutes (see docs/deploying.md, "Importing a large existing fleet"). Hence Lambda's maximum of 15 minutes. 1024 MB: the
  * whole register and the vendor's list are held in memory at once, and Lambda's CPU share grows with
  * memory, which the XML parsing uses; an ordinary night costs well under a cent.
  *

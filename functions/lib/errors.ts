@@ -106,7 +106,7 @@ function envelope(
   return { statusCode, body: { error: { code, message, details } } };
 }
 
-/** Every `code` the API answers with, for the README and the OpenAPI document. */
+/** Every `code` the API answers with, for docs/api.md and the OpenAPI document. */
 export const ERROR_CODES = [
   ...Object.keys(DESK_STATUS),
   "unauthorized",

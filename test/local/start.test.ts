@@ -1,12 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../../functions/lib/errors.ts";
 import { startLocal } from "../support/local-start.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "desk-start-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -59,11 +57,4 @@ describe("npm start", () => {
       expect(await stop(second.child)).toBe(0);
     }
   }, 90_000);
-});
-
-describe("the README", () => {
-  it("lists every error code the API answers with", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    for (const code of new Set(ERROR_CODES)) expect(readme, code).toContain(`\`${code}\``);
-  });
 });

@@ -193,7 +193,7 @@ export function checkNoAlertTwice(world: World): void {
         first.set(key, mail);
         continue;
       }
-      // Killed between the send and marking it sent: the next run sends it again (README: at least once there).
+      // Killed between the send and marking it sent: the next run sends it again (docs/watcher.md: at least once there).
       const death = earlier.death;
       const allowed =
         (death?.point === "alerts.markSent" && death.mode === "before") ||
