@@ -5,7 +5,7 @@ import { startDynalite } from "../local/dynalite.ts";
 import { type FleetLicence, registerRecord, seedInput } from "../local/fleet.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import type { SandboxState } from "../sandbox/state.ts";
-import { billingClientFromConfig } from "../shared/billmgr/index.ts";
+import { type BillingClient, billingClientFromConfig } from "../shared/billmgr/index.ts";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
 import { addDays, addMonths, type IsoDate } from "../shared/dates.ts";
@@ -26,7 +26,8 @@ import { median, ms } from "./stats.ts";
 const CREDENTIALS = "bench:bench-password";
 const TABLE = "watcher-bench";
 const FLOOR_TABLE = "watcher-floor";
-const LICENCES = 10_000;
+/** 10,000 unless `BENCH_WATCHER_LICENCES` says otherwise (a smaller fleet to try a change quickly). */
+const LICENCES = Number(process.env.BENCH_WATCHER_LICENCES ?? 10_000);
 /** Before the ISPmanager 5 cap (2021-04-08) and close (2021-06-15): an ordinary night, no lifecycle alerts. */
 const NIGHT: IsoDate = "2021-03-01";
 const NEXT_NIGHT: IsoDate = addDays(NIGHT, 1);
@@ -66,15 +67,20 @@ export async function benchWatcher(): Promise<void> {
   const sent: Alert[] = [];
   /** When each vendor call (attempt) ended, from the client's own hook. */
   const vendorDone: Array<{ func: string; at: number }> = [];
+  /** The vendor calls made about one licence, each timed whole. */
+  const licenceCalls: LicenceCall[] = [];
   const watcher = readWatcherConfig({});
   const deps: WatcherDeps = {
-    billing: billingClientFromConfig(
-      readBillmgrConfig({
-        BILLMGR_URL: sandbox.url,
-        BILLMGR_CREDENTIALS: CREDENTIALS,
-        BILLMGR_PAGE_SIZE: String(PAGE_SIZE),
-      }),
-      { onCall: (event) => vendorDone.push({ func: event.func, at: performance.now() }) },
+    billing: timedPerLicence(
+      billingClientFromConfig(
+        readBillmgrConfig({
+          BILLMGR_URL: sandbox.url,
+          BILLMGR_CREDENTIALS: CREDENTIALS,
+          BILLMGR_PAGE_SIZE: String(PAGE_SIZE),
+        }),
+        { onCall: (event) => vendorDone.push({ func: event.func, at: performance.now() }) },
+      ),
+      licenceCalls,
     ),
     register: createDynamoRegister({ client, tableName: TABLE }),
     catalogue: loadCatalogue(),
@@ -151,12 +157,15 @@ export async function benchWatcher(): Promise<void> {
       requests.reset();
       sent.length = 0;
       vendorDone.length = 0;
+      licenceCalls.length = 0;
       const start = performance.now();
       const report = await runNight(deps, night, instant);
       const end = performance.now();
+      const listed = vendorDone.filter((c) => c.func === "soft").at(-1)?.at ?? start;
       return {
         label,
         wallMs: end - start,
+        renewals: report.renewed.map((r) => renewalTime(r.id, listed, requests.sentAt, licenceCalls)),
         phases: phases(start, end, vendorDone, requests.sentAt),
         report,
         calls: tally(sandbox.calls.slice(callsBefore).map((call) => call.func)),
@@ -230,6 +239,7 @@ export async function benchWatcher(): Promise<void> {
     console.log(
       `seeding the register through licences.put took ${(seedRegisterMs / batchWriteMs).toFixed(2)}x the batch-write floor`,
     );
+    for (const r of runs.filter((run) => run.renewals.length > 0)) printRenewals(r.label, r.renewals, deps);
   } finally {
     doc.destroy();
     client.destroy();
@@ -319,6 +329,15 @@ const nightAt = (night: IsoDate) => new Date(`${night}T02:00:00Z`);
 // ---------------------------------------------------------------------------------------------------------
 // DynamoDB: counting, floors
 
+interface RequestSeen {
+  at: number;
+  end: number;
+  kind: string;
+  op: string;
+  pk: string;
+  sk: string;
+}
+
 interface WriteSeen {
   op: string;
   /** What the item is, by its partition key: licence, idempotency, audit, alert. */
@@ -332,8 +351,8 @@ function countRequests(client: DynamoDBClient) {
   const counter = {
     operations: [] as string[],
     writes: [] as WriteSeen[],
-    /** When each request was sent, and on what kind of item. */
-    sentAt: [] as Array<{ at: number; kind: string; op: string }>,
+    /** When each request was sent and answered, and on what item (the first, for batches). */
+    sentAt: [] as RequestSeen[],
     reset,
   };
   function reset() {
@@ -352,7 +371,16 @@ function countRequests(client: DynamoDBClient) {
       counter.operations.push(op);
       const input = args.input as Record<string, unknown>;
       const key = (input.Key ?? input.Item ?? {}) as Record<string, unknown>;
-      counter.sentAt.push({ at: performance.now(), kind: kindOf(attribute(key.pk)), op });
+      const pk = attribute(key.pk);
+      const timing: RequestSeen = {
+        at: performance.now(),
+        end: 0,
+        kind: kindOf(pk),
+        op,
+        pk,
+        sk: attribute(key.sk),
+      };
+      counter.sentAt.push(timing);
       if (op === "PutItemCommand") seen("Put", input.Item);
       else if (op === "UpdateItemCommand") seen("Update", input.Key);
       else if (op === "DeleteItemCommand") seen("Delete", input.Key);
@@ -375,7 +403,11 @@ function countRequests(client: DynamoDBClient) {
           if (item.Delete) seen("TransactDelete", item.Delete.Key);
         }
       }
-      return next(args);
+      try {
+        return await next(args);
+      } finally {
+        timing.end = performance.now();
+      }
     },
     { step: "initialize", name: "benchCountRequests" },
   );
@@ -447,6 +479,92 @@ async function queryAll(doc: DynamoDBDocumentClient, table: string): Promise<num
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// One renewal: its own time beside its own vendor calls and writes
+
+interface LicenceCall {
+  id: string;
+  func: string;
+  at: number;
+  end: number;
+}
+
+/** The billing client, with each call about one licence (`get`, `prolong`) timed whole and kept by id. */
+function timedPerLicence(billing: BillingClient, into: LicenceCall[]): BillingClient {
+  const timed =
+    <A extends unknown[], R>(func: string, call: (id: string, ...rest: A) => Promise<R>) =>
+    async (id: string, ...rest: A): Promise<R> => {
+      const at = performance.now();
+      try {
+        return await call(id, ...rest);
+      } finally {
+        into.push({ id, func, at, end: performance.now() });
+      }
+    };
+  return { ...billing, get: timed("get", billing.get), prolong: timed("prolong", billing.prolong) };
+}
+
+/** The licence a register request is about, from its key, or undefined (alerts, the night's own items). */
+function licenceOf(request: RequestSeen): string | undefined {
+  const [prefix, rest = ""] = request.pk.split(/#(.*)/s);
+  if (prefix === "LIC" || prefix === "AUDIT" || prefix === "RENEWING") return rest;
+  if (prefix === "IDEM") return /#watch:(\d+):/.exec(request.pk)?.[1];
+  if (prefix === "NIGHT" && request.sk.startsWith("RENEWAL#")) return request.sk.slice("RENEWAL#".length);
+  return undefined;
+}
+
+const WRITES = new Set(["PutItemCommand", "UpdateItemCommand", "DeleteItemCommand"]);
+
+interface RenewalTime {
+  /** From its first request to its last, the phase's fresh read to the night's record of it. */
+  wallMs: number;
+  /** Its own vendor calls and register writes, each as long as it took, added up. */
+  floorMs: number;
+  vendorCalls: number;
+  writes: number;
+  reads: number;
+}
+
+function renewalTime(id: string, after: number, requests: RequestSeen[], calls: LicenceCall[]): RenewalTime {
+  // From the renew phase's fresh read of the licence to the night's record of its outcome (the summary
+  // reads the licence again later: not part of the renewal).
+  const about = requests.filter((r) => r.at >= after && licenceOf(r) === id);
+  const start = about[0]?.at ?? after;
+  const end = about.findLast((r) => r.kind === "night" && r.op === "PutItemCommand")?.end ?? start;
+  const own = about.filter((r) => r.at <= end);
+  const vendor = calls.filter((c) => c.at >= start && c.end <= end && c.id === id);
+  const writes = own.filter((r) => WRITES.has(r.op));
+  const spans = [...own, ...vendor];
+  const took = (items: Array<{ at: number; end: number }>) => items.reduce((t, i) => t + (i.end - i.at), 0);
+  return {
+    wallMs: Math.max(...spans.map((x) => x.end)) - Math.min(...spans.map((x) => x.at)),
+    floorMs: took(vendor) + took(writes),
+    vendorCalls: vendor.length,
+    writes: writes.length,
+    reads: own.length - writes.length,
+  };
+}
+
+const RENEWAL_GOAL = 2;
+
+function printRenewals(label: string, renewals: RenewalTime[], deps: WatcherDeps): void {
+  const ratios = renewals.map((r) => r.wallMs / r.floorMs);
+  const ratio = median(ratios);
+  const counts = (pick: (r: RenewalTime) => number) => {
+    const values = renewals.map(pick);
+    const [low, high] = [Math.min(...values), Math.max(...values)];
+    return low === high ? `${low}` : `${low}-${high}`;
+  };
+  console.log(
+    `${label}: one renewal (${renewals.length}, ${deps.settings.vendorConcurrency} in flight) ` +
+      `${ms(median(renewals.map((r) => r.wallMs)))} median; its own vendor calls and writes ` +
+      `${ms(median(renewals.map((r) => r.floorMs)))} median; ratio ${ratio.toFixed(2)} median ` +
+      `(${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) (goal <= ${RENEWAL_GOAL}) ` +
+      `${ratio <= RENEWAL_GOAL ? "ok" : "OVER GOAL"}; each: ${counts((r) => r.vendorCalls)} vendor calls, ` +
+      `${counts((r) => r.writes)} writes, ${counts((r) => r.reads)} reads`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Printing
 
 /**
@@ -460,7 +578,7 @@ function phases(
   start: number,
   end: number,
   vendor: Array<{ func: string; at: number }>,
-  register: Array<{ at: number; kind: string; op: string }>,
+  register: RequestSeen[],
 ): Record<string, number> {
   const listed = vendor.filter((c) => c.func === "soft").at(-1)?.at ?? start;
   // The sync records the alerts of vendor changes as it goes: the alert phase starts after the renewals.

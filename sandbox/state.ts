@@ -340,7 +340,7 @@ export class SandboxState {
       licence.suspendedBy = null;
     }
     // A renewal too short to reach today lapses again at once.
-    this.changed();
+    this.changed(licence);
     this.refresh();
     return { ...quote, licence: copy(licence) };
   }
@@ -397,7 +397,7 @@ export class SandboxState {
       licence.status = "3";
       licence.suspendedBy = "user";
     }
-    this.changed();
+    this.changed(licence);
     return copy(licence);
   }
 
@@ -419,7 +419,7 @@ export class SandboxState {
       licence.status = "2";
       licence.suspendedBy = null;
     }
-    this.changed();
+    this.changed(licence);
     return copy(licence);
   }
 
@@ -427,7 +427,7 @@ export class SandboxState {
     this.refresh();
     const licence = this.live(elid);
     licence.status = "4";
-    this.changed();
+    this.changed(licence);
     return copy(licence);
   }
 
@@ -540,9 +540,14 @@ export class SandboxState {
     this.nextSweepMs = next;
   }
 
-  /** A status or an expiry changed, which may bring its next event forward: sweep on the next call. */
-  private changed(): void {
-    this.nextSweepMs = 0;
+  /**
+   * A status or an expiry of this licence changed, which may bring its next event forward: the next
+   * sweep comes no later than that event. Only its own events moved, so the rest of the book is not
+   * swept for it (a full sweep of 10,000 licences after every renewal cost the watcher's benchmark
+   * ~70 ms of CPU per renewal, in the same process as the watcher it measures).
+   */
+  private changed(licence: Licence): void {
+    this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
   }
 
   private sweep(licence: Licence, nowMs: number, today: IsoDate): void {

@@ -40,16 +40,20 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     return Item ? toIntent(Item) : undefined;
   };
 
-  /** An update under a condition; false when the condition failed. */
-  const conditional = async (
+  /**
+   * An update under a condition: undefined when the condition failed, else the item as written
+   * (with `returnItem`; an empty object without).
+   */
+  const updated = async (
     key: Item,
     update: string,
     condition: string,
     names: Record<string, string>,
     values: Record<string, unknown>,
-  ): Promise<boolean> => {
+    returnItem = false,
+  ): Promise<Item | undefined> => {
     try {
-      await doc.send(
+      const { Attributes } = await doc.send(
         new UpdateCommand({
           TableName: table,
           Key: key,
@@ -57,14 +61,23 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
           ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+          ...(returnItem && { ReturnValues: "ALL_NEW" as const }),
         }),
       );
-      return true;
+      return Attributes ?? {};
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
   };
+  /** An update under a condition; false when the condition failed. */
+  const conditional = async (
+    key: Item,
+    update: string,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+  ): Promise<boolean> => (await updated(key, update, condition, names, values)) !== undefined;
 
   const tryClaim = async (record: Parameters<IdempotencyStore["claim"]>[0], nowSeconds: number) => {
     try {
@@ -99,10 +112,9 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
   return {
     async claim(record, nowMs): Promise<ClaimResult> {
       const nowSeconds = Math.floor(nowMs / 1000);
-      // A repeat finds its record with a read, and writes nothing (a replay costs no write capacity).
-      const seen = await read(record.scope, record.key);
-      if (seen && (seen.expiresAt === undefined || seen.expiresAt >= nowSeconds))
-        return { claimed: false, existing: seen };
+      // The write first: most keys are new, and a new one is claimed in one round trip. A repeat pays a
+      // refused conditional write before its read (the claim's condition is the whole check: an expired
+      // record is overwritten, a live one refuses).
       // Two rounds: if the record that beat us vanishes before we read it (released, or deleted by TTL),
       // the key is free again and we try once more.
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -164,7 +176,8 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     },
 
     async complete(scope, key, response, outcome, expiresAt) {
-      const done = await conditional(
+      // The record as written comes back with the write: no read after it unless the write lost.
+      const written = await updated(
         idempotencyKey(scope, key),
         "SET #status = :completed, #response = :response, #outcome = :outcome, #expiresAt = :expiresAt REMOVE gsi2pk, gsi1sk",
         "attribute_exists(pk) AND #status <> :completed",
@@ -180,10 +193,12 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
           ":outcome": outcome,
           ":expiresAt": expiresAt,
         },
+        true,
       );
+      if (written) return toIntent(written);
       const record = await read(scope, key);
       if (!record) throw new IdempotencyRecordNotFoundError("no idempotency record for this key");
-      if (done || record.status === "completed") return record;
+      if (record.status === "completed") return record;
       throw new Error("idempotency complete: the record changed under us");
     },
 

@@ -116,6 +116,48 @@ describe("from sent to completed", () => {
     expect((await register.idempotency.find(it1.scope, it1.key))?.status).toBe("completed");
   });
 
+  it("claims a new key in one write, and completes with one write that returns the record", async () => {
+    const sent: string[] = [];
+    const counted = dynamoClient(inject("dynamodbEndpoint"));
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(context.commandName ?? "?");
+        return next(args);
+      },
+      { step: "initialize", name: "countRequests" },
+    );
+    const table = await freshTable(counted, "intents-trips");
+    const store = createDynamoRegister({ client: counted, tableName: table }).idempotency;
+    try {
+      const it1 = intentOf("trips");
+      sent.length = 0;
+      expect(await store.claim(it1, NOW)).toEqual({ claimed: true });
+      expect(sent).toEqual(["PutItemCommand"]);
+
+      await store.markSent(it1.scope, it1.key, { a: "1" }, NOW);
+      await store.markApplied(it1.scope, it1.key, { newExpiry: "2021-07-01" });
+      sent.length = 0;
+      const done = await store.complete(
+        it1.scope,
+        it1.key,
+        { statusCode: 200, body: { n: 1 } },
+        "applied",
+        NOW / 1000 + 60,
+      );
+      expect(sent).toEqual(["UpdateItemCommand"]);
+      expect(done).toEqual(await store.find(it1.scope, it1.key));
+      expect(done).toMatchObject({ status: "completed", response: { statusCode: 200, body: { n: 1 } } });
+
+      // A repeat: the claim's write is refused, one read tells what holds the key.
+      sent.length = 0;
+      const again = await store.claim(intentOf("trips"), NOW);
+      expect(again.claimed ? undefined : again.existing.status).toBe("completed");
+      expect(sent).toEqual(["PutItemCommand", "GetItemCommand"]);
+    } finally {
+      counted.destroy();
+    }
+  });
+
   it("keeps any JSON body as it was", async () => {
     for (const [n, body] of ["", 0, null, [], "text", { deep: { a: [1] } }].entries()) {
       const i = intentOf(`odd-${n}`);
