@@ -2,6 +2,7 @@ import { Stack } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readServiceConfig, readWatcherConfig } from "../shared/config.ts";
+import { skippedDay } from "./schedule-time.ts";
 
 /**
  * Every deploy-time choice, read from CDK context (`cdk.json`, or `-c key=value` on the command line).
@@ -190,8 +191,10 @@ export function readSettings(scope: Construct): DeskSettings {
     ),
     apiTokensParameter: matching("apiTokensParameter", PARAMETER_NAME, "an SSM parameter name"),
     parameterKmsKeyArn: parameterKmsKeyArn === "" ? undefined : parameterKmsKeyArn,
-    watcherSchedule: matching("watcherSchedule", SCHEDULE, "a cron(...) or rate(...) expression"),
-    watcherTimezone: matching("watcherTimezone", /^[A-Za-z0-9_+\-/]+$/, "an IANA time zone such as UTC"),
+    ...schedule(
+      matching("watcherSchedule", SCHEDULE, "a cron(...) or rate(...) expression"),
+      matching("watcherTimezone", /^[A-Za-z0-9_+\-/]+$/, "an IANA time zone such as UTC"),
+    ),
     apiStageName: matching("apiStageName", /^[A-Za-z0-9_]{1,128}$/, "letters, digits and underscores"),
     apiGatewayCloudWatchRole: flag("apiGatewayCloudWatchRole"),
     apiThrottleRate: whole("apiThrottleRate", 1),
@@ -223,4 +226,15 @@ function emails(value: unknown): string[] {
   const bad = addresses.filter((address) => !EMAIL.test(address));
   if (bad.length > 0) throw new Error(`context alertEmails: not an e-mail address: ${bad.join(", ")}`);
   return addresses;
+}
+
+/** The watcher's schedule, refused at synth if its time of day is skipped on some day of its zone. */
+function schedule(watcherSchedule: string, watcherTimezone: string) {
+  const skipped = skippedDay(watcherSchedule, watcherTimezone);
+  if (skipped) {
+    throw new Error(
+      `context watcherSchedule ${watcherSchedule} in ${watcherTimezone}: ${skipped} does not exist there (the clocks spring forward), so that night would not run; choose a time outside the hour that is skipped, such as cron(0 4 * * ? *)`,
+    );
+  }
+  return { watcherSchedule, watcherTimezone };
 }

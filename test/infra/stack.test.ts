@@ -928,6 +928,11 @@ describe("context", () => {
     [{ expiryAlertDays: "14;7" }, /EXPIRY_ALERT_DAYS/],
     [{ vendorCredentialsParameter: "has spaces" }, /vendorCredentialsParameter/],
     [{ watcherSchedule: "every night" }, /watcherSchedule/],
+    // 02:00 is skipped in Berlin on the spring-forward night: that night would never run.
+    [
+      { watcherSchedule: "cron(0 2 * * ? *)", watcherTimezone: "Europe/Berlin" },
+      /watcherSchedule cron\(0 2 \* \* \? \*\) in Europe\/Berlin: \d{4}-03-\d\d 02:00 does not exist there/,
+    ],
     [{ vendorRouteConcurrency: -1 }, /vendorRouteConcurrency/],
     [{ vendorErrorRatePercent: 0 }, /vendorErrorRatePercent/],
     [{ catalogueJson: "{not json" }, /JSON/],
