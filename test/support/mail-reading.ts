@@ -107,8 +107,9 @@ export function dayCounts(mail: OutboxLine): { checked: number; wrong: string[] 
     ...t.matchAll(/(?<!\d{4}-\d{2}-\d{2} \()\bin \d+ days?\b(?! \(\d{4})/g),
   ]);
   for (const m of loose) {
-    if (!/next \d+ days?/.test(m.input.slice(Math.max(0, (m.index ?? 0) - 10), (m.index ?? 0) + m[0].length)))
-      wrong.push(`${mail.night} "${m[0]}" names no date`);
+    // The summary's subject names its window ("5 expire in 30 days"); its body gives the window's last day.
+    const window = mail.kind === "summary" && m.input === mail.subject && /expire in \d+ days$/.test(m.input);
+    if (!window) wrong.push(`${mail.night} "${m[0]}" names no date`);
   }
   return { checked, wrong };
 }

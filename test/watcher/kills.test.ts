@@ -160,7 +160,7 @@ async function expectNightExact(n: Night, rerun: NightReport, duplicated: string
   const summaries = notifier.sent.filter((a) => a.kind === "summary");
   expect(summaries.length).toBe(duplicated.some((k) => kindOf(k) === "summary") ? 2 : 1);
   const summary = summaries.at(-1) as Alert;
-  expect(summary.title).toMatch(/Night 2021-05-17: 3 renewed, 0 failed, \d+ expiring/);
+  expect(summary.title).toMatch(/Night 2021-05-17: 3 renewed, 0 failed, \d+ expire in/);
   const renewedSection = summary.body.split("Renewed (3):")[1]?.split("Failed (")[0] ?? "";
   for (const name of DUE) expect(renewedSection).toContain(`${name} (id ${n.ids[name]}): `);
   expect(summary.body).toContain("Failed (0):");
@@ -332,7 +332,7 @@ describe("copies of one night at once (150 renewals)", () => {
     const summaries = notifier.sent.filter((a) => a.kind === "summary");
     expect(summaries).toHaveLength(1);
     const summary = summaries[0] as Alert;
-    expect(summary.title).toMatch(new RegExp(`Night ${NIGHT}: ${MANY} renewed, 0 failed, \\d+ expiring`));
+    expect(summary.title).toMatch(new RegExp(`Night ${NIGHT}: ${MANY} renewed, 0 failed, \\d+ expire in`));
     // The mail names the first renewals and counts the rest; the register's night holds them all.
     const section = summary.body.split(`Renewed (${MANY}):`)[1]?.split("Failed (0):")[0] ?? "";
     const lines = section.trim().split("\n");

@@ -158,13 +158,14 @@ export async function composeSummary(
   const problems = counts.failed + counts.awaiting;
   const title = [
     `[licence desk] Night ${night}: ${counts.renewed} renewed, ${counts.failed} failed, `,
-    counts.awaiting > 0 ? `${counts.awaiting} awaiting outcome, ` : "",
-    `${expiringSoon.length} expiring within ${count(soonDays, "day")}`,
+    counts.awaiting > 0 ? `${counts.awaiting} awaiting, ` : "",
+    `${expiringSoon.length} expire in ${count(soonDays, "day")}`,
   ].join("");
   return {
     kind: "summary",
     severity: problems > 0 || record.forecast?.status === "short" ? "warning" : "info",
-    title: title.slice(0, 99),
+    // 99 characters at most with five-digit counts; beyond, cut at a comma, never mid-word.
+    title: title.length <= 99 ? title : `${title.slice(0, title.lastIndexOf(",", 95))}, ...`,
     body: lines.join("\n"),
     licenceId: undefined,
     night,
