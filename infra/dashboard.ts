@@ -112,6 +112,9 @@ export class DeskDashboard extends Construct {
           metrics: [
             daily(METRIC.expiringWithin7Days, "Maximum", "expiring within 7 days"),
             daily(METRIC.expiringWithin30Days, "Maximum", "expiring within 30 days"),
+            daily(METRIC.pastVendorCutoff, "Maximum", "past a vendor cutoff"),
+            daily(METRIC.balance, "Minimum", "vendor balance"),
+            daily(METRIC.forecastShortfall, "Maximum", "forecast shortfall"),
           ],
           period: DAY,
           setPeriodToTimeRange: false,

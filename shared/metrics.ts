@@ -50,6 +50,11 @@ export const METRIC = {
   summariesSent: "SummariesSent",
   expiringWithin7Days: "ExpiringWithin7Days",
   expiringWithin30Days: "ExpiringWithin30Days",
+  /** Live licences nothing can renew any more: renewals closed, or already at the vendor's cap. */
+  pastVendorCutoff: "PastVendorCutoff",
+  /** The vendor balance the night read, and how far it falls short of the week's renewals (0 if covered). */
+  balance: "Balance",
+  forecastShortfall: "ForecastShortfall",
 } as const;
 
 /**

@@ -42,4 +42,11 @@ export function nightFigures(report: NightReport, expiringSoonDays: number): voi
   };
   if (expiringSoonDays >= 7) figures.level(METRIC.expiringWithin7Days, {}, expiringWithin(7));
   if (expiringSoonDays >= 30) figures.level(METRIC.expiringWithin30Days, {}, expiringWithin(30));
+  figures.level(METRIC.pastVendorCutoff, {}, report.pastCutoff);
+  const { forecast } = report;
+  // In the catalogue's currency, major units; a forecast that could not be made reports no figure.
+  if (forecast?.balanceMinor !== undefined) {
+    figures.level(METRIC.balance, {}, forecast.balanceMinor / 100);
+    figures.level(METRIC.forecastShortfall, {}, Math.max(0, forecast.dueMinor - forecast.balanceMinor) / 100);
+  }
 }

@@ -2,7 +2,7 @@ import type { BillingClient } from "../billmgr/client.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import type { IdempotencySettings } from "../licences/idempotency.ts";
-import type { LicenceRecord, Register } from "../register/types.ts";
+import type { LicenceRecord, NightForecast, Register } from "../register/types.ts";
 import type { Alert } from "./alerts.ts";
 import type { Notifier } from "./notifier.ts";
 import { alertPhase } from "./phases/alert.ts";
@@ -83,6 +83,10 @@ export interface NightReport {
   /** The summary waits for a renewal another live run still holds: that run sends it. */
   summaryDeferred: boolean;
   expiringSoon: LicenceRecord[];
+  /** Live licences nothing can renew any more (renewals closed, or already at the vendor's cap). */
+  pastCutoff: number;
+  /** Tonight's balance forecast, as recorded for the summary. */
+  forecast: NightForecast | undefined;
   /** The night's renewals as the register counts them, over every run of the night so far. */
   tonight: NightCounts;
 }

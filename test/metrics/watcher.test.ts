@@ -91,6 +91,11 @@ describe("a watcher night", () => {
     expect(figure(lines, "ExpiringWithin7Days")).toEqual([2]);
     expect(figure(lines, "ExpiringWithin30Days")).toEqual([3]);
     expect(figure(lines, "UnknownOutcomesOverdue")).toEqual([0]);
+    // "renews" was renewed tonight to 2021-12-31, the cap: nothing can renew it again.
+    expect(figure(lines, "PastVendorCutoff")).toEqual([1]);
+    expect(result.forecast?.status).toBe("covered");
+    expect(figure(lines, "Balance")).toEqual([(result.forecast?.balanceMinor ?? Number.NaN) / 100]);
+    expect(figure(lines, "ForecastShortfall")).toEqual([0]);
 
     expect(seriesOf(lines)).toEqual(
       expect.arrayContaining([

@@ -76,6 +76,7 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
     if (expiresOn === undefined) continue;
     const told = run.tell(licence);
     const { fate } = told;
+    if (fate.kind === "ends") report.pastCutoff++;
     if (fate.kind === "automatic") continue;
     // Once renewals have closed (before then, one renewed to the cap is told by the summary and the
     // lifecycle mails, without a mail of its own each).

@@ -109,6 +109,7 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
     }
   }
   await register.nights.setForecast(run.night, forecast);
+  run.report.forecast = forecast;
   if (forecast.status === "short" && forecast.balanceMinor !== undefined) {
     await run.raise([
       alerts.lowBalance(run.night, {

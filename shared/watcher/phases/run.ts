@@ -41,6 +41,8 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     alreadySent: 0,
     undelivered: 0,
     summaryDeferred: false,
+    pastCutoff: 0,
+    forecast: undefined,
     expiringSoon: [],
     tonight: { renewed: 0, failed: 0, awaiting: 0 },
   };
