@@ -335,3 +335,50 @@ describe("the reconciler's seam", () => {
     expect(night.renewed).toHaveLength(1);
   });
 });
+
+describe("the night's date in the schedule's zone", () => {
+  it("drives the desk's lifecycle check too: an evening run west of UTC renews on the last open night", async () => {
+    // 21:00 in New York on 2021-06-14, the last night renewals are open: already 06-15 in UTC.
+    const { h, notifier } = await harness("2021-06-14");
+    const id = await h.seed(
+      fleetLicence({ name: "last-chance", ip: "82.156.63.1", expiredate: "2021-06-20", autoRenew: 1 }),
+    );
+    // The vendor's own clock is its business; the desk must not refuse on the UTC date before sending.
+    h.vendor.sandbox.setNow(new Date("2021-06-14T23:00:00Z"));
+    const night = await runNight(h.deps, "2021-06-14", new Date("2021-06-15T01:00:00Z"));
+    expect(night.failed).toEqual([]);
+    expect(night.renewed.map((r) => [r.name, r.to, r.reason])).toEqual([
+      ["last-chance", "2021-12-31", "early"],
+    ]);
+    expect(h.prolongs()).toBe(1);
+    expect((await h.record(id))?.expiresOn).toBe("2021-12-31");
+    expect(ofKind(notifier.sent, "renewal_failed")).toEqual([]);
+  });
+
+  it("a lifecycle refusal inside the watcher is alerted, never silent", async () => {
+    // The register (and the vendor's list) say it expires 2021-06-12, due tonight; its form says it
+    // already runs to the cap, so the desk refuses before sending anything. Staff hear of it.
+    const { h, notifier } = await harness("2021-06-10");
+    const id = await h.seed(
+      fleetLicence({ name: "capped", ip: "82.156.63.2", expiredate: "2021-12-31", autoRenew: 1 }),
+    );
+    const record = await h.record(id);
+    await h.register.licences.update(id, { expiresOn: "2021-06-12" }, { ifVersion: record?.version ?? 0 });
+    const billing = {
+      ...h.deps.billing,
+      list: async (...args: Parameters<typeof h.deps.billing.list>) =>
+        (await h.deps.billing.list(...args)).map((row) =>
+          row.id === id ? { ...row, expiresOn: "2021-06-12" } : row,
+        ),
+    };
+    h.vendor.sandbox.setNow(new Date("2021-06-10T02:00:00Z"));
+    const night = await runNight({ ...h.deps, billing }, "2021-06-10", new Date("2021-06-10T02:00:00Z"));
+    expect(h.prolongs()).toBe(0);
+    expect(night.failed.map((f) => f.name)).toEqual(["capped"]);
+    const alert = ofKind(notifier.sent, "renewal_failed")[0];
+    expect(alert?.licenceId).toBe(id);
+    expect(alert?.body).toMatch(
+      /The desk did not send tonight's renewal: .*2021-12-31.*Nothing was charged\./,
+    );
+  });
+});
