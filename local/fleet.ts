@@ -117,11 +117,18 @@ export const fleet: FleetLicence[] = [
 ];
 
 /** The vendor's own doings, each before that night's run. */
-export const vendorEvents: Array<{ on: IsoDate; what: string; act: (sandbox: Sandbox) => void }> = [
+export const vendorEvents: Array<{
+  on: IsoDate;
+  what: string;
+  act: (sandbox: Sandbox) => void;
+  /** What the event adds to the vendor balance, so the replay's closing balance is explained. */
+  topUpMinor?: number;
+}> = [
   {
     on: "2021-06-08",
     what: "the reseller tops up the vendor balance by 500.00 EUR",
     act: (s) => s.state.setBalance(s.state.balanceMinor + 50_000),
+    topUpMinor: 50_000,
   },
   {
     on: "2021-07-01",

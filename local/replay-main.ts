@@ -3,9 +3,10 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CREDENTIALS, startSandbox } from "../sandbox/server.ts";
 import { isIsoDate } from "../shared/dates.ts";
+import { months } from "../shared/watcher/words.ts";
 import { LOCAL_AWS_ENV } from "./aws-env.ts";
 import { startDynalite } from "./dynalite.ts";
-import { fleet, OPENING_BALANCE_MINOR } from "./fleet.ts";
+import { fleet, OPENING_BALANCE_MINOR, vendorEvents } from "./fleet.ts";
 import { type ReplayNight, replay } from "./replay.ts";
 
 /**
@@ -52,7 +53,7 @@ const print = (n: ReplayNight) => {
   console.log(`${n.night}  balance ${money(n.balanceMinor)}`);
   for (const e of n.events) console.log(`    vendor/reseller: ${e}`);
   for (const r of n.result.renewed)
-    console.log(`    RENEWED  ${r.name}: ${r.from} -> ${r.to} (${r.period} month(s), ${r.reason})`);
+    console.log(`    RENEWED  ${r.name}: ${r.from} -> ${r.to} (${months(r.period)}, ${r.reason})`);
   for (const f of n.result.failed) console.log(`    FAILED   ${f.name}: ${f.reason}`);
   for (const a of said) console.log(`    alert    [${a.severity}] ${a.subject}`);
 };
@@ -76,7 +77,17 @@ try {
   console.log(
     `alerts: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ")}, plus ${nights.length} nightly summaries`,
   );
-  console.log(`balance: ${money(OPENING_BALANCE_MINOR)} + top-ups -> ${money(sandbox.state.balanceMinor)}`);
+  const topUps = vendorEvents.filter((e) => e.topUpMinor && e.on >= from && e.on <= to);
+  const charges = sandbox.state.charges();
+  const charged = charges.reduce((sum, c) => sum + c.amountMinor, 0);
+  console.log(
+    [
+      `balance: opened at ${money(OPENING_BALANCE_MINOR)}`,
+      ...topUps.map((e) => `topped up ${money(e.topUpMinor ?? 0)} on ${e.on}`),
+      `charged ${money(charged)} for ${charges.length} renewal${charges.length === 1 ? "" : "s"}`,
+      `now ${money(sandbox.state.balanceMinor)}`,
+    ].join("; "),
+  );
   console.log("\nthe fleet at the end (vendor's view):");
   for (const l of sandbox.state.list()) {
     const status = { "1": "ordered", "2": "active", "3": "suspended", "4": "deleted", "5": "processing" }[

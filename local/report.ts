@@ -1,4 +1,5 @@
 import type { WatcherResult } from "../functions/watcher.ts";
+import { months } from "../shared/watcher/words.ts";
 
 /** A night's result as a person reads it. */
 export function printNight(result: WatcherResult): void {
@@ -7,7 +8,7 @@ export function printNight(result: WatcherResult): void {
     `  sync: ${s.listed} listed, ${s.added} new, ${s.updated} changed, ${s.gone} gone, ${s.unchanged} unchanged (${result.syncWrites} licence writes)`,
   );
   for (const r of result.renewed)
-    console.log(`  renewed ${r.name} (id ${r.id}): ${r.from} -> ${r.to} (${r.period} month(s), ${r.reason})`);
+    console.log(`  renewed ${r.name} (id ${r.id}): ${r.from} -> ${r.to} (${months(r.period)}, ${r.reason})`);
   for (const f of result.failed) console.log(`  FAILED ${f.name} (id ${f.id}): ${f.reason}`);
   for (const u of result.unknown) console.log(`  UNKNOWN ${u.name} (id ${u.id}): reconciled next run`);
   console.log(
