@@ -159,6 +159,8 @@ export class DeskApi extends Construct {
       this.api.addGatewayResponse(response.type.responseType, {
         type: response.type,
         ...(response.status ? { statusCode: response.status } : {}),
+        // Like every answer of the functions: an error about a licence is never cached on the way.
+        responseHeaders: { "Cache-Control": "'no-store'" },
         templates: {
           "application/json": `{"error":{"code":"${response.code}","message":$context.error.messageString,"details":{}}${response.extra ?? ""}}`,
         },

@@ -485,6 +485,9 @@ describe("the REST API", () => {
       outcome: "unknown",
     });
     expect(body("DEFAULT_5XX").error.code).toBe("internal_error");
+    // Never cached on the way, like the functions' own answers.
+    for (const props of Object.values(responses))
+      expect(props?.ResponseParameters).toEqual({ "gatewayresponse.header.Cache-Control": "'no-store'" });
   });
 
   it("is regional", () => {
