@@ -486,8 +486,10 @@ describe("the REST API", () => {
     });
     expect(body("DEFAULT_5XX").error.code).toBe("internal_error");
     // Never cached on the way, like the functions' own answers.
-    for (const props of Object.values(responses))
-      expect(props?.ResponseParameters).toEqual({ "gatewayresponse.header.Cache-Control": "'no-store'" });
+    for (const type of Object.keys(responses))
+      expect(responses[type]?.ResponseParameters, type).toEqual({
+        "gatewayresponse.header.Cache-Control": "'no-store'",
+      });
   });
 
   it("is regional", () => {
