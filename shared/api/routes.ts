@@ -74,7 +74,13 @@ export const routes: readonly Route[] = [
     idempotencyKey: true,
     vendor: true,
     success: 200,
-    refusals: ["lifecycle_closed", "already_at_cap", "renewal_in_flight", "renewal_not_applied"],
+    refusals: [
+      "lifecycle_closed",
+      "already_at_cap",
+      "renewal_in_flight",
+      "renewal_not_wanted",
+      "renewal_not_applied",
+    ],
     tag: "licences",
   },
   {
@@ -84,6 +90,8 @@ export const routes: readonly Route[] = [
     summary: "Suspend a licence",
     vendor: true,
     success: 200,
+    // Refused while a renewal is on its way to the vendor: it would reactivate the licence.
+    refusals: ["renewal_in_flight"],
     tag: "licences",
   },
   {

@@ -4,6 +4,7 @@ import type { LicenceChanges, LicenceRecord } from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
 import { NotFoundError } from "./errors.ts";
 import type { IpQuery, UpdateInput } from "./inputs.ts";
+import { whileSuspending } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 
 /**
@@ -61,10 +62,13 @@ export function licenceChanges(ctx: DeskContext) {
     },
 
     /** Suspended on purpose: marked, so the watcher never renews it behind the reseller's back. */
+    /** Never while a renewal is on its way to the vendor: that renewal would reactivate the licence. */
     async suspend(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
-      await ctx.audited("suspend", id, { id }, () => billing.suspend(id, ctx.vendorOptions));
-      return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
+      return whileSuspending(ctx, id, async () => {
+        await ctx.audited("suspend", id, { id }, () => billing.suspend(id, ctx.vendorOptions));
+        return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
+      });
     },
 
     async resume(id: string): Promise<LicenceRecord> {

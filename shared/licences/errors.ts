@@ -136,10 +136,14 @@ export class OutcomePendingError extends DeskError {
 export class RenewalInFlightError extends DeskError {
   readonly code = "renewal_in_flight";
   override readonly name = "RenewalInFlightError";
-  constructor(licenceId: string) {
+  /** `doing`: what was refused; a suspend waits for the renewal, which would otherwise undo it. */
+  constructor(licenceId: string, doing: "renew" | "suspend" = "renew") {
     super(
-      `licence ${licenceId}: another renewal of this licence is in flight or awaits its outcome; nothing was sent. ` +
-        "Check the licence's expiry later before renewing again",
+      doing === "renew"
+        ? `licence ${licenceId}: another renewal of this licence is in flight or awaits its outcome; nothing was sent. ` +
+            "Check the licence's expiry later before renewing again"
+        : `licence ${licenceId}: a renewal of this licence is in flight or awaits its outcome, and it would undo a suspend; nothing was sent. ` +
+            "Suspend it again once the renewal is done",
     );
     Object.assign(this.details, { licenceId, outcome: "not_applied" });
   }

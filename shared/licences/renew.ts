@@ -7,15 +7,11 @@ import {
   type StoredResponse,
 } from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
-import {
-  AlreadyAtCapError,
-  LifecycleClosedError,
-  RenewalInFlightError,
-  RenewalNotWantedError,
-} from "./errors.ts";
+import { AlreadyAtCapError, LifecycleClosedError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
 import type { RenewInput } from "./inputs.ts";
 import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
+import { holdForRenewal } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
 
@@ -44,7 +40,7 @@ export async function renewLicence(
   return runMoneyIntent(intent, {
     async prepare() {
       if (product) checkRenewable(ctx, product, id, body.period, record.expiresOn);
-      await holdLicence(ctx, id, intent.ref);
+      await holdForRenewal(ctx, id, intent.ref);
       if (options.onlyIfAutoRenew) await checkStillWanted(ctx, id);
       // The vendor's expiry right before the renewal is what the evidence is measured from.
       const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
@@ -87,26 +83,6 @@ function checkRenewable(
   }
   const cap = atCap(product, expiresOn, ctx.today);
   if (cap && expiresOn) throw new AlreadyAtCapError(product, id, expiresOn, cap, ctx.today);
-}
-
-/**
- * Takes the licence for this renewal. A holder that is finished, or died before sending, holds it no
- * longer; one whose outcome is still open does, until it is settled.
- */
-async function holdLicence(ctx: DeskContext, id: string, ref: IntentRef): Promise<void> {
-  const store = ctx.register.idempotency;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const hold = await store.holdLicence(id, ref);
-    if (hold.held) return;
-    const other = await store.find(hold.owner.scope, hold.owner.key);
-    const stale =
-      !other ||
-      other.status === "completed" ||
-      (other.status === "in_progress" && other.sentAt === undefined && other.lockedUntil < Date.now());
-    if (!stale) throw new RenewalInFlightError(id);
-    await store.freeLicence(id, hold.owner);
-  }
-  throw new RenewalInFlightError(id);
 }
 
 /** The night decided from its sync; a reseller may have changed the licence since. */

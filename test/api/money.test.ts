@@ -235,3 +235,43 @@ describe("renewals", () => {
     }
   });
 });
+
+describe("a suspend and a renewal of one licence never interleave at the vendor", () => {
+  const suspends = () => h.vendor.calls("soft.suspend");
+  const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+  it("a suspend while a renewal is at the vendor is refused, nothing sent; once it is done, it goes through", async () => {
+    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-1" });
+    const id = ordered.body.id as string;
+    await h.vendor.fault("service.prolong", "slow", 1, 300);
+    const renewing = h.call("POST", `/licenses/${id}/renew`, { body: { period: 1 }, key: "hold-renew-1" });
+    await pause(120);
+    const before = suspends();
+    const refused = await h.call("POST", `/licenses/${id}/suspend`);
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: "renewal_in_flight" } } });
+    expect(refused.body.error.message).toContain("Suspend it again once the renewal is done");
+    expect(suspends()).toBe(before);
+    expect((await renewing).status).toBe(200);
+    const suspended = await h.call("POST", `/licenses/${id}/suspend`);
+    expect(suspended.status).toBe(200);
+    expect(suspends()).toBe(before + 1);
+    expect((await h.vendor.state()).licences.find((l) => l.id === id)?.status).toBe("3");
+  });
+
+  it("a renewal while a suspend is at the vendor is refused with renewal_not_wanted, nothing charged", async () => {
+    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-2" });
+    const id = ordered.body.id as string;
+    await h.vendor.fault("soft.suspend", "slow", 1, 300);
+    const suspending = h.call("POST", `/licenses/${id}/suspend`);
+    await pause(120);
+    const [calls, money] = [renewals(), await balance()];
+    const refused = await h.call("POST", `/licenses/${id}/renew`, {
+      body: { period: 1 },
+      key: "hold-renew-2",
+    });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: "renewal_not_wanted" } } });
+    expect(refused.body.error.message).toContain("it is being suspended through the desk");
+    expect([renewals(), await balance()]).toEqual([calls, money]);
+    expect((await suspending).status).toBe(200);
+  });
+});
