@@ -6,6 +6,7 @@ import { NotFoundError } from "./errors.ts";
 import type { IpQuery, UpdateInput } from "./inputs.ts";
 import { whileSuspending } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
+import { refusalReason } from "./vendor-outcome.ts";
 
 /**
  * The licence desk's other operations: each vendor call audited, each register write touching only
@@ -62,11 +63,22 @@ export function licenceChanges(ctx: DeskContext) {
     },
 
     /** Suspended on purpose: marked, so the watcher never renews it behind the reseller's back. */
-    /** Never while a renewal is on its way to the vendor: that renewal would reactivate the licence. */
+    /**
+     * Never while a renewal is on its way to the vendor: that renewal would reactivate the licence. Marked
+     * ours before the vendor hears of it, so a night's sync that sees the suspension at the vendor knows
+     * whose it is (and tells no one "suspended by the vendor"); the mark goes if the vendor refuses.
+     */
     async suspend(id: string): Promise<LicenceRecord> {
-      await ctx.stored(id);
+      const before = await ctx.stored(id);
       return whileSuspending(ctx, id, async () => {
-        await ctx.audited("suspend", id, { id }, () => billing.suspend(id, ctx.vendorOptions));
+        if (before.suspendedBy !== "desk") await save(id, { suspendedBy: "desk" });
+        try {
+          await ctx.audited("suspend", id, { id }, () => billing.suspend(id, ctx.vendorOptions));
+        } catch (error) {
+          if (before.suspendedBy !== "desk" && refusalReason(error) !== undefined)
+            await save(id, { suspendedBy: undefined }).catch(() => {});
+          throw error;
+        }
         return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
       });
     },

@@ -22,7 +22,7 @@ export async function syncPhase(
       catalogue: deps.catalogue,
       vendorConcurrency: deps.settings.vendorConcurrency,
       registerConcurrency: deps.settings.registerConcurrency,
-      beforeWrite: (change) => run.raise(changeAlerts(run, change)),
+      beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
     },
     listed,
     run.night,
@@ -46,7 +46,7 @@ export async function syncPhase(
   return sync.records;
 }
 
-function changeAlerts(run: NightRun, { before, after, detailError }: Change): Alert[] {
+async function changeAlerts(run: NightRun, { before, after, detailError }: Change): Promise<Alert[]> {
   const due: Alert[] = [];
   const told = run.tell(after);
   // Suspended after its expiry is the vendor's usual course with an unpaid licence: the expired alert
@@ -57,7 +57,8 @@ function changeAlerts(run: NightRun, { before, after, detailError }: Change): Al
     before.status !== "suspended" &&
     after.status === "suspended" &&
     !after.suspendedBy &&
-    beforeExpiry
+    beforeExpiry &&
+    !(await suspendedByUs(run, after.id))
   ) {
     due.push(alerts.vendorSuspended(run.night, told));
   }
@@ -74,4 +75,13 @@ function changeAlerts(run: NightRun, { before, after, detailError }: Change): Al
   }
   if (detailError) due.push(alerts.syncFailed(run.night, told, detailError));
   return due;
+}
+
+/**
+ * Whether the desk suspended it after all: `before` was read at the start of the sync, and a suspend
+ * through the API marks the register before it calls the vendor, so a suspension the form shows now
+ * is ours if the register, read again now, says so. (One read, only for a licence newly suspended.)
+ */
+async function suspendedByUs(run: NightRun, id: string): Promise<boolean> {
+  return (await run.deps.register.licences.get(id))?.suspendedBy === "desk";
 }
