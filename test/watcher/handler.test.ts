@@ -246,9 +246,22 @@ describe("an alert SNS refuses", () => {
   it("is released, counted as undelivered, and sent by the rerun; nothing else twice", async () => {
     sns.on(PublishCommand).rejectsOnce(new Error("Throttling: Rate exceeded")).resolves({ MessageId: "m-2" });
     const { invoke } = await setup({ topic: TOPIC });
+    const errors = vi.spyOn(console, "error");
     const first = await invoke({ date: "2021-05-17" });
     expect(first.undelivered).toBe(1);
     expect(first.alertsSent).toBe(4);
+    // Logged once, with the alert it carried and the reason, for the operators (and the alarm's metric).
+    const logged = errors.mock.calls
+      .map((args) => String(args[0]))
+      .filter((line) => line.includes('"alert undelivered"'))
+      .map(
+        (line) => JSON.parse(line) as { alerts: number; entries: string[]; reason: string; title: string },
+      );
+    errors.mockRestore();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ alerts: 1, reason: "Error: Throttling: Rate exceeded" });
+    expect(logged[0]?.entries).toHaveLength(1);
+    expect(logged[0]?.title).toMatch(/^\[licence desk\] /);
     const subjects = () =>
       sns
         .commandCalls(PublishCommand)
