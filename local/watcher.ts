@@ -4,6 +4,7 @@ import { isIsoDate } from "../shared/dates.ts";
 import { ensureTable } from "../shared/register/table.ts";
 import { localEnvironment } from "./environment.ts";
 import { printNight } from "./report.ts";
+import { SettingError } from "./settings.ts";
 
 /**
  * `npm run watcher -- --date YYYY-MM-DD`: one night of the watcher (the very Lambda handler) against
@@ -20,7 +21,12 @@ const externalVendor = Boolean(process.env.BILLMGR_URL);
 const at = new Date(`${night}T02:00:00Z`);
 // A sandbox of its own starts on the night's clock: one started on today's would expire and delete the
 // book's licences before it is moved back to the night.
-const local = await localEnvironment({ joinRunning: true, now: at });
+const local = await localEnvironment({ joinRunning: true, now: at }).catch((error: unknown) => {
+  // A setting to change is told in one line each (exit code 2), as npm start tells it.
+  if (!(error instanceof SettingError)) throw error;
+  for (const problem of error.problems) console.error(`npm run watcher: ${problem}`);
+  process.exit(2);
+});
 try {
   Object.assign(process.env, local.env);
   const client = new DynamoDBClient({ endpoint: local.dynamoEndpoint });

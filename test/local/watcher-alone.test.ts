@@ -19,13 +19,17 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** `npm run watcher -- --date <night>` on its own: no `npm start` running, no NOW. */
-async function watcherAlone(night: string): Promise<{ code: number | null; output: string }> {
+async function watcherAlone(
+  night: string,
+  extra: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATA_DIR: dataDir,
     DYNAMODB_PORT: "0",
     SANDBOX_PORT: "0",
     BILLMGR_URL: "",
+    ...extra,
   };
   delete env.NOW;
   const child = spawn(process.execPath, ["--import", "tsx", "local/watcher.ts", "--date", night], {
@@ -88,4 +92,12 @@ describe("npm run watcher on its own", () => {
     const summary = tonight.find((m) => m.kind === "summary");
     for (const id of ids) expect(summary?.body).toContain(`(id ${id}, `);
   }, 120_000);
+
+  it("says a bad setting in one line naming the variable, exit code 2, no stack trace", async () => {
+    const run = await watcherAlone("2021-05-29", { DYNAMODB_PORT: "abc" });
+    expect(run.code).toBe(2);
+    expect(run.output.trim()).toBe(
+      'npm run watcher: DYNAMODB_PORT must be a port number from 0 to 65535 (0 picks a free one), got "abc"',
+    );
+  });
 });
