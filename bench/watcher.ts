@@ -26,6 +26,8 @@ import { median, ms } from "./stats.ts";
 const CREDENTIALS = "bench:bench-password";
 const TABLE = "watcher-bench";
 const FLOOR_TABLE = "watcher-floor";
+const EMPTY_TABLE = "watcher-empty";
+const EMPTY_NIGHT_GOAL = 1.5;
 /** 10,000 unless `BENCH_WATCHER_LICENCES` says otherwise (a smaller fleet to try a change quickly). */
 const LICENCES = Number(process.env.BENCH_WATCHER_LICENCES ?? 10_000);
 /** Before the ISPmanager 5 cap (2021-04-08) and close (2021-06-15): an ordinary night, no lifecycle alerts. */
@@ -42,16 +44,17 @@ const GET_SAMPLES = 20;
 const READ_FLOOR_TRIES = 3;
 
 /**
- * One watcher night over a 10,000-licence fleet: `runNight` (list, sync, decide, renew, alert) against the
- * in-process vendor sandbox and dynalite in memory, run three times: a first night over a freshly seeded
- * register, the same night again (nothing changed: it should write nothing), and the next night after 1 %
- * of the licences changed at the vendor. Every DynamoDB request the register sends is counted by a
- * middleware on its client, so writes are seen whatever wrote them (not only the sync's own count).
- * Beside it, in the same run: the engine's own batch write of the same 10,000 items into a fresh table,
- * its paged query of all of them through the expiry index, and the client's list of all 10,000 from the
- * sandbox (the part of a night no watcher can skip: read the register, read the vendor; best of 3 each).
- * The sandbox runs in this process and sweeps its whole book on every vendor call, so each call the night
- * makes costs ~10-15 ms of this process's CPU at 10,000 licences (printed as an info line).
+ * Watcher nights over a 10,000-licence fleet: `runNight` (list, sync, decide, renew, alert) against the
+ * in-process vendor sandbox and dynalite in memory. First the night on an empty register (the sync reads
+ * every licence's form and creates them all); then, over a register seeded as if every licence had been
+ * ordered through the API, a first night, the same night again (nothing changed: it should write
+ * nothing), and the next night after 1 % of the licences changed at the vendor. Every DynamoDB request
+ * the register sends is counted and timed by a middleware on its client, so writes are seen whatever
+ * wrote them (not only the sync's own count), and each renewal is timed beside its own vendor calls and
+ * writes. Beside them, in the same run: the engine's own batch write of the same 10,000 items into a
+ * fresh table, its paged query of all of them through the expiry index, the client's list of all 10,000
+ * from the sandbox (best of 3 each), and every licence's form read once.
+ * The sandbox runs in this process, so every vendor call costs this process's CPU too.
  */
 export async function benchWatcher(): Promise<void> {
   const dynamo = await startDynalite();
@@ -97,6 +100,7 @@ export async function benchWatcher(): Promise<void> {
   try {
     await ensureTable(client, TABLE);
     await ensureTable(client, FLOOR_TABLE);
+    await ensureTable(client, EMPTY_TABLE);
     const plan = planFleet(LICENCES, NIGHT);
 
     // The vendor's book, seeded directly (no charge).
@@ -105,21 +109,6 @@ export async function benchWatcher(): Promise<void> {
       registerRecord(licence, sandbox.state.seed(seedInput(licence))),
     );
     const seedVendorMs = performance.now() - started;
-
-    // The register, as if every licence had been ordered through the API: the register's own put.
-    requests.reset();
-    started = performance.now();
-    await mapLimit(records, WRITE_CONCURRENCY, (record) => deps.register.licences.put(record));
-    const seedRegisterMs = performance.now() - started;
-    const seedPuts = requests.writes.length;
-    console.log(
-      `\nwatcher night: ${LICENCES.toLocaleString("en")} licences (${describeFleet(plan, NIGHT)}); ` +
-        `vendor book seeded in ${s(seedVendorMs)}, register in ${s(seedRegisterMs)} ` +
-        `(${seedPuts} PutItem through licences.put, ${WRITE_CONCURRENCY} in flight); ` +
-        `load average ${loadavg()
-          .map((l) => l.toFixed(2))
-          .join(" ")}`,
-    );
 
     // Floors, in the same run and on the same engine and sandbox.
     const items = records.map(licenceItem);
@@ -142,7 +131,7 @@ export async function benchWatcher(): Promise<void> {
     if (queried !== LICENCES || listed !== LICENCES)
       throw new Error(`floor read ${queried} items and listed ${listed} licences`);
     // (info) One licence's form from the sandbox holding 10,000: what each renewal and each changed
-    // licence pays per vendor call here (the sandbox sweeps its whole book on every call).
+    // licence pays per vendor call here (the sandbox runs in this process).
     const getMs: number[] = [];
     for (const record of records.slice(0, GET_SAMPLES)) {
       const before = performance.now();
@@ -150,7 +139,7 @@ export async function benchWatcher(): Promise<void> {
       getMs.push(performance.now() - before);
     }
 
-    const run = async (label: string, night: IsoDate) => {
+    const run = async (label: string, night: IsoDate, on: WatcherDeps = deps) => {
       const instant = nightAt(night);
       sandbox.setNow(instant);
       const callsBefore = sandbox.calls.length;
@@ -159,7 +148,7 @@ export async function benchWatcher(): Promise<void> {
       vendorDone.length = 0;
       licenceCalls.length = 0;
       const start = performance.now();
-      const report = await runNight(deps, night, instant);
+      const report = await runNight(on, night, instant);
       const end = performance.now();
       const listed = vendorDone.filter((c) => c.func === "soft").at(-1)?.at ?? start;
       return {
@@ -175,11 +164,38 @@ export async function benchWatcher(): Promise<void> {
       };
     };
 
+    // The first night on an empty register: the sync reads every licence's form and creates them all.
+    const emptyNight = await run(`night ${NIGHT}, empty register`, NIGHT, {
+      ...deps,
+      register: createDynamoRegister({ client, tableName: EMPTY_TABLE }),
+    });
+    // (info) What that night cannot skip besides the writes: every licence's form, as many in flight as the sync reads.
+    started = performance.now();
+    await mapLimit(records, deps.settings.vendorConcurrency, (record) => deps.billing.get(record.id));
+    const formsMs = performance.now() - started;
+
+    // The register, as if every licence had been ordered through the API (autoRenew as planned), through
+    // the register's batch creation.
+    requests.reset();
+    started = performance.now();
+    await mapLimit(chunks(records, BATCH), WRITE_CONCURRENCY, (chunk) =>
+      deps.register.licences.createMany(chunk),
+    );
+    const seedRegisterMs = performance.now() - started;
+    console.log(
+      `\nwatcher night: ${LICENCES.toLocaleString("en")} licences (${describeFleet(plan, NIGHT)}); ` +
+        `vendor book seeded in ${s(seedVendorMs)}, register in ${s(seedRegisterMs)} ` +
+        `(${requests.operations.length} requests through licences.createMany, ${WRITE_CONCURRENCY} in flight); ` +
+        `load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
+    );
+
     const first = await run(`night ${NIGHT}`, NIGHT);
     const again = await run(`night ${NIGHT} again`, NIGHT);
     const changes = changeAtVendor(sandbox.state, records, CHANGED);
     const next = await run(`night ${NEXT_NIGHT} (${CHANGED} changed)`, NEXT_NIGHT);
-    const runs = [first, again, next];
+    const runs = [emptyNight, first, again, next];
 
     console.table(
       runs.map((r) => ({
@@ -229,6 +245,10 @@ export async function benchWatcher(): Promise<void> {
       },
       { floor: "query all + list all", time: s(readFloor) },
       { floor: `(info) billing.get, median of ${GET_SAMPLES}`, time: ms(median(getMs)) },
+      {
+        floor: `(info) billing.get of all ${LICENCES}, ${deps.settings.vendorConcurrency} in flight`,
+        time: s(formsMs),
+      },
     ]);
     for (const r of runs) {
       console.log(
@@ -237,7 +257,14 @@ export async function benchWatcher(): Promise<void> {
       );
     }
     console.log(
-      `seeding the register through licences.put took ${(seedRegisterMs / batchWriteMs).toFixed(2)}x the batch-write floor`,
+      `seeding the register through licences.createMany took ${(seedRegisterMs / batchWriteMs).toFixed(2)}x the batch-write floor`,
+    );
+    const emptyRatio = emptyNight.wallMs / batchWriteMs;
+    console.log(
+      `first night on an empty register (${emptyNight.report.sync.added} new): ${s(emptyNight.wallMs)}, ` +
+        `${emptyRatio.toFixed(2)}x the batch-write floor (goal <= ${EMPTY_NIGHT_GOAL}) ` +
+        `${emptyRatio <= EMPTY_NIGHT_GOAL ? "ok" : "OVER GOAL"}; ` +
+        `${(emptyNight.wallMs / (batchWriteMs + formsMs + listAllMs)).toFixed(2)}x its writes, form reads and list together`,
     );
     for (const r of runs.filter((run) => run.renewals.length > 0)) printRenewals(r.label, r.renewals, deps);
   } finally {
@@ -569,10 +596,9 @@ function printRenewals(label: string, renewals: RenewalTime[], deps: WatcherDeps
 
 /**
  * Where a night's time went, from the order `runNight` works in: the vendor's list (its `soft` pages come
- * first); the sync, decisions and balance forecast, up to the first renewal (the renew phase re-reads
- * each licence first: a GetItem on a licence item, which the sync sends only after losing a write to a
- * concurrent one); the renewals, up to the first alert-ledger request after them; then the alerts, the
- * summary and the sending.
+ * first); the sync, up to the night's sync counts it writes when done; the decisions and the renewals, up
+ * to the first alert-ledger request after the last renewal's record; then the alerts, the summary and
+ * the sending.
  */
 function phases(
   start: number,
@@ -581,14 +607,15 @@ function phases(
   register: RequestSeen[],
 ): Record<string, number> {
   const listed = vendor.filter((c) => c.func === "soft").at(-1)?.at ?? start;
-  // The sync records the alerts of vendor changes as it goes: the alert phase starts after the renewals.
-  const renewing =
-    register.find((r) => r.kind === "licence" && r.op === "GetItemCommand" && r.at > listed)?.at ?? end;
-  const alerting = register.find((r) => r.kind === "alert" && r.at > renewing)?.at ?? end;
+  const synced = register.find((r) => r.kind === "night" && r.sk === "SYNC" && r.at > listed)?.end ?? listed;
+  const renewed =
+    register.findLast((r) => r.kind === "night" && r.sk.startsWith("RENEWAL#") && r.op === "PutItemCommand")
+      ?.end ?? synced;
+  const alerting = register.find((r) => r.kind === "alert" && r.at > Math.max(synced, renewed))?.at ?? end;
   return {
     list: listed - start,
-    "sync+decide": renewing - listed,
-    renew: alerting - renewing,
+    sync: synced - listed,
+    "decide+renew": alerting - synced,
     alerts: end - alerting,
   };
 }

@@ -11,6 +11,7 @@ import {
 import type { LicenceStatus } from "../billmgr/licence.ts";
 import { alertLedger } from "./alert-ledger.ts";
 import { intentStore } from "./intents.ts";
+import { createNewLicences } from "./new-licences.ts";
 import { nightLedger } from "./night-ledger.ts";
 
 export { IdempotencyRecordNotFoundError, idempotencyKey } from "./intents.ts";
@@ -20,6 +21,7 @@ import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./tab
 import {
   type AuditEntry,
   type AuditLog,
+  type IdempotencyStore,
   InvalidCursorError,
   type LicenceChanges,
   type LicenceQuery,
@@ -53,10 +55,11 @@ export function createDynamoRegister(options: DynamoRegisterOptions): Register {
     marshallOptions: { removeUndefinedValues: true },
   });
   const table = options.tableName;
+  const idempotency = intentStore(doc, table);
   return {
-    licences: licenceStore(doc, table),
+    licences: licenceStore(doc, table, idempotency),
     audit: auditLog(doc, table),
-    idempotency: intentStore(doc, table),
+    idempotency,
     alerts: alertLedger(doc, table),
     nights: nightLedger(doc, table),
   };
@@ -70,8 +73,12 @@ export { alertKey } from "./alert-ledger.ts";
 // ---------------------------------------------------------------------------------------------------------
 // Licences
 
-function licenceStore(doc: DynamoDBDocumentClient, table: string): LicenceStore {
-  return {
+function licenceStore(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  intents: Pick<IdempotencyStore, "licenceIdOwners" | "find">,
+): LicenceStore {
+  const store: LicenceStore = {
     async get(id) {
       const { Item } = await doc.send(
         new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
@@ -100,6 +107,19 @@ function licenceStore(doc: DynamoDBDocumentClient, table: string): LicenceStore 
         throw error;
       }
     },
+
+    createMany: (records) =>
+      createNewLicences(
+        {
+          doc,
+          table,
+          keyOf: licenceKey,
+          itemOf: (record) => licenceItem(record, 1),
+          intents,
+          licences: store,
+        },
+        records,
+      ),
 
     async update(id, changes, options = {}) {
       const update = licenceUpdate(id, changes, options.ifVersion);
@@ -154,6 +174,7 @@ function licenceStore(doc: DynamoDBDocumentClient, table: string): LicenceStore 
       };
     },
   };
+  return store;
 }
 
 interface IndexShape {

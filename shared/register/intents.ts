@@ -5,9 +5,9 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { isConditionFailure, queryAll } from "./queries.ts";
+import { batchGet, isConditionFailure, queryAll } from "./queries.ts";
 import { BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
-import type { ClaimResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from "./types.ts";
+import type { ClaimResult, IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "./types.ts";
 
 /** `markSent`, `markUnknown` or `markApplied` on a key with no record (never claimed, or released). */
 export class IdempotencyRecordNotFoundError extends Error {
@@ -29,7 +29,11 @@ export const idempotencyKey = (scope: string, key: string) => ({
   [SORT_KEY]: IDEM_SK,
 });
 const renewingKey = (licenceId: string) => ({ [PARTITION_KEY]: `RENEWING#${licenceId}`, [SORT_KEY]: "LOCK" });
-const orderedKey = (licenceId: string) => ({ [PARTITION_KEY]: `ORDERED#${licenceId}`, [SORT_KEY]: "INTENT" });
+/** Where an order's claim of its new licence id is kept (`claimLicenceId`). */
+export const orderedKey = (licenceId: string) => ({
+  [PARTITION_KEY]: `ORDERED#${licenceId}`,
+  [SORT_KEY]: "INTENT",
+});
 
 /** Money intents on the register's table: conditional writes only, so concurrent callers never both win. */
 export function intentStore(doc: DynamoDBDocumentClient, table: string): IdempotencyStore {
@@ -299,6 +303,15 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         if (isConditionFailure(error)) return false;
         throw error;
       }
+    },
+
+    async licenceIdOwners(licenceIds) {
+      const owners = new Map<string, IntentRef>();
+      for (const item of await batchGet(doc, table, licenceIds.map(orderedKey))) {
+        const licenceId = String(item[PARTITION_KEY]).slice("ORDERED#".length);
+        owners.set(licenceId, { scope: item.scope as string, key: item.key as string });
+      }
+      return owners;
     },
   };
 }

@@ -77,6 +77,13 @@ export interface LicenceStore {
    */
   create(record: LicenceRecord): Promise<boolean>;
   /**
+   * `create` for many records at once, in batches (BatchWriteItem), for licences new to the register.
+   * A record whose licence has an item already, or whose id an order has claimed, is not written: its
+   * id is in `existing` (read it and update it, or `create` it, instead). What was created is returned
+   * as written (version 1), or as corrected for an order that claimed the id while it was written.
+   */
+  createMany(records: readonly LicenceRecord[]): Promise<{ created: LicenceRecord[]; existing: string[] }>;
+  /**
    * Sets only these fields, leaving every other one as it is (a reseller's `autoRenew` set during the
    * night survives the sync). With `ifVersion`, only if the record is still at that version
    * (`StaleRecordError` otherwise). The record after the write; undefined when there is none.
@@ -221,6 +228,8 @@ export interface IdempotencyStore {
   freeLicence(licenceId: string, owner: IntentRef): Promise<void>;
   /** An order's new licence id belongs to one intent: true when it is (now) this one's. */
   claimLicenceId(licenceId: string, owner: IntentRef): Promise<boolean>;
+  /** The intents that claimed any of these licence ids (`claimLicenceId`), by consistent batch reads. */
+  licenceIdOwners(licenceIds: readonly string[]): Promise<Map<string, IntentRef>>;
 }
 
 export interface IntentRef {

@@ -66,6 +66,8 @@ const VENDOR_FIELDS = [
 
 /** How often one licence's write is decided again after losing to a concurrent write. */
 const STALE_ROUNDS = 3;
+/** New licences written together (BatchWriteItem's limit). */
+const NEW_BATCH = 25;
 
 /** Every licence in the register, through the expiry index (a query, a page at a time). */
 export async function allLicences(store: LicenceStore): Promise<Map<string, LicenceRecord>> {
@@ -152,16 +154,68 @@ export async function syncRegister(
   }
 
   // Only new, changed and keyless licences cost a vendor read; a deleted one has no form left to read.
-  // Each is written as soon as it is read, so a run cut short (the first night of a large fleet) keeps
-  // what it did and its retry carries on from there.
+  // Each is written soon after it is read, so a run cut short (the first night of a large fleet) keeps
+  // what it did and its retry carries on from there: a change at once, a new licence with the next
+  // batch of new ones. Batches are written while the reading goes on, as many at once as the register
+  // takes; a reader waits only when that many are in flight, so no more is read than can be written.
+  const fresh: Array<{ change: Change; touch: boolean }> = [];
+  const created: Change[] = [];
+  const writing = new Set<Promise<void>>();
+  let writeFailure: { error: unknown } | undefined;
+  const submit = async (batch: Array<{ change: Change; touch: boolean }>) => {
+    // Never rejects: a failure is kept and thrown to the reader that next submits, or at the end.
+    const task: Promise<void> = createNew(batch).then(
+      (done) => {
+        created.push(...done);
+      },
+      (error: unknown) => {
+        writeFailure ??= { error };
+      },
+    );
+    writing.add(task);
+    void task.then(() => writing.delete(task));
+    while (writing.size >= deps.registerConcurrency) await Promise.race(writing);
+    if (writeFailure) throw writeFailure.error;
+  };
   const read = await mapLimit(toRead, deps.vendorConcurrency, async ({ row, before }) => {
     const change = await readForm(row, before);
-    const written = await write(change, keyChangedSinceRead(row, change.before ?? change.after));
+    if (change.before === undefined) {
+      fresh.push({ change, touch: keyChangedSinceRead(row, change.after) });
+      if (fresh.length >= NEW_BATCH) await submit(fresh.splice(0));
+      return undefined;
+    }
+    const written = await write(change, keyChangedSinceRead(row, change.before));
     if (written) records.set(written.after.id, written.after);
     return written;
   });
-  const changes = read.filter((c): c is Change => c !== undefined);
-  unchanged += read.length - changes.length;
+  if (fresh.length > 0) await submit(fresh.splice(0));
+  await Promise.all(writing);
+  if (writeFailure) throw writeFailure.error;
+  const changes = [...created, ...read.filter((c): c is Change => c !== undefined)];
+  unchanged += toRead.length - changes.length;
+
+  /**
+   * New licences, created in one batch; any that someone created (or an order claimed) since the
+   * register was read is written like a change instead, at the version read.
+   */
+  async function createNew(batch: Array<{ change: Change; touch: boolean }>): Promise<Change[]> {
+    if (batch.length === 0) return [];
+    const byId = new Map(batch.map((b) => [b.change.after.id, b]));
+    for (const { change } of batch) await deps.beforeWrite?.(change);
+    const { created, existing } = await deps.licences.createMany(batch.map((b) => b.change.after));
+    const done: Change[] = created.map((after) => ({
+      ...(byId.get(after.id) as { change: Change }).change,
+      after,
+    }));
+    const others = await mapLimit(
+      existing.map((id) => byId.get(id) as { change: Change; touch: boolean }),
+      deps.registerConcurrency,
+      ({ change, touch }) => write(change, touch),
+    );
+    done.push(...others.filter((c): c is Change => c !== undefined));
+    for (const change of done) records.set(change.after.id, change.after);
+    return done;
+  }
 
   async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
     if (row.status === "deleted") return { before, after: recordFromRow(row, before, deps.catalogue, at) };

@@ -132,6 +132,62 @@ describe("changes the API makes during the night (lost updates)", () => {
   });
 });
 
+describe("licences new to the register", () => {
+  it("are created in batches; one an order writes while the sync reads new forms keeps the order's autoRenew", async () => {
+    const { h } = await harness("2021-05-17");
+    const fleet = Array.from({ length: 30 }, (_, i) =>
+      fleetLicence({ name: `new-${i}`, ip: `82.156.61.${i + 1}`, expiredate: "2021-08-20" }),
+    );
+    const ids = fleet.map((licence) => h.seedVendorOnly(licence));
+    const ordered = ids[7] as string;
+    const writes: string[] = [];
+    h.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const op = context.commandName ?? "";
+        if (/Put|BatchWrite/.test(op)) writes.push(op);
+        return next(args);
+      },
+      { step: "initialize", name: "countWrites" },
+    );
+    // An order of this licence (placed before the night's list, its outcome settled only now: the
+    // reconciler's path) claims the id and writes its record while the sync reads the new forms.
+    const get = h.billing.get.bind(h.billing);
+    h.deps.billing = {
+      ...h.billing,
+      async get(licenceId, opts) {
+        const form = await get(licenceId, opts);
+        if (licenceId === ordered) {
+          const ref = { scope: "billing-panel", key: "order-placed-earlier" };
+          await h.register.idempotency.claim(
+            {
+              ...ref,
+              requestHash: "a".repeat(64),
+              operation: "order",
+              request: { operation: "order", body: { autoRenew: 12 } },
+              lockedUntil: Date.now() + 30_000,
+              expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+            },
+            Date.now(),
+          );
+          await h.register.idempotency.claimLicenceId(ordered, ref);
+          const seeded = h.vendor.sandbox.state.get(ordered);
+          if (!seeded) throw new Error("seeded licence missing");
+          await h.register.licences.put(registerRecord({ ...fleet[7], autoRenew: 12 } as never, seeded));
+        }
+        return form;
+      },
+    };
+    const night = await h.run("2021-05-17");
+    expect(night.sync.added).toBe(29);
+    expect(await h.record(ordered)).toMatchObject({ autoRenew: 12, name: "new-7" });
+    for (const id of ids.filter((x) => x !== ordered))
+      expect(await h.record(id)).toMatchObject({ autoRenew: null, version: 1 });
+    // 29 licences in two batches (25 and 4), not one write each.
+    expect(writes.filter((op) => op === "BatchWriteItemCommand").length).toBeGreaterThanOrEqual(2);
+    expect(writes.filter((op) => op === "PutItemCommand").length).toBeLessThan(10);
+  });
+});
+
 describe("at most one renewal per licence per night", () => {
   it("a licence lapsed weeks ago, renewed, its new expiry still within the lead: a rerun of the night does not renew it again; the next night does", async () => {
     // Before 2021-04-08 (no cap): one month from an expiry of 2021-02-19 is 2021-03-19, still lapsed
