@@ -1,0 +1,81 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { loadCatalogue, type Product } from "../../shared/catalogue/index.ts";
+import { addDays, type IsoDate } from "../../shared/dates.ts";
+import type { LicenceRecord } from "../../shared/register/types.ts";
+import { type Fate, fateLine, fateOf } from "../../shared/watcher/fate.ts";
+import { decideRenewal, type PlanSettings } from "../../shared/watcher/plan.ts";
+
+const catalogue = loadCatalogue();
+const settings: PlanSettings = { renewalLeadDays: 3, earlyRenewalDays: 7, expiryAlertDays: [14, 7, 3, 1] };
+
+/**
+ * The fate by the plain walk: the watcher's decision on every night from tomorrow to the licence's last
+ * chance. `fateOf` decides only on the nights where an input of the decision changes; both must agree.
+ */
+function walkedFate(record: LicenceRecord, product: Product | undefined, night: IsoDate): Fate {
+  const fast = fateOf(record, product, night, settings);
+  if (["gone", "unknown", "ends", "manual"].includes(fast.kind) && record.autoRenew === null) return fast;
+  const expiresOn = record.expiresOn as IsoDate;
+  const closeOn = product?.lifecycle.renewalsCloseOn;
+  if (fast.kind === "ends" || fast.kind === "gone" || fast.kind === "unknown") return fast;
+  const last = addDays(expiresOn, -settings.renewalLeadDays);
+  for (let next = addDays(night, 1); ; next = addDays(next, 1)) {
+    const decision = decideRenewal(record, product, next, settings);
+    if (decision.action === "renew") return { kind: "automatic", on: next, period: decision.renewal.period };
+    if (decision.action === "blocked") return { kind: "blocked", why: decision.why, on: next };
+    if (decision.action === "closed" || next >= last) break;
+  }
+  return fast.kind === "not_due" || fast.kind === "manual" ? fast : { kind: "manual", lastDay: closeOn };
+}
+
+const day = (from: string, span: number) => fc.integer({ min: 0, max: span }).map((n) => addDays(from, n));
+
+describe("a licence's fate", () => {
+  it("is the same whether decided on every night or only where the decision can change", () => {
+    fc.assert(
+      fc.property(
+        day("2021-01-01", 364),
+        day("2020-12-01", 540),
+        fc.constantFrom<LicenceRecord["autoRenew"]>(null, 1, 12),
+        fc.constantFrom<LicenceRecord["status"]>("active", "active", "suspended", "ordered"),
+        fc.boolean(),
+        fc.constantFrom("3541", "4601", "9999"),
+        (night, expiresOn, autoRenew, status, byDesk, pricelist) => {
+          const record: LicenceRecord = {
+            id: "1",
+            name: "n",
+            ip: "82.156.1.1",
+            pricelist,
+            status,
+            statusCode: "2",
+            expiresOn,
+            autoRenew,
+            updatedAt: "",
+            ...(byDesk && status === "suspended" ? { suspendedBy: "desk" as const } : {}),
+          };
+          const product = catalogue.byPricelist(pricelist);
+          expect(fateOf(record, product, night, settings)).toEqual(walkedFate(record, product, night));
+        },
+      ),
+      { numRuns: 3000, seed: 11 },
+    );
+  });
+
+  it("reads as one line that never says both 'renews automatically' and 'cannot be renewed'", () => {
+    const product = catalogue.byPricelist("3541");
+    const fates: Fate[] = [
+      { kind: "automatic", on: "2021-05-29", period: 12 },
+      { kind: "manual", lastDay: "2021-06-14" },
+      { kind: "not_due", closeOn: "2021-06-15", lastDay: "2021-04-07" },
+      { kind: "blocked", why: "suspended_by_desk", on: "2021-05-18" },
+      { kind: "ends", on: "2021-12-31", why: "renewals_closed", closedOn: "2021-06-15" },
+      { kind: "ends", on: "2021-12-31", why: "at_cap", cap: "2021-12-31" },
+    ];
+    for (const fate of fates) {
+      const line = fateLine(fate, "2021-05-17", product);
+      const says = ["renews automatically", "cannot be renewed"].filter((p) => line.includes(p));
+      expect(says.length, line).toBeLessThanOrEqual(1);
+    }
+  });
+});
