@@ -17,6 +17,8 @@ const TABLE = "bench";
 const IP = "82.156.37.16";
 const PRODUCT = { id: "ispmanager5-lite", pricelist: "3541" };
 const CALLS = 1_000;
+/** The calls are cut into rounds, each with its own overhead figure, so one run shows its own spread. */
+const ROUNDS = 5;
 const WARMUP = 200;
 const GOAL_MS = 1;
 
@@ -113,11 +115,18 @@ export async function benchApi(): Promise<void> {
       await call();
       into.push(performance.now() - start);
     };
-    for (let i = 0; i < CALLS; i++) {
-      await timed(samples.route, viaRoute);
-      await timed(samples.client, viaClient);
-      await timed(samples.put, putItem);
-      await timed(samples.hop, hop);
+    const overheadOf = (route: number[], client: number[], put: number[]) =>
+      median(route) - (median(client) + median(put));
+    const rounds: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const from = samples.route.length;
+      for (let i = 0; i < CALLS / ROUNDS; i++) {
+        await timed(samples.route, viaRoute);
+        await timed(samples.client, viaClient);
+        await timed(samples.put, putItem);
+        await timed(samples.hop, hop);
+      }
+      rounds.push(overheadOf(samples.route.slice(from), samples.client.slice(from), samples.put.slice(from)));
     }
 
     const floor = median(samples.client) + median(samples.put);
@@ -146,6 +155,10 @@ export async function benchApi(): Promise<void> {
         `${ms(overhead - median(samples.hop))} of it beyond an empty HTTP round trip`,
     );
     console.log(`median ratio route/floor: ${(median(samples.route) / floor).toFixed(3)}`);
+    console.log(
+      `overhead per round of ${CALLS / ROUNDS}: ${rounds.map((r) => r.toFixed(3)).join(", ")} ms ` +
+        `(spread ${Math.min(...rounds).toFixed(3)}-${Math.max(...rounds).toFixed(3)} ms, median ${ms(median(rounds))})`,
+    );
   } finally {
     await agent.close();
     dynamodb.destroy();

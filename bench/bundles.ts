@@ -25,16 +25,20 @@ const LAMBDA_BUILD: BuildOptions = {
   logLevel: "error",
 };
 
-/** The environment the handlers read at import. Nothing here is contacted while importing. */
+/**
+ * The environment the handlers read at import, as the stack sets it: secrets by SSM parameter name, so
+ * each function builds its SSM reader at import as it does in Lambda. Nothing is contacted while importing.
+ */
 const CHILD_ENV: Record<string, string> = {
   AWS_REGION: "eu-central-1",
   AWS_ACCESS_KEY_ID: "bench",
   AWS_SECRET_ACCESS_KEY: "bench",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  AWS_LAMBDA_FUNCTION_NAME: "bench",
   TABLE_NAME: "bench",
   BILLMGR_URL: "http://127.0.0.1:9/manager/billmgr",
-  BILLMGR_CREDENTIALS: "bench:bench-password",
-  API_TOKEN: "bench-token-0123456789",
+  BILLMGR_CREDENTIALS_PARAM: "/bench/vendor-credentials",
+  API_TOKENS_PARAM: "/bench/api-tokens",
 };
 
 /** Runs in each fresh node process: the module init time is measured inside it, around the import alone. */
@@ -44,7 +48,7 @@ process.stdout.write(String(performance.now() - start) + "\\n");
 process.exit(0);
 `;
 
-type FloorName = "dynamodb" | "vendor";
+type FloorName = "dynamodb" | "ssm" | "vendor";
 
 interface Target {
   name: string;
@@ -88,14 +92,17 @@ const top = (sizes: Map<string, number>, n: number) =>
 
 /**
  * Cold start: each Lambda function bundled as it ships, its size and the time its module takes to
- * initialise in a fresh node process, beside a floor bundle (the SDK client, plus the vendor
- * client's HTTP and XML libraries for vendor routes) built and timed the same way in the same run.
+ * initialise in a fresh node process, beside a floor bundle built and timed the same way in the same
+ * run: the packages of its own it cannot do without, constructed (`bench/floors/`). The DynamoDB client
+ * for the register-only route, the SSM client for the authorizer, and for the vendor routes both plus
+ * the vendor client's HTTP and XML libraries.
  */
 export async function benchBundles(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "licence-desk-bundles-"));
   try {
     const targets: Target[] = [
       { name: "floor: dynamodb", entry: "bench/floors/dynamodb.ts" },
+      { name: "floor: ssm", entry: "bench/floors/ssm.ts" },
       { name: "floor: vendor", entry: "bench/floors/vendor.ts" },
       ...routes.map(
         (route): Target => ({
@@ -104,7 +111,7 @@ export async function benchBundles(): Promise<void> {
           floor: route.vendor ? "vendor" : "dynamodb",
         }),
       ),
-      { name: "authorizer", entry: "functions/authorizer.ts", floor: "dynamodb" },
+      { name: "authorizer", entry: "functions/authorizer.ts", floor: "ssm" },
     ];
 
     const built: Built[] = [];
@@ -138,7 +145,7 @@ export async function benchBundles(): Promise<void> {
 
     const shipped = built;
     console.log(
-      `\ncold start: ${shipped.length - 2} functions bundled as Lambda gets them (infra/bundling.ts: esbuild, minified ESM, ` +
+      `\ncold start: ${shipped.filter((b) => b.floor).length} functions bundled as Lambda gets them (infra/bundling.ts: esbuild, minified ESM, ` +
         `module-first, node22, SDK bundled, no source map); init = median of ${RUNS} fresh node processes, ` +
         "performance.now() around `await import(bundle)` inside the child",
     );
@@ -165,7 +172,7 @@ export async function benchBundles(): Promise<void> {
       };
     });
     console.table(rows);
-    for (const b of shipped.filter((s) => s.floor === "dynamodb")) {
+    for (const b of shipped.filter((s) => s.floor !== undefined && s.floor !== "vendor")) {
       const wrong = ["undici", "fast-xml-parser"].filter((pkg) => carries(b, pkg) === "yes");
       console.log(
         `${b.name} never calls the vendor: ${wrong.length === 0 ? "carries neither undici nor fast-xml-parser" : `CARRIES ${wrong.join(" and ")}`}`,

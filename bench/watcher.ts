@@ -150,12 +150,14 @@ export async function benchWatcher(): Promise<void> {
       const start = performance.now();
       const report = await runNight(on, night, instant);
       const end = performance.now();
-      const listed = vendorDone.filter((c) => c.func === "soft").at(-1)?.at ?? start;
+      const timeline = phases(start, end, vendorDone, requests.sentAt);
+      // Renewals come after the sync (which may have written a licence due tonight too).
+      const synced = start + timeline.list + timeline.sync;
       return {
         label,
         wallMs: end - start,
-        renewals: report.renewed.map((r) => renewalTime(r.id, listed, requests.sentAt, licenceCalls)),
-        phases: phases(start, end, vendorDone, requests.sentAt),
+        renewals: report.renewed.map((r) => renewalTime(r.id, synced, requests.sentAt, licenceCalls)),
+        phases: timeline,
         report,
         calls: tally(sandbox.calls.slice(callsBefore).map((call) => call.func)),
         writes: [...requests.writes],
@@ -605,7 +607,7 @@ function phases(
   end: number,
   vendor: Array<{ func: string; at: number }>,
   register: RequestSeen[],
-): Record<string, number> {
+): { list: number; sync: number; "decide+renew": number; alerts: number } {
   const listed = vendor.filter((c) => c.func === "soft").at(-1)?.at ?? start;
   const synced = register.find((r) => r.kind === "night" && r.sk === "SYNC" && r.at > listed)?.end ?? listed;
   const renewed =
