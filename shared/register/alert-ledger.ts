@@ -1,12 +1,11 @@
 import {
-  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { nightKey } from "./night-ledger.ts";
-import { isConditionFailure, queryAll } from "./queries.ts";
+import { batchGet, isConditionFailure, queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
 import { type AlertKey, type AlertLedger, alertKeyText, type PendingAlert } from "./types.ts";
 
@@ -51,21 +50,8 @@ async function inParallel<T, R>(items: readonly T[], work: (item: T) => Promise<
  * pending (sent by the next run); a pending entry found already sent is dropped without sending.
  */
 export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLedger {
-  /** The items of these keys that exist (BatchGetItem, 100 keys a request, unprocessed ones asked again). */
-  async function existing(keys: Item[]): Promise<Item[]> {
-    const found: Item[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Item[] | undefined = keys.slice(i, i + 100);
-      while (pending && pending.length > 0) {
-        const result = await doc.send(
-          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        found.push(...(result.Responses?.[table] ?? []));
-        pending = result.UnprocessedKeys?.[table]?.Keys as Item[] | undefined;
-      }
-    }
-    return found;
-  }
+  /** The items of these keys that exist: consistent batched reads, unprocessed keys asked again after a backoff. */
+  const existing = (keys: Item[]): Promise<Item[]> => batchGet(doc, table, keys);
 
   /** BatchWriteItem, 25 requests at a time, unprocessed ones sent again. */
   async function batchWrite(requests: Item[]): Promise<void> {
