@@ -320,7 +320,7 @@ export const alerts = {
         ),
         "",
         `What happens next: renewals the balance cannot pay fail, and those licences expire. This mail is sent again only if the shortfall changes.`,
-        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} before ${first.night}.`,
+        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}.`,
         "",
       ].join("\n"),
       licenceId: undefined,

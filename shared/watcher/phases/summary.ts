@@ -187,7 +187,7 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
     case "covered":
       return `Balance: ${money(forecast.balanceMinor)} covers the renewals of ${horizon} (${due}).${note}`;
     case "short":
-      return `Balance: ${money(forecast.balanceMinor)} does not cover the renewals of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account before ${forecast.firstDue}.${note}`;
+      return `Balance: ${money(forecast.balanceMinor)} does not cover the renewals of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
     case "unavailable":
       return `Balance: no forecast could be made: ${forecast.reason}. The renewals of ${horizon}: ${due}; check the balance in the vendor's panel.`;
   }
