@@ -348,11 +348,17 @@ export const alerts = {
 /** Who refused a renewal: the vendor, the desk before sending, or the evidence after an unknown outcome. */
 export type RefusedHow = "vendor" | "desk" | "not_applied";
 
+/** The reason as a sentence of its own (vendor and desk messages may or may not end with a stop). */
+const asSentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
+/** The verdict first, then the reason in its own words: a reason that says "nothing was sent" repeats no verdict. */
 const REFUSED: Record<RefusedHow, (reason: string) => string> = {
-  vendor: (reason) => `The vendor refused tonight's renewal: ${reason}. Nothing was charged.`,
-  desk: (reason) => `The desk did not send tonight's renewal: ${reason}. Nothing was charged.`,
+  vendor: (reason) =>
+    `The vendor refused tonight's renewal, so nothing was charged. Its reason: ${asSentence(reason)}`,
+  desk: (reason) =>
+    `The desk did not send tonight's renewal, so nothing was charged. Why: ${asSentence(reason)}`,
   not_applied: (reason) =>
-    `Tonight's renewal got no answer, and the vendor's records show it was not applied: ${reason}. Nothing was charged.`,
+    `Tonight's renewal got no answer, and the vendor's records show it was not applied, so nothing was charged. ${asSentence(reason)}`,
 };
 
 /** Licences listed by name in one mail; the rest are counted, with the call that lists them. */

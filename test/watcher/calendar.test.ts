@@ -219,7 +219,7 @@ describe("the 2021 calendar, night by night", () => {
     ).toEqual(["after-close", "cluster"]);
     const alert = outbox.find((l) => l.kind === "renewal_failed");
     expect(alert?.body).toContain(
-      "The vendor refused tonight's renewal: Insufficient funds on the account balance. Nothing was charged.",
+      "The vendor refused tonight's renewal, so nothing was charged. Its reason: Insufficient funds on the account balance.",
     );
     expect(alert?.body).toContain("What happens next: the watcher tries again tomorrow (2021-06-08)");
   });

@@ -82,7 +82,7 @@ describe("faults on service.prolong in the middle of a night", () => {
     expect(failed.map((a) => a.licenceId)).toEqual([id.cluster]);
     expect(failed[0]?.title).toBe("[licence desk] Renewal failed: cluster (82.156.39.5)");
     expect(failed[0]?.body).toContain(
-      "The vendor refused tonight's renewal: Insufficient funds on the account balance. Nothing was charged.",
+      "The vendor refused tonight's renewal, so nothing was charged. Its reason: Insufficient funds on the account balance.",
     );
     // The balance forecast saw it coming: 200.00 against 4 x 60.00 + 230.00.
     expect(ofKind(sent, "low_balance")[0]?.title).toBe(
@@ -214,7 +214,9 @@ describe("faults on soft.edit", () => {
     expect(names(night1.failed)).toEqual(["due"]);
     const alert = ofKind(night1.sent, "renewal_failed")[0];
     expect(alert?.licenceId).toBe(dueId);
-    expect(alert?.body).toMatch(/The desk did not send tonight's renewal: \S.*Nothing was charged\./);
+    expect(alert?.body).toMatch(
+      /The desk did not send tonight's renewal, so nothing was charged\. Why: \S.*\.$/m,
+    );
 
     const night2 = await h.run("2021-05-18");
     expect(night2.renewed.map((r) => [r.name, r.from, r.to])).toEqual([["due", "2021-05-20", "2021-12-31"]]);
