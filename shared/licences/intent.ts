@@ -145,7 +145,7 @@ async function sendOnce(
   let prepared: Awaited<ReturnType<MoneyOperation["prepare"]>>;
   try {
     prepared = await operation.prepare();
-    await store.markSent(ref.scope, ref.key, prepared.context, intent.nowMs());
+    await store.markSent(ref.scope, ref.key, prepared.context, intent.nowMs(), lock);
   } catch (error) {
     await forget(intent, operation, undefined, lock);
     throw error;

@@ -140,11 +140,11 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         { ":until": lockedUntil, ":in_progress": "in_progress", ":now": nowMs },
       ),
 
-    async markSent(scope, key, context, sentAt) {
+    async markSent(scope, key, context, sentAt, lock) {
       const done = await conditional(
         idempotencyKey(scope, key),
         "SET #context = :context, sentAt = :sentAt, gsi2pk = :unresolved, gsi1sk = :order REMOVE #expiresAt",
-        "#status = :in_progress AND attribute_not_exists(sentAt)",
+        "#status = :in_progress AND attribute_not_exists(sentAt) AND lockedUntil = :lock",
         { "#context": "context", "#status": "status", "#expiresAt": TTL_ATTRIBUTE },
         {
           ":context": context,
@@ -152,6 +152,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
           ":unresolved": UNRESOLVED_PARTITION,
           ":order": `${new Date(sentAt).toISOString()}#${idempotencyKey(scope, key)[PARTITION_KEY]}`,
           ":in_progress": "in_progress",
+          ":lock": lock,
         },
       );
       if (!done) throw new IdempotencyRecordNotFoundError("the intent is no longer ours to send");

@@ -189,7 +189,17 @@ export interface IdempotencyStore {
    * Right before the money call leaves: records the evidence and the send time, and makes the record
    * unresolved (no expiry, listed for the reconciler). Nothing is sent if this write fails.
    */
-  markSent(scope: string, key: string, context: Record<string, string>, sentAt: number): Promise<void>;
+  /**
+   * Records that the call is about to be sent, by the holder whose lock is `lock` only: a holder that
+   * outlived its lock (taken over meanwhile) must not send beside its successor.
+   */
+  markSent(
+    scope: string,
+    key: string,
+    context: Record<string, string>,
+    sentAt: number,
+    lock: number,
+  ): Promise<void>;
   markUnknown(scope: string, key: string): Promise<void>;
   markApplied(scope: string, key: string, facts: Record<string, string>): Promise<void>;
   /**

@@ -376,4 +376,29 @@ describe("a holder that outlived its lock", () => {
     expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
     expect(vendor.sends).toBe(1);
   });
+
+  it("never sends beside the holder that took it over, even when its own check passes late", async () => {
+    const { intent, vendor, clock, key } = setup();
+    let resumeFirst: () => void = () => {};
+    const op = vendor.operation();
+    // The first holder's check passes, but only after its lock has run out and a retry took the key.
+    const slow = {
+      ...op,
+      prepare: async () => {
+        await new Promise<void>((resume) => {
+          resumeFirst = resume;
+        });
+        return op.prepare();
+      },
+    };
+    const first = runMoneyIntent(intent(), slow).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    clock.now += LOCK_MS + 1;
+    const second = await runMoneyIntent(intent(), vendor.operation());
+    expect(second).toMatchObject({ statusCode: 200 });
+    resumeFirst();
+    expect(await first).toBeInstanceOf(Error);
+    expect(vendor.sends).toBe(1);
+    expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
+  });
 });

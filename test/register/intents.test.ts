@@ -51,7 +51,13 @@ describe("claims", () => {
 
     const sent = intentOf("sent", { expiresAt: NOW / 1000 - 1 });
     await register.idempotency.claim(sent, NOW - 60_000);
-    await register.idempotency.markSent(sent.scope, sent.key, { expiryBefore: "2021-06-01" }, NOW - 59_000);
+    await register.idempotency.markSent(
+      sent.scope,
+      sent.key,
+      { expiryBefore: "2021-06-01" },
+      NOW - 59_000,
+      sent.lockedUntil,
+    );
     const later = await register.idempotency.claim(
       intentOf("sent", { requestHash: "b" }),
       NOW + 365 * 86_400_000,
@@ -81,8 +87,10 @@ describe("from sent to completed", () => {
     const it1 = intentOf("lifecycle");
     await register.idempotency.claim(it1, NOW);
     expect((await register.idempotency.unresolved(1000)).map((r) => r.key)).not.toContain("lifecycle");
-    await register.idempotency.markSent(it1.scope, it1.key, { a: "1" }, NOW);
-    await expect(register.idempotency.markSent(it1.scope, it1.key, { a: "2" }, NOW)).rejects.toThrow();
+    await register.idempotency.markSent(it1.scope, it1.key, { a: "1" }, NOW, it1.lockedUntil);
+    await expect(
+      register.idempotency.markSent(it1.scope, it1.key, { a: "2" }, NOW, it1.lockedUntil),
+    ).rejects.toThrow();
     await register.idempotency.markUnknown(it1.scope, it1.key);
     const unresolved = await register.idempotency.unresolved(1000);
     expect(unresolved.find((r) => r.key === "lifecycle")).toMatchObject({
@@ -134,7 +142,7 @@ describe("from sent to completed", () => {
       expect(await store.claim(it1, NOW)).toEqual({ claimed: true });
       expect(sent).toEqual(["PutItemCommand"]);
 
-      await store.markSent(it1.scope, it1.key, { a: "1" }, NOW);
+      await store.markSent(it1.scope, it1.key, { a: "1" }, NOW, it1.lockedUntil);
       await store.markApplied(it1.scope, it1.key, { newExpiry: "2021-07-01" });
       sent.length = 0;
       const done = await store.complete(
@@ -181,7 +189,11 @@ describe("from sent to completed", () => {
     );
     expect(takes.filter(Boolean)).toHaveLength(1);
 
-    await register.idempotency.markSent(dead.scope, dead.key, {}, NOW);
+    // The dead holder, past its lock, may no longer send; the one that took over may.
+    await expect(
+      register.idempotency.markSent(dead.scope, dead.key, {}, NOW, dead.lockedUntil),
+    ).rejects.toThrow("no longer ours to send");
+    await register.idempotency.markSent(dead.scope, dead.key, {}, NOW, NOW + 30_000);
     // Sent: never taken over again, whatever the clock says.
     expect(await register.idempotency.takeOver(dead.scope, dead.key, NOW + 1e9, NOW + 2e9)).toBe(false);
     const leases = await Promise.all(
