@@ -182,7 +182,7 @@ async function finishApplied(
     () => {},
   );
   const response = await operation.applied(facts, context);
-  return keep(intent, response, "applied");
+  return (await keep(intent, response, "applied")).response;
 }
 
 async function settle(
@@ -223,32 +223,36 @@ async function settle(
     case "not_applied": {
       // Kept first, then freed: a kill in between must never leave the licence free while this intent
       // is still open (another renewal would then be read as this one's evidence).
-      const kept = await keep(intent, evidence.response, "not_applied");
+      const { response, kept } = await keep(intent, evidence.response, "not_applied");
       counted(intent, "settled_not_applied");
-      await operation.released(record.context);
-      return kept;
+      // Unkept, it stays open (listed for the reconciler), so it keeps what it holds.
+      if (kept) await operation.released(record.context);
+      return response;
     }
     case "undecided":
       throw new OutcomePendingError(intent.operation, UNDECIDED_RETRY_SECONDS, evidence.reason);
   }
 }
 
-/** Keeps the final answer; the first one kept wins, so every repeat and every reconciler answers the same. */
+/**
+ * Keeps the final answer; the first one kept wins, so every repeat and every reconciler answers the same.
+ * `kept` is false when it could not be written: the intent is still open.
+ */
 async function keep(
   intent: MoneyIntent,
   response: StoredResponse,
   outcome: "applied" | "not_applied",
-): Promise<StoredResponse> {
+): Promise<{ response: StoredResponse; kept: boolean }> {
   const { store, ref, settings } = intent;
   const expiresAt = Math.floor(intent.nowMs() / 1000) + settings.ttlSeconds;
   try {
     const kept = await retried("keep the answer", () =>
       store.complete(ref.scope, ref.key, response, outcome, expiresAt),
     );
-    return kept.response ?? response;
+    return { response: kept.response ?? response, kept: true };
   } catch {
     // Unkept, the record stays applied (or unknown) and the next repeat or reconciler builds it again.
-    return response;
+    return { response, kept: false };
   }
 }
 

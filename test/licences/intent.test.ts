@@ -199,6 +199,34 @@ describe("unknown: pending for the settle window, then decided on evidence", () 
     expect(vendor.sends).toBe(1);
   });
 
+  it("settled as not applied, it frees what it holds only once that answer is kept", async () => {
+    const { intent, vendor, clock, key } = setup();
+    vendor.next = "lose";
+    await runMoneyIntent(intent(), vendor.operation()).catch(() => {});
+    clock.now += SETTLE_MS + 1;
+    let released = 0;
+    const counting = vendor.operation({
+      released: async () => {
+        released++;
+      },
+    });
+    // The register refuses to keep the answer: the intent stays open, and so does its hold.
+    const failing: IdempotencyStore = {
+      ...register.idempotency,
+      complete: async () => {
+        throw new Error("throttled");
+      },
+    };
+    await runMoneyIntent(intent(failing), counting);
+    expect(released).toBe(0);
+    expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "unknown" });
+    // Kept on the next pass (once the first pass's lease has run out): now freed.
+    clock.now += 31_000;
+    await runMoneyIntent(intent(), counting);
+    expect(released).toBe(1);
+    expect(vendor.sends).toBe(1);
+  });
+
   it("a throttled evidence read keeps it pending (never 'not applied'), and the key is never freed", async () => {
     const { intent, vendor, clock, key } = setup();
     vendor.next = "act_then_lose";
