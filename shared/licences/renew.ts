@@ -129,6 +129,10 @@ async function renewedAnswer(
     for (let attempt = 0; ; attempt++) {
       const current = await ctx.register.licences.get(id);
       if (!current) return undefined;
+      // Already at or past this renewal's expiry (a later renewal or sync wrote it, and this answer is
+      // replayed or settled late): an older view is never written over a newer one.
+      if (expiresOn !== undefined && current.expiresOn !== undefined && current.expiresOn >= expiresOn)
+        return current;
       const changes: LicenceChanges =
         current.suspendedBy === "desk" ? renewed : { ...renewed, status: "active", statusCode: "2" };
       try {
