@@ -24,8 +24,8 @@ const DESK_STATUS: Record<string, number> = {
   invalid_request: 400,
   not_found: 404,
   lifecycle_closed: 422,
-  // 422, not 409: in this API a 409 means "wait and retry" (a request or renewal in flight), and no retry
-  // or change the client can make lets this one through; like lifecycle_closed, it is final.
+  // 422 like lifecycle_closed: the request can never succeed as it stands. (A 409 is a conflict with
+  // another request or with the register: some clear by waiting, some want a new key.)
   already_at_cap: 422,
   idempotency_key_reused: 422,
   request_in_progress: 409,
@@ -61,18 +61,19 @@ export function errorReply(error: unknown): ErrorReply {
     };
   }
   if (error instanceof UnauthorizedError) {
-    return envelope(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required");
+    return envelope("unauthorized", "a valid 'Authorization: Bearer <token>' header is required");
   }
   if (error instanceof InvalidCursorError) {
-    return envelope(400, "invalid_request", "invalid request: cursor is not one this API issued", {
+    return envelope("invalid_request", "invalid request: cursor is not one this API issued", {
       fields: { cursor: "is not one this API issued" },
     });
   }
   if (error instanceof BillmgrVendorError) {
-    const [status, code] = VENDOR[error.type] ?? [502, "upstream_error"];
+    const [, code] = VENDOR[error.type] ?? [502, "upstream_error"];
     // The vendor's own words for a refusal; never for a login failure, which could only confuse callers.
-    const message = error.type === "auth" ? "the vendor refused our credentials" : error.vendorMessage;
-    return envelope(status, code, message, { vendorType: error.type, vendorObject: error.object ?? null });
+    const message =
+      error.type === "auth" ? "the vendor refused our credentials" : redact(error.vendorMessage);
+    return envelope(code, message, { vendorType: error.type, vendorObject: error.object ?? null });
   }
   if (error instanceof BillmgrThrottledError) {
     // A 429 refused the call at the door; a 503 may come after the vendor acted (money calls never get
@@ -82,48 +83,28 @@ export function errorReply(error: unknown): ErrorReply {
         ? "the vendor is throttling our calls; nothing was carried out: retry after Retry-After"
         : "the vendor is overloaded and answered 503: retry after Retry-After";
     return {
-      ...envelope(503, "upstream_throttled", message, { outcome: error.outcome }),
+      ...envelope("upstream_throttled", message, { outcome: error.outcome }),
       retryAfterSeconds: Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)),
     };
   }
   if (error instanceof BillmgrTimeoutError) {
-    return envelope(504, "upstream_timeout", "the vendor did not answer in time", { outcome: error.outcome });
+    return envelope("upstream_timeout", "the vendor did not answer in time", { outcome: error.outcome });
   }
   if (error instanceof BillmgrError) {
-    return envelope(502, "upstream_unavailable", "the vendor could not be reached or gave no usable answer", {
+    return envelope("upstream_unavailable", "the vendor could not be reached or gave no usable answer", {
       outcome: error.outcome,
     });
   }
-  return envelope(500, "internal_error", "an internal error occurred; it has been logged");
+  return envelope("internal_error", "an internal error occurred; it has been logged");
 }
 
-function envelope(
-  statusCode: number,
-  code: string,
-  message: string,
-  details: Record<string, unknown> = {},
-): ErrorReply {
-  return { statusCode, body: { error: { code, message, details } } };
+/** The envelope of one code, its status from the one table of statuses below. */
+function envelope(code: string, message: string, details: Record<string, unknown> = {}): ErrorReply {
+  return { statusCode: CODE_STATUS[code] ?? 500, body: { error: { code, message, details } } };
 }
 
-/** Every `code` the API answers with, for docs/api.md and the OpenAPI document. */
-export const ERROR_CODES = [
-  ...Object.keys(DESK_STATUS),
-  "unauthorized",
-  ...Object.values(VENDOR).map(([, code]) => code),
-  "upstream_error",
-  "upstream_throttled",
-  "upstream_timeout",
-  "upstream_unavailable",
-  "internal_error",
-  "order_not_placed",
-  "renewal_not_applied",
-] as const;
-
-/** The status each `code` is answered with, for the OpenAPI document: the maps above, and the fixed ones. */
-export const CODE_STATUS: Readonly<Record<string, number>> = {
-  ...Object.fromEntries(Object.values(VENDOR).map(([status, code]) => [code, status])),
-  ...DESK_STATUS,
+/** The codes answered outside the desk's and the vendor's maps. */
+const FIXED_STATUS: Record<string, number> = {
   unauthorized: 401,
   upstream_error: 502,
   upstream_throttled: 503,
@@ -134,3 +115,13 @@ export const CODE_STATUS: Readonly<Record<string, number>> = {
   order_not_placed: 409,
   renewal_not_applied: 409,
 };
+
+/** The status each `code` is answered with: the one table `errorReply` and the OpenAPI document read. */
+export const CODE_STATUS: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(Object.values(VENDOR).map(([status, code]) => [code, status])),
+  ...DESK_STATUS,
+  ...FIXED_STATUS,
+};
+
+/** Every `code` the API answers with, for docs/api.md and the OpenAPI document. */
+export const ERROR_CODES: readonly string[] = Object.keys(CODE_STATUS);

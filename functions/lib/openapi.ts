@@ -18,7 +18,7 @@ const RESPONSES: Record<string, GenericSchema> = {
 };
 
 /** What each code tells the client, in the document's words. */
-export const CODE_MEANING: Readonly<Record<(typeof ERROR_CODES)[number], string>> = {
+export const CODE_MEANING: Readonly<Record<string, string>> = {
   invalid_request: "`details.fields` names every offending field, each with what is wrong with it",
   unauthorized: "no bearer token, or one nobody holds",
   internal_error: "a bug on our side; it has been logged",
@@ -31,8 +31,10 @@ export const CODE_MEANING: Readonly<Record<(typeof ERROR_CODES)[number], string>
   outcome_unknown: 'the vendor may have carried it out (`outcome: "unknown"`): retry with the same key',
   outcome_pending:
     "the outcome of the first request with this key is not settled yet: retry after Retry-After",
-  renewal_in_flight: "another renewal of this licence is in flight; nothing was sent",
-  renewal_not_wanted: "the watcher's renewal of a licence no longer set to renew; nothing was sent",
+  renewal_in_flight:
+    "a renewal of this licence is in flight or awaits its outcome (a suspend waits for it too); nothing was sent",
+  renewal_not_wanted:
+    "the licence is being suspended through the desk (or, for the watcher, no longer set to renew); nothing was sent",
   deadline_near: "too little of the request's time was left to send it safely; nothing was sent",
   order_not_placed: "the unanswered order was never placed: order again with a new key",
   renewal_not_applied: "the unanswered renewal was never applied: renew again with a new key",
@@ -93,11 +95,12 @@ function errorResponses(route: Route): Record<string, JsonSchema> {
   for (const code of errorCodes(route)) {
     const status = CODE_STATUS[code];
     if (status === undefined) throw new Error(`no status for error code ${code}`);
+    if (CODE_MEANING[code] === undefined) throw new Error(`no meaning for error code ${code}`);
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   const responses: Record<string, JsonSchema> = {};
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const retry = codes.some((c) => /in_progress|pending|throttled|deadline/.test(c));
+    const retry = codes.some((c) => /in_progress|pending|throttled|deadline|outcome_unknown/.test(c));
     responses[String(status)] = {
       description: codes.map((c) => `\`${c}\`: ${CODE_MEANING[c as keyof typeof CODE_MEANING]}`).join("; "),
       ...(retry && { headers: RETRY_AFTER }),

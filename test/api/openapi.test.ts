@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { CODE_STATUS, ERROR_CODES } from "../../functions/lib/errors.ts";
-import { openApiDocument } from "../../functions/lib/openapi.ts";
+import { CODE_MEANING, openApiDocument } from "../../functions/lib/openapi.ts";
 import { routes } from "../../shared/api/routes.ts";
 
 /**
@@ -120,6 +120,7 @@ describe("the document passes the recommended rules that matter", () => {
 describe("each operation lists only the answers it can give", () => {
   it("every code under the status it is answered with, and every code known", () => {
     for (const code of ERROR_CODES) expect(CODE_STATUS[code], code).toBeGreaterThanOrEqual(400);
+    for (const code of ERROR_CODES) expect(CODE_MEANING[code], code).toMatch(/\w/);
     for (const { op, name } of operations) {
       for (const status of Object.keys(op.responses).filter((s) => Number(s) >= 400)) {
         const codes = codesAt(op, status);
