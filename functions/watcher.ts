@@ -1,16 +1,13 @@
 import * as v from "valibot";
-import { billingClientFromConfig } from "../shared/billmgr/index.ts";
-import { loadCatalogue } from "../shared/catalogue/index.ts";
-import { idempotencySettings, readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
+import { readWatcherConfig } from "../shared/config.ts";
 import { isIsoDate } from "../shared/dates.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
 import { watcherSettings } from "../shared/watcher/settings.ts";
-import { config } from "./lib/config.ts";
-import { nightFigures, vendorCallFigures } from "./lib/figures.ts";
+import { deskDeps } from "./lib/desk.ts";
+import { nightFigures } from "./lib/figures.ts";
 import { publishing } from "./lib/metrics.ts";
 import { alertNotifier } from "./lib/notifier.ts";
 import { reconcileAndTell } from "./lib/reconcile.ts";
-import { register } from "./lib/register.ts";
 
 /**
  * EventBridge Scheduler passes `{"scheduledTime": "<aws.scheduler.scheduled-time>"}`: tonight is that
@@ -26,11 +23,9 @@ const watcher = readWatcherConfig();
 
 const notifier = alertNotifier(watcher.ALERT_TOPIC_ARN);
 const desk = {
-  billing: billingClientFromConfig(readBillmgrConfig(), { onCall: vendorCallFigures }),
-  register,
-  catalogue: loadCatalogue(config.CATALOGUE_JSON),
+  ...deskDeps,
   // Renewal keys name one night; 30 days outlives any retry of it.
-  idempotency: { ...idempotencySettings(config), ttlSeconds: 30 * 86_400 },
+  idempotency: { ...deskDeps.idempotency, ttlSeconds: 30 * 86_400 },
 };
 const deps = {
   ...desk,

@@ -42,12 +42,10 @@ export interface Request {
   /** The API client's name, from the authorizer. */
   client: string;
   id(): string;
-  body<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   query<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
-  idempotencyKey(): string;
   /**
    * Every input the route takes, validated together: one 400 names every bad field at once (path id,
-   * query, body and `Idempotency-Key`), where the single accessors above stop at their own.
+   * query, body and `Idempotency-Key`), where `id()` and `query()` stop at their own.
    */
   inputs<S extends InputSpec>(spec: S): Inputs<S>;
   /**
@@ -83,9 +81,7 @@ function readRequest(
     client,
     deadlineMs: remaining === undefined ? undefined : Date.now() + remaining - RECORDING_MARGIN_MS,
     id: () => valid(checkId(event)),
-    body: (schema) => valid(checkBody(event, schema)),
     query: (schema) => valid(checkQuery(event, schema)),
-    idempotencyKey: () => valid(checkIdempotencyKey(event)),
     inputs<S extends InputSpec>(spec: S): Inputs<S> {
       const checks: Array<[string, Checked<unknown>]> = [];
       if (spec.id) checks.push(["id", checkId(event)]);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { IntentRef } from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
 import { RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
@@ -8,13 +9,13 @@ import { RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
  * while that renewal is on its way would be undone by it, the register saying "suspended" and the vendor
  * "active". The hold is the register's `RENEWING#<id>` item.
  *
- * A suspend holds it under this scope, its key the epoch ms its hold ends: it needs no intent record,
+ * A suspend holds it under this scope, its key the epoch ms its hold ends (and a random tag): it needs no intent record,
  * and a suspend that died mid-way stops holding the licence when that time has passed.
  */
 const SUSPEND_SCOPE = "desk:suspend";
 
 async function isStale(ctx: DeskContext, owner: IntentRef): Promise<boolean> {
-  if (owner.scope === SUSPEND_SCOPE) return Number(owner.key) < Date.now();
+  if (owner.scope === SUSPEND_SCOPE) return Number(owner.key.split(":")[0]) < Date.now();
   const other = await ctx.register.idempotency.find(owner.scope, owner.key);
   return (
     !other ||
@@ -71,7 +72,11 @@ export async function whileSuspending<T>(
   id: string,
   suspend: () => Promise<T>,
 ): Promise<T> {
-  const ref: IntentRef = { scope: SUSPEND_SCOPE, key: String(Date.now() + ctx.idempotency.lockMs) };
+  // Its end, and who it is: two suspends in one millisecond are two holders, each freeing only its own.
+  const ref: IntentRef = {
+    scope: SUSPEND_SCOPE,
+    key: `${Date.now() + ctx.idempotency.lockMs}:${randomBytes(6).toString("hex")}`,
+  };
   // Another suspend holding it: suspending twice is harmless, so this one goes on beside it.
   const held = await take(ctx, id, ref, () => false, "suspend");
   try {

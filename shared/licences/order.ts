@@ -124,7 +124,8 @@ async function placedOrder(
     if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.name !== name || row.pricelist !== pricelist) continue;
     const createdOn =
       row.createdOn ??
-      (await ctx.audited("get", row.id, { id: row.id }, () => ctx.billing.get(row.id))).createdOn;
+      (await ctx.audited("get", row.id, { id: row.id }, () => ctx.billing.get(row.id, ctx.vendorOptions)))
+        .createdOn;
     if (createdOn === undefined || createdOn < orderedOn) continue;
     if (await ctx.register.idempotency.claimLicenceId(row.id, ref))
       return { kind: "applied", facts: { licenceId: row.id } };
