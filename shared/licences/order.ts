@@ -1,6 +1,11 @@
 import { ordersOpen, type Product } from "../catalogue/index.ts";
 import { canonicalIp } from "../ip.ts";
-import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import {
+  type IntentRef,
+  type LicenceRecord,
+  StaleRecordError,
+  type StoredResponse,
+} from "../register/types.ts";
 import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
@@ -99,11 +104,36 @@ async function orderedAnswer(
   } catch {
     record = recordFromOrder({ ...body, id, nodes }, product, ctx.caller.now);
   }
-  const stored = await retried(`store licence ${id}`, async () => {
-    await ctx.register.licences.put(record);
-    return ctx.register.licences.get(id);
-  }).catch(() => undefined);
+  const stored = await retried(`store licence ${id}`, () => storeOrdered(ctx, record)).catch(() => undefined);
   return { statusCode: 201, body: stored ?? record };
+}
+
+/**
+ * The ordered licence into the register, never over what others wrote: created if new; if the night's
+ * sync (or an earlier answer of this order, replayed) wrote it first, only the vendor's fields are
+ * brought up to date at the version read, and the order's autoRenew only where none was set since. A
+ * suspend mark or a reseller's change is never undone.
+ */
+async function storeOrdered(ctx: DeskContext, record: LicenceRecord): Promise<LicenceRecord | undefined> {
+  const { licences } = ctx.register;
+  if (await licences.create(record)) return licences.get(record.id);
+  for (let attempt = 0; ; attempt++) {
+    const current = await licences.get(record.id);
+    if (!current) return undefined;
+    const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+    // A view of the vendor read since ours (the sync's) is kept.
+    const newer = current.syncedAt !== undefined && current.syncedAt >= (record.syncedAt ?? "");
+    const changes = {
+      ...(newer ? {} : vendor),
+      ...(current.autoRenew === null && autoRenew !== null && { autoRenew }),
+    };
+    if (Object.keys(changes).length === 0) return current;
+    try {
+      return await licences.update(record.id, changes, { ifVersion: current.version ?? 0 });
+    } catch (error) {
+      if (!(error instanceof StaleRecordError) || attempt >= 3) throw error;
+    }
+  }
 }
 
 /**
