@@ -113,6 +113,25 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     }
   };
 
+  /** Writes `owner` into a one-owner item (a licence's hold, an order's id claim): true when it is (now) theirs. */
+  async function own(itemKey: Record<string, unknown>, owner: IntentRef): Promise<boolean> {
+    try {
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { ...itemKey, scope: owner.scope, key: owner.key },
+          ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
+          ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+          ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   return {
     async claim(record, nowMs): Promise<ClaimResult> {
       const nowSeconds = Math.floor(nowMs / 1000);
@@ -250,26 +269,15 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       ),
 
     async holdLicence(licenceId, owner) {
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: { ...renewingKey(licenceId), scope: owner.scope, key: owner.key },
-            ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
-            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
-            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
-          }),
-        );
-        return { held: true };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
+      // A holder that frees it between our write and our read leaves it free: try again, a few times.
+      for (let round = 0; round < 3; round++) {
+        if (await own(renewingKey(licenceId), owner)) return { held: true };
         const { Item } = await doc.send(
           new GetCommand({ TableName: table, Key: renewingKey(licenceId), ConsistentRead: true }),
         );
-        // Freed between our write and our read: the licence is free, try once more.
-        if (!Item) return this.holdLicence(licenceId, owner);
-        return { held: false, owner: { scope: Item.scope as string, key: Item.key as string } };
+        if (Item) return { held: false, owner: { scope: Item.scope as string, key: Item.key as string } };
       }
+      throw new Error(`licence ${licenceId}: its hold changed hands three times in a row`);
     },
 
     async freeLicence(licenceId, owner) {
@@ -288,23 +296,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       }
     },
 
-    async claimLicenceId(licenceId, owner) {
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: { ...orderedKey(licenceId), scope: owner.scope, key: owner.key },
-            ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
-            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
-            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
-    },
+    claimLicenceId: (licenceId, owner) => own(orderedKey(licenceId), owner),
 
     async licenceIdOwners(licenceIds) {
       const owners = new Map<string, IntentRef>();
