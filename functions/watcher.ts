@@ -22,18 +22,13 @@ const WatcherEvent = v.union([
 const watcher = readWatcherConfig();
 
 const notifier = alertNotifier(watcher.ALERT_TOPIC_ARN);
-const desk = {
-  ...deskDeps,
-  // Renewal keys name one night; 30 days outlives any retry of it.
-  idempotency: { ...deskDeps.idempotency, ttlSeconds: 30 * 86_400 },
-};
 const deps = {
-  ...desk,
+  ...deskDeps,
   notifier,
   settings: watcherSettings(watcher),
   // Unknown money outcomes are settled (and told) before the night decides anything.
   reconcile: async (at: Date) => {
-    await reconcileAndTell(desk, notifier, at);
+    await reconcileAndTell(deskDeps, notifier, at);
   },
 };
 

@@ -3,7 +3,7 @@ import type { Catalogue, Product } from "../catalogue/index.ts";
 import { type IsoDate, toIsoDate } from "../dates.ts";
 import type { AuditEntry, IntentRef, LicenceRecord, Register } from "../register/types.ts";
 import { DeadlineNearError, NotFoundError, ValidationError } from "./errors.ts";
-import type { IdempotencySettings } from "./idempotency.ts";
+import { answerTtlSeconds, type IdempotencySettings } from "./idempotency.ts";
 import type { MoneyIntent } from "./intent.ts";
 import { retried } from "./retried.ts";
 import { auditOutcome } from "./vendor-outcome.ts";
@@ -13,6 +13,11 @@ export interface DeskDeps {
   register: Register;
   catalogue: Catalogue;
   idempotency: IdempotencySettings;
+  /**
+   * Epoch ms for locks, leases and settle windows (`Date.now` unless a test moves time). Request
+   * deadlines are not on it: they measure the real time a Lambda has left.
+   */
+  nowMs?: () => number;
 }
 
 /** Who is asking, and when: every decision takes the date as input. */
@@ -35,6 +40,7 @@ type AuditParams = AuditEntry["params"];
 
 /** What every use case of the desk works with: its dependencies, its caller, and a few shared steps. */
 export interface DeskContext extends DeskDeps {
+  nowMs: () => number;
   caller: Caller;
   today: IsoDate;
   /** For every vendor call of this request. */
@@ -59,8 +65,10 @@ export const MIN_MONEY_CALL_MS = 4000;
 
 export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
   const { register, catalogue } = deps;
+  const nowMs = deps.nowMs ?? Date.now;
   return {
     ...deps,
+    nowMs,
     caller,
     today: caller.today ?? toIsoDate(caller.now),
     vendorOptions: caller.deadlineMs === undefined ? {} : { deadlineMs: caller.deadlineMs },
@@ -125,10 +133,10 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
       return {
         operation,
         store: register.idempotency,
-        settings: deps.idempotency,
+        settings: { ...deps.idempotency, ttlSeconds: answerTtlSeconds(deps.idempotency, caller.client) },
         ref: { scope: caller.client, key },
         request,
-        nowMs: () => Date.now(),
+        nowMs,
       };
     },
   };

@@ -10,3 +10,17 @@ export interface IdempotencySettings {
    */
   settleMs: number;
 }
+
+/** The watcher's own client name: the scope of its renewal keys. */
+export const WATCHER_CLIENT = "watcher";
+
+/** A watcher key names one night; 30 days outlives any retry or replay of that night. */
+const WATCHER_TTL_SECONDS = 30 * 86_400;
+
+/**
+ * How long an answer under this client's keys is kept: the watcher's for 30 days, whoever completes it
+ * (the watcher, the reconciler, a later night), the API clients' for the configured time.
+ */
+export function answerTtlSeconds(settings: IdempotencySettings, client: string): number {
+  return client === WATCHER_CLIENT ? Math.max(settings.ttlSeconds, WATCHER_TTL_SECONDS) : settings.ttlSeconds;
+}

@@ -48,6 +48,12 @@ export interface MoneyIntent {
 
 export type MoneyResult = StoredResponse & { replayed: boolean };
 
+/** One money call under one key: its intent and its operation, to run (`runMoneyIntent`) or settle (`settleRecorded`). */
+export interface MoneyCall {
+  intent: MoneyIntent;
+  operation: MoneyOperation;
+}
+
 /** How long a reconcile holds an unresolved intent against another reconciler. */
 const LEASE_MS = 30_000;
 /** When the evidence cannot decide (the vendor unreadable, an expiry nobody expected): ask again in. */
@@ -99,13 +105,50 @@ export async function runMoneyIntent(intent: MoneyIntent, operation: MoneyOperat
   return resumeIntent(intent, operation, claim.existing);
 }
 
-/** A repeat of a claimed key, or the reconciler: whatever the record's state calls for, never a second send. */
+/**
+ * A repeat of a claimed key by its own client: whatever the record's state calls for. A claim whose
+ * holder died before sending is taken over and sent by the first repeat to take it (it is this
+ * client's own request); anything sent is settled, never sent again.
+ */
 export async function resumeIntent(
   intent: MoneyIntent,
   operation: MoneyOperation,
   record: IdempotencyRecord,
 ): Promise<MoneyResult> {
   const { store, ref, settings } = intent;
+  const now = intent.nowMs();
+  if (record.status === "in_progress" && record.sentAt === undefined) {
+    if (record.lockedUntil > now) throw new RequestInProgressError(secondsUntil(record.lockedUntil, now));
+    // Its holder died before sending: nothing left, so the first to take it over runs it now.
+    if (await store.takeOver(ref.scope, ref.key, now, now + settings.lockMs))
+      return { ...(await sendOnce(intent, operation, now + settings.lockMs)), replayed: false };
+    throw new RequestInProgressError(1);
+  }
+  return settleSent(intent, operation, record);
+}
+
+/**
+ * The reconciler's and the watcher's way to an open intent, which they found on a list read earlier:
+ * it settles what the record, read again now, says was sent, and never sends. Undefined when there is
+ * nothing of theirs to settle: the record is gone (refused and freed, or expired) or nothing was sent
+ * under it yet (its holder is alive, or died before sending and its own client's retry takes it over).
+ * A key whose record is gone is never claimed again here: only the client that owns an intent sends.
+ */
+export async function settleRecorded(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+): Promise<MoneyResult | undefined> {
+  const record = await intent.store.find(intent.ref.scope, intent.ref.key);
+  if (!record || (record.status === "in_progress" && record.sentAt === undefined)) return undefined;
+  return settleSent(intent, operation, record);
+}
+
+/** A record that was sent (or is final): replayed, finished or settled on evidence; never sent again. */
+async function settleSent(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  record: IdempotencyRecord,
+): Promise<MoneyResult> {
   const now = intent.nowMs();
   switch (record.status) {
     case "completed":
@@ -114,13 +157,8 @@ export async function resumeIntent(
     case "applied":
       return { ...(await finishApplied(intent, operation, record.facts, record.context)), replayed: true };
     case "in_progress":
+      // Sent, and its holder may still be waiting for the answer.
       if (record.lockedUntil > now) throw new RequestInProgressError(secondsUntil(record.lockedUntil, now));
-      if (record.sentAt === undefined) {
-        // Its holder died before sending: nothing left, so the first to take it over runs it now.
-        if (await store.takeOver(ref.scope, ref.key, now, now + settings.lockMs))
-          return { ...(await sendOnce(intent, operation, now + settings.lockMs)), replayed: false };
-        throw new RequestInProgressError(1);
-      }
       break; // died after sending: as unknown
   }
   try {

@@ -15,12 +15,12 @@ import { RenewalInFlightError, RenewalNotWantedError } from "./errors.ts";
 const SUSPEND_SCOPE = "desk:suspend";
 
 async function isStale(ctx: DeskContext, owner: IntentRef): Promise<boolean> {
-  if (owner.scope === SUSPEND_SCOPE) return Number(owner.key.split(":")[0]) < Date.now();
+  if (owner.scope === SUSPEND_SCOPE) return Number(owner.key.split(":")[0]) < ctx.nowMs();
   const other = await ctx.register.idempotency.find(owner.scope, owner.key);
   return (
     !other ||
     other.status === "completed" ||
-    (other.status === "in_progress" && other.sentAt === undefined && other.lockedUntil < Date.now())
+    (other.status === "in_progress" && other.sentAt === undefined && other.lockedUntil < ctx.nowMs())
   );
 }
 
@@ -75,7 +75,7 @@ export async function whileSuspending<T>(
   // Its end, and who it is: two suspends in one millisecond are two holders, each freeing only its own.
   const ref: IntentRef = {
     scope: SUSPEND_SCOPE,
-    key: `${Date.now() + ctx.idempotency.lockMs}:${randomBytes(6).toString("hex")}`,
+    key: `${ctx.nowMs() + ctx.idempotency.lockMs}:${randomBytes(6).toString("hex")}`,
   };
   // Another suspend holding it: suspending twice is harmless, so this one goes on beside it.
   const held = await take(ctx, id, ref, () => false, "suspend");

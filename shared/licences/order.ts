@@ -10,7 +10,14 @@ import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
 import type { OrderInput } from "./inputs.ts";
-import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
+import {
+  type Evidence,
+  type MoneyCall,
+  type MoneyOperation,
+  type MoneyResult,
+  notApplied,
+  runMoneyIntent,
+} from "./intent.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
 import { orderSettled } from "./settled-alerts.ts";
@@ -20,6 +27,12 @@ import { orderSettled } from "./settled-alerts.ts";
  * writes IPv6 short and lower-case, as the vendor keeps it), so the evidence compares like with like.
  */
 export async function orderLicence(ctx: DeskContext, body: OrderInput, key: string): Promise<MoneyResult> {
+  const { intent, operation } = orderCall(ctx, body, key);
+  return runMoneyIntent(intent, operation);
+}
+
+/** An order as the outcome model runs it: sent by `orderLicence`, settled from its record by the reconciler. */
+export function orderCall(ctx: DeskContext, body: OrderInput, key: string): MoneyCall {
   const product = ctx.productOf(body.product);
   ctx.checkPeriod(product, body.period);
   const nodes = orderNodes(product, body.nodes);
@@ -32,7 +45,7 @@ export async function orderLicence(ctx: DeskContext, body: OrderInput, key: stri
     nodes: nodes ?? null,
   };
 
-  return runMoneyIntent(intent, {
+  const operation: MoneyOperation = {
     async prepare() {
       if (!ordersOpen(product, ctx.today)) {
         throw new LifecycleClosedError(product.id, "order", product.lifecycle.salesCloseOn ?? "", ctx.today);
@@ -70,7 +83,8 @@ export async function orderLicence(ctx: DeskContext, body: OrderInput, key: stri
       const alert = orderSettled(intent.ref, facts.licenceId ?? "", ctx.caller.now);
       await retried("record the settled order's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
     },
-  });
+  };
+  return { intent, operation };
 }
 
 function orderNodes(product: Product, nodes: number | undefined): number | undefined {

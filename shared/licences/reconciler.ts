@@ -3,7 +3,6 @@ import type { IdempotencyRecord } from "../register/types.ts";
 import type { Alert } from "../watcher/alerts.ts";
 import type { DeskDeps } from "./context.ts";
 import { OutcomePendingError } from "./errors.ts";
-import type { OrderInput, RenewInput } from "./inputs.ts";
 import type { MoneyResult } from "./intent.ts";
 import { licenceDesk } from "./service.ts";
 import { orderSettled } from "./settled-alerts.ts";
@@ -52,10 +51,13 @@ export async function reconcileUnresolved(
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = { settled: [], pending: 0, overdue: 0, stale: [], alerts: [] };
   const records = await deps.register.idempotency.unresolved(options.limit);
+  const nowMs = deps.nowMs ?? Date.now;
   for (const record of records) {
     const desk = licenceDesk(deps, { client: record.scope, now: at });
     try {
-      const result = await resume(desk, record);
+      // Listed a moment ago: settled on its record as it is now, never sent (refused and freed meanwhile: gone).
+      const result = await desk.settle(record);
+      if (result === undefined) continue;
       const settled = settledFrom(record, result);
       report.settled.push(settled);
       // Recorded as pending by the order itself when it settled; listed here so this pass sends it.
@@ -63,7 +65,7 @@ export async function reconcileUnresolved(
         report.alerts.push(orderSettled({ scope: settled.client, key: settled.key }, settled.licenceId, at));
     } catch (error) {
       report.pending++;
-      const age = Date.now() - (record.sentAt ?? Date.now());
+      const age = nowMs() - (record.sentAt ?? nowMs());
       if (record.sentAt !== undefined && age >= deps.idempotency.settleMs) report.overdue++;
       if (age >= options.staleAfterMs) {
         const stale = {
@@ -78,15 +80,6 @@ export async function reconcileUnresolved(
     }
   }
   return report;
-}
-
-function resume(desk: ReturnType<typeof licenceDesk>, record: IdempotencyRecord): Promise<MoneyResult> {
-  const request = record.request as
-    | { operation: "order"; body: OrderInput }
-    | { operation: "renew"; id: string; body: RenewInput };
-  if (request?.operation === "order") return desk.order(request.body, record.key);
-  if (request?.operation === "renew") return desk.renew(request.id, request.body, record.key);
-  throw new Error(`intent ${record.key}: unknown operation ${record.operation}`);
 }
 
 function settledFrom(record: IdempotencyRecord, result: MoneyResult): SettledIntent {

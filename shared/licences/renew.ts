@@ -10,7 +10,14 @@ import type { DeskContext } from "./context.ts";
 import { AlreadyAtCapError, LifecycleClosedError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
 import type { RenewInput } from "./inputs.ts";
-import { type Evidence, type MoneyResult, notApplied, runMoneyIntent } from "./intent.ts";
+import {
+  type Evidence,
+  type MoneyCall,
+  type MoneyOperation,
+  type MoneyResult,
+  notApplied,
+  runMoneyIntent,
+} from "./intent.ts";
 import { holdForRenewal } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
@@ -33,12 +40,29 @@ export async function renewLicence(
   options: RenewOptions = {},
 ): Promise<MoneyResult> {
   const record = await ctx.stored(id);
-  const product = ctx.catalogue.byPricelist(record.pricelist);
+  const { intent, operation } = renewCall(ctx, id, body, key, options, record);
+  return runMoneyIntent(intent, operation);
+}
+
+/**
+ * A renewal as the outcome model runs it: sent by `renewLicence` (which read the licence first, for its
+ * 404), settled from its record by the reconciler (which needs no licence record to do so).
+ */
+export function renewCall(
+  ctx: DeskContext,
+  id: string,
+  body: RenewInput,
+  key: string,
+  options: RenewOptions = {},
+  stored?: LicenceRecord,
+): MoneyCall {
   const intent = ctx.intent("renew", key, { operation: "renew", id, body });
   const holds = ctx.register.idempotency;
 
-  return runMoneyIntent(intent, {
+  const operation: MoneyOperation = {
     async prepare() {
+      const record = stored ?? (await ctx.stored(id));
+      const product = ctx.catalogue.byPricelist(record.pricelist);
       if (product) checkRenewable(ctx, product, id, body.period, record.expiresOn);
       await holdForRenewal(ctx, id, intent.ref);
       if (options.onlyIfAutoRenew) await checkStillWanted(ctx, id);
@@ -67,7 +91,8 @@ export async function renewLicence(
     applied: (facts, context) => renewedAnswer(ctx, intent.ref, id, facts, context),
     reconcile: (context) => renewalEvidence(ctx, id, context),
     released: () => holds.freeLicence(id, intent.ref),
-  });
+  };
+  return { intent, operation };
 }
 
 function checkRenewable(

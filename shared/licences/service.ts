@@ -1,9 +1,11 @@
+import type { IdempotencyRecord } from "../register/types.ts";
 import { licenceChanges } from "./changes.ts";
 import { type Caller, type DeskDeps, deskContext } from "./context.ts";
 import type { OrderInput, RenewInput } from "./inputs.ts";
 import type { MoneyResult } from "./intent.ts";
 import { orderLicence } from "./order.ts";
 import { type RenewOptions, renewLicence } from "./renew.ts";
+import { settleIntent } from "./settle.ts";
 
 export type { Caller, DeskDeps } from "./context.ts";
 export type { MoneyResult } from "./intent.ts";
@@ -18,6 +20,8 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
     order: (body: OrderInput, key: string): Promise<MoneyResult> => orderLicence(ctx, body, key),
     renew: (id: string, body: RenewInput, key: string, options?: RenewOptions): Promise<MoneyResult> =>
       renewLicence(ctx, id, body, key, options),
+    /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */
+    settle: (record: IdempotencyRecord): Promise<MoneyResult | undefined> => settleIntent(ctx, record),
     ...licenceChanges(ctx),
   };
 }

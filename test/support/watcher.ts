@@ -93,8 +93,8 @@ export interface WatchHarness {
   seed(licence: FleetLicence): Promise<string>;
   /** Books a licence at the vendor only (the register learns of it from the sync). */
   seedVendorOnly(licence: FleetLicence): string;
-  /** One night of the watcher: the sandbox's clock at 02:00 UTC of that night, then runNight. */
-  run(night: IsoDate): Promise<NightReport>;
+  /** One night of the watcher: the sandbox's clock at 02:00 UTC of that night, then runNight (with `deps`). */
+  run(night: IsoDate, withDeps?: WatcherDeps): Promise<NightReport>;
   record(id: string): Promise<LicenceRecord | undefined>;
   /** Vendor-side licence by name. */
   vendorLicence(name: string): ReturnType<VendorSandbox["sandbox"]["state"]["list"]>[number] | undefined;
@@ -146,10 +146,10 @@ export async function watchHarness(options: {
     seedVendorOnly(licence) {
       return vendor.sandbox.state.seed(seedInput(licence)).id;
     },
-    run(night) {
+    run(night, withDeps = deps) {
       const at = new Date(`${night}T02:00:00Z`);
       vendor.sandbox.setNow(at);
-      return runNight(deps, night, at);
+      return runNight(withDeps, night, at);
     },
     record: (id) => register.licences.get(id),
     vendorLicence: (name) => vendor.sandbox.state.list().find((l) => l.licname === name),

@@ -7,7 +7,8 @@ import {
   RenewalNotWantedError,
   RequestInProgressError,
 } from "../../licences/errors.ts";
-import { licenceDesk } from "../../licences/service.ts";
+import { WATCHER_CLIENT } from "../../licences/idempotency.ts";
+import { licenceDesk, type MoneyResult } from "../../licences/service.ts";
 import { refusalReason } from "../../licences/vendor-outcome.ts";
 import { redact } from "../../redact.ts";
 import type { LicenceRecord, NightRenewal, RenewalOutcome } from "../../register/types.ts";
@@ -53,9 +54,10 @@ export async function renewPhase(
       register: deps.register,
       catalogue: deps.catalogue,
       idempotency: deps.idempotency,
+      nowMs: run.nowMs,
     },
     // The night's date in the schedule's zone decides the desk's lifecycle checks too, not the UTC date.
-    { client: "watcher", now: run.at, today: night },
+    { client: WATCHER_CLIENT, now: run.at, today: night },
   );
 
   /** One licence, decided again from a fresh read: renewed, or its open renewal of tonight settled. */
@@ -188,11 +190,24 @@ async function recordAttempt(run: NightRun, entry: NightRenewal, attempt: Attemp
   );
 }
 
-async function attemptRenewal(
+function attemptRenewal(
   run: NightRun,
   desk: LicenceDesk,
   licence: LicenceRecord,
   renewal: Renewal,
+): Promise<Attempt> {
+  return attempted(run, licence, () =>
+    desk.renew(licence.id, { period: renewal.period }, renewalKey(licence.id, run.night), {
+      onlyIfAutoRenew: true,
+    }),
+  );
+}
+
+/** The desk's renewal (or its settlement), its answer or error mapped to a night outcome. */
+async function attempted(
+  run: NightRun,
+  licence: LicenceRecord,
+  call: () => Promise<MoneyResult | undefined>,
 ): Promise<Attempt> {
   /** Refused, by the vendor or by the desk before sending: nothing charged, and staff are told why. */
   const failed = (reason: string, how: RefusedHow): Attempt => ({
@@ -201,14 +216,8 @@ async function attemptRenewal(
     alert: alerts.renewalFailed(run.night, run.tell(licence), reason, how),
   });
   try {
-    const result = await desk.renew(
-      licence.id,
-      { period: renewal.period },
-      renewalKey(licence.id, run.night),
-      {
-        onlyIfAutoRenew: true,
-      },
-    );
+    const result = await call();
+    if (result === undefined) return NOTHING_SENT;
     if (result.statusCode === 200) {
       const after = result.body as LicenceRecord;
       return { outcome: "applied", to: after.expiresOn, after, replayed: result.replayed };
@@ -247,6 +256,12 @@ async function attemptRenewal(
   }
 }
 
+/** An open renewal whose key holds no record of a send: none was sent, or it was refused and freed. */
+const NOTHING_SENT: Attempt = {
+  outcome: "skipped",
+  detail: "no renewal under tonight's key was sent or charged, and the licence is no longer to renew",
+};
+
 /** Outcomes that may still change without anything being sent again. */
 const OPEN: ReadonlySet<RenewalOutcome> = new Set([
   "started",
@@ -271,17 +286,11 @@ async function resolveOpen(
   if (entry.outcome === "started" && (entry.leaseUntil ?? 0) >= run.nowMs()) return;
   const { deps, night, report } = run;
   const key = renewalKey(entry.licenceId, night);
-  const intent = await deps.register.idempotency.find("watcher", key);
+  const intent = await deps.register.idempotency.find(WATCHER_CLIENT, key);
   const licence = await deps.register.licences.get(entry.licenceId);
-  let attempt: Attempt;
-  if (!intent || (intent.status === "in_progress" && intent.sentAt === undefined)) {
-    attempt = { outcome: "skipped", detail: "nothing was sent, and the licence is no longer to renew" };
-  } else if (!licence) {
-    return;
-  } else {
-    const renewal = { period: entry.period as Renewal["period"], reason: entry.reason as Renewal["reason"] };
-    attempt = await attemptRenewal(run, desk, licence, renewal);
-  }
+  if (!licence) return;
+  // Settled from its record, never sent: a key whose record is gone (refused and freed) is not claimed again.
+  const attempt = intent ? await attempted(run, licence, () => desk.settle(intent)) : NOTHING_SENT;
   await recordAttempt(run, entry, attempt);
   const named = { id: entry.licenceId, name: entry.name };
   if (attempt.outcome === "applied") {

@@ -1,0 +1,219 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { BillingClient } from "../../shared/billmgr/index.ts";
+import type { DeskDeps } from "../../shared/licences/context.ts";
+import { reconcileUnresolved } from "../../shared/licences/reconciler.ts";
+import { licenceDesk } from "../../shared/licences/service.ts";
+import type { IdempotencyRecord, Register } from "../../shared/register/types.ts";
+import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
+
+/**
+ * Issue 15's money windows, each over real HTTP against the sandbox and on DynamoDB Local, with the
+ * desk's clock injected (settle windows and locks move with it, nothing sleeps), counting the vendor's
+ * money calls and the money it charged.
+ */
+
+/** A door that holds whoever waits on it until it is opened. */
+function gate() {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let waiting = 0;
+  return {
+    async pass() {
+      waiting++;
+      await opened;
+    },
+    open,
+    waiting: () => waiting,
+  };
+}
+
+/** The vendor client, with each money call held at `money` on its way out (after the desk marked it sent). */
+function heldBilling(billing: BillingClient, money: ReturnType<typeof gate>): BillingClient {
+  return {
+    ...billing,
+    async prolong(...args) {
+      await money.pass();
+      return billing.prolong(...args);
+    },
+    async order(...args) {
+      await money.pass();
+      return billing.order(...args);
+    },
+  };
+}
+
+/** The register, with a reconciler's list of unresolved intents held at `listed` once it has been read. */
+function heldList(register: Register, listed: ReturnType<typeof gate>, seen: IdempotencyRecord[]): Register {
+  return {
+    ...register,
+    idempotency: {
+      ...register.idempotency,
+      async unresolved(limit) {
+        const records = await register.idempotency.unresolved(limit);
+        seen.push(...records);
+        await listed.pass();
+        return records;
+      },
+    },
+  };
+}
+
+const START = Date.parse("2021-05-01T10:00:00Z");
+let h: WatchHarness;
+let clock: { ms: number };
+beforeEach(async () => {
+  h = await watchHarness({ now: "2021-05-01", tablePrefix: "windows" });
+  clock = { ms: START };
+});
+afterEach(() => h.close());
+
+const deskDeps = (overrides: Partial<DeskDeps> = {}): DeskDeps => ({
+  billing: h.billing,
+  register: h.register,
+  catalogue: h.deps.catalogue,
+  idempotency: { ttlSeconds: 48 * 3600, lockMs: 120_000, settleMs: 900_000 },
+  nowMs: () => clock.ms,
+  ...overrides,
+});
+const now = () => new Date(clock.ms);
+const charges = async (func: string) => (await h.vendor.state()).charges.filter((c) => c.func === func);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as Error & { code?: string },
+  );
+
+describe("only the holder of a live intent ever sends", () => {
+  it("a reconciler pass that listed a renewal in flight never sends it after its refusal (402, then topped up)", async () => {
+    const id = await h.seed(fleetLicence({ name: "b", ip: "10.1.0.2", expiredate: "2021-05-10" }));
+    await h.vendor.setBalance(0);
+    const money = gate();
+    const listed = gate();
+    const seen: IdempotencyRecord[] = [];
+    const client = licenceDesk(deskDeps({ billing: heldBilling(h.billing, money) }), {
+      client: "panel",
+      now: now(),
+    });
+    // The client's renewal is sent (marked so in the register) and held on its way to the vendor.
+    const renewal = failure(client.renew(id, { period: 1 }, "renew-b"));
+    await expect.poll(() => money.waiting()).toBe(1);
+    expect((await h.register.idempotency.find("panel", "renew-b"))?.sentAt).toBeDefined();
+
+    // A pass lists it while it is in flight, and is held there.
+    clock.ms += 3600_000;
+    const pass = reconcileUnresolved(
+      deskDeps({
+        billing: heldBilling(h.billing, money),
+        register: heldList(h.register, listed, seen),
+      }),
+      now(),
+    );
+    await expect.poll(() => listed.waiting()).toBe(1);
+    expect(seen.map((r) => r.key)).toEqual(["renew-b"]);
+
+    // The vendor refuses it for want of money: the client is told nothing was charged, the key freed.
+    money.open();
+    expect((await renewal)?.message).toMatch(/insufficient|balance|funds/i);
+    expect(await h.register.idempotency.find("panel", "renew-b")).toBeUndefined();
+    await h.vendor.setBalance(100_000);
+
+    // The pass reaches it after the refusal: nothing to settle, nothing sent.
+    listed.open();
+    const report = await pass;
+    expect(report.settled).toEqual([]);
+    expect(h.prolongs()).toBe(1);
+    expect(await charges("service.prolong")).toEqual([]);
+    expect(await h.register.idempotency.find("panel", "renew-b")).toBeUndefined();
+  });
+
+  it("a reconciler pass that listed an order in flight never places it after the vendor refused it at the door (429)", async () => {
+    await h.vendor.fault("soft.order.param", "throttle");
+    const money = gate();
+    const listed = gate();
+    const seen: IdempotencyRecord[] = [];
+    const deps = deskDeps({ billing: heldBilling(h.billing, money) });
+    const order = failure(
+      licenceDesk(deps, { client: "panel", now: now() }).order(
+        { ip: "10.1.0.3", name: "c", product: "ispmanager5-lite", period: 1, autoRenew: null },
+        "order-c",
+      ),
+    );
+    await expect.poll(() => money.waiting()).toBe(1);
+    clock.ms += 3600_000;
+    const pass = reconcileUnresolved({ ...deps, register: heldList(h.register, listed, seen) }, now());
+    await expect.poll(() => listed.waiting()).toBe(1);
+    expect(seen.map((r) => r.key)).toEqual(["order-c"]);
+
+    money.open();
+    expect((await order)?.name).toBe("BillmgrThrottledError");
+    listed.open();
+    expect((await pass).settled).toEqual([]);
+    expect(h.vendor.calls("soft.order.param")).toBe(1);
+    expect(await charges("soft.order.param")).toEqual([]);
+    expect(h.vendor.sandbox.state.list()).toEqual([]);
+  });
+});
+
+describe("the watcher's open renewals are settled, never sent", () => {
+  it("an open renewal whose record is freed between the night's read of it and its settling is not sent again", async () => {
+    // Renewed elsewhere since: the night no longer renews it, and settles tonight's open renewal.
+    const id = await h.seed(
+      fleetLicence({ name: "open", ip: "10.1.0.4", expiredate: "2021-09-01", autoRenew: 1 }),
+    );
+    const night = "2021-05-01";
+    const key = `watch:${id}:${night}`;
+    const store = h.register.idempotency;
+    const lock = clock.ms + 1000;
+    await store.claim(
+      {
+        scope: "watcher",
+        key,
+        requestHash: "x",
+        operation: "renew",
+        request: { operation: "renew", id, body: { period: 1 } },
+        lockedUntil: lock,
+        expiresAt: Math.floor(clock.ms / 1000) + 3600,
+      },
+      clock.ms,
+    );
+    await store.markSent("watcher", key, { licenceId: id }, clock.ms, lock);
+    await h.register.nights.begin(
+      night,
+      {
+        licenceId: id,
+        name: "open",
+        outcome: "started",
+        from: "2021-05-03",
+        to: undefined,
+        period: 1,
+        reason: "due",
+        detail: undefined,
+        run: "a-run-that-died",
+        leaseUntil: lock,
+        at: now().toISOString(),
+      },
+      clock.ms,
+    );
+    clock.ms += 10 * 60_000;
+    // Its call is refused and its key freed right after this night reads the record.
+    const register: Register = {
+      ...h.register,
+      idempotency: {
+        ...store,
+        async find(scope, k) {
+          const record = await store.find(scope, k);
+          if (k === key) await store.release(scope, k);
+          return record;
+        },
+      },
+    };
+    const report = await h.run(night, { ...h.deps, register, nowMs: () => clock.ms });
+    expect(h.prolongs()).toBe(0);
+    expect(report.renewed).toEqual([]);
+    expect(report.renewedElsewhere).toEqual([]);
+    const entry = (await h.register.nights.read(night)).renewals.find((r) => r.licenceId === id);
+    expect(entry?.outcome).toBe("skipped");
+  });
+});
