@@ -1,5 +1,6 @@
 import { listenFailure } from "../sandbox/ports.ts";
 import { generateToken } from "../shared/auth/tokens.ts";
+import { idempotencySettings, readServiceConfig } from "../shared/config.ts";
 import { localEnvironment } from "./environment.ts";
 import { startLocalApi } from "./server.ts";
 import { checkFunctionSettings, readApiSettings, SettingError } from "./settings.ts";
@@ -61,8 +62,9 @@ console.log(
 console.log(
   `  alerts:   ${local.env.OUTBOX_FILE} (npm run watcher -- --date YYYY-MM-DD runs a night against this register)`,
 );
+const settleSeconds = idempotencySettings(readServiceConfig(process.env)).settleMs / 1000;
 console.log(
-  `  reconcile: every ${settings.reconcileEverySeconds} s, unknown money outcomes after RECONCILE_AFTER_SECONDS (${process.env.RECONCILE_AFTER_SECONDS ?? 900} s)`,
+  `  reconcile: every ${settings.reconcileEverySeconds} s, unknown money outcomes after ${settleSeconds} s (${process.env.TEST_ONLY_RECONCILE_AFTER_SECONDS === undefined ? "RECONCILE_AFTER_SECONDS" : "TEST_ONLY_RECONCILE_AFTER_SECONDS"})`,
 );
 console.log(
   `  try:      curl -s -H "Authorization: Bearer ${generated ?? "$API_TOKEN"}" "${api.url}/licenses"`,

@@ -64,16 +64,26 @@ const ServiceEnv = v.object({
   IDEMPOTENCY_LOCK_SECONDS: integer(120, 1),
   /**
    * An unknown money outcome is decided only this long after the call was sent: vendors apply calls
-   * late. Tests set a few seconds.
+   * late, so a read right after the call proves nothing. At least a minute.
    */
-  RECONCILE_AFTER_SECONDS: integer(900, 0),
+  RECONCILE_AFTER_SECONDS: integer(900, 60),
+  /** Local tests only (refused in Lambda): a settle window below the floor above, so a test need not wait. */
+  TEST_ONLY_RECONCILE_AFTER_SECONDS: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number)),
+  ),
   CATALOGUE_JSON: v.optional(v.string()),
 });
 
 export type ServiceConfig = v.InferOutput<typeof ServiceEnv>;
 
 export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
-  return parseEnv(ServiceEnv, env);
+  const config = parseEnv(ServiceEnv, env);
+  if (config.TEST_ONLY_RECONCILE_AFTER_SECONDS !== undefined && env.AWS_LAMBDA_FUNCTION_NAME !== undefined) {
+    throw new Error(
+      "invalid configuration: TEST_ONLY_RECONCILE_AFTER_SECONDS: is for local tests only; set RECONCILE_AFTER_SECONDS (at least 60)",
+    );
+  }
+  return config;
 }
 
 /** The money rules' time settings, the same for the API, the watcher and the reconciler. */
@@ -81,7 +91,7 @@ export function idempotencySettings(config: ServiceConfig): IdempotencySettings 
   return {
     ttlSeconds: config.IDEMPOTENCY_TTL_HOURS * 3600,
     lockMs: config.IDEMPOTENCY_LOCK_SECONDS * 1000,
-    settleMs: config.RECONCILE_AFTER_SECONDS * 1000,
+    settleMs: (config.TEST_ONLY_RECONCILE_AFTER_SECONDS ?? config.RECONCILE_AFTER_SECONDS) * 1000,
   };
 }
 

@@ -1,4 +1,5 @@
 import {
+  BillmgrCredentialsError,
   BillmgrError,
   BillmgrThrottledError,
   BillmgrTimeoutError,
@@ -89,6 +90,13 @@ export function errorReply(error: unknown): ErrorReply {
   }
   if (error instanceof BillmgrTimeoutError) {
     return envelope("upstream_timeout", "the vendor did not answer in time", { outcome: error.outcome });
+  }
+  if (error instanceof BillmgrCredentialsError) {
+    return envelope(
+      "upstream_unavailable",
+      "the vendor's credentials could not be read from the secret store, so nothing was sent to the vendor: retry later",
+      { outcome: error.outcome },
+    );
   }
   if (error instanceof BillmgrError) {
     return envelope("upstream_unavailable", "the vendor could not be reached or gave no usable answer", {

@@ -44,7 +44,7 @@ export class BillmgrVendorError extends BillmgrError {
  */
 export class BillmgrUnavailableError extends BillmgrError {
   readonly kind = "unavailable";
-  override readonly name = "BillmgrUnavailableError";
+  override readonly name: string = "BillmgrUnavailableError";
   constructor(
     func: string,
     message: string,
@@ -55,6 +55,23 @@ export class BillmgrUnavailableError extends BillmgrError {
     this.status = options?.status;
   }
   readonly status: number | undefined;
+}
+
+/**
+ * The vendor credentials could not be read (the secret store failed or throttled): nothing was sent,
+ * whatever the call was. Not the vendor's fault, and not a money call's unknown outcome.
+ */
+export class BillmgrCredentialsError extends BillmgrUnavailableError {
+  override readonly name = "BillmgrCredentialsError";
+  constructor(func: string, options: { cause: unknown }) {
+    const cause = options.cause instanceof Error ? options.cause.name : "error";
+    super(
+      func,
+      `the vendor credentials could not be read (${cause}); nothing was sent`,
+      "not_applied",
+      options,
+    );
+  }
 }
 
 /**

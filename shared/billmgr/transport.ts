@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CredentialsProvider } from "../credentials.ts";
 import { type Format, parseAnswer, type VendorElement } from "./document.ts";
 import {
+  BillmgrCredentialsError,
   BillmgrError,
   BillmgrThrottledError,
   BillmgrTimeoutError,
@@ -127,7 +128,8 @@ export function createTransport(options: TransportOptions): Transport {
   /** One attempt, over within `limitMs` from its start whatever the vendor does. */
   async function attempt(func: string, params: Params, limitMs: number): Promise<VendorElement> {
     const started = performance.now();
-    // Nothing was sent before this; a failing secret store keeps its own error, it is not the vendor's fault.
+    // Nothing was sent before this: a failing secret store is told as such, with nothing sent (a money
+    // call it stops is refused, never unknown).
     const credentials = await within(
       options.credentials.get(),
       limitMs,
@@ -135,7 +137,9 @@ export function createTransport(options: TransportOptions): Transport {
         new BillmgrTimeoutError(func, limitMs, "not_applied", {
           detail: `no credentials within ${limitMs} ms`,
         }),
-    );
+    ).catch((error: unknown) => {
+      throw error instanceof BillmgrError ? error : new BillmgrCredentialsError(func, { cause: error });
+    });
     const left = Math.max(1, Math.round(limitMs - (performance.now() - started)));
     return await send(func, params, credentials, limitMs, left);
   }

@@ -23,7 +23,7 @@ export interface MoneyOperation {
    * Checks and reads before anything is sent; may throw (then nothing was sent and the key is freed).
    * Returns the evidence to keep and the call itself, which answers the facts of what the vendor did.
    */
-  prepare(): Promise<{ context: Record<string, string>; send: () => Promise<Record<string, string>> }>;
+  prepare(): Promise<Prepared>;
   /** The answer for an applied call. Must not fail for a register or read failure: the money moved. */
   applied(facts: Record<string, string>, context: Record<string, string>): Promise<StoredResponse>;
   /** After the settle window: what the vendor's state says about the call. Never sends it again. */
@@ -32,6 +32,20 @@ export interface MoneyOperation {
   released(context: Record<string, string> | undefined): Promise<void>;
   /** An unknown outcome the evidence settled as applied, before its answer is kept (to tell staff). */
   settledApplied?(facts: Record<string, string>, context: Record<string, string>): Promise<void>;
+  /** An applied call's answer is kept: free what it held (never before: until then the intent is open). */
+  kept?(context: Record<string, string>): Promise<void>;
+}
+
+/** What `prepare` readied: the evidence to keep, a last check, and the call. */
+export interface Prepared {
+  context: Record<string, string>;
+  /**
+   * Checked once the intent is recorded as sent and before the call leaves, so that whatever it reads
+   * (a switch turned off, a mark set) cannot change unseen between the check and the send: a change
+   * after the record is a change after the send. Throwing here sends nothing and frees the key.
+   */
+  confirm?: () => Promise<void>;
+  send: () => Promise<Record<string, string>>;
 }
 
 export interface MoneyIntent {
@@ -180,10 +194,11 @@ async function sendOnce(
   lock: number,
 ): Promise<StoredResponse> {
   const { store, ref } = intent;
-  let prepared: Awaited<ReturnType<MoneyOperation["prepare"]>>;
+  let prepared: Prepared;
   try {
     prepared = await operation.prepare();
     await store.markSent(ref.scope, ref.key, prepared.context, intent.nowMs(), lock);
+    await prepared.confirm?.();
   } catch (error) {
     await forget(intent, operation, undefined, lock);
     throw error;
@@ -220,7 +235,11 @@ async function finishApplied(
     () => {},
   );
   const response = await operation.applied(facts, context);
-  return (await keep(intent, response, "applied")).response;
+  const { response: kept, kept: final } = await keep(intent, response, "applied");
+  const { kept: free } = operation;
+  // A failure here leaves a hold whose intent is completed: the next taker clears it as stale.
+  if (final && free) await retried("free what the applied call held", () => free(context)).catch(() => {});
+  return kept;
 }
 
 async function settle(

@@ -1,6 +1,5 @@
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
 import {
-  type IntentRef,
   type LicenceChanges,
   type LicenceRecord,
   StaleRecordError,
@@ -73,6 +72,8 @@ export function renewCall(
       const expiryBefore = before.expiresOn ?? ctx.today;
       ctx.checkTimeForMoneyCall("renew");
       return {
+        // The reseller may switch autoRenew off, or the desk suspend it, until the moment it is sent.
+        ...(options.onlyIfAutoRenew && { confirm: () => checkStillWanted(ctx, id) }),
         context: {
           licenceId: id,
           period: String(body.period),
@@ -88,9 +89,10 @@ export function renewCall(
         },
       };
     },
-    applied: (facts, context) => renewedAnswer(ctx, intent.ref, id, facts, context),
+    applied: (facts, context) => renewedAnswer(ctx, id, facts, context),
     reconcile: (context) => renewalEvidence(ctx, id, context),
     released: () => holds.freeLicence(id, intent.ref),
+    kept: () => holds.freeLicence(id, intent.ref),
   };
   return { intent, operation };
 }
@@ -121,7 +123,6 @@ async function checkStillWanted(ctx: DeskContext, id: string): Promise<void> {
 /** The 200 of an applied renewal. The money moved: a missing expiry or a failed write never changes that. */
 async function renewedAnswer(
   ctx: DeskContext,
-  ref: IntentRef,
   id: string,
   facts: Record<string, string>,
   context: Record<string, string>,
@@ -168,7 +169,6 @@ async function renewedAnswer(
     }
   };
   const after = await retried(`store the renewal of ${id}`, store).catch(() => undefined);
-  await retried(`free licence ${id}`, () => ctx.register.idempotency.freeLicence(id, ref)).catch(() => {});
   const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...renewed };
   return { statusCode: 200, body };
 }

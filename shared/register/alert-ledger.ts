@@ -168,14 +168,15 @@ export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLe
       }
     },
 
-    async unlease(key) {
+    async unlease(key, untilMs) {
       try {
         await doc.send(
           new UpdateCommand({
             TableName: table,
             Key: pendingAlertKey(key),
             UpdateExpression: "REMOVE leaseUntil",
-            ConditionExpression: "attribute_exists(pk)",
+            ConditionExpression: "leaseUntil = :mine",
+            ExpressionAttributeValues: { ":mine": untilMs },
           }),
         );
       } catch (error) {

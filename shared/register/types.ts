@@ -283,8 +283,11 @@ export interface AlertLedger {
    * live lease, or it is pending no more.
    */
   lease(key: AlertKey, nowMs: number, untilMs: number): Promise<boolean>;
-  /** Gives a lease back (the send failed): the next run sends it. */
-  unlease(key: AlertKey): Promise<void>;
+  /**
+   * Gives a lease back (the send failed), so the next run sends it: only the lease this run took (its
+   * `untilMs`); one another run took after it ran out stays that run's.
+   */
+  unlease(key: AlertKey, untilMs: number): Promise<void>;
   /** Which of these were sent, as `subject|kind|threshold`. */
   sent(keys: readonly AlertKey[]): Promise<Set<string>>;
   /** Marks these sent (at this ISO instant), then drops them from the pending ones. */

@@ -116,9 +116,8 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
   /** Leases these, then sends what is still to send as one mail, then marks it sent. */
   async function sendOne(entries: PendingAlert[], mail: (mine: PendingAlert[]) => Alert): Promise<void> {
     const now = options.nowMs();
-    const leased = await mapLimit(entries, options.concurrency ?? 16, (e) =>
-      ledger.lease(e, now, now + options.leaseMs),
-    );
+    const until = now + options.leaseMs;
+    const leased = await mapLimit(entries, options.concurrency ?? 16, (e) => ledger.lease(e, now, until));
     const mine = entries.filter((_, i) => leased[i]);
     if (mine.length === 0) return;
     const done = await ledger.sent(mine);
@@ -146,7 +145,7 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
           next: "left pending: the next run (or the next night) sends it again",
         }),
       );
-      await mapLimit(toSend, options.concurrency ?? 16, (e) => ledger.unlease(e));
+      await mapLimit(toSend, options.concurrency ?? 16, (e) => ledger.unlease(e, until));
       return;
     }
     // Nothing may come between the send and this write. A process killed exactly here sends this one

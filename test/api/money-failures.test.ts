@@ -23,7 +23,7 @@ beforeAll(async () => {
     now: "2021-05-01",
     env: {
       BILLMGR_TIMEOUT_MS: "500",
-      RECONCILE_AFTER_SECONDS: String(SETTLE_SECONDS),
+      TEST_ONLY_RECONCILE_AFTER_SECONDS: String(SETTLE_SECONDS),
       DYNAMODB_ENDPOINT: dynamo.url,
       OUTBOX_FILE: outbox,
     },

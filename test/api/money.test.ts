@@ -10,7 +10,7 @@ beforeAll(async () => {
   // A short vendor timeout keeps the fault tests quick; the client's timers have ~0.5 s resolution.
   h = await apiHarness({
     now: "2021-05-01",
-    env: { BILLMGR_TIMEOUT_MS: "400", RECONCILE_AFTER_SECONDS: "1" },
+    env: { BILLMGR_TIMEOUT_MS: "400", TEST_ONLY_RECONCILE_AFTER_SECONDS: "1" },
   });
 });
 afterAll(() => h.close());

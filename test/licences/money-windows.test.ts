@@ -217,3 +217,87 @@ describe("the watcher's open renewals are settled, never sent", () => {
     expect(entry?.outcome).toBe("skipped");
   });
 });
+
+describe("smaller windows (issue 15, point 7)", () => {
+  it("autoRenew switched off after the renewal's first check and before its send: nothing is sent", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "switch", ip: "10.1.0.5", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    const api = licenceDesk(deskDeps(), { client: "panel", now: now() });
+    // The reseller's PATCH lands while the watcher reads the vendor's form, after its first check.
+    const billing: BillingClient = {
+      ...h.billing,
+      async get(...args) {
+        const form = await h.billing.get(...args);
+        await api.update(id, { autoRenew: null });
+        return form;
+      },
+    };
+    const watcher = licenceDesk(deskDeps({ billing }), { client: "watcher", now: now() });
+    const error = await failure(
+      watcher.renew(id, { period: 1 }, `watch:${id}:2021-05-01`, { onlyIfAutoRenew: true }),
+    );
+    expect(error?.code).toBe("renewal_not_wanted");
+    expect(error?.message).toMatch(/automatic renewal was switched off/);
+    expect(h.prolongs()).toBe(0);
+    expect(await h.register.idempotency.find("watcher", `watch:${id}:2021-05-01`)).toBeUndefined();
+    // The licence is free: a renewal by hand goes through.
+    expect((await api.renew(id, { period: 1 }, "by-hand")).statusCode).toBe(200);
+    expect(await charges("service.prolong")).toHaveLength(1);
+  });
+
+  it("a secret store that fails before a money call: refused with nothing sent, never unknown", async () => {
+    const id = await h.seed(fleetLicence({ name: "ssm", ip: "10.1.0.6", expiredate: "2021-05-03" }));
+    const throttled = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    const billing = h.vendor.client(
+      { BILLMGR_RETRIES: "0" },
+      { credentials: { get: () => Promise.reject(throttled), refresh: () => {} } },
+    );
+    const desk = licenceDesk(deskDeps({ billing }), { client: "panel", now: now() });
+    const error = await failure(desk.renew(id, { period: 1 }, "ssm-down"));
+    expect(error?.name).toBe("BillmgrCredentialsError");
+    expect(error?.message).toMatch(/credentials could not be read \(ThrottlingException\); nothing was sent/);
+    expect(await h.register.idempotency.find("panel", "ssm-down")).toBeUndefined();
+    expect(h.vendor.sandbox.calls.length).toBe(0);
+    // The same key, once the store answers: sent once, charged once.
+    const ok = licenceDesk(deskDeps(), { client: "panel", now: now() });
+    expect((await ok.renew(id, { period: 1 }, "ssm-down")).statusCode).toBe(200);
+    expect(await charges("service.prolong")).toHaveLength(1);
+  });
+
+  it("an applied renewal holds its licence until its answer is kept", async () => {
+    const id = await h.seed(fleetLicence({ name: "kept", ip: "10.1.0.7", expiredate: "2021-05-03" }));
+    const store = h.register.idempotency;
+    let keepFails = true;
+    const register: Register = {
+      ...h.register,
+      idempotency: {
+        ...store,
+        complete: (...args) => (keepFails ? Promise.reject(new Error("throttled")) : store.complete(...args)),
+      },
+    };
+    const desk = () => licenceDesk(deskDeps({ register }), { client: "panel", now: now() });
+    expect((await desk().renew(id, { period: 1 }, "first")).statusCode).toBe(200);
+    expect((await store.find("panel", "first"))?.status).toBe("applied");
+    // Its answer is not kept yet: another renewal of the licence waits.
+    expect((await failure(desk().renew(id, { period: 1 }, "second")))?.code).toBe("renewal_in_flight");
+    keepFails = false;
+    expect(await desk().renew(id, { period: 1 }, "first")).toMatchObject({ statusCode: 200, replayed: true });
+    expect((await desk().renew(id, { period: 1 }, "second")).statusCode).toBe(200);
+    expect(await charges("service.prolong")).toHaveLength(2);
+  });
+
+  it("a watcher renewal the reconciler settles is kept 30 days, like one the watcher completes", async () => {
+    const id = await h.seed(fleetLicence({ name: "ttl", ip: "10.1.0.8", expiredate: "2021-05-03" }));
+    await h.vendor.fault("service.prolong", "act-then-drop");
+    const key = `watch:${id}:2021-05-01`;
+    const watcher = licenceDesk(deskDeps(), { client: "watcher", now: now() });
+    expect((await failure(watcher.renew(id, { period: 1 }, key)))?.code).toBe("outcome_unknown");
+    clock.ms += 900_000;
+    const report = await reconcileUnresolved(deskDeps(), now());
+    expect(report.settled).toMatchObject([{ key, outcome: "applied" }]);
+    const record = await h.register.idempotency.find("watcher", key);
+    expect(record?.expiresAt).toBe(Math.floor(clock.ms / 1000) + 30 * 86_400);
+    expect(await charges("service.prolong")).toHaveLength(1);
+  });
+});

@@ -72,6 +72,20 @@ describe("local settings", () => {
       expect.stringMatching(/^invalid configuration: VENDOR_CONCURRENCY: /),
     ]);
   });
+
+  it("keep the settle window at a minute or more: a read right after a money call decides nothing", () => {
+    expect(problems(() => checkFunctionSettings({ RECONCILE_AFTER_SECONDS: "0" }))).toEqual([
+      expect.stringMatching(/^invalid configuration: RECONCILE_AFTER_SECONDS: .*60/),
+    ]);
+    expect(problems(() => checkFunctionSettings({ RECONCILE_AFTER_SECONDS: "60" }))).toEqual([]);
+    // Tests lower it by a setting that says so, refused where the product really runs.
+    expect(problems(() => checkFunctionSettings({ TEST_ONLY_RECONCILE_AFTER_SECONDS: "1" }))).toEqual([]);
+    expect(
+      problems(() =>
+        checkFunctionSettings({ TEST_ONLY_RECONCILE_AFTER_SECONDS: "1", AWS_LAMBDA_FUNCTION_NAME: "desk" }),
+      ),
+    ).toEqual([expect.stringMatching(/TEST_ONLY_RECONCILE_AFTER_SECONDS: is for local tests only/)]);
+  });
 });
 
 describe("SANDBOX_BALANCE for the sandbox npm start runs", () => {

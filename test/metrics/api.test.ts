@@ -20,7 +20,7 @@ beforeAll(async () => {
       // The stack's route limits (one retry of a read), a short timeout to keep the fault tests quick.
       BILLMGR_RETRIES: "1",
       BILLMGR_TIMEOUT_MS: "400",
-      RECONCILE_AFTER_SECONDS: "1",
+      TEST_ONLY_RECONCILE_AFTER_SECONDS: "1",
     },
   });
 });

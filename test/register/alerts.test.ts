@@ -71,8 +71,11 @@ describe.each(engines)("ledgers on $engine", ({ start }) => {
       expect(await ledger.lease(a, now + 29_999, now + 60_000)).toBe(false);
       // The holder died: once its lease has run out, another run takes it.
       expect(await ledger.lease(a, now + 30_001, now + 60_000)).toBe(true);
-      // A failed send gives it back at once.
-      await ledger.unlease(a);
+      // The first holder, back late from a failed send, cannot give back a lease it no longer holds.
+      await ledger.unlease(a, now + 30_000);
+      expect(await ledger.lease(a, now + 30_002, now + 90_000)).toBe(false);
+      // Its holder's failed send gives it back at once.
+      await ledger.unlease(a, now + 60_000);
       expect(await ledger.lease(a, now + 30_002, now + 90_000)).toBe(true);
       // Not pending: nothing to lease.
       expect(await ledger.lease(alert("licence:none", "z"), now, now + 1)).toBe(false);
