@@ -17,6 +17,21 @@ export const Licence = v.object({
   key: v.optional(v.string()),
   autoRenew: v.nullable(v.picklist([1, 12])),
   syncedAt: v.optional(v.string()),
+  /**
+   * When the desk last wrote vendor fields from its own calls (a rename, a new key, a suspend, a
+   * renewal; `form`: a refresh or an order's answer): the night's sync never overwrites them with a view
+   * of the vendor read before.
+   */
+  deskWrites: v.optional(
+    v.object({
+      name: v.optional(v.string()),
+      ip: v.optional(v.string()),
+      key: v.optional(v.string()),
+      status: v.optional(v.string()),
+      expiresOn: v.optional(v.string()),
+      form: v.optional(v.string()),
+    }),
+  ),
   updatedAt: v.string(),
   goneSince: v.optional(v.string()),
   formPending: v.optional(v.boolean()),

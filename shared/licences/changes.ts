@@ -1,6 +1,6 @@
 import type { IpAvailability } from "../billmgr/client.ts";
 import { ordersOpen } from "../catalogue/index.ts";
-import type { LicenceChanges, LicenceRecord } from "../register/types.ts";
+import type { DeskWrites, DeskWritten, LicenceChanges, LicenceRecord } from "../register/types.ts";
 import type { DeskContext } from "./context.ts";
 import { NotFoundError } from "./errors.ts";
 import type { IpQuery, UpdateInput } from "./inputs.ts";
@@ -14,7 +14,11 @@ import { refusalReason } from "./vendor-outcome.ts";
  */
 export function licenceChanges(ctx: DeskContext) {
   const { billing, register, catalogue, caller } = ctx;
-  const synced = () => caller.now.toISOString();
+  /** The fields this call wrote at the vendor, stamped with the real time (the sync compares its reads to it). */
+  const wrote = (...fields: DeskWritten[]): { deskWrites: DeskWrites } => {
+    const at = new Date(ctx.nowMs()).toISOString();
+    return { deskWrites: Object.fromEntries(fields.map((field) => [field, at])) };
+  };
 
   async function save(id: string, changes: LicenceChanges): Promise<LicenceRecord> {
     const after = await register.licences.update(id, { ...changes, updatedAt: caller.now.toISOString() });
@@ -24,8 +28,12 @@ export function licenceChanges(ctx: DeskContext) {
 
   /** The vendor's form, stored; our own settings (autoRenew, the suspend mark) stay as they are. */
   async function refresh(id: string, base: LicenceRecord | undefined): Promise<LicenceRecord> {
+    const readFrom = wrote("form");
     const details = await ctx.audited("get", id, { id }, () => billing.get(id, ctx.vendorOptions));
-    const vendor = recordFromVendor(details, catalogue, base?.autoRenew ?? null, caller.now);
+    const vendor = {
+      ...recordFromVendor(details, catalogue, base?.autoRenew ?? null, caller.now),
+      ...readFrom,
+    };
     if (!base) {
       await register.licences.put(vendor);
       return vendor;
@@ -56,7 +64,7 @@ export function licenceChanges(ctx: DeskContext) {
           ...(body.ip !== undefined && { ip: body.ip }),
         };
         await ctx.audited("edit", id, { id, ...edit }, () => billing.edit(id, edit, ctx.vendorOptions));
-        Object.assign(changes, edit, { syncedAt: synced() });
+        Object.assign(changes, edit, wrote(...(Object.keys(edit) as DeskWritten[])));
       }
       if (body.autoRenew !== undefined) changes.autoRenew = body.autoRenew;
       return save(id, changes);
@@ -79,14 +87,14 @@ export function licenceChanges(ctx: DeskContext) {
             await save(id, { suspendedBy: undefined }).catch(() => {});
           throw error;
         }
-        return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", syncedAt: synced() });
+        return save(id, { status: "suspended", statusCode: "3", suspendedBy: "desk", ...wrote("status") });
       });
     },
 
     async resume(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
       await ctx.audited("resume", id, { id }, () => billing.resume(id, ctx.vendorOptions));
-      return save(id, { status: "active", statusCode: "2", suspendedBy: undefined, syncedAt: synced() });
+      return save(id, { status: "active", statusCode: "2", suspendedBy: undefined, ...wrote("status") });
     },
 
     async regenerateKey(id: string): Promise<{ id: string; key: string | undefined }> {
@@ -94,14 +102,14 @@ export function licenceChanges(ctx: DeskContext) {
       const { key } = await ctx.audited("regenerate-key", id, { id }, () =>
         billing.regenerateKey(id, ctx.vendorOptions),
       );
-      await save(id, { key, syncedAt: synced() });
+      await save(id, { key, ...wrote("key") });
       return { id, key };
     },
 
     async delete(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
       await ctx.audited("delete", id, { id }, () => billing.delete(id, ctx.vendorOptions));
-      return save(id, { status: "deleted", statusCode: "4", syncedAt: synced() });
+      return save(id, { status: "deleted", statusCode: "4", ...wrote("status") });
     },
 
     async checkIp(query: IpQuery): Promise<IpAvailability> {

@@ -149,11 +149,28 @@ export class RenewalInFlightError extends DeskError {
   }
 }
 
+/**
+ * Why the watcher's renewal was not sent after all: switched off or suspended through the desk, or the
+ * vendor's own form, read right before sending, showed it renewed elsewhere, suspended before its
+ * expiry, or deleted.
+ */
+export type NotWantedReason =
+  | "switched_off"
+  | "suspended_by_desk"
+  | "being_suspended"
+  | "renewed_elsewhere"
+  | "suspended_at_vendor"
+  | "deleted_at_vendor";
+
 /** The licence desk's operations for the watcher: a licence no longer set to renew is not renewed. */
 export class RenewalNotWantedError extends DeskError {
   readonly code = "renewal_not_wanted";
   override readonly name = "RenewalNotWantedError";
-  constructor(licenceId: string, why: string) {
+  constructor(
+    licenceId: string,
+    why: string,
+    readonly reason: NotWantedReason,
+  ) {
     super(`licence ${licenceId}: not renewed, ${why}; nothing was sent`);
     Object.assign(this.details, { licenceId, outcome: "not_applied" });
   }

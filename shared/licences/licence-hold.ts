@@ -58,7 +58,7 @@ export async function holdForRenewal(ctx: DeskContext, id: string, ref: IntentRe
     ctx,
     id,
     ref,
-    () => new RenewalNotWantedError(id, "it is being suspended through the desk"),
+    () => new RenewalNotWantedError(id, "it is being suspended through the desk", "being_suspended"),
     "renew",
   );
 }

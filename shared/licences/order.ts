@@ -113,8 +113,12 @@ async function orderedAnswer(
   );
   let record: LicenceRecord;
   try {
+    const readFrom = new Date(ctx.nowMs()).toISOString();
     const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
-    record = recordFromVendor(details, ctx.catalogue, body.autoRenew, ctx.caller.now);
+    record = {
+      ...recordFromVendor(details, ctx.catalogue, body.autoRenew, ctx.caller.now),
+      deskWrites: { form: readFrom },
+    };
   } catch {
     record = recordFromOrder({ ...body, id, nodes }, product, ctx.caller.now);
   }

@@ -1,4 +1,6 @@
+import { BillmgrVendorError } from "../billmgr/errors.ts";
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
+import type { IsoDate } from "../dates.ts";
 import {
   type LicenceChanges,
   type LicenceRecord,
@@ -24,6 +26,12 @@ import { retried } from "./retried.ts";
 export interface RenewOptions {
   /** The watcher's renewals: re-checked against the register right before sending. */
   onlyIfAutoRenew?: boolean;
+  /**
+   * The watcher's renewals: the expiry the night planned from. The vendor's own form, read right before
+   * sending, must still show it, and the licence running there: renewed elsewhere meanwhile (an expiry
+   * past it), suspended before its expiry, or deleted, it is not renewed (and the register told so).
+   */
+  plannedFrom?: IsoDate | undefined;
 }
 
 /**
@@ -66,8 +74,17 @@ export function renewCall(
       await holdForRenewal(ctx, id, intent.ref);
       if (options.onlyIfAutoRenew) await checkStillWanted(ctx, id);
       // The vendor's expiry right before the renewal is what the evidence is measured from.
-      const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
+      const readFrom = new Date(ctx.nowMs()).toISOString();
+      const details = await ctx
+        .audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions))
+        .catch(async (error: unknown) => {
+          // The vendor answers `missed` for a licence it deleted: the watcher does not renew it.
+          if (options.onlyIfAutoRenew && isMissed(error))
+            await checkVendorView(ctx, record, { ...record, status: "deleted", statusCode: "4" }, readFrom);
+          throw error;
+        });
       const before = recordFromVendor(details, ctx.catalogue, record.autoRenew, ctx.caller.now);
+      if (options.onlyIfAutoRenew) await checkVendorView(ctx, record, before, readFrom, options.plannedFrom);
       if (product) checkRenewable(ctx, product, id, body.period, before.expiresOn);
       const expiryBefore = before.expiresOn ?? ctx.today;
       ctx.checkTimeForMoneyCall("renew");
@@ -115,9 +132,57 @@ function checkRenewable(
 /** The night decided from its sync; a reseller may have changed the licence since. */
 async function checkStillWanted(ctx: DeskContext, id: string): Promise<void> {
   const now = await ctx.stored(id);
-  if (now.autoRenew === null) throw new RenewalNotWantedError(id, "its automatic renewal was switched off");
+  if (now.autoRenew === null)
+    throw new RenewalNotWantedError(id, "its automatic renewal was switched off", "switched_off");
   if (now.suspendedBy === "desk")
-    throw new RenewalNotWantedError(id, "it was suspended on purpose through the API");
+    throw new RenewalNotWantedError(id, "it was suspended on purpose through the API", "suspended_by_desk");
+}
+
+const isMissed = (error: unknown) => error instanceof BillmgrVendorError && error.type === "missed";
+
+/**
+ * The watcher planned from the register; the vendor's form, read right before sending, decides. A
+ * licence renewed elsewhere (in the vendor's panel), suspended there before its expiry, or deleted is
+ * not renewed, and the register takes the vendor's view of it (stamped as a whole-form read, so the
+ * night's summary and alerts tell what the vendor shows).
+ */
+async function checkVendorView(
+  ctx: DeskContext,
+  record: LicenceRecord,
+  vendor: LicenceRecord,
+  readFrom: string,
+  plannedFrom?: IsoDate,
+): Promise<void> {
+  const { id } = record;
+  const expiry = vendor.expiresOn;
+  let refusal: RenewalNotWantedError | undefined;
+  if (vendor.status === "deleted") {
+    refusal = new RenewalNotWantedError(id, "the vendor shows it deleted", "deleted_at_vendor");
+  } else if (vendor.status === "suspended" && (expiry === undefined || expiry >= ctx.today)) {
+    refusal = new RenewalNotWantedError(
+      id,
+      `the vendor's form shows it suspended before its expiry${expiry ? ` (${expiry})` : ""}, and the desk did not suspend it`,
+      "suspended_at_vendor",
+    );
+  } else if (plannedFrom !== undefined && expiry !== undefined && expiry > plannedFrom) {
+    refusal = new RenewalNotWantedError(
+      id,
+      `it was renewed elsewhere: the vendor's form shows it running to ${expiry}, where tonight's renewal was planned from ${plannedFrom}`,
+      "renewed_elsewhere",
+    );
+  }
+  if (!refusal) return;
+  const seen: LicenceChanges = {
+    status: vendor.status,
+    statusCode: vendor.statusCode,
+    ...(vendor.expiresOn !== undefined && { expiresOn: vendor.expiresOn }),
+    ...(vendor.period !== undefined && { period: vendor.period }),
+    deskWrites: { form: readFrom },
+  };
+  await retried(`store the vendor's view of ${id}`, () => ctx.register.licences.update(id, seen)).catch(
+    () => {},
+  );
+  throw refusal;
 }
 
 /** The 200 of an applied renewal. The money moved: a missing expiry or a failed write never changes that. */
@@ -142,10 +207,11 @@ async function renewedAnswer(
   // The licence runs on the period last paid for, as the vendor form is taken to keep it (the sandbox does):
   // left at the order's, the next sync would see a difference and read the form for nothing.
   const period = Number(context.period);
+  const wroteAt = new Date(ctx.nowMs()).toISOString();
   const renewed: LicenceChanges = {
     expiresOn,
     ...(period > 0 && { period }),
-    syncedAt: ctx.caller.now.toISOString(),
+    deskWrites: { expiresOn: wroteAt },
     ...(!confirmed && { formPending: true }),
   };
   // A renewal reactivates a licence the vendor suspended for non-payment, not one suspended on purpose
@@ -160,7 +226,14 @@ async function renewedAnswer(
       if (expiresOn !== undefined && current.expiresOn !== undefined && current.expiresOn >= expiresOn)
         return current;
       const changes: LicenceChanges =
-        current.suspendedBy === "desk" ? renewed : { ...renewed, status: "active", statusCode: "2" };
+        current.suspendedBy === "desk"
+          ? renewed
+          : {
+              ...renewed,
+              status: "active",
+              statusCode: "2",
+              deskWrites: { expiresOn: wroteAt, status: wroteAt },
+            };
       try {
         return await ctx.register.licences.update(id, changes, { ifVersion: current.version ?? 0 });
       } catch (error) {

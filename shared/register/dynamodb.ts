@@ -21,6 +21,7 @@ import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./tab
 import {
   type AuditEntry,
   type AuditLog,
+  DESK_WRITTEN,
   type IdempotencyStore,
   InvalidCursorError,
   type LicenceChanges,
@@ -285,8 +286,18 @@ function licenceUpdate(id: string, changes: LicenceChanges, ifVersion: number | 
   const values: Record<string, unknown> = { ":one": 1 };
   const set: string[] = [];
   const remove: string[] = [];
-  const fields = fromLicence({ ...(changes as LicenceRecord), id });
-  Object.entries(changes).forEach(([field, value], i) => {
+  const { deskWrites, ...plain } = changes;
+  const fields = fromLicence({ ...(plain as LicenceRecord), id });
+  // Each stamp is an attribute of its own: a write stamps its fields, never another writer's.
+  for (const [field, at] of Object.entries(deskWrites ?? {})) {
+    if (at === undefined) continue;
+    if (!(DESK_WRITTEN as readonly string[]).includes(field))
+      throw new TypeError(`licence update: ${field} is not a field the desk stamps`);
+    names[`#w_${field}`] = `${WROTE}${field}`;
+    values[`:w_${field}`] = at;
+    set.push(`#w_${field} = :w_${field}`);
+  }
+  Object.entries(plain).forEach(([field, value], i) => {
     if (field === "id" || field === "version" || !(field in fields)) {
       throw new TypeError(`licence update: ${field} is not a field an update may set`);
     }
@@ -325,8 +336,14 @@ function licenceUpdate(id: string, changes: LicenceChanges, ifVersion: number | 
   };
 }
 
+/** Where each of `deskWrites` is kept: `wrote_name`, `wrote_status`, … */
+const WROTE = "wrote_";
+
 function fromLicence(record: LicenceRecord): Item {
   return {
+    ...Object.fromEntries(
+      Object.entries(record.deskWrites ?? {}).map(([field, at]) => [`${WROTE}${field}`, at]),
+    ),
     id: record.id,
     name: record.name,
     ip: record.ip,
@@ -376,6 +393,9 @@ function toLicence(item: Item): LicenceRecord {
   };
   const optional = record as unknown as Record<string, unknown>;
   for (const field of OPTIONAL_LICENCE_FIELDS) if (item[field] !== undefined) optional[field] = item[field];
+  const wrote = DESK_WRITTEN.filter((field) => typeof item[`${WROTE}${field}`] === "string");
+  if (wrote.length > 0)
+    record.deskWrites = Object.fromEntries(wrote.map((field) => [field, item[`${WROTE}${field}`] as string]));
   return record;
 }
 

@@ -21,8 +21,15 @@ export interface LicenceRecord {
   createdOn?: IsoDate;
   key?: string;
   autoRenew: AutoRenew;
-  /** ISO instant of the last time the vendor's view was read (sync, refresh, or our own call). */
+  /** ISO instant of the last time the vendor's whole form was read (sync, refresh, an order's answer). */
   syncedAt?: string;
+  /**
+   * When the desk last wrote vendor fields from its own calls, by the real clock (ISO instants): each
+   * field a call wrote (a rename, a new key, a suspend, a renewal's answer), and `form` for a whole form
+   * read (a refresh, an order's answer). A sync whose read began before such a write keeps the desk's
+   * value of that field (of every field, for `form`), and only that.
+   */
+  deskWrites?: DeskWrites;
   /** ISO instant of the last write. */
   updatedAt: string;
   /** The night the licence was first missing from the vendor's list; kept, never dropped. */
@@ -37,6 +44,14 @@ export interface LicenceRecord {
   /** Bumped by every write: a write made from an older read is refused (`StaleRecordError`). */
   version?: number;
 }
+
+/**
+ * What the desk stamps when it writes vendor fields from its own calls: one stamp per field group
+ * (`status` with `statusCode`, `expiresOn` with `period`), `form` for the whole form.
+ */
+export const DESK_WRITTEN = ["name", "ip", "key", "status", "expiresOn", "form"] as const;
+export type DeskWritten = (typeof DESK_WRITTEN)[number];
+export type DeskWrites = Partial<Record<DeskWritten, string>>;
 
 /** A conditional register write lost to a newer one: read again and decide again. */
 export class StaleRecordError extends Error {

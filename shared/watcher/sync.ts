@@ -4,6 +4,7 @@ import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
 import {
+  type DeskWritten,
   type LicenceChanges,
   type LicenceRecord,
   type LicenceStore,
@@ -18,6 +19,13 @@ export interface SyncDeps {
   vendorConcurrency: number;
   registerConcurrency: number;
   /**
+   * The real clock (epoch ms): each read is timed by it, and compared with the desk's own writes,
+   * stamped by the same clock (`deskWrites`), never with the replayed night's instant.
+   */
+  nowMs?: () => number;
+  /** When the list was read (real clock); the sync's start when not given. */
+  listedAtMs?: number | undefined;
+  /**
    * Called with each change right before it is written (and again if a concurrent write makes it
    * decide again): the alerts a change raises are recorded here, so a run killed after the write
    * still leaves them to send.
@@ -29,6 +37,8 @@ export interface SyncDeps {
 export interface Change {
   before: LicenceRecord | undefined;
   after: LicenceRecord;
+  /** When the vendor's view in `after` began to be read (real clock, ISO): the desk's later writes win. */
+  readAt?: string;
   /** The form could not be read; the list row was used. */
   detailError?: string;
 }
@@ -117,12 +127,30 @@ function keyChangedSinceRead(row: LicenceSummary, record: LicenceRecord): boolea
   );
 }
 
-/** The vendor's fields of `after` that differ from `record` (an empty object: nothing to write). */
-function vendorChanges(record: LicenceRecord, after: LicenceRecord): LicenceChanges {
+/** Which stamp of `deskWrites` covers a vendor field. */
+const STAMPED_BY: Partial<Record<(typeof VENDOR_FIELDS)[number], DeskWritten>> = {
+  name: "name",
+  ip: "ip",
+  key: "key",
+  status: "status",
+  statusCode: "status",
+  expiresOn: "expiresOn",
+  period: "expiresOn",
+};
+
+/**
+ * The vendor's fields of `after` that differ from `record` (an empty object: nothing to write). A
+ * field the desk wrote through its own call after this view was read keeps the desk's value; every
+ * other field is the vendor's, whatever else the desk wrote since.
+ */
+function vendorChanges(record: LicenceRecord, after: LicenceRecord, readAt: string): LicenceChanges {
   const changes: Record<string, unknown> = {};
   for (const field of VENDOR_FIELDS) {
     // A form without a key (not issued yet, or not shown) never removes the key we have.
     if (field === "key" && after.key === undefined) continue;
+    const stamp = STAMPED_BY[field];
+    const wrote = stamp && record.deskWrites?.[stamp];
+    if (wrote !== undefined && wrote > readAt) continue;
     if (after[field] !== record[field]) changes[field] = after[field];
   }
   return changes as LicenceChanges;
@@ -142,6 +170,8 @@ export async function syncRegister(
   night: IsoDate,
   at: Date,
 ): Promise<SyncResult> {
+  const nowMs = deps.nowMs ?? Date.now;
+  const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
   const records = await allLicences(deps.licences);
   const seen = new Set<string>();
   const toRead: Array<{ row: LicenceSummary; before: LicenceRecord | undefined }> = [];
@@ -218,17 +248,16 @@ export async function syncRegister(
   }
 
   async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
-    if (row.status === "deleted") return { before, after: recordFromRow(row, before, deps.catalogue, at) };
+    const fromRow = () => recordFromRow(row, before, deps.catalogue, at);
+    if (row.status === "deleted") return { before, after: fromRow(), readAt: listedAt };
+    const readAt = new Date(nowMs()).toISOString();
     try {
       const details = await deps.billing.get(row.id);
       const after = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
-      return { before, after: before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after };
+      const view = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
+      return { before, after: view, readAt };
     } catch (error) {
-      return {
-        before,
-        after: recordFromRow(row, before, deps.catalogue, at),
-        detailError: (error as Error).message,
-      };
+      return { before, after: fromRow(), readAt: listedAt, detailError: (error as Error).message };
     }
   }
 
@@ -248,15 +277,12 @@ export async function syncRegister(
       if (before === undefined) return undefined;
     }
     for (let round = 0; ; round++) {
-      // Someone wrote a fresher view of the vendor since our read (the API, right after its own call,
-      // such as a suspend): ours is stale for this licence, and tomorrow's read settles it.
-      if (
-        before.syncedAt !== undefined &&
-        change.after.syncedAt !== undefined &&
-        before.syncedAt > change.after.syncedAt
-      )
-        return undefined;
-      const fields = vendorChanges(before, change.after);
+      // Someone read the vendor's whole form since we did (a refresh, an order's answer): ours is stale
+      // for this licence, and tomorrow's read settles it. (The desk's own calls stamp only the fields
+      // they wrote: see vendorChanges.)
+      const readAt = change.readAt ?? listedAt;
+      if ((before.deskWrites?.form ?? "") > readAt) return undefined;
+      const fields = vendorChanges(before, change.after, readAt);
       const nothing = Object.keys(fields).length === 0;
       // Read only to catch a key change that turned out to be none: remember the read, or the same
       // date makes us read it every night.
@@ -282,7 +308,10 @@ export async function syncRegister(
   const missing = [...records.values()].filter((r) => !seen.has(r.id) && r.goneSince === undefined);
   const gone = (
     await mapLimit(missing, deps.registerConcurrency, (before) =>
-      write({ before, after: { ...before, goneSince: night, updatedAt: at.toISOString() } }, false),
+      write(
+        { before, after: { ...before, goneSince: night, updatedAt: at.toISOString() }, readAt: listedAt },
+        false,
+      ),
     )
   ).filter((c): c is Change => c !== undefined);
   for (const change of gone) records.set(change.after.id, change.after);

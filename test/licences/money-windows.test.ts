@@ -301,3 +301,123 @@ describe("smaller windows (issue 15, point 7)", () => {
     expect(await charges("service.prolong")).toHaveLength(1);
   });
 });
+
+describe("a renewal is decided on the vendor's own form, read just before sending", () => {
+  /** The watcher's deps with the injected clock; `beforeRenewals` runs once, as the renew phase begins. */
+  const watcherDeps = (beforeRenewals?: () => Promise<void>) => {
+    let once = beforeRenewals;
+    const nights = h.register.nights;
+    const register: Register = {
+      ...h.register,
+      nights: {
+        ...nights,
+        async begin(...args) {
+          const run = once;
+          once = undefined;
+          await run?.();
+          return nights.begin(...args);
+        },
+      },
+    };
+    return { ...h.deps, register, nowMs: () => clock.ms };
+  };
+  const sentKinds = () => (h.notifier as unknown as { sent: { kind: string }[] }).sent.map((a) => a.kind);
+
+  it("imported by a refresh at noon, renewed in the vendor's panel, then that night: one prolong, one charge", async () => {
+    // The issue's reproduction: the desk's clock at noon of the night replayed.
+    const id = h.seedVendorOnly(
+      fleetLicence({ name: "imported", ip: "10.2.0.1", expiredate: "2021-05-04", autoRenew: 1 }),
+    );
+    const api = licenceDesk(deskDeps(), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
+    expect((await api.get(id, true)).expiresOn).toBe("2021-05-04");
+    await api.update(id, { autoRenew: 1 });
+    clock.ms += 60_000;
+    await h.billing.prolong(id, 1); // in the vendor's panel
+    clock.ms += 60_000;
+    const report = await h.run("2021-05-01", watcherDeps());
+    expect(report.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(1);
+    expect(await charges("service.prolong")).toHaveLength(1);
+    expect((await h.record(id))?.expiresOn).toBe("2021-06-04");
+  });
+
+  it("a rename by the desk after the sync's read keeps its name, never the vendor's older expiry", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "renamed", ip: "10.2.0.2", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    await h.billing.prolong(id, 12); // in the vendor's panel: runs to 2021-12-31 (the cap)
+    const readFrom = clock.ms;
+    // The desk renames it a moment after the night's reads began (by the same clock).
+    clock.ms += 5_000;
+    await licenceDesk(deskDeps(), { client: "panel", now: now() }).update(id, { name: "renamed-2" });
+    const deps = { ...watcherDeps(), nowMs: () => readFrom };
+    const report = await h.run("2021-05-01", deps);
+    expect(report.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(1);
+    const record = await h.record(id);
+    expect(record).toMatchObject({ name: "renamed-2", expiresOn: "2021-12-31" });
+  });
+
+  it("renewed in the vendor's panel between the night's sync and its renewal: not renewed again, and the summary says why", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "panel-renewed", ip: "10.2.0.3", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    const report = await h.run(
+      "2021-05-01",
+      watcherDeps(async () => {
+        await h.billing.prolong(id, 1);
+      }),
+    );
+    expect(report.renewed).toEqual([]);
+    expect(report.skipped).toEqual([
+      {
+        id,
+        name: "panel-renewed",
+        reason: expect.stringMatching(/renewed elsewhere: the vendor's form shows it running to 2021-06-03/),
+      },
+    ]);
+    expect(h.prolongs()).toBe(1);
+    expect(await charges("service.prolong")).toHaveLength(1);
+    expect((await h.record(id))?.expiresOn).toBe("2021-06-03");
+    const summary = (h.notifier as unknown as { sent: { kind: string; body: string }[] }).sent.find(
+      (a) => a.kind === "summary",
+    );
+    expect(summary?.body).toMatch(
+      /Not renewed after all \(1\):\n {2}panel-renewed \(id \d+\): .*renewed elsewhere/,
+    );
+  });
+
+  it("suspended in the vendor's panel before its expiry, after the night's sync: not renewed, and staff told", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "panel-suspended", ip: "10.2.0.4", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    const report = await h.run(
+      "2021-05-01",
+      watcherDeps(async () => {
+        await h.billing.suspend(id);
+      }),
+    );
+    expect(report.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(0);
+    expect(await h.record(id)).toMatchObject({ status: "suspended", statusCode: "3" });
+    expect(sentKinds()).toContain("vendor_suspended");
+    // The next night's sync finds the register as the vendor has it: no second mail.
+    const next = await h.run("2021-05-02", watcherDeps());
+    expect(next.sent.filter((a) => a.kind === "vendor_suspended")).toEqual([]);
+  });
+
+  it("deleted in the vendor's panel after the night's sync: not renewed, and staff told", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "panel-deleted", ip: "10.2.0.5", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    await h.run(
+      "2021-05-01",
+      watcherDeps(async () => {
+        await h.billing.delete(id);
+      }),
+    );
+    expect(h.prolongs()).toBe(0);
+    expect((await h.record(id))?.status).toBe("deleted");
+    expect(sentKinds()).toContain("vendor_deleted");
+  });
+});

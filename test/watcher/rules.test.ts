@@ -411,9 +411,9 @@ describe("the night's date in the schedule's zone", () => {
     expect(ofKind(notifier.sent, "renewal_failed")).toEqual([]);
   });
 
-  it("a lifecycle refusal inside the watcher is alerted, never silent", async () => {
+  it("a form that already runs past the plan (to the cap) is not renewed: the summary says so, nothing is sent", async () => {
     // The register (and the vendor's list) say it expires 2021-06-12, due tonight; its form says it
-    // already runs to the cap, so the desk refuses before sending anything. Staff hear of it.
+    // already runs to the cap. The vendor's form decides: renewed elsewhere, nothing sent, and told.
     const { h, notifier } = await harness("2021-06-10");
     const id = await h.seed(
       fleetLicence({ name: "capped", ip: "82.156.63.2", expiredate: "2021-12-31", autoRenew: 1 }),
@@ -430,11 +430,12 @@ describe("the night's date in the schedule's zone", () => {
     h.vendor.sandbox.setNow(new Date("2021-06-10T02:00:00Z"));
     const night = await runNight({ ...h.deps, billing }, "2021-06-10", new Date("2021-06-10T02:00:00Z"));
     expect(h.prolongs()).toBe(0);
-    expect(night.failed.map((f) => f.name)).toEqual(["capped"]);
-    const alert = ofKind(notifier.sent, "renewal_failed")[0];
-    expect(alert?.licenceId).toBe(id);
-    expect(alert?.body).toMatch(
-      /The desk did not send tonight's renewal, so nothing was charged\. Why: licence \d+ already runs to the last day ISPmanager 5 Lite allows \(2021-12-31\): a renewal cannot extend it; nothing was sent or charged\.$/m,
+    expect(night.failed).toEqual([]);
+    expect(night.skipped.map((f) => f.name)).toEqual(["capped"]);
+    expect((await h.record(id))?.expiresOn).toBe("2021-12-31");
+    const summary = ofKind(notifier.sent, "summary")[0];
+    expect(summary?.body).toMatch(
+      /Not renewed after all \(1\):\n {2}capped \(id \d+\): licence \d+: not renewed, it was renewed elsewhere: the vendor's form shows it running to 2021-12-31, where tonight's renewal was planned from 2021-06-12; nothing was sent/,
     );
   });
 });

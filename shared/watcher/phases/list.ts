@@ -15,6 +15,7 @@ export class VendorUnreachableError extends Error {
  */
 export async function listPhase(run: NightRun): Promise<LicenceSummary[]> {
   try {
+    run.listedAtMs = run.nowMs();
     return await run.deps.billing.list();
   } catch (error) {
     const reason = redact(error instanceof Error ? error.message : String(error));

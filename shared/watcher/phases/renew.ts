@@ -124,9 +124,11 @@ async function renewOne(
   await recordAttempt(run, entry, attempt);
 
   const named = { id: licence.id, name: licence.name };
+  // The register's view after the attempt (renewed, or the vendor's view that stopped it) is what the
+  // night's alerts tell.
+  if (attempt.after) records.set(licence.id, attempt.after);
   switch (attempt.outcome) {
     case "applied": {
-      if (attempt.after) records.set(licence.id, attempt.after);
       const renewed = {
         ...named,
         from: entry.from,
@@ -199,6 +201,7 @@ function attemptRenewal(
   return attempted(run, licence, () =>
     desk.renew(licence.id, { period: renewal.period }, renewalKey(licence.id, run.night), {
       onlyIfAutoRenew: true,
+      plannedFrom: licence.expiresOn,
     }),
   );
 }
@@ -236,7 +239,7 @@ async function attempted(
     }
     if (error instanceof RenewalInFlightError) return { outcome: "in_flight", detail: message };
     if (error instanceof RequestInProgressError) return { outcome: "in_progress", detail: message };
-    if (error instanceof RenewalNotWantedError) return { outcome: "skipped", detail: message };
+    if (error instanceof RenewalNotWantedError) return notWanted(run, licence, error, message);
     // Renewals closed, or the cap reached, as the desk sees tonight: never silent (the night's alerts
     // may not call it closed, were the two ever to disagree about the date).
     if (error instanceof LifecycleClosedError) return failed(message, "desk");
@@ -254,6 +257,29 @@ async function attempted(
     }
     return failed(reason ?? message, reason !== undefined ? "vendor" : "desk");
   }
+}
+
+/**
+ * Not sent after all. When the vendor's form showed why (renewed elsewhere, suspended there before its
+ * expiry, deleted), the register now holds the vendor's view: the rest of the night tells that, and a
+ * suspension or deletion is alerted as the sync alerts it (the same ledger keys, so never twice).
+ */
+async function notWanted(
+  run: NightRun,
+  licence: LicenceRecord,
+  error: RenewalNotWantedError,
+  detail: string,
+): Promise<Attempt> {
+  const atVendor = ["renewed_elsewhere", "suspended_at_vendor", "deleted_at_vendor"].includes(error.reason);
+  const after = atVendor ? ((await run.deps.register.licences.get(licence.id)) ?? licence) : undefined;
+  const told = after && run.tell(after);
+  const alert =
+    told && error.reason === "suspended_at_vendor"
+      ? alerts.vendorSuspended(run.night, told)
+      : told && error.reason === "deleted_at_vendor"
+        ? alerts.vendorDeleted(run.night, told, false)
+        : undefined;
+  return { outcome: "skipped", detail, after, ...(alert && { alert }) };
 }
 
 /** An open renewal whose key holds no record of a send: none was sent, or it was refused and freed. */

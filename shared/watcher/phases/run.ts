@@ -18,6 +18,8 @@ export interface NightRun {
   report: NightReport;
   /** Wall-clock ms, for leases (which time real processes, whatever night is replayed). */
   nowMs(): number;
+  /** When this run began to read the vendor's list (wall clock): how fresh its rows are. */
+  listedAtMs?: number;
   productOf(licence: LicenceRecord): Product | undefined;
   /** A licence with its product and fate as tonight's mails tell it (tonight's renewals done). */
   tell(licence: LicenceRecord): Told;

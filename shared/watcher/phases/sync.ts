@@ -22,6 +22,8 @@ export async function syncPhase(
       catalogue: deps.catalogue,
       vendorConcurrency: deps.settings.vendorConcurrency,
       registerConcurrency: deps.settings.registerConcurrency,
+      nowMs: run.nowMs,
+      listedAtMs: run.listedAtMs,
       beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
     },
     listed,
