@@ -13,6 +13,8 @@ export interface DeskDeps {
   register: Register;
   catalogue: Catalogue;
   idempotency: IdempotencySettings;
+  /** Wall-clock ms for the money calls' locks and settle windows: `Date.now` unless a test moves time. */
+  nowMs?: () => number;
 }
 
 /** Who is asking, and when: every decision takes the date as input. */
@@ -128,7 +130,7 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
         settings: deps.idempotency,
         ref: { scope: caller.client, key },
         request,
-        nowMs: () => Date.now(),
+        nowMs: deps.nowMs ?? (() => Date.now()),
       };
     },
   };
