@@ -170,7 +170,9 @@ describe("the billing client against the sandbox", () => {
     const json = vendor.client({ BILLMGR_FORMAT: "json" });
     const { id } = await json.order(lite({ name: "via json" }));
     expect(await json.get(id)).toMatchObject({ id, name: "via json", status: "active" });
-    expect((await json.list()).rows.some((l) => l.id === id)).toBe(true);
+    const listed = await json.list();
+    expect(listed.complete).toBe(true);
+    expect(listed.rows.some((l) => l.id === id)).toBe(true);
     const error = await failure(json.get("999999999"));
     expect(error).toMatchObject({ kind: "vendor", type: "missed", object: "elid" });
   });

@@ -440,7 +440,7 @@ describe("quirks", () => {
       expect(listRows(await call(v.sandbox, { func: "soft" }))).toHaveLength(3);
     });
 
-    it("omitPageTotal: no p_elems and no p_cnt, so only an empty page ends the list", async () => {
+    it("omitPageTotal: no p_elems and no p_cnt, so only a short or empty page ends the list", async () => {
       const ids = seedSeven();
       await v.quirks({ pageCap: 2, omitPageTotal: true });
       const seen: string[] = [];
