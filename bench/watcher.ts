@@ -125,7 +125,9 @@ export async function benchWatcher(): Promise<void> {
       queried = await queryAll(doc, FLOOR_TABLE);
       queryAllMs = Math.min(queryAllMs, performance.now() - started);
       started = performance.now();
-      listed = (await deps.billing.list()).length;
+      const list = await deps.billing.list();
+      if (!list.complete) throw new Error(`floor list not provably complete: ${list.incomplete}`);
+      listed = list.rows.length;
       listAllMs = Math.min(listAllMs, performance.now() - started);
     }
     if (queried !== LICENCES || listed !== LICENCES)

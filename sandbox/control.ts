@@ -17,6 +17,8 @@ export interface ControlContext {
   readonly state: SandboxState;
   readonly faults: FaultQueue;
   readonly calls: RecordedCall[];
+  /** Lets the calls a `hold` fault holds go on; answers how many there were. */
+  release(): number;
 }
 
 /** A bad control request: answered 4xx with `{"error": message}`. */
@@ -140,6 +142,7 @@ async function route(
           count: optionalInteger(body, "count"),
           delayMs: optionalInteger(body, "delayMs"),
           chunkBytes: optionalInteger(body, "chunkBytes"),
+          skip: optionalInteger(body, "skip"),
         });
       } catch (error) {
         throw new ControlError(400, error instanceof Error ? error.message : String(error));
@@ -149,6 +152,8 @@ async function route(
     case "DELETE faults":
       ctx.faults.clear();
       return sendJson(res, 204, undefined);
+    case "POST faults/release":
+      return sendJson(res, 200, { released: ctx.release() });
     case "GET calls":
       return sendJson(res, 200, { calls: ctx.calls });
     case "DELETE calls":
@@ -179,7 +184,7 @@ async function route(
     if (!ctx.state.get(id)) throw new ControlError(404, `no licence ${id}`);
     return sendJson(res, 200, { licence: ctx.state.rekey(id) });
   }
-  const known = ["state", "clock", "faults", "calls", "licences", "balance", "quirks"];
+  const known = ["state", "clock", "faults", "faults/release", "calls", "licences", "balance", "quirks"];
   if (known.includes(path) || licence || rekey)
     throw new ControlError(405, `${method} is not supported on /sandbox/${path}`);
   throw new ControlError(404, `no control endpoint /sandbox/${path}`);

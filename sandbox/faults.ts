@@ -10,6 +10,9 @@
  * - `throttle`: status 429 with `Retry-After` (seconds, `delayMs` rounded up) and a short HTML body.
  * - `throttle-503`: the same with status 503, as a load balancer sheds load.
  * - `slow`: wait `delayMs`, then act and answer normally (the vendor still acts if the client left).
+ * - `hold`: wait until the test releases it (`release()`, `POST /sandbox/faults/release`), then act
+ *   and answer normally: a test changes the book between two calls of one client operation (a licence
+ *   purged between two pages of the list) at exactly that point, with no timing guess.
  * Kinds that fail after the vendor acted (the charge and the licence are real):
  * - `act-then-hang`: act, then never answer.
  * - `act-then-drop`: act, then destroy the connection without an answer.
@@ -29,6 +32,7 @@ export const FAULT_KINDS = [
   "throttle",
   "throttle-503",
   "slow",
+  "hold",
   "act-then-hang",
   "act-then-drop",
   "act-late",
@@ -48,6 +52,11 @@ export interface FaultSpec {
   delayMs?: number | undefined;
   /** For `trickle`: bytes per chunk; default 8. */
   chunkBytes?: number | undefined;
+  /**
+   * How many of the next calls of `func` pass this fault by (served as usual; a `*` fault still meets
+   * them) before it applies: a fault aimed at the second page of a list; default 0.
+   */
+  skip?: number | undefined;
 }
 
 export interface Fault {
@@ -63,6 +72,8 @@ export interface PendingFault {
   remaining: number;
   delayMs: number;
   chunkBytes?: number;
+  /** Calls still to pass it by; only while some are left. */
+  skip?: number;
 }
 
 export const ANY_FUNC = "*";
@@ -111,9 +122,13 @@ export class FaultQueue {
       throw new RangeError("fault delayMs must be a non-negative integer");
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1)
       throw new RangeError("fault chunkBytes must be a positive integer");
+    const skip = spec.skip ?? 0;
+    if (!Number.isSafeInteger(skip) || skip < 0)
+      throw new RangeError("fault skip must be a non-negative integer");
     const queue = this.queues.get(spec.func) ?? [];
-    // chunkBytes only means something to `trickle`; other kinds keep their old shape.
-    const extra = spec.kind === "trickle" ? { chunkBytes } : {};
+    // chunkBytes only means something to `trickle`, skip only while calls are left to pass: a fault
+    // without them keeps its old shape.
+    const extra = { ...(spec.kind === "trickle" && { chunkBytes }), ...(skip > 0 && { skip }) };
     queue.push({ func: spec.func, kind: spec.kind, remaining: count, delayMs, ...extra });
     this.queues.set(spec.func, queue);
   }
@@ -124,6 +139,11 @@ export class FaultQueue {
       const queue = this.queues.get(key);
       const head = queue?.[0];
       if (!queue || !head) continue;
+      if (head.skip !== undefined) {
+        head.skip -= 1;
+        if (head.skip <= 0) delete head.skip;
+        continue;
+      }
       head.remaining -= 1;
       if (head.remaining <= 0) queue.shift();
       if (queue.length === 0) this.queues.delete(key);

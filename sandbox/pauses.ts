@@ -7,11 +7,13 @@ export interface Pause {
 }
 
 /**
- * Every timer a faulted call waits on, so `close()` can end them all: work still waiting (a slow
- * or late call not yet applied) is then dropped, never applied to a sandbox being torn down.
+ * Every timer a faulted call waits on, and every call held until a test releases it, so `close()` can
+ * end them all: work still waiting (a slow, late or held call not yet applied) is then dropped, never
+ * applied to a sandbox being torn down.
  */
 export class Pauses {
   private readonly waiting = new Set<() => void>();
+  private readonly held = new Set<(released: boolean) => void>();
   private closed = false;
 
   start(ms: number): Pause {
@@ -48,9 +50,29 @@ export class Pauses {
     return this.start(ms).done;
   }
 
+  /** Resolves true once `release()` is called, or false when the sandbox closes first. */
+  hold(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const settle = (released: boolean) => {
+        this.held.delete(settle);
+        resolve(released);
+      };
+      this.held.add(settle);
+    });
+  }
+
+  /** Lets every held call go on; answers how many there were. */
+  release(): number {
+    const held = [...this.held];
+    for (const settle of held) settle(true);
+    return held.length;
+  }
+
   /** Ends every wait (each resolves false) and every later one at once. */
   close(): void {
     this.closed = true;
     for (const cancel of [...this.waiting]) cancel();
+    for (const settle of [...this.held]) settle(false);
   }
 }

@@ -12,10 +12,14 @@ export interface Quirks {
   normaliseNames: boolean;
   /** `func=soft` serves at most this many rows per page, whatever `p_cnt` asks; null: no cap. */
   pageCap: number | null;
-  /** `func=soft` leaves out `p_elems` and `p_cnt`, so a client can only stop at an empty page. */
+  /** `func=soft` leaves out `p_elems` and `p_cnt`, so a client can only stop at a short or empty page. */
   omitPageTotal: boolean;
   /** Sandbox-clock ms an ordered licence is active (status 2) with an empty key; 0: the key comes with it. */
   keyDelayMs: number;
+  /** XML answers write every non-ASCII character as a numeric reference, decimal and hex in turn. */
+  numericReferences: boolean;
+  /** `func=soft` serves page 1 whatever `p_num` asks (and answers `p_num` 1). */
+  ignorePageNumber: boolean;
 }
 
 export const DEFAULT_QUIRKS: Readonly<Quirks> = {
@@ -24,9 +28,15 @@ export const DEFAULT_QUIRKS: Readonly<Quirks> = {
   pageCap: null,
   omitPageTotal: false,
   keyDelayMs: 0,
+  numericReferences: false,
+  ignorePageNumber: false,
 };
 
 const KEYS = Object.keys(DEFAULT_QUIRKS) as (keyof Quirks)[];
+
+type BooleanQuirk = {
+  [K in keyof Quirks]: Quirks[K] extends boolean ? K : never;
+}[keyof Quirks];
 
 function booleanQuirk(name: string, value: unknown): boolean {
   if (typeof value !== "boolean") throw new RangeError(`quirk ${name} must be true or false`);
@@ -55,7 +65,9 @@ export function mergeQuirks(base: Readonly<Quirks>, changes: unknown): Quirks {
       case "normaliseIp":
       case "normaliseNames":
       case "omitPageTotal":
-        next[name as "normaliseIp" | "normaliseNames" | "omitPageTotal"] = booleanQuirk(name, value);
+      case "numericReferences":
+      case "ignorePageNumber":
+        next[name as BooleanQuirk] = booleanQuirk(name, value);
         break;
       case "pageCap":
         next.pageCap = value === null ? null : integerQuirk(name, value, 1);

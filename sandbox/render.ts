@@ -92,20 +92,42 @@ const ENTITIES: Record<string, string> = {
   "'": "&apos;",
 };
 
-export function escapeXml(text: string): string {
-  return xmlSafe(text).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+/** How the XML writes text: as UTF-8 (the default), or with every non-ASCII character as a reference. */
+export interface XmlStyle {
+  /** The `numericReferences` quirk. */
+  readonly numericReferences?: boolean;
 }
 
-function nodeXml(node: Node): string {
+export function escapeXml(text: string, style: XmlStyle = {}): string {
+  const escaped = xmlSafe(text).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+  return style.numericReferences ? numericReferences(escaped) : escaped;
+}
+
+/**
+ * Every non-ASCII character as a numeric character reference, decimal and hex in turn within each
+ * value (`Тест` is `&#1058;&#x435;&#1089;&#x442;`), so a client must read both forms, astral ones too.
+ */
+export function numericReferences(text: string): string {
+  let n = 0;
+  return text.replace(/\P{ASCII}/gu, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    return n++ % 2 === 0 ? `&#${code};` : `&#x${code.toString(16).toUpperCase()};`;
+  });
+}
+
+function nodeXml(node: Node, style: XmlStyle): string {
   const attrs = Object.entries(node.attrs ?? {})
-    .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
+    .map(([k, v]) => ` ${k}="${escapeXml(v, style)}"`)
     .join("");
-  const inner = (node.text ? escapeXml(node.text) : "") + (node.children ?? []).map(nodeXml).join("");
+  const inner =
+    (node.text ? escapeXml(node.text, style) : "") +
+    (node.children ?? []).map((child) => nodeXml(child, style)).join("");
   return inner === "" ? `<${node.name}${attrs}/>` : `<${node.name}${attrs}>${inner}</${node.name}>`;
 }
 
-export function renderXml(doc: VendorDoc): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${nodeXml({ name: "doc", attrs: docAttrs(doc.func), children: doc.children })}`;
+export function renderXml(doc: VendorDoc, style: XmlStyle = {}): string {
+  const root = nodeXml({ name: "doc", attrs: docAttrs(doc.func), children: doc.children }, style);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${root}`;
 }
 
 type JsonValue = Record<string, unknown>;
@@ -132,8 +154,9 @@ export function renderJson(doc: VendorDoc): string {
   });
 }
 
-export function render(doc: VendorDoc, out: OutFormat): string {
-  return out === "json" ? renderJson(doc) : renderXml(doc);
+/** JSON has no character references: the style applies to XML only. */
+export function render(doc: VendorDoc, out: OutFormat, style: XmlStyle = {}): string {
+  return out === "json" ? renderJson(doc) : renderXml(doc, style);
 }
 
 export function contentType(out: OutFormat): string {

@@ -62,6 +62,8 @@ export interface Sandbox {
   readonly calls: RecordedCall[];
   /** Calls of one vendor function, or of all when omitted. */
   callCount(func?: string): number;
+  /** Lets every call held by a `hold` fault act and answer; answers how many were held. */
+  release(): number;
   setNow(date: Date): void;
   /**
    * Stops listening and destroys every open socket, held ones included. Faulted calls still
@@ -175,12 +177,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       case "slow":
         if (!(await pauses.wait(fault.delayMs))) return;
         break;
+      case "hold":
+        if (!(await pauses.hold())) return;
+        break;
       case "act-late":
         return actLate(res, fault, () => callVendor(vendor, params));
     }
 
     const doc = callVendor(vendor, params);
-    const answer = render(fault?.kind === "no-expiry" ? withoutElements(doc, "newexpiredate") : doc, out);
+    const answer = render(fault?.kind === "no-expiry" ? withoutElements(doc, "newexpiredate") : doc, out, {
+      numericReferences: state.quirks.numericReferences,
+    });
     switch (fault?.kind) {
       case "act-then-hang":
         return;
@@ -200,7 +207,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const url = new URL(req.url ?? "/", "http://sandbox.invalid");
       if (url.pathname === VENDOR_PATH) return await vendorRequest(req, res, url);
       if (url.pathname.startsWith(CONTROL_PREFIX)) {
-        return await handleControl(req, res, url, { state, faults, calls });
+        return await handleControl(req, res, url, { state, faults, calls, release: () => pauses.release() });
       }
       send(res, 404, "text/plain; charset=utf-8", `not found; the vendor endpoint is ${VENDOR_PATH}\n`);
     } catch (error) {
@@ -241,6 +248,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     calls,
     callCount: (func) =>
       func === undefined ? calls.length : calls.filter((call) => call.func === func).length,
+    release: () => pauses.release(),
     setNow: (date) => state.setNow(date),
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -180,11 +180,13 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     },
 
     soft: (ctx, params) => {
-      const { pageCap, omitPageTotal } = ctx.state.quirks;
+      const { pageCap, omitPageTotal, ignorePageNumber } = ctx.state.quirks;
       const asked = pageParam(params, "p_cnt", ctx.pageSize);
       // A capped vendor pages by its own size, so page p_num is rows ((p_num-1)*cap, p_num*cap].
       const pageSize = pageCap === null ? asked : Math.min(asked, pageCap);
-      const page = pageParam(params, "p_num", 1);
+      // A malformed p_num is refused either way; a vendor that ignores it serves its first page for any.
+      const asks = pageParam(params, "p_num", 1);
+      const page = ignorePageNumber ? 1 : asks;
       const all = ctx.state.list();
       const rows = all.slice((page - 1) * pageSize, page * pageSize);
       const paging = omitPageTotal

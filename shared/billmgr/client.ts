@@ -1,8 +1,14 @@
 import { type IsoDate, parseVendorDate } from "../dates.ts";
 import { parseMoney } from "../money.ts";
-import { child, children, field } from "./document.ts";
+import { child, children, field, type VendorElement } from "./document.ts";
 import { BillmgrUnavailableError, BillmgrVendorError } from "./errors.ts";
-import { type LicenceDetails, type LicenceSummary, readDetails, readList } from "./licence.ts";
+import {
+  type LicenceDetails,
+  type LicenceList,
+  type LicenceSummary,
+  readDetails,
+  readList,
+} from "./licence.ts";
 import type { CallOptions, Transport } from "./transport.ts";
 
 export type { CallOptions };
@@ -52,7 +58,8 @@ export interface BillingClient {
   resume(id: string, opts?: CallOptions): Promise<void>;
   delete(id: string, opts?: CallOptions): Promise<void>;
   checkIp(request: CheckIpRequest, opts?: CallOptions): Promise<IpAvailability>;
-  list(opts?: CallOptions): Promise<LicenceSummary[]>;
+  /** Every page of the licence list; `complete` says whether it is provably all of it. */
+  list(opts?: CallOptions): Promise<LicenceList>;
   get(id: string, opts?: CallOptions): Promise<LicenceDetails>;
   /** Undefined where the configured function reports no balance. */
   balance(opts?: CallOptions): Promise<Balance | undefined>;
@@ -182,16 +189,46 @@ export function createBillingClient(transport: Transport, options: BillingClient
 
     async list(opts) {
       const byId = new Map<string, LicenceSummary>();
+      // Every row read is a licence the vendor has, so a list cut short keeps the page that showed why.
+      const verdict = (incomplete?: string): LicenceList => ({
+        rows: [...byId.values()],
+        ...(incomplete === undefined ? { complete: true } : { complete: false, incomplete }),
+      });
+      let total: number | undefined;
+      let largest = 0;
       for (let page = 1; page <= MAX_PAGES; page++) {
         const doc = await transport.call("soft", { p_num: page, p_cnt: options.pageSize }, "read", opts);
-        const before = byId.size;
-        for (const row of readList(doc)) byId.set(row.id, row);
-        // Without a total, a short page proves nothing: a vendor may cap pages below `p_cnt`. Only a page
-        // that adds no new licence ends the list (one extra call), and it ends a vendor that ignores paging.
-        const total = /^\d+$/.test(field(doc, "p_elems") ?? "") ? Number(field(doc, "p_elems")) : undefined;
-        if (byId.size === before || (total !== undefined && byId.size >= total)) break;
+        const rows = readList(doc);
+        const count = pageTotal(doc);
+        const repeated = rows.find((row) => byId.has(row.id));
+        for (const row of rows) byId.set(row.id, row);
+        // A count that changes between pages means licences came or went mid-read: the pages shifted.
+        if (page > 1 && count !== total) {
+          return verdict(
+            `the vendor's count of licences (p_elems) changed from ${total ?? "none"} to ${count ?? "none"} between pages ${page - 1} and ${page}: licences were added or removed while the list was read`,
+          );
+        }
+        total = count;
+        if (repeated) {
+          return verdict(
+            `page ${page} of the vendor's list repeats licence ${repeated.id} of an earlier page: the vendor ignores p_num, or its pages shifted while the list was read`,
+          );
+        }
+        if (total !== undefined) {
+          if (byId.size >= total) return verdict();
+          if (rows.length === 0) {
+            return verdict(
+              `the vendor counts ${total} licences (p_elems) but its pages ended after ${byId.size}`,
+            );
+          }
+        } else if (rows.length === 0 || rows.length < largest) {
+          // Without a count, a page shorter than p_cnt proves nothing (a vendor may cap pages below it):
+          // only one shorter than a page it served before, or an empty one, is its last.
+          return verdict();
+        }
+        largest = Math.max(largest, rows.length);
       }
-      return [...byId.values()];
+      return verdict(`the vendor's list did not end within ${MAX_PAGES} pages`);
     },
 
     get,
@@ -205,6 +242,12 @@ export function createBillingClient(transport: Transport, options: BillingClient
       return undefined;
     },
   };
+}
+
+/** The vendor's count of licences (`p_elems`), if the page carries one. */
+function pageTotal(doc: VendorElement): number | undefined {
+  const text = field(doc, "p_elems") ?? "";
+  return /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 /** The balance as the vendor prints it ("1,234.56 USD", "123.45 €", "1 234,56 RUB"), or undefined if unreadable. */

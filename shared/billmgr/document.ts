@@ -1,4 +1,5 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { xmlReferenceDecoder } from "./references.ts";
 
 /**
  * The vendor's answer in one normal form, whichever `out` produced it:
@@ -26,6 +27,8 @@ const xmlParser = new XMLParser({
   parseAttributeValue: false,
   trimValues: true,
   processEntities: true,
+  // Named and numeric references alike, in one pass (references.ts says what stays as written).
+  entityDecoder: xmlReferenceDecoder,
   ignoreDeclaration: true,
   jPath: false,
 });

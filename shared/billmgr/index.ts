@@ -6,7 +6,7 @@ import { createTransport, type TransportOptions } from "./transport.ts";
 
 export * from "./client.ts";
 export * from "./errors.ts";
-export type { LicenceDetails, LicenceStatus, LicenceSummary } from "./licence.ts";
+export type { LicenceDetails, LicenceList, LicenceStatus, LicenceSummary } from "./licence.ts";
 
 /** SSM in AWS (BILLMGR_CREDENTIALS_PARAM), the environment locally (BILLMGR_CREDENTIALS). */
 export function credentialsFromConfig(config: BillmgrConfig): CredentialsProvider {

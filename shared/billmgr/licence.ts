@@ -19,6 +19,23 @@ export interface LicenceSummary {
   keyChangedOn: IsoDate | undefined;
 }
 
+/**
+ * The vendor's licence list (`func=soft`, every page), and whether it is provably the whole list. Only a
+ * complete list may say a licence is not there: an order "not placed", a licence "gone". A list that is
+ * not complete still holds real rows (each is a licence the vendor has).
+ */
+export interface LicenceList {
+  /** Each licence once, in the order the vendor listed them. */
+  rows: LicenceSummary[];
+  /**
+   * The rows account for the vendor's count (`p_elems`, the same on every page); without a count, the
+   * pages ended with a short or empty one and no page repeated a licence of an earlier one.
+   */
+  complete: boolean;
+  /** Why it could not be proven complete (only when `complete` is false). */
+  incomplete?: string;
+}
+
 /** The licence form (`soft.edit` without `sok`): the list's fields plus what only the form carries. */
 export interface LicenceDetails extends LicenceSummary {
   /** Empty for a while right after an order. */

@@ -165,10 +165,10 @@ async function placedOrder(
   context: Record<string, string>,
 ): Promise<Evidence> {
   const { ip, name, pricelist, orderedOn = "" } = context;
-  const rows = await ctx.audited("reconcile-order", undefined, { ip: ip ?? "", name: name ?? "" }, () =>
+  const list = await ctx.audited("reconcile-order", undefined, { ip: ip ?? "", name: name ?? "" }, () =>
     ctx.billing.list(ctx.vendorOptions),
   );
-  for (const row of rows) {
+  for (const row of list.rows) {
     if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.name !== name || row.pricelist !== pricelist) continue;
     const createdOn =
       row.createdOn ??
@@ -177,6 +177,13 @@ async function placedOrder(
     if (createdOn === undefined || createdOn < orderedOn) continue;
     if (await ctx.register.idempotency.claimLicenceId(row.id, ref))
       return { kind: "applied", facts: { licenceId: row.id } };
+  }
+  // "Not placed" only from the whole list: a row missing from a partial one may be the charged order.
+  if (!list.complete) {
+    return {
+      kind: "undecided",
+      reason: `the vendor's licence list could not be proven complete, so whether the order was placed is not known yet: ${list.incomplete}`,
+    };
   }
   return notApplied(
     "order_not_placed",

@@ -61,6 +61,11 @@ export interface NightReport {
   sync: { listed: number; added: number; updated: number; gone: number; unchanged: number };
   /** Licence records written by the sync (renewals, audit and alerts write besides). */
   syncWrites: number;
+  /**
+   * Why the vendor's list could not be proven complete tonight (then no licence was marked gone);
+   * undefined when it was.
+   */
+  listIncomplete: string | undefined;
   /** Renewed by this run. */
   renewed: RenewedLicence[];
   failed: Array<{ id: string; name: string; reason: string }>;

@@ -1,5 +1,5 @@
 import type { BillingClient } from "../billmgr/client.ts";
-import type { LicenceSummary } from "../billmgr/licence.ts";
+import type { LicenceList, LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
@@ -158,7 +158,8 @@ function vendorChanges(record: LicenceRecord, after: LicenceRecord, readAt: stri
 
 /**
  * Brings the register in line with the vendor's list: new licences appear (autoRenew off), changed ones
- * are re-read from their form and updated, vanished ones are marked gone (never dropped), and an
+ * are re-read from their form and updated, vanished ones are marked gone (never dropped; and only when
+ * the list is provably complete, for a licence missing from a partial list may still be there), and an
  * unchanged licence costs no write. Each write sets only the vendor's fields that changed, at the
  * version read (a write that lost to a concurrent one reads again and decides again), so nothing the
  * API sets during the night is undone. The list must already be read: a vendor that cannot list is the
@@ -166,12 +167,13 @@ function vendorChanges(record: LicenceRecord, after: LicenceRecord, readAt: stri
  */
 export async function syncRegister(
   deps: SyncDeps,
-  listed: LicenceSummary[],
+  list: LicenceList,
   night: IsoDate,
   at: Date,
 ): Promise<SyncResult> {
   const nowMs = deps.nowMs ?? Date.now;
   const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
+  const listed = list.rows;
   const records = await allLicences(deps.licences);
   const seen = new Set<string>();
   const toRead: Array<{ row: LicenceSummary; before: LicenceRecord | undefined }> = [];
@@ -305,7 +307,9 @@ export async function syncRegister(
     }
   }
 
-  const missing = [...records.values()].filter((r) => !seen.has(r.id) && r.goneSince === undefined);
+  const missing = list.complete
+    ? [...records.values()].filter((r) => !seen.has(r.id) && r.goneSince === undefined)
+    : [];
   const gone = (
     await mapLimit(missing, deps.registerConcurrency, (before) =>
       write(

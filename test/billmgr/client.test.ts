@@ -122,7 +122,7 @@ describe("the billing client against the sandbox", () => {
     await client.resume(id);
     expect((await client.get(id)).status).toBe("active");
     await client.delete(id);
-    expect((await client.list()).find((l) => l.id === id)?.status).toBe("deleted");
+    expect((await client.list()).rows.find((l) => l.id === id)?.status).toBe("deleted");
   });
 
   it("checks an IP: free, taken, or refused as a value", async () => {
@@ -150,7 +150,9 @@ describe("the billing client against the sandbox", () => {
       const ids = [];
       for (let i = 0; i < 5; i++) ids.push((await small.order(lite({ name: `n${i}` }))).id);
       const listed = await small.list();
-      expect(listed.map((l) => l.id)).toEqual(ids);
+      expect(listed).toMatchObject({ complete: true });
+      expect(listed.rows.map((l) => l.id)).toEqual(ids);
+      // Five licences, two a page, p_elems on each: the third page reaches the count.
       expect(paged.calls("soft")).toBe(3);
     } finally {
       await paged.close();
@@ -168,7 +170,9 @@ describe("the billing client against the sandbox", () => {
     const json = vendor.client({ BILLMGR_FORMAT: "json" });
     const { id } = await json.order(lite({ name: "via json" }));
     expect(await json.get(id)).toMatchObject({ id, name: "via json", status: "active" });
-    expect((await json.list()).some((l) => l.id === id)).toBe(true);
+    const listed = await json.list();
+    expect(listed.complete).toBe(true);
+    expect(listed.rows.some((l) => l.id === id)).toBe(true);
     const error = await failure(json.get("999999999"));
     expect(error).toMatchObject({ kind: "vendor", type: "missed", object: "elid" });
   });
@@ -225,7 +229,7 @@ describe("vendor errors become typed errors", () => {
       const error = await failure(poor.client().order(lite()));
       expect(error).toMatchObject({ kind: "vendor", type: "balance", outcome: "not_applied" });
       expect((await poor.client().balance())?.minor).toBe(100);
-      expect(await poor.client().list()).toEqual([]);
+      expect(await poor.client().list()).toEqual({ rows: [], complete: true });
     } finally {
       await poor.close();
     }
@@ -245,7 +249,9 @@ describe("vendor errors become typed errors", () => {
       },
     };
     const before = vendor.calls("soft");
-    await expect(vendor.client({}, { credentials: rotating }).list()).resolves.toBeInstanceOf(Array);
+    await expect(vendor.client({}, { credentials: rotating }).list()).resolves.toMatchObject({
+      complete: true,
+    });
     expect(refreshed).toBe(1);
     expect(vendor.calls("soft") - before).toBe(2);
   });
@@ -286,7 +292,7 @@ describe("faults", () => {
 
   it("a slow answer inside the timeout is a success", async () => {
     await vendor.fault("soft", "slow", 1, 100);
-    await expect(fast().list()).resolves.toBeInstanceOf(Array);
+    await expect(fast().list()).resolves.toMatchObject({ complete: true });
   });
 
   it.each([
@@ -313,7 +319,7 @@ describe("faults", () => {
       const error = await failure(fast().order(request));
       expect(error).toMatchObject({ outcome: "unknown" });
       expect(vendor.calls("soft.order.param") - before).toBe(1);
-      const found = (await client.list()).filter((l) => l.name === request.name && l.ip === request.ip);
+      const found = (await client.list()).rows.filter((l) => l.name === request.name && l.ip === request.ip);
       expect(found).toHaveLength(1);
     },
   );

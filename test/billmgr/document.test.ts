@@ -196,3 +196,81 @@ describe("vendor answers", () => {
     expect(parseBalance("n/a", undefined)).toBeUndefined();
   });
 });
+
+describe("character references in the vendor's XML", () => {
+  const listXml = (name: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<doc func="soft"><elem/><elem><id>7</id><licname>${name}</licname>` +
+    "<ip>82.156.37.16</ip><status>2</status></elem></doc>";
+  const names = (body: string) => readList(doc(body)).map((row) => row.name);
+  function doc(body: string, format: "xml" | "json" = "xml") {
+    const answer = parseAnswer(body, format);
+    if (!answer.ok) throw new Error(`expected success, got ${JSON.stringify(answer)}`);
+    return answer.doc;
+  }
+
+  it("decodes decimal and hex references, hex digits in either case, astral ones too", () => {
+    expect(names(listXml("&#1058;&#x435;&#1089;&#x442;-&#x441;&#1077;&#x440;&#x432;&#1077;&#x440;"))).toEqual(
+      ["Тест-сервер"],
+    );
+    expect(names(listXml("shop &#x1F600; &#128512; &#x1f680;"))).toEqual(["shop 😀 😀 🚀"]);
+    // Leading zeros are allowed; the result is one code point, not two UTF-16 halves decoded apart.
+    expect(names(listXml("&#x0001F600;&#00065;"))).toEqual(["😀A"]);
+  });
+
+  it("decodes the five named entities, and references in attribute values", () => {
+    expect(names(listXml("&lt;a&gt; &amp; &quot;b&quot; &apos;c&apos;"))).toEqual([`<a> & "b" 'c'`]);
+    const body =
+      '<doc><error type="&#x432;&#1072;lue" object="&#x1F600;"><msg>&#1053;&#x435;&#1090;</msg></error></doc>';
+    expect(parseAnswer(body, "xml")).toEqual({
+      ok: false,
+      reason: "vendor_error",
+      type: "ваlue",
+      object: "😀",
+      message: "Нет",
+    });
+  });
+
+  it("decodes once: an escaped ampersand before a reference is the text of the reference", () => {
+    expect(names(listXml("&amp;#1058; &amp;#x422; &amp;amp; &amp;lt;"))).toEqual([
+      "&#1058; &#x422; &amp; &lt;",
+    ]);
+    const attr = doc('<doc><v a="&amp;#x1F600;"/></doc>').v;
+    expect(attr).toEqual({ "@_a": "&#x1F600;" });
+  });
+
+  it("keeps a reference XML 1.0 cannot carry, a malformed one or an undeclared entity exactly as written", () => {
+    for (const kept of [
+      "&#0;",
+      "&#x0;",
+      "&#xD800;",
+      "&#57343;",
+      "&#xFFFE;",
+      "&#xFFFF;",
+      "&#x1;",
+      "&#x110000;",
+      "&#99999999999999999999;",
+      "&#X41;",
+      "&#12abc;",
+      "&#;",
+      "&#x;",
+      "&nbsp;",
+      "&copy;",
+    ]) {
+      expect(names(listXml(`a${kept}b`)), kept).toEqual([`a${kept}b`]);
+    }
+    // The last code points on either side of each excluded range are characters, and decoded.
+    expect(names(listXml("x&#x9;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;"))).toEqual([
+      "x\t\uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}",
+    ]);
+  });
+
+  it("expands no entity a document declares", () => {
+    const body = '<!DOCTYPE doc [<!ENTITY x "&#1058;&#1058;">]><doc><v>&x;</v></doc>';
+    expect(field(doc(body), "v")).toBe("&x;");
+  });
+
+  it("out=json has no references: a value that reads like one stays as it is", () => {
+    const body = JSON.stringify({ doc: { elem: [{ id: { $: "7" }, licname: { $: "&#1058; \u0422" } }] } });
+    expect(readList(doc(body, "json")).map((row) => row.name)).toEqual(["&#1058; Т"]);
+  });
+});

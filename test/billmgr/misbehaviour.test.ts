@@ -192,7 +192,10 @@ describe("a total deadline per vendor call", () => {
   it("a fast answer well inside the deadline is a success", async () => {
     const vendor = await misbehaving((_, res) => xml(res, listOf([1, 2])));
     const listed = await vendor.client().list({ deadlineMs: Date.now() + 5000 });
-    expect(listed.map((l) => l.id)).toEqual(["1", "2"]);
+    expect(listed).toEqual({
+      rows: [expect.objectContaining({ id: "1" }), expect.objectContaining({ id: "2" })],
+      complete: true,
+    });
   });
 });
 
@@ -249,7 +252,7 @@ describe("throttling", () => {
     );
     const events: CallEvent[] = [];
     const listed = await vendor.client({ onCall: (e) => events.push(e) }).list();
-    expect(listed.map((l) => l.id)).toEqual(["7"]);
+    expect(listed.rows.map((l) => l.id)).toEqual(["7"]);
     expect(vendor.received).toHaveLength(2);
     const [first, second] = vendor.received;
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(950);
@@ -285,7 +288,7 @@ describe("throttling", () => {
       xml(res, "<html>busy</html>", 503, { "retry-after": "0" });
     });
     const client = vendor.client();
-    expect((await client.list()).map((l) => l.id)).toEqual(["3"]);
+    expect((await client.list()).rows.map((l) => l.id)).toEqual(["3"]);
     expect(vendor.count("soft")).toBe(2);
     const error = await failure(client.order(order));
     expect(error).toBeInstanceOf(BillmgrThrottledError);
@@ -302,7 +305,7 @@ describe("throttling", () => {
 
   it("429 without Retry-After: the read backs off with jitter and retries", async () => {
     const vendor = await misbehaving((_, res, n) => (n < 3 ? xml(res, "", 429) : xml(res, listOf([4]))));
-    expect((await vendor.client().list()).map((l) => l.id)).toEqual(["4"]);
+    expect((await vendor.client().list()).rows.map((l) => l.id)).toEqual(["4"]);
     expect(vendor.received).toHaveLength(3);
   });
 
@@ -335,31 +338,81 @@ describe("throttling", () => {
 describe("paging", () => {
   const ids = [101, 102, 103, 104, 105];
   /** Never more than 2 rows a page, whatever `p_cnt` asks. */
-  const capped = (withTotal: boolean) => (r: Received, res: ServerResponse) => {
-    const page = Number(r.params.get("p_num") ?? 1);
-    const rows = ids.slice((page - 1) * 2, page * 2);
-    const total = withTotal ? `<p_elems>${ids.length}</p_elems>` : "";
-    xml(res, doc("soft", `<elem/>${rows.map(row).join("")}<p_cnt>2</p_cnt><p_num>${page}</p_num>${total}`));
-  };
+  const capped =
+    (withTotal: boolean, book = ids, total = book.length) =>
+    (r: Received, res: ServerResponse) => {
+      const page = Number(r.params.get("p_num") ?? 1);
+      const rows = book.slice((page - 1) * 2, page * 2);
+      const count = withTotal ? `<p_elems>${total}</p_elems>` : "";
+      xml(res, doc("soft", `<elem/>${rows.map(row).join("")}<p_cnt>2</p_cnt><p_num>${page}</p_num>${count}`));
+    };
+  const pagesAsked = (vendor: { received: Received[] }) => vendor.received.map((r) => r.params.get("p_num"));
 
-  it("without p_elems, pages capped below p_cnt: reads on until a page adds nothing", async () => {
+  it("without p_elems, pages capped below p_cnt: the page shorter than the ones before is the last", async () => {
     const vendor = await misbehaving(capped(false));
     const listed = await vendor.client({ pageSize: 100 }).list();
-    expect(listed.map((l) => l.id)).toEqual(ids.map(String));
-    expect(vendor.received.map((r) => r.params.get("p_num"))).toEqual(["1", "2", "3", "4"]);
+    expect(listed).toMatchObject({ complete: true });
+    expect(listed.rows.map((l) => l.id)).toEqual(ids.map(String));
+    // 2 + 2 + 1: the third page is short against the 2 served before. (Stopping only at a page that
+    // adds nothing cost a fourth call.)
+    expect(pagesAsked(vendor)).toEqual(["1", "2", "3"]);
     expect(vendor.received.every((r) => r.params.get("p_cnt") === "100")).toBe(true);
+  });
+
+  it("without p_elems, a first page shorter than p_cnt proves nothing: a second page decides", async () => {
+    // The first page could be a vendor's cap; only the empty second page shows it was the whole list.
+    const vendor = await misbehaving(capped(false, [101, 102]));
+    expect(await vendor.client({ pageSize: 100 }).list()).toMatchObject({ complete: true });
+    expect(pagesAsked(vendor)).toEqual(["1", "2"]);
+  });
+
+  it("without p_elems, pages that all come full: an empty page ends the list", async () => {
+    const vendor = await misbehaving(capped(false, [101, 102, 103, 104]));
+    const listed = await vendor.client({ pageSize: 100 }).list();
+    expect(listed).toMatchObject({ complete: true });
+    expect(listed.rows).toHaveLength(4);
+    expect(pagesAsked(vendor)).toEqual(["1", "2", "3"]);
   });
 
   it("with p_elems, pages capped below p_cnt: stops once the total is read", async () => {
     const vendor = await misbehaving(capped(true));
     const listed = await vendor.client({ pageSize: 100 }).list();
-    expect(listed.map((l) => l.id)).toEqual(ids.map(String));
+    expect(listed).toMatchObject({ complete: true });
+    expect(listed.rows.map((l) => l.id)).toEqual(ids.map(String));
     expect(vendor.count("soft")).toBe(3);
   });
 
-  it("a vendor that ignores p_num and repeats its page: stops at the first page that adds nothing", async () => {
+  it("with p_elems, pages that end before the count is reached: not complete", async () => {
+    const vendor = await misbehaving(capped(true, ids, 7));
+    const listed = await vendor.client({ pageSize: 100 }).list();
+    expect(listed.rows).toHaveLength(5);
+    expect(listed.complete).toBe(false);
+    expect(listed.incomplete).toBe("the vendor counts 7 licences (p_elems) but its pages ended after 5");
+    expect(pagesAsked(vendor)).toEqual(["1", "2", "3", "4"]);
+  });
+
+  it("with p_elems that changes between pages: not complete, and no page is read after the change", async () => {
+    let reads = 0;
+    const vendor = await misbehaving((r, res) => capped(true, ids, ++reads === 1 ? 5 : 4)(r, res));
+    const listed = await vendor.client({ pageSize: 100 }).list();
+    expect(listed).toMatchObject({
+      complete: false,
+      rows: [{ id: "101" }, { id: "102" }, { id: "103" }, { id: "104" }],
+    });
+    expect(listed.incomplete).toMatch(
+      /count of licences \(p_elems\) changed from 5 to 4 between pages 1 and 2/,
+    );
+    expect(vendor.count("soft")).toBe(2);
+  });
+
+  it("a vendor that ignores p_num and repeats its page: not complete, never a silently short list", async () => {
     const vendor = await misbehaving((_, res) => xml(res, doc("soft", `<elem/>${row(1)}${row(2)}`)));
-    expect((await vendor.client({ pageSize: 2 }).list()).map((l) => l.id)).toEqual(["1", "2"]);
+    const listed = await vendor.client({ pageSize: 2 }).list();
+    expect(listed.rows.map((l) => l.id)).toEqual(["1", "2"]);
+    expect(listed.complete).toBe(false);
+    expect(listed.incomplete).toBe(
+      "page 2 of the vendor's list repeats licence 1 of an earlier page: the vendor ignores p_num, or its pages shifted while the list was read",
+    );
     expect(vendor.count("soft")).toBe(2);
   });
 

@@ -1,7 +1,9 @@
 import { request as httpRequest } from "node:http";
+import { XMLValidator } from "fast-xml-parser";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FaultQueue } from "../../sandbox/faults.ts";
 import { canonicalIpv6, DEFAULT_QUIRKS, storableText } from "../../sandbox/quirks.ts";
+import { escapeXml, numericReferences } from "../../sandbox/render.ts";
 import type { SandboxOptions } from "../../sandbox/server.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 import {
@@ -311,6 +313,8 @@ describe("quirks", () => {
       pageCap: null,
       omitPageTotal: false,
       keyDelayMs: 0,
+      numericReferences: false,
+      ignorePageNumber: false,
     });
     expect((await control("GET", "quirks")).body).toEqual({ quirks: DEFAULT_QUIRKS });
     expect((await v.state()).quirks).toEqual(DEFAULT_QUIRKS);
@@ -337,6 +341,8 @@ describe("quirks", () => {
       { normaliseIp: "yes" },
       { pageSize: 3 },
       { omitPageTotal: true, pageCap: "3" },
+      { numericReferences: 1 },
+      { ignorePageNumber: "true" },
     ]) {
       const answer = await control("POST", "quirks", bad);
       expect(answer.status, JSON.stringify(bad)).toBe(400);
@@ -434,7 +440,7 @@ describe("quirks", () => {
       expect(listRows(await call(v.sandbox, { func: "soft" }))).toHaveLength(3);
     });
 
-    it("omitPageTotal: no p_elems and no p_cnt, so only an empty page ends the list", async () => {
+    it("omitPageTotal: no p_elems and no p_cnt, so only a short or empty page ends the list", async () => {
       const ids = seedSeven();
       await v.quirks({ pageCap: 2, omitPageTotal: true });
       const seen: string[] = [];
@@ -453,6 +459,64 @@ describe("quirks", () => {
       const json = jsonDoc(await call(v.sandbox, { func: "soft", out: "json" }));
       expect(Object.keys(json)).not.toContain("p_elems");
       expect(json.elem).toHaveLength(3);
+    });
+  });
+
+  describe("numericReferences", () => {
+    const NAME = "Тест-сервер 😀";
+
+    it("off by default: XML answers carry non-ASCII as UTF-8", async () => {
+      await order(v.sandbox, { licname: NAME });
+      const answer = await call(v.sandbox, { func: "soft" });
+      expect(answer.text).toContain(NAME);
+      expect(listRows(answer)[0].licname).toBe(NAME);
+    });
+
+    it("on: every non-ASCII character of an XML answer is a reference, decimal and hex in turn", async () => {
+      const id = await order(v.sandbox, { licname: NAME });
+      expect(await v.quirks({ numericReferences: true })).toMatchObject({ numericReferences: true });
+      for (const params of [{ func: "soft" }, { func: "soft.edit", elid: id }]) {
+        const answer = await call(v.sandbox, params);
+        expect(answer.text).not.toMatch(/\P{ASCII}/u);
+        // Т decimal, е hex, … and the emoji (the 11th non-ASCII character) decimal, as a whole code point.
+        expect(answer.text).toContain(
+          "&#1058;&#x435;&#1089;&#x442;-&#1089;&#x435;&#1088;&#x432;&#1077;&#x440; &#128512;",
+        );
+        expect(XMLValidator.validate(answer.text)).toBe(true);
+      }
+      // The product's own parser reads the name back whole.
+      expect((await v.client().list()).rows.map((row) => row.name)).toEqual([NAME]);
+      // JSON has no references: the same list as UTF-8.
+      expect(jsonDoc(await call(v.sandbox, { func: "soft", out: "json" })).elem[1].licname.$).toBe(NAME);
+    });
+
+    it("escapes markup first, so a reference-like name stays text; astral characters take both forms", () => {
+      expect(numericReferences("Тест 😀😀")).toBe("&#1058;&#x435;&#1089;&#x442; &#128512;&#x1F600;");
+      expect(escapeXml("&#1058; Т", { numericReferences: true })).toBe("&amp;#1058; &#1058;");
+      expect(escapeXml("ascii only", { numericReferences: true })).toBe("ascii only");
+    });
+
+    it("can be set by startSandbox", async () => {
+      await open({ quirks: { numericReferences: true } });
+      await order(v.sandbox, { licname: "ü" });
+      expect((await call(v.sandbox, { func: "soft" })).text).toContain("<licname>&#252;</licname>");
+    });
+  });
+
+  describe("ignorePageNumber", () => {
+    it("serves the first page whatever p_num asks, and still refuses a malformed p_num", async () => {
+      for (let n = 1; n <= 3; n++)
+        v.sandbox.state.seed({ licname: `lic-${n}`, ip: `10.0.0.${n}`, pricelist: "3541" });
+      const page2 = async () =>
+        listRows(await call(v.sandbox, { func: "soft", p_cnt: "2", p_num: "2" })).map((row) => row.licname);
+      expect(await page2()).toEqual(["lic-3"]);
+      await v.quirks({ ignorePageNumber: true });
+      expect(await page2()).toEqual(["lic-1", "lic-2"]);
+      expect(xmlDoc(await call(v.sandbox, { func: "soft", p_cnt: "2", p_num: "2" }))).toMatchObject({
+        p_num: "1",
+        p_elems: "3",
+      });
+      expectError(await call(v.sandbox, { func: "soft", p_num: "x" }), "value", "p_num");
     });
   });
 
@@ -487,6 +551,60 @@ describe("quirks", () => {
       const id = await order(v.sandbox);
       expect(xmlDoc(await call(v.sandbox, { func: "soft.edit", elid: id })).status).toBe("5");
     });
+  });
+});
+
+describe("hold: a call waits until the test releases it", () => {
+  const seedThree = () => {
+    for (let n = 1; n <= 3; n++)
+      v.sandbox.state.seed({ licname: `lic-${n}`, ip: `10.0.0.${n}`, pricelist: "3541" });
+  };
+  const page = (p_num: string) => call(v.sandbox, { func: "soft", p_cnt: "2", p_num });
+
+  it("skip lets the first calls by; the held one answers only once released, from the book as it is then", async () => {
+    seedThree();
+    await v.fault("soft", "hold", 1, undefined, { skip: 1 });
+    expect((await v.state()).faults).toEqual([
+      { func: "soft", kind: "hold", remaining: 1, delayMs: 1000, skip: 1 },
+    ]);
+    expect(listRows(await page("1")).map((row) => row.licname)).toEqual(["lic-1", "lic-2"]);
+    expect((await v.state()).faults).toEqual([{ func: "soft", kind: "hold", remaining: 1, delayMs: 1000 }]);
+    const held = page("2");
+    await expect.poll(() => v.sandbox.callCount("soft")).toBe(2);
+    expect(await settledYet(held)).toBe("pending");
+    // The first licence purged while page 2 waits: the pages shift under the reader.
+    const first = v.sandbox.state.list()[0]?.id ?? "";
+    expect((await control("DELETE", `licences/${first}`)).status).toBe(204);
+    expect(await v.release()).toBe(1);
+    const answer = await held;
+    expect(listRows(answer)).toEqual([]);
+    expect(xmlDoc(answer).p_elems).toBe("2");
+    expect(v.sandbox.calls.map((c) => c.fault)).toEqual([undefined, "hold"]);
+    expect(await v.release()).toBe(0);
+  });
+
+  it("a held money call acts only when released; close() drops it unapplied", async () => {
+    await v.fault("soft.order.param", "hold");
+    const held = call(v.sandbox, ORDER_FIELDS);
+    await expect.poll(() => v.sandbox.callCount("soft.order.param")).toBe(1);
+    expect(v.sandbox.state.chargedMinor).toBe(0);
+    expect(v.sandbox.release()).toBe(1);
+    expectOk(await held);
+    expect(v.sandbox.state.chargedMinor).toBe(600);
+
+    await v.fault("soft.order.param", "hold");
+    const dropped = call(v.sandbox, { ...ORDER_FIELDS, ip: "10.0.0.9" });
+    dropped.catch(() => {});
+    await expect.poll(() => v.sandbox.callCount("soft.order.param")).toBe(2);
+    await v.close();
+    await expect(dropped).rejects.toThrow();
+    expect(v.sandbox.state.chargedMinor).toBe(600);
+    expect(v.sandbox.state.list()).toHaveLength(1);
+  });
+
+  it("refuses a negative or fractional skip", async () => {
+    expect((await control("POST", "faults", { func: "soft", kind: "hold", skip: -1 })).status).toBe(400);
+    expect(() => new FaultQueue().add({ func: "soft", kind: "hold", skip: 0.5 })).toThrow(/skip/);
   });
 });
 

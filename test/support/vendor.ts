@@ -11,7 +11,7 @@ import { VENDOR_CREDENTIALS } from "./secrets.ts";
 
 /**
  * Every fault the sandbox can inject: timeout, drop, http500, html, malformed, throttle,
- * throttle-503, slow, act-then-hang, act-then-drop, act-late, no-expiry, trickle (the sandbox's own
+ * throttle-503, slow, hold, act-then-hang, act-then-drop, act-late, no-expiry, trickle (the sandbox's own
  * union, so the two never drift apart).
  */
 export type FaultKind = SandboxFaultKind;
@@ -67,8 +67,10 @@ export async function vendorSandbox(options: SandboxOptions = {}) {
       kind: FaultKind,
       count = 1,
       delayMs?: number,
-      extra: { chunkBytes?: number } = {},
+      extra: { chunkBytes?: number; skip?: number } = {},
     ) => control("POST", "faults", { func, kind, count, delayMs, ...extra }),
+    /** Lets the calls a `hold` fault holds act and answer; answers how many were held. */
+    release: async () => ((await control("POST", "faults/release")) as { released: number }).released,
     clock: (now: string) => control("POST", "clock", { now }),
     setBalance: (minor: number) => control("POST", "balance", { minor }),
     /** Changes the named quirks (`pageCap: null` removes the cap); answers every quirk. */

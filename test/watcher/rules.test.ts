@@ -422,10 +422,13 @@ describe("the night's date in the schedule's zone", () => {
     await h.register.licences.update(id, { expiresOn: "2021-06-12" }, { ifVersion: record?.version ?? 0 });
     const billing = {
       ...h.deps.billing,
-      list: async (...args: Parameters<typeof h.deps.billing.list>) =>
-        (await h.deps.billing.list(...args)).map((row) =>
-          row.id === id ? { ...row, expiresOn: "2021-06-12" } : row,
-        ),
+      list: async (...args: Parameters<typeof h.deps.billing.list>) => {
+        const list = await h.deps.billing.list(...args);
+        return {
+          ...list,
+          rows: list.rows.map((row) => (row.id === id ? { ...row, expiresOn: "2021-06-12" } : row)),
+        };
+      },
     };
     h.vendor.sandbox.setNow(new Date("2021-06-10T02:00:00Z"));
     const night = await runNight({ ...h.deps, billing }, "2021-06-10", new Date("2021-06-10T02:00:00Z"));

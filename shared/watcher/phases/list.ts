@@ -1,4 +1,4 @@
-import type { LicenceSummary } from "../../billmgr/licence.ts";
+import type { LicenceList } from "../../billmgr/licence.ts";
 import { redact } from "../../redact.ts";
 import { alerts } from "../alerts.ts";
 import type { NightRun } from "./run.ts";
@@ -11,9 +11,10 @@ export class VendorUnreachableError extends Error {
 
 /**
  * The vendor's whole list. Without it nothing else is safe to do: say so once (and send what earlier
- * runs left pending), and fail loudly so the schedule retries.
+ * runs left pending), and fail loudly so the schedule retries. A list read but not provably complete
+ * is the sync's to handle (it marks nothing gone from it).
  */
-export async function listPhase(run: NightRun): Promise<LicenceSummary[]> {
+export async function listPhase(run: NightRun): Promise<LicenceList> {
   try {
     run.listedAtMs = run.nowMs();
     return await run.deps.billing.list();

@@ -32,6 +32,7 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     night,
     sync: { listed: 0, added: 0, updated: 0, gone: 0, unchanged: 0 },
     syncWrites: 0,
+    listIncomplete: undefined,
     renewed: [],
     failed: [],
     unknown: [],

@@ -1,4 +1,4 @@
-import type { LicenceSummary } from "../../billmgr/licence.ts";
+import type { LicenceList } from "../../billmgr/licence.ts";
 import type { LicenceRecord } from "../../register/types.ts";
 import { type Alert, alerts } from "../alerts.ts";
 import { type Change, syncRegister } from "../sync.ts";
@@ -8,13 +8,24 @@ import type { NightRun } from "./run.ts";
  * The register brought in line with the vendor's list. The alerts a change raises (suspended or
  * deleted by the vendor, gone from its list, form unreadable) are recorded before the change is written:
  * once written, the next run sees no change, so a run killed in between must have left them pending.
- * The night's sync counts are added to the register's record of the night.
+ * The night's sync counts are added to the register's record of the night. From a list that could not
+ * be proven complete nothing is marked gone tonight: the report says why, and so does one WARN line.
  */
-export async function syncPhase(
-  run: NightRun,
-  listed: LicenceSummary[],
-): Promise<Map<string, LicenceRecord>> {
+export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map<string, LicenceRecord>> {
   const { deps, report } = run;
+  if (!listed.complete) {
+    report.listIncomplete = listed.incomplete ?? "no reason given";
+    console.error(
+      JSON.stringify({
+        level: "WARN",
+        message:
+          "the vendor's licence list could not be proven complete: licences missing from it are not marked gone tonight; the next night reads it again",
+        night: run.night,
+        listed: listed.rows.length,
+        reason: report.listIncomplete,
+      }),
+    );
+  }
   const sync = await syncRegister(
     {
       billing: deps.billing,
