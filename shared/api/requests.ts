@@ -10,7 +10,7 @@ import {
   type RenewInput,
   type UpdateInput,
 } from "../licences/inputs.ts";
-import { plainMessage } from "./messages.ts";
+import { plainMessage, UNKNOWN_FIELD } from "./messages.ts";
 
 /**
  * One schema per request body and query: the validator, the TypeScript type and the
@@ -194,8 +194,23 @@ export function validate<S extends v.GenericSchema>(
   // so a refusal always names at least one field.
   return {
     ok: false,
-    fields: fieldErrors(result.issues.map((issue) => [v.getDotPath(issue) ?? root, issue.message] as const)),
+    fields: fieldErrors([
+      ...result.issues.map((issue) => [v.getDotPath(issue) ?? root, issue.message] as const),
+      // valibot's strict object stops at the first key it does not take: the client hears of every one.
+      ...unknownKeys(schema, input).map((key) => [key, UNKNOWN_FIELD] as const),
+    ]),
   };
+}
+
+/** The input's own keys that the schema's strict object (itself, optional, or a pipe's head) does not take. */
+function unknownKeys(schema: v.GenericSchema, input: unknown): string[] {
+  const s = schema as { type: string; wrapped?: v.GenericSchema; pipe?: v.GenericSchema[]; entries?: object };
+  if (s.type === "optional" && s.wrapped) return unknownKeys(s.wrapped, input);
+  if (s.pipe?.[0] && s.pipe[0] !== schema) return unknownKeys(s.pipe[0], input);
+  if (s.type !== "strict_object" || !s.entries) return [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return [];
+  const entries = s.entries;
+  return Object.keys(input).filter((key) => !Object.hasOwn(entries, key));
 }
 
 // The domain's inputs (`shared/licences/inputs.ts`) are what these schemas produce: checked here, once.

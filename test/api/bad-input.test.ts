@@ -91,6 +91,21 @@ describe("keys an object inherits are fields like any other", () => {
     expect(fieldsOf(answer)).toEqual({ [key]: "is not a known field" });
   });
 
+  it("every key a route does not take is named, not only the first", async () => {
+    const answer = await refusedWithoutVendor(() =>
+      h.call("POST", `/licenses/${id}/renew`, {
+        rawBody: '{"__proto__":1,"period":1,"constructor":2,"colour":"red"}',
+        key: crypto.randomUUID(),
+      }),
+    );
+    expect(fieldsOf(answer)).toEqual({
+      // Computed: a literal `__proto__:` would set the expected object's prototype instead.
+      ["__proto__"]: "is not a known field",
+      constructor: "is not a known field",
+      colour: "is not a known field",
+    });
+  });
+
   it("leaves every object's prototype as it was", async () => {
     await h.call("PATCH", `/licenses/${id}`, { rawBody: '{"__proto__":{"polluted":"yes"}}' });
     await h.call("GET", "/licenses?__proto__[polluted]=yes&constructor[prototype][polluted]=yes");
