@@ -2,6 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { ssmTokenDirectory } from "../shared/auth/ssm-tokens.ts";
 import { bearerToken, hashToken, type TokenDirectory, tokenDirectory } from "../shared/auth/tokens.ts";
 import { config } from "./lib/config.ts";
+import { headerValues } from "./lib/headers.ts";
 
 /** Token hashes from SSM in AWS; locally the one API_TOKEN, as client `local`. */
 function directory(): TokenDirectory {
@@ -19,9 +20,10 @@ const tokens = directory();
  * API Gateway answers 401 when this throws "Unauthorized".
  */
 export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const headers = event.headers ?? {};
-  const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === "authorization")?.[1];
-  const token = bearerToken(authorization ?? undefined);
+  // `headers` holds only the last of two `Authorization` headers; a proxy in front may have read the
+  // first. Two claims of who is calling are no claim: neither is taken.
+  const authorizations = headerValues(event, "Authorization");
+  const token = authorizations.length === 1 ? bearerToken(authorizations[0]) : undefined;
   const client = token ? await tokens.lookup(token) : undefined;
   if (!client) throw new Error("Unauthorized");
   // The policy is cached per token: allow every route of this stage, not just the one asked.

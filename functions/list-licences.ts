@@ -5,6 +5,7 @@ import { register } from "./lib/register.ts";
 
 /** Reads the register only: this bundle carries neither the vendor client nor its XML parser. */
 export const handler = api(async (request) => {
-  const page = await listLicences(register.licences, request.query(ListQuery));
+  const { query } = request.inputs({ query: ListQuery });
+  const page = await listLicences(register.licences, query);
   return ok({ items: page.items, cursor: page.cursor ?? null });
 });

@@ -17,6 +17,7 @@ type DynaliteFactory = (options: { path?: string; createTableMs?: number; delete
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<Dynalite> {
   // dynalite is CommonJS without type declarations.
   const dynalite = createRequire(import.meta.url)("dynalite") as DynaliteFactory;
+  if (options.path) await claim(options.path);
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -31,4 +32,35 @@ export async function startDynalite(options: { path?: string; port?: number } = 
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+}
+
+/** Another process (another `npm start`, a watcher run) holds the register's files. */
+export class RegisterInUseError extends Error {
+  override readonly name = "RegisterInUseError";
+  constructor(readonly path: string) {
+    super(`the register's files under ${path} are held by another process`);
+  }
+}
+
+type LevelFactory = new (path: string) => { open(): Promise<void>; close(): Promise<void> };
+
+/**
+ * Opens and closes the LevelDB store dynalite is about to open, to learn whether another process holds
+ * its LOCK. dynalite opens it lazily and, if it cannot, fails the first request from inside its HTTP
+ * handler with a bare "Database is closed": an uncaught exception that ends the process with a stack
+ * trace and no word of the cause. Asked first, LevelDB says LEVEL_LOCKED.
+ */
+async function claim(path: string): Promise<void> {
+  // The very `level` dynalite opens its store with, whatever version that is.
+  const requireFromDynalite = createRequire(createRequire(import.meta.url).resolve("dynalite"));
+  const { Level } = requireFromDynalite("level") as { Level: LevelFactory };
+  const store = new Level(path);
+  try {
+    await store.open();
+  } catch (error) {
+    const cause = (error as { cause?: { code?: unknown } }).cause;
+    if (cause?.code === "LEVEL_LOCKED") throw new RegisterInUseError(path);
+    throw error;
+  }
+  await store.close();
 }

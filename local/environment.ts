@@ -5,7 +5,7 @@ import { listenFailure } from "../sandbox/ports.ts";
 import { type Sandbox, startSandbox } from "../sandbox/server.ts";
 import { formatMinor } from "../sandbox/state.ts";
 import { LOCAL_AWS_ENV } from "./aws-env.ts";
-import { startDynalite } from "./dynalite.ts";
+import { RegisterInUseError, startDynalite } from "./dynalite.ts";
 import { readLocalSettings, SettingError } from "./settings.ts";
 
 /**
@@ -50,6 +50,17 @@ async function listening<T>(
   }
 }
 
+/**
+ * The data directory's register is open in another process: another `npm start` (on another
+ * DYNAMODB_PORT, or this one would have joined it or been told the port is taken) or a watcher run.
+ */
+function dataDirInUse(dataDir: string, joinRunning: boolean): string {
+  const join = joinRunning
+    ? "; to run against it, set DYNAMODB_PORT (and SANDBOX_PORT) to the ports that npm start printed"
+    : "";
+  return `the data directory ${dataDir} is in use by another npm start or watcher run (its register engine holds it); stop that one or set DATA_DIR to another directory${join}`;
+}
+
 export async function localEnvironment(options: {
   joinRunning: boolean;
   /** The sandbox's clock from its first moment (a watcher night): it must not sweep its book on today's. */
@@ -70,6 +81,9 @@ export async function localEnvironment(options: {
         port: dynamoPort,
         what: "the register (dynalite)",
         variable: "DYNAMODB_PORT",
+      }).catch((error: unknown) => {
+        if (!(error instanceof RegisterInUseError)) throw error;
+        throw new SettingError([dataDirInUse(dataDir, options.joinRunning)]);
       });
   const registerLine = `dynalite at ${dynamo.endpoint}${joined ? " (the running npm start's)" : ""}, data in ${dataDir}`;
 

@@ -5,6 +5,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
 } from "aws-lambda";
+import { headerValues, repeatedAuthorization } from "../functions/lib/headers.ts";
 import type { Route } from "../shared/api/routes.ts";
 import { redact } from "../shared/redact.ts";
 
@@ -79,16 +80,20 @@ export function gateway(
         error: { code: "payload_too_large", message: "body over 1 MiB", details: {} },
       });
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === "string") headers[name] = value;
-      else if (Array.isArray(value)) headers[name] = value.join(",");
-    }
+    // As API Gateway (REST) builds them: the last value of a repeated header or parameter alone, and every
+    // value in the multi-value twin. (Node's `req.headers` keeps the first `Authorization` of two.)
+    const multiValueHeaders = Object.fromEntries(
+      Object.entries(req.headersDistinct).flatMap(([name, values]) =>
+        values?.length ? [[name, values]] : [],
+      ),
+    );
+    const headers = lastOfEach(multiValueHeaders);
+    const multiValueQuery = grouped(url.searchParams);
+    const query = url.searchParams.size > 0 ? lastOfEach(multiValueQuery) : null;
     const values = match.pattern.exec(url.pathname)?.slice(1) ?? [];
     const pathParameters = Object.fromEntries(
       match.names.map((n, i) => [n, decodedSegment(values[i] ?? "")]),
     );
-    const query = url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null;
 
     let client: unknown;
     try {
@@ -99,25 +104,30 @@ export function gateway(
         path: url.pathname,
         httpMethod: req.method ?? "GET",
         headers,
-        multiValueHeaders: {},
+        multiValueHeaders,
         pathParameters,
         queryStringParameters: query,
-        multiValueQueryStringParameters: {},
+        multiValueQueryStringParameters: query && multiValueQuery,
         stageVariables: {},
         requestContext: {} as APIGatewayRequestAuthorizerEvent["requestContext"],
       });
       client = decision.context?.client;
     } catch {
-      // API Gateway's own answer when the authorizer says "Unauthorized".
+      // API Gateway's own answer when the authorizer says "Unauthorized" (its message is only that).
+      const authorizations = headerValues({ multiValueHeaders }, "Authorization").length;
       return send(res, 401, {
         error: {
           code: "unauthorized",
-          message: "a valid 'Authorization: Bearer <token>' header is required",
+          message:
+            authorizations > 1
+              ? repeatedAuthorization(authorizations)
+              : "a valid 'Authorization: Bearer <token>' header is required",
           details: {},
         },
       });
     }
 
+    const text = utf8(body);
     const started = Date.now();
     const timeoutMs = functionTimeoutMs();
     const context = { getRemainingTimeInMillis: () => started + timeoutMs - Date.now() };
@@ -127,13 +137,15 @@ export function gateway(
         path: url.pathname,
         httpMethod: req.method ?? "GET",
         headers,
-        multiValueHeaders: {},
+        multiValueHeaders,
         queryStringParameters: query,
-        multiValueQueryStringParameters: null,
+        multiValueQueryStringParameters: query && multiValueQuery,
         pathParameters: match.names.length > 0 ? pathParameters : null,
         stageVariables: null,
-        body: body.length > 0 ? body.toString("utf8") : null,
-        isBase64Encoded: false,
+        // Bytes that are not UTF-8 travel as they came, base64-encoded as API Gateway passes binary: the
+        // handler refuses them by name, where decoding them here would turn them into U+FFFD.
+        body: body.length === 0 ? null : (text ?? body.toString("base64")),
+        isBase64Encoded: text === undefined,
         requestContext: {
           authorizer: { client, principalId: client },
           httpMethod: req.method ?? "GET",
@@ -160,6 +172,30 @@ function decodedSegment(segment: string): string {
     return decodeURIComponent(segment);
   } catch {
     return segment;
+  }
+}
+
+/** Each name's values in order; a name repeated (`?a=1&a=2`) keeps them all. */
+function grouped(params: URLSearchParams): Record<string, string[]> {
+  const all = new Map<string, string[]>();
+  for (const [name, value] of params) all.set(name, [...(all.get(name) ?? []), value]);
+  // `Object.fromEntries` defines every name as an own property, `__proto__` included, as JSON.parse does
+  // for the event API Gateway sends.
+  return Object.fromEntries(all);
+}
+
+function lastOfEach(multi: Record<string, string[]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(multi).map(([name, values]) => [name, values.at(-1) ?? ""]));
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The body as text, or undefined when its bytes are not UTF-8. */
+function utf8(body: Buffer): string | undefined {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    return undefined;
   }
 }
 

@@ -16,9 +16,16 @@ export interface ErrorReply {
   retryAfterSeconds?: number;
 }
 
-/** Anything without an API client: no token, or a token nobody holds. */
+/** Anything without an API client: no token, a token nobody holds, or more than one. */
 export class UnauthorizedError extends Error {
   override readonly name = "UnauthorizedError";
+  /** `message` is for the log; `answer` is what the client reads. */
+  constructor(
+    message: string,
+    readonly answer = "a valid 'Authorization: Bearer <token>' header is required",
+  ) {
+    super(message);
+  }
 }
 
 const DESK_STATUS: Record<string, number> = {
@@ -62,7 +69,7 @@ export function errorReply(error: unknown): ErrorReply {
     };
   }
   if (error instanceof UnauthorizedError) {
-    return envelope("unauthorized", "a valid 'Authorization: Bearer <token>' header is required");
+    return envelope("unauthorized", error.answer);
   }
   if (error instanceof InvalidCursorError) {
     return envelope("invalid_request", "invalid request: cursor is not one this API issued", {

@@ -1,9 +1,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import type * as v from "valibot";
+import * as v from "valibot";
 import { type FieldErrors, IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
 import { ValidationError } from "../../shared/licences/errors.ts";
+import { fieldErrors } from "../../shared/licences/inputs.ts";
 import { redact } from "../../shared/redact.ts";
 import { errorReply, UnauthorizedError } from "./errors.ts";
+import { headerValues, repeatedAuthorization } from "./headers.ts";
 
 /**
  * One JSON line per failure. The stack sets Lambda's JSON log format, which adds the level, time and
@@ -37,15 +39,15 @@ export type Inputs<S extends InputSpec> = {
 
 type Checked<T> = { ok: true; value: T } | { ok: false; fields: FieldErrors };
 
-/** What a handler may ask of its request; each accessor validates or throws a 400. */
+/** What a handler may ask of its request. */
 export interface Request {
   /** The API client's name, from the authorizer. */
   client: string;
-  id(): string;
-  query<S extends v.GenericSchema>(schema: S): v.InferOutput<S>;
   /**
    * Every input the route takes, validated together: one 400 names every bad field at once (path id,
-   * query, body and `Idempotency-Key`), where `id()` and `query()` stop at their own.
+   * query, body and `Idempotency-Key`). What the spec leaves out is refused, not ignored: a query
+   * parameter or a body on a route that takes none is named like any unknown field. Every handler
+   * calls this before anything else.
    */
   inputs<S extends InputSpec>(spec: S): Inputs<S>;
   /**
@@ -58,66 +60,81 @@ export interface Request {
 /** What a request keeps back from its Lambda's time: writing an unknown mark, keeping the answer, replying. */
 export const RECORDING_MARGIN_MS = 3000;
 
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted) return value ?? undefined;
-  }
-  return undefined;
-}
+/** A route that takes no query parameters refuses every one, by name. */
+const NO_QUERY = v.strictObject({});
+/** A route that takes no body accepts none, or `{}` (what some clients send with every POST). */
+const NO_BODY = v.optional(v.strictObject({}));
 
 function readRequest(
   event: APIGatewayProxyEvent,
   context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
 ): Request {
+  // API Gateway hands the authorizer and this function only the last of two `Authorization` headers,
+  // and its authorizer cache may answer for that one alone; a proxy in front may have read the first.
+  // Two claims of who is calling are refused here too, as the authorizer refuses them (the same 401).
+  const authorizations = headerValues(event, "Authorization").length;
+  if (authorizations > 1)
+    throw new UnauthorizedError("repeated Authorization header", repeatedAuthorization(authorizations));
   const client = event.requestContext?.authorizer?.client;
   if (typeof client !== "string" || client === "") throw new UnauthorizedError("no API client");
   const remaining = context?.getRemainingTimeInMillis?.();
-  const valid = <T>(checked: Checked<T>): T => {
-    if (!checked.ok) throw new ValidationError(checked.fields);
-    return checked.value;
-  };
   return {
     client,
     deadlineMs: remaining === undefined ? undefined : Date.now() + remaining - RECORDING_MARGIN_MS,
-    id: () => valid(checkId(event)),
-    query: (schema) => valid(checkQuery(event, schema)),
     inputs<S extends InputSpec>(spec: S): Inputs<S> {
-      const checks: Array<[string, Checked<unknown>]> = [];
-      if (spec.id) checks.push(["id", checkId(event)]);
-      if (spec.query) checks.push(["query", checkQuery(event, spec.query)]);
-      if (spec.body) checks.push(["body", checkBody(event, spec.body)]);
+      const checks: Array<[keyof InputSpec, Checked<unknown>]> = [
+        ["query", checkQuery(event, spec.query ?? NO_QUERY)],
+        ["body", checkBody(event, spec.body ?? NO_BODY)],
+      ];
+      if (spec.id) checks.unshift(["id", checkId(event)]);
       if (spec.idempotencyKey) checks.push(["idempotencyKey", checkIdempotencyKey(event)]);
-      const fields: FieldErrors = {};
-      const values: Record<string, unknown> = {};
+      // Whether a check failed decides, never what its problems are called: a field the client named
+      // `__proto__` or `constructor` is a problem like any other.
+      const problems: Array<[string, string]> = [];
+      const values = new Map<keyof InputSpec, unknown>();
       for (const [name, checked] of checks) {
-        if (checked.ok) values[name] = checked.value;
-        else Object.assign(fields, checked.fields);
+        if (!checked.ok) problems.push(...Object.entries(checked.fields));
+        else if (spec[name] !== undefined) values.set(name, checked.value);
       }
-      if (Object.keys(fields).length > 0) throw new ValidationError(fields);
-      return values as Inputs<S>;
+      if (checks.some(([, checked]) => !checked.ok)) throw new ValidationError(fieldErrors(problems));
+      return Object.fromEntries(values) as Inputs<S>;
     },
   };
 }
 
+const refused = (field: string, message: string): { ok: false; fields: FieldErrors } => ({
+  ok: false,
+  fields: fieldErrors([[field, message]]),
+});
+
 function checkId(event: APIGatewayProxyEvent): Checked<string> {
   const result = validate(LicenceId, event.pathParameters?.id ?? "");
-  return result.ok ? result : { ok: false, fields: { id: result.fields.body ?? "must be a licence id" } };
+  return result.ok ? result : refused("id", result.fields.body ?? "must be a licence id");
 }
+
+/** Refuses bytes that are not UTF-8 instead of reading them as U+FFFD, which would reach the vendor. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function checkBody<S extends v.GenericSchema>(
   event: APIGatewayProxyEvent,
   schema: S,
 ): Checked<v.InferOutput<S>> {
+  let raw = event.body;
+  if (event.isBase64Encoded) {
+    try {
+      raw = UTF8.decode(Buffer.from(event.body ?? "", "base64"));
+    } catch {
+      return refused("body", "must be valid UTF-8");
+    }
+  }
   let parsed: unknown;
   try {
-    const raw = event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64").toString("utf8") : event.body;
     parsed = raw ? JSON.parse(raw) : undefined;
   } catch {
-    return { ok: false, fields: { body: "must be valid JSON" } };
+    return refused("body", "must be valid JSON");
   }
   // valibot's objects accept arrays (their keys are indexes): a body is a JSON object or nothing.
-  if (Array.isArray(parsed)) return { ok: false, fields: { body: "must be a JSON object" } };
+  if (Array.isArray(parsed)) return refused("body", "must be a JSON object");
   return validate(schema, parsed, "body");
 }
 
@@ -125,14 +142,29 @@ function checkQuery<S extends v.GenericSchema>(
   event: APIGatewayProxyEvent,
   schema: S,
 ): Checked<v.InferOutput<S>> {
-  return validate(schema, event.queryStringParameters ?? {}, "query");
+  const checked = validate(schema, event.queryStringParameters ?? {}, "query");
+  // API Gateway keeps the last of a repeated parameter in `queryStringParameters`: which one the client
+  // meant is unknown, so the parameter is refused by name rather than one of its values taken.
+  const repeated = Object.entries(event.multiValueQueryStringParameters ?? {}).flatMap(([name, values]) =>
+    values && values.length > 1 ? [[name, `must be given once, not ${values.length} times`] as const] : [],
+  );
+  if (repeated.length === 0) return checked;
+  return {
+    ok: false,
+    fields: fieldErrors([...(checked.ok ? [] : Object.entries(checked.fields)), ...repeated]),
+  };
 }
 
 function checkIdempotencyKey(event: APIGatewayProxyEvent): Checked<string> {
-  const result = validate(IdempotencyKey, header(event, "Idempotency-Key") ?? "");
-  return result.ok
-    ? result
-    : { ok: false, fields: { "Idempotency-Key": result.fields.body ?? "is invalid" } };
+  const keys = headerValues(event, "Idempotency-Key");
+  // Two keys could name two purchases: which one this request is, only the client knows.
+  if (keys.length > 1)
+    return refused(
+      "Idempotency-Key",
+      `must be sent once, not ${keys.length} times: one key names one purchase`,
+    );
+  const result = validate(IdempotencyKey, keys[0] ?? "");
+  return result.ok ? result : refused("Idempotency-Key", result.fields.body ?? "is invalid");
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };

@@ -20,7 +20,7 @@ const RESPONSES: Record<string, GenericSchema> = {
 /** What each code tells the client, in the document's words. */
 export const CODE_MEANING: Readonly<Record<string, string>> = {
   invalid_request: "`details.fields` names every offending field, each with what is wrong with it",
-  unauthorized: "no bearer token, or one nobody holds",
+  unauthorized: "no bearer token, one nobody holds, or more than one Authorization header",
   internal_error: "a bug on our side; it has been logged",
   not_found: "not in the register, or unknown to the vendor",
   lifecycle_closed: "the product's lifecycle forbids it today; nothing was sent",

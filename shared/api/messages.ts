@@ -1,5 +1,8 @@
 import type * as v from "valibot";
 
+/** A key the object does not take. */
+export const UNKNOWN_FIELD = "is not a known field";
+
 /**
  * Plain words for a schema problem that has no message of its own. The schemas name most problems
  * themselves; this is the floor under them, so a client never reads the schema library's own text
@@ -13,7 +16,7 @@ export function plainMessage(issue: v.BaseIssue<unknown>): string {
     case "loose_object":
       // An object's issue with a path is about one of its keys: missing, or one it does not take.
       if (!issue.path?.length) return "must be a JSON object";
-      return issue.expected === "never" ? "is not a known field" : "is required";
+      return issue.expected === "never" ? UNKNOWN_FIELD : "is required";
     case "string":
       return "must be text";
     case "number":

@@ -1,15 +1,16 @@
 import * as v from "valibot";
 import { isIsoDate } from "../dates.ts";
 import { canonicalIp, ipProblem } from "../ip.ts";
-import type {
-  FieldErrors,
-  IpQuery,
-  LicenceListQuery,
-  OrderInput,
-  RenewInput,
-  UpdateInput,
+import {
+  type FieldErrors,
+  fieldErrors,
+  type IpQuery,
+  type LicenceListQuery,
+  type OrderInput,
+  type RenewInput,
+  type UpdateInput,
 } from "../licences/inputs.ts";
-import { plainMessage } from "./messages.ts";
+import { plainMessage, UNKNOWN_FIELD } from "./messages.ts";
 
 /**
  * One schema per request body and query: the validator, the TypeScript type and the
@@ -42,7 +43,12 @@ function unstorable(text: string): string {
   return /\p{Cs}/u.test(found) ? `a lone surrogate ${code}` : code;
 }
 
-/** Any printable text: the vendor stores names literally, and `Tom & Jerry` must work. */
+/**
+ * Any printable text: the vendor stores names literally, and `Tom & Jerry` must work. Not U+FFFD, the
+ * replacement character: it is what a decoder writes for bytes that were not UTF-8 (a gateway on the way
+ * may have done so before we see the body), and what the vendor writes for what it cannot store, so a
+ * name holding it never says what the client meant and could not be told from a name the vendor mangled.
+ */
 const Name = v.pipe(
   v.string("must be text of 1 to 64 characters"),
   v.trim(),
@@ -50,10 +56,16 @@ const Name = v.pipe(
   v.maxLength(64, "must be at most 64 characters"),
   v.regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, "must not contain control characters"),
   v.check(
+    (s) => !s.includes("\uFFFD"),
+    "must not contain U+FFFD, the replacement character, which stands for text that was not valid UTF-8: send the name as UTF-8",
+  ),
+  v.check(
     (s) => !UNSTORABLE.test(s),
     (issue) => `must not contain characters the vendor cannot store (${unstorable(String(issue.input))})`,
   ),
-  v.description("Licence name, 1-64 printable characters"),
+  v.description(
+    "Licence name, 1-64 printable characters; not U+FFFD (the replacement character), a noncharacter or a lone surrogate",
+  ),
 );
 
 const ProductId = v.pipe(
@@ -177,12 +189,28 @@ export function validate<S extends v.GenericSchema>(
 ): { ok: true; value: v.InferOutput<S> } | { ok: false; fields: FieldErrors } {
   const result = v.safeParse(schema, input, { message: plainMessage });
   if (result.success) return { ok: true, value: result.output };
-  const fields: FieldErrors = {};
-  for (const issue of result.issues) {
-    // One message per field: the first problem found is the one to fix first.
-    fields[v.getDotPath(issue) ?? root] ??= issue.message;
-  }
-  return { ok: false, fields };
+  // One message per field, the first problem found being the one to fix first; `fieldErrors` keeps a
+  // field named `__proto__` or `constructor` as the field it is. A failed parse has at least one issue,
+  // so a refusal always names at least one field.
+  return {
+    ok: false,
+    fields: fieldErrors([
+      ...result.issues.map((issue) => [v.getDotPath(issue) ?? root, issue.message] as const),
+      // valibot's strict object stops at the first key it does not take: the client hears of every one.
+      ...unknownKeys(schema, input).map((key) => [key, UNKNOWN_FIELD] as const),
+    ]),
+  };
+}
+
+/** The input's own keys that the schema's strict object (itself, optional, or a pipe's head) does not take. */
+function unknownKeys(schema: v.GenericSchema, input: unknown): string[] {
+  const s = schema as { type: string; wrapped?: v.GenericSchema; pipe?: v.GenericSchema[]; entries?: object };
+  if (s.type === "optional" && s.wrapped) return unknownKeys(s.wrapped, input);
+  if (s.pipe?.[0] && s.pipe[0] !== schema) return unknownKeys(s.pipe[0], input);
+  if (s.type !== "strict_object" || !s.entries) return [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return [];
+  const entries = s.entries;
+  return Object.keys(input).filter((key) => !Object.hasOwn(entries, key));
 }
 
 // The domain's inputs (`shared/licences/inputs.ts`) are what these schemas produce: checked here, once.

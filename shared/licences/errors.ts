@@ -1,4 +1,4 @@
-import type { FieldErrors } from "./inputs.ts";
+import { type FieldErrors, fieldErrors } from "./inputs.ts";
 
 /**
  * What the licence desk refuses or cannot do, each with a stable code. The HTTP layer maps
@@ -12,13 +12,15 @@ export abstract class DeskError extends Error {
 export class ValidationError extends DeskError {
   readonly code = "invalid_request";
   override readonly name = "ValidationError";
-  constructor(readonly fields: FieldErrors) {
-    super(
-      `invalid request: ${Object.entries(fields)
-        .map(([f, m]) => `${f} ${m}`)
-        .join("; ")}`,
-    );
-    this.details.fields = fields;
+  readonly fields: FieldErrors;
+  constructor(fields: FieldErrors) {
+    const named = fieldErrors(Object.entries(fields));
+    const problems = Object.entries(named);
+    // A refusal that names nothing tells the client nothing to fix: that is a bug here, not their request.
+    if (problems.length === 0) throw new Error("a ValidationError must name at least one field");
+    super(`invalid request: ${problems.map(([f, m]) => `${f} ${m}`).join("; ")}`);
+    this.fields = named;
+    this.details.fields = named;
   }
 }
 

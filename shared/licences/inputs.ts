@@ -40,3 +40,16 @@ export interface LicenceListQuery {
 
 /** Field name → what is wrong with it. */
 export type FieldErrors = Record<string, string>;
+
+/**
+ * Field errors in an object without a prototype: a field is named by the client (`__proto__`,
+ * `constructor`, `toString` are keys like any other), so no name may reach an inherited property, and
+ * copying one in never sets a prototype. The first message given for a field is kept.
+ */
+export function fieldErrors(entries: Iterable<readonly [string, string]>): FieldErrors {
+  const fields: FieldErrors = Object.create(null);
+  for (const [field, message] of entries) {
+    if (!Object.hasOwn(fields, field)) fields[field] = message;
+  }
+  return fields;
+}

@@ -166,6 +166,13 @@ describe("names the vendor can store as sent", () => {
     });
   });
 
+  it("U+FFFD, the replacement character, is refused: it stands for bytes that were not UTF-8", () => {
+    expect(name("caf\uFFFD")).toEqual({
+      error:
+        "must not contain U+FFFD, the replacement character, which stands for text that was not valid UTF-8: send the name as UTF-8",
+    });
+  });
+
   it("control characters keep their own message", () => {
     expect(name("a\u0000b")).toEqual({ error: "must not contain control characters" });
   });

@@ -96,4 +96,22 @@ describe("the REQUEST authorizer", () => {
     await expect(handler(event())).rejects.toThrow("Unauthorized");
     await expect(handler(event("Bearer wrong-token-0123456789abcdef"))).rejects.toThrow("Unauthorized");
   });
+
+  it("refuses two Authorization headers, though `headers` holds only the last (a known token)", async () => {
+    vi.stubEnv("API_TOKENS_PARAM", "/desk/api-tokens");
+    ssm
+      .on(GetParameterCommand)
+      .resolves({ Parameter: { Value: JSON.stringify({ [hashToken(TOKEN)]: "portal" }) } });
+    const { handler } = await import("../../functions/authorizer.ts");
+    const twice = (values: string[]) =>
+      ({
+        ...event(values.at(-1)),
+        multiValueHeaders: { Authorization: values },
+      }) as APIGatewayRequestAuthorizerEvent;
+    await expect(handler(twice(["Bearer other-token-0123456789abcdef", `Bearer ${TOKEN}`]))).rejects.toThrow(
+      "Unauthorized",
+    );
+    await expect(handler(twice([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]))).rejects.toThrow("Unauthorized");
+    expect((await handler(twice([`Bearer ${TOKEN}`]))).principalId).toBe("portal");
+  });
 });

@@ -1,15 +1,14 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runToExit as runStartToExit } from "../support/local-start.ts";
 
 /**
  * `npm start` told something it cannot use (a port another process holds, a value that is no port)
  * says so in one line naming what to change, and exits non-zero before serving anything.
  */
-const ROOT = new URL("../../", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "desk-start-settings-"));
 let held: Server;
 let heldPort: number;
@@ -23,32 +22,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/**
- * `npm start` (the same entry) run to its exit, every other port free, its own data folder (the
- * register's files take a lock), with this environment on top.
- */
+/** `npm start` run to its exit, its own data folder (the register's files take a lock). */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const data = mkdtempSync(join(dataDir, "run-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: "0", DYNAMODB_PORT: "0", SANDBOX_PORT: "0", DATA_DIR: data, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    output += chunk;
-  });
-  return new Promise((resolve) => {
-    // A start that succeeds despite the setting would serve forever: stop it and let the test fail.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  return runStartToExit({ DATA_DIR: mkdtempSync(join(dataDir, "run-")), ...env });
 }
 
 describe("npm start with a setting it cannot use", () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startLocal } from "../support/local-start.ts";
+import { runToExit, startLocal } from "../support/local-start.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "desk-start-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -55,6 +55,22 @@ describe("npm start", () => {
       expect(suspended.status).toBe(200);
     } finally {
       expect(await stop(second.child)).toBe(0);
+    }
+  }, 90_000);
+
+  it("a second one on the same DATA_DIR (another DYNAMODB_PORT): one line naming the folder, exit 2; the first serves on", async () => {
+    const first = await start();
+    try {
+      // DYNAMODB_PORT=0 as the first's: each engine gets a port of its own, and the folder is what they share.
+      const second = await runToExit({ DATA_DIR: dataDir, API_TOKEN: "start-test-token-0123456789" });
+      const lines = second.output.trim().split("\n");
+      expect(lines, second.output).toEqual([
+        `npm start: the data directory ${dataDir} is in use by another npm start or watcher run (its register engine holds it); stop that one or set DATA_DIR to another directory`,
+      ]);
+      expect(second.code).toBe(2);
+      expect((await fetch(`${first.url}/licenses`, { headers: auth })).status).toBe(200);
+    } finally {
+      expect(await stop(first.child)).toBe(0);
     }
   }, 90_000);
 });

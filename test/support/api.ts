@@ -46,17 +46,20 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
     path: string,
     init: {
       body?: unknown;
-      rawBody?: string;
+      /** Sent as it is: text, or bytes (which need not be UTF-8). */
+      rawBody?: string | Uint8Array;
       key?: string;
       token?: string | null;
-      headers?: Record<string, string>;
+      /** On top of the token's, the key's and the content type's; an array sends the header once per value. */
+      headers?: Record<string, string | string[]>;
     } = {},
   ): Promise<Answer> {
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string | string[]> = {};
     if (init.token !== null) headers.authorization = `Bearer ${init.token ?? TOKEN}`;
     if (init.key !== undefined) headers["idempotency-key"] = init.key;
     const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
     if (body !== undefined) headers["content-type"] = "application/json";
+    Object.assign(headers, init.headers);
     const response = await request(`${api.url}${path}`, { method, headers, body, dispatcher: agent });
     const text = await response.body.text();
     let parsed: unknown;

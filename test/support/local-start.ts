@@ -31,3 +31,29 @@ export async function startLocal(
   });
   return { child, url, output: () => output };
 }
+
+/**
+ * `npm start` run to its exit, with this environment on top of free ports. A start that succeeds
+ * despite what it was given would serve forever: it is stopped after a minute, so the test fails.
+ */
+export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: "0", DYNAMODB_PORT: "0", SANDBOX_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    output += chunk;
+  });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
