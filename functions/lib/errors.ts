@@ -40,6 +40,7 @@ const DESK_STATUS: Record<string, number> = {
   outcome_unknown: 504,
   outcome_pending: 409,
   renewal_in_flight: 409,
+  order_in_flight: 409,
   renewal_not_wanted: 409,
   deadline_near: 503,
 };

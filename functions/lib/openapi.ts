@@ -33,6 +33,8 @@ export const CODE_MEANING: Readonly<Record<string, string>> = {
     "the outcome of the first request with this key is not settled yet: retry after Retry-After",
   renewal_in_flight:
     "a renewal of this licence is in flight or awaits its outcome (a suspend waits for it too); nothing was sent",
+  order_in_flight:
+    "another order for this IP and product line is in flight or awaits its outcome; nothing was sent: check GET /licenses before ordering again",
   renewal_not_wanted:
     "the licence is being suspended through the desk (or, for the watcher, no longer set to renew); nothing was sent",
   deadline_near: "too little of the request's time was left to send it safely; nothing was sent",

@@ -32,7 +32,7 @@ export const routes: readonly Route[] = [
     idempotencyKey: true,
     vendor: true,
     success: 201,
-    refusals: ["lifecycle_closed", "order_not_placed"],
+    refusals: ["lifecycle_closed", "order_in_flight", "order_not_placed"],
     tag: "licences",
   },
   {

@@ -25,6 +25,11 @@ const Lifecycle = v.object({
 const Product = v.object({
   id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/)),
   title: v.pipe(v.string(), v.minLength(1)),
+  /**
+   * The product line (`ispmanager5`): the vendor keeps one live licence per IP and generation, so the
+   * desk keeps one order in flight per IP and generation. Each product its own line where not given.
+   */
+  generation: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
   pricelist: v.pipe(v.string(), v.regex(/^\d+$/)),
   periods: v.pipe(v.array(Period), v.minLength(1)),
   /** Cluster nodes, sent to the vendor as an add-on field; null where the product has none. */
@@ -96,4 +101,9 @@ export function renewalsOpen(product: Product, today: IsoDate): boolean {
 export function expiryCap(product: Product, today: IsoDate): IsoDate | undefined {
   const { capFrom, lastValidDay } = product.lifecycle;
   return capFrom !== undefined && lastValidDay !== undefined && today >= capFrom ? lastValidDay : undefined;
+}
+
+/** The product's line: its `generation`, or its own id where the catalogue names none. */
+export function generationOf(product: Pick<Product, "id" | "generation">): string {
+  return product.generation ?? product.id;
 }

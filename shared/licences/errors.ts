@@ -164,6 +164,22 @@ export type NotWantedReason =
   | "suspended_at_vendor"
   | "deleted_at_vendor";
 
+/**
+ * Another order for the same IP and product line is in flight or awaits its outcome: one at a time, so
+ * an unanswered order's evidence (a new licence on that IP) can only be its own. Nothing was sent.
+ */
+export class OrderInFlightError extends DeskError {
+  readonly code = "order_in_flight";
+  override readonly name = "OrderInFlightError";
+  constructor(ip: string) {
+    super(
+      `another order for ${ip} is in flight or awaits its outcome; nothing was sent or charged. ` +
+        `That order may place the licence you want: check GET /licenses for a licence on ${ip} before ordering again`,
+    );
+    Object.assign(this.details, { ip, outcome: "not_applied" });
+  }
+}
+
 /** The licence desk's operations for the watcher: a licence no longer set to renew is not renewed. */
 export class RenewalNotWantedError extends DeskError {
   readonly code = "renewal_not_wanted";

@@ -15,7 +15,11 @@ import { failedCall } from "./vendor-outcome.ts";
 export type Evidence =
   | { kind: "applied"; facts: Record<string, string> }
   | { kind: "not_applied"; response: StoredResponse }
-  | { kind: "undecided"; reason: string };
+  /**
+   * Not decidable now. `staff`: nor later by reading again (an expiry moved, but not to the expected
+   * date; more than one candidate): a person must look, and settle it.
+   */
+  | { kind: "undecided"; reason: string; staff?: boolean };
 
 /** A money-moving operation, in the phases the outcome model needs. */
 export interface MoneyOperation {

@@ -16,6 +16,14 @@ const SUSPEND_SCOPE = "desk:suspend";
 
 async function isStale(ctx: DeskContext, owner: IntentRef): Promise<boolean> {
   if (owner.scope === SUSPEND_SCOPE) return Number(owner.key.split(":")[0]) < ctx.nowMs();
+  return intentIsOver(ctx, owner);
+}
+
+/**
+ * Whether a hold's intent holds nothing any more: its record is gone (refused, freed), completed, or
+ * its holder died before sending. A hold of an intent that was sent stays until its outcome is known.
+ */
+export async function intentIsOver(ctx: DeskContext, owner: IntentRef): Promise<boolean> {
   const other = await ctx.register.idempotency.find(owner.scope, owner.key);
   return (
     !other ||

@@ -1,4 +1,6 @@
-import { ordersOpen, type Product } from "../catalogue/index.ts";
+import { BillmgrVendorError } from "../billmgr/errors.ts";
+import type { LicenceSummary } from "../billmgr/licence.ts";
+import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
 import { canonicalIp } from "../ip.ts";
 import {
   type IntentRef,
@@ -18,6 +20,7 @@ import {
   notApplied,
   runMoneyIntent,
 } from "./intent.ts";
+import { holdForOrder, orderSlot } from "./order-hold.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
 import { orderSettled } from "./settled-alerts.ts";
@@ -45,11 +48,15 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
     nodes: nodes ?? null,
   };
 
+  const slot = orderSlot(generationOf(product), body.ip);
+  const holds = ctx.register.idempotency;
   const operation: MoneyOperation = {
     async prepare() {
       if (!ordersOpen(product, ctx.today)) {
         throw new LifecycleClosedError(product.id, "order", product.lifecycle.salesCloseOn ?? "", ctx.today);
       }
+      await holdForOrder(ctx, slot, body.ip, intent.ref);
+      await ipStillFree(ctx, body, product);
       ctx.checkTimeForMoneyCall("order");
       return {
         context: { ip: body.ip, name: body.name, pricelist: product.pricelist, orderedOn: ctx.today },
@@ -78,7 +85,8 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
     },
     applied: (facts) => orderedAnswer(ctx, intent.ref, facts.licenceId ?? "", body, product, nodes),
     reconcile: (context) => placedOrder(ctx, intent.ref, context),
-    released: async () => {},
+    released: () => holds.freeOrder(slot, intent.ref),
+    kept: () => holds.freeOrder(slot, intent.ref),
     async settledApplied(facts) {
       const alert = orderSettled(intent.ref, facts.licenceId ?? "", ctx.caller.now);
       await retried("record the settled order's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
@@ -108,9 +116,22 @@ async function orderedAnswer(
   product: Product,
   nodes: number | undefined,
 ): Promise<StoredResponse> {
-  await retried("claim the new licence id", () => ctx.register.idempotency.claimLicenceId(id, ref)).catch(
-    () => {},
-  );
+  // The vendor named the id: it is this order's, whatever the claim says. Another intent holding it
+  // would mean that intent's evidence took this order's licence: never silent.
+  const claimed = await retried("claim the new licence id", () =>
+    ctx.register.idempotency.claimLicenceId(id, ref),
+  ).catch(() => undefined);
+  if (claimed === false) {
+    console.error(
+      JSON.stringify({
+        level: "ERROR",
+        message: "an ordered licence's id is claimed by another intent",
+        licence: id,
+        client: ref.scope,
+        key: ref.key,
+      }),
+    );
+  }
   let record: LicenceRecord;
   try {
     const readFrom = new Date(ctx.nowMs()).toISOString();
@@ -155,9 +176,31 @@ async function storeOrdered(ctx: DeskContext, record: LicenceRecord): Promise<Li
 }
 
 /**
- * Was the unanswered order placed? The vendor's book, after the settle window: a licence on the same
- * IP, with the same name and pricelist, created on or after the day of the order, whose id no other
- * intent has claimed.
+ * Right before sending: the vendor still has no live licence of this line on the IP (it would refuse
+ * the order anyway). Refused here, nothing is sent; passed, every live licence of the line on that IP
+ * found later was created after this moment: the evidence of an unanswered order.
+ */
+async function ipStillFree(ctx: DeskContext, body: OrderInput, product: Product): Promise<void> {
+  const free = await ctx.audited(
+    "check-ip",
+    undefined,
+    { ip: body.ip, product: product.id, period: body.period },
+    () =>
+      ctx.billing.checkIp(
+        { ip: body.ip, pricelist: product.pricelist, period: body.period },
+        ctx.vendorOptions,
+      ),
+  );
+  if (!free.available) throw new BillmgrVendorError("soft.checkip", free.type, free.object, free.reason);
+}
+
+/**
+ * Was the unanswered order placed? The vendor's book, after the settle window. The IP was free of live
+ * licences of this line right before the order was sent, so the order's licence is a row on that IP and
+ * pricelist created since its day, not deleted, that no other intent has claimed, and that this intent
+ * claims now. One such row with the order's name: placed. None, in a list provably whole, and no
+ * deleted one in its place: not placed. Anything else (several rows, another name, a deleted one, a
+ * claim lost) a person must look at; a list not provably whole is read again later.
  */
 async function placedOrder(
   ctx: DeskContext,
@@ -168,16 +211,43 @@ async function placedOrder(
   const list = await ctx.audited("reconcile-order", undefined, { ip: ip ?? "", name: name ?? "" }, () =>
     ctx.billing.list(ctx.vendorOptions),
   );
+  const since: LicenceSummary[] = [];
   for (const row of list.rows) {
-    if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.name !== name || row.pricelist !== pricelist) continue;
+    if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.pricelist !== pricelist) continue;
     const createdOn =
       row.createdOn ??
       (await ctx.audited("get", row.id, { id: row.id }, () => ctx.billing.get(row.id, ctx.vendorOptions)))
         .createdOn;
-    if (createdOn === undefined || createdOn < orderedOn) continue;
-    if (await ctx.register.idempotency.claimLicenceId(row.id, ref))
-      return { kind: "applied", facts: { licenceId: row.id } };
+    if (createdOn !== undefined && createdOn >= orderedOn) since.push(row);
   }
+  const owners = await ctx.register.idempotency.licenceIdOwners(since.map((row) => row.id));
+  const ours = (id: string) => {
+    const owner = owners.get(id);
+    return owner === undefined || (owner.scope === ref.scope && owner.key === ref.key);
+  };
+  const candidates = since.filter((row) => ours(row.id));
+  const live = candidates.filter((row) => row.status !== "deleted");
+  const deleted = candidates.filter((row) => row.status === "deleted");
+  const staff = (reason: string): Evidence => ({ kind: "undecided", staff: true, reason });
+  const named = (row: LicenceSummary) => `licence ${row.id} ("${row.name}", ${row.status})`;
+  const [only] = live;
+  if (live.length > 1)
+    return staff(
+      `${live.length} live licences on ${ip} were created since ${orderedOn}: ${live.map(named).join(", ")}`,
+    );
+  if (only && only.name !== name)
+    return staff(
+      `the one licence on ${ip} created since ${orderedOn}, ${named(only)}, does not carry the order's name "${name}"`,
+    );
+  if (only) {
+    if (await ctx.register.idempotency.claimLicenceId(only.id, ref))
+      return { kind: "applied", facts: { licenceId: only.id } };
+    return staff(`${named(only)} on ${ip} was claimed by another order meanwhile`);
+  }
+  if (deleted.length > 0)
+    return staff(
+      `a licence on ${ip} created since ${orderedOn} is deleted (${deleted.map(named).join(", ")}): it may be this order's, deleted since`,
+    );
   // "Not placed" only from the whole list: a row missing from a partial one may be the charged order.
   if (!list.complete) {
     return {

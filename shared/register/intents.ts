@@ -29,6 +29,8 @@ export const idempotencyKey = (scope: string, key: string) => ({
   [SORT_KEY]: IDEM_SK,
 });
 const renewingKey = (licenceId: string) => ({ [PARTITION_KEY]: `RENEWING#${licenceId}`, [SORT_KEY]: "LOCK" });
+/** An IP's order slot (`<generation>#<canonical IP>`): one order in flight per IP and product line. */
+const orderingKey = (slot: string) => ({ [PARTITION_KEY]: `ORDERING#${slot}`, [SORT_KEY]: "LOCK" });
 /** Where an order's claim of its new licence id is kept (`claimLicenceId`). */
 export const orderedKey = (licenceId: string) => ({
   [PARTITION_KEY]: `ORDERED#${licenceId}`,
@@ -129,6 +131,40 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
+    }
+  }
+
+  /** One holder of a slot at a time: held, or who holds it. */
+  async function hold(
+    itemKey: Record<string, unknown>,
+    owner: IntentRef,
+    what: string,
+  ): Promise<{ held: true } | { held: false; owner: IntentRef }> {
+    // A holder that frees it between our write and our read leaves it free: try again, a few times.
+    for (let round = 0; round < 3; round++) {
+      if (await own(itemKey, owner)) return { held: true };
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: table, Key: itemKey, ConsistentRead: true }),
+      );
+      if (Item) return { held: false, owner: { scope: Item.scope as string, key: Item.key as string } };
+    }
+    throw new Error(`${what}: its hold changed hands three times in a row`);
+  }
+
+  /** Frees a slot if `owner` still holds it. */
+  async function free(itemKey: Record<string, unknown>, owner: IntentRef): Promise<void> {
+    try {
+      await doc.send(
+        new DeleteCommand({
+          TableName: table,
+          Key: itemKey,
+          ConditionExpression: "#scope = :scope AND #key = :key",
+          ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+          ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
@@ -268,33 +304,10 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         { ":until": until, ":completed": "completed", ":now": nowMs },
       ),
 
-    async holdLicence(licenceId, owner) {
-      // A holder that frees it between our write and our read leaves it free: try again, a few times.
-      for (let round = 0; round < 3; round++) {
-        if (await own(renewingKey(licenceId), owner)) return { held: true };
-        const { Item } = await doc.send(
-          new GetCommand({ TableName: table, Key: renewingKey(licenceId), ConsistentRead: true }),
-        );
-        if (Item) return { held: false, owner: { scope: Item.scope as string, key: Item.key as string } };
-      }
-      throw new Error(`licence ${licenceId}: its hold changed hands three times in a row`);
-    },
-
-    async freeLicence(licenceId, owner) {
-      try {
-        await doc.send(
-          new DeleteCommand({
-            TableName: table,
-            Key: renewingKey(licenceId),
-            ConditionExpression: "#scope = :scope AND #key = :key",
-            ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
-            ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
-    },
+    holdLicence: (licenceId, owner) => hold(renewingKey(licenceId), owner, `licence ${licenceId}`),
+    freeLicence: (licenceId, owner) => free(renewingKey(licenceId), owner),
+    holdOrder: (slot, owner) => hold(orderingKey(slot), owner, `the order slot ${slot}`),
+    freeOrder: (slot, owner) => free(orderingKey(slot), owner),
 
     claimLicenceId: (licenceId, owner) => own(orderedKey(licenceId), owner),
 

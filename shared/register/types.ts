@@ -251,6 +251,13 @@ export interface IdempotencyStore {
   ): Promise<{ held: true } | { held: false; owner: IntentRef }>;
   /** Frees the licence if this intent (or `owner` as read before) still holds it. */
   freeLicence(licenceId: string, owner: IntentRef): Promise<void>;
+  /**
+   * One order in flight per IP and product line: holds `slot` (`<generation>#<canonical IP>`) for this
+   * intent. The holder when another intent holds it.
+   */
+  holdOrder(slot: string, owner: IntentRef): Promise<{ held: true } | { held: false; owner: IntentRef }>;
+  /** Frees the slot if `owner` still holds it. */
+  freeOrder(slot: string, owner: IntentRef): Promise<void>;
   /** An order's new licence id belongs to one intent: true when it is (now) this one's. */
   claimLicenceId(licenceId: string, owner: IntentRef): Promise<boolean>;
   /** The intents that claimed any of these licence ids (`claimLicenceId`), by consistent batch reads. */

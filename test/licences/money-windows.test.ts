@@ -421,3 +421,67 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
     expect(sentKinds()).toContain("vendor_deleted");
   });
 });
+
+describe("orders: one in flight per IP and product line, and evidence only a new row", () => {
+  const lite = (ip: string, name: string) =>
+    ({ ip, name, product: "ispmanager5-lite", period: 1, autoRenew: null }) as const;
+  const orderCalls = () => h.vendor.calls("soft.order.param");
+
+  it("a licence ordered in the vendor's panel that morning is never taken for an unanswered order's", async () => {
+    const panel = await h.billing.order({
+      ip: "10.3.0.1",
+      name: "web",
+      pricelist: "3541",
+      period: 1,
+      autoprolong: null,
+    });
+    await h.vendor.fault("soft.order.param", "drop");
+    const desk = () => licenceDesk(deskDeps(), { client: "panel", now: now() });
+    const first = await failure(desk().order(lite("10.3.0.1", "web"), "morning"));
+    clock.ms += 900_000;
+    const again = await failure(desk().order(lite("10.3.0.1", "web"), "morning"));
+    // Refused before sending, by the vendor's own check of the IP: never "placed" with the panel's licence.
+    for (const answer of [first, again]) expect(answer).toMatchObject({ type: "exists", object: "ip" });
+    expect(orderCalls()).toBe(1);
+    expect(await charges("soft.order.param")).toHaveLength(1);
+    expect(await h.register.idempotency.licenceIdOwners([panel.id])).toEqual(new Map());
+  });
+
+  it("two keys ordering one IP: the second is refused while the first awaits its outcome, so each answer is its own", async () => {
+    await h.vendor.fault("soft.order.param", "act-then-drop");
+    const a = licenceDesk(deskDeps(), { client: "billing-a", now: now() });
+    const b = licenceDesk(deskDeps(), { client: "billing-b", now: now() });
+    expect((await failure(a.order(lite("10.3.0.2", "shop"), "a-1")))?.code).toBe("outcome_unknown");
+    const second = await failure(b.order(lite("10.3.0.2", "shop"), "b-1"));
+    expect(second).toMatchObject({
+      code: "order_in_flight",
+      details: { ip: "10.3.0.2", outcome: "not_applied" },
+    });
+    expect(second?.message).toMatch(
+      /nothing was sent or charged.*check GET \/licenses for a licence on 10\.3\.0\.2/,
+    );
+    expect(orderCalls()).toBe(1);
+    // B retries first, after the settle window: still A's to settle, nothing sent.
+    clock.ms += 900_000;
+    expect((await failure(b.order(lite("10.3.0.2", "shop"), "b-1")))?.code).toBe("order_in_flight");
+    const placed = await a.order(lite("10.3.0.2", "shop"), "a-1");
+    expect(placed.statusCode).toBe(201);
+    // Settled: the slot is free, and B's order reaches the vendor, which refuses it (the IP is taken).
+    expect(await failure(b.order(lite("10.3.0.2", "shop"), "b-1"))).toMatchObject({ type: "exists" });
+    expect(orderCalls()).toBe(1);
+    expect(await charges("soft.order.param")).toHaveLength(1);
+  });
+
+  it("an unanswered order whose only new licence was deleted since is left to staff, never 'not placed'", async () => {
+    await h.vendor.fault("soft.order.param", "act-then-drop");
+    const desk = () => licenceDesk(deskDeps(), { client: "panel", now: now() });
+    expect((await failure(desk().order(lite("10.3.0.3", "gone"), "k")))?.code).toBe("outcome_unknown");
+    const [row] = h.vendor.sandbox.state.list();
+    await h.billing.delete(row?.id ?? "");
+    clock.ms += 900_000;
+    const answer = await failure(desk().order(lite("10.3.0.3", "gone"), "k"));
+    expect(answer?.code).toBe("outcome_pending");
+    expect(answer?.message).toMatch(/is deleted \(licence \d+ \("gone", deleted\)\): it may be this order's/);
+    expect(await charges("soft.order.param")).toHaveLength(1);
+  });
+});
