@@ -1,3 +1,4 @@
+import type { Context } from "aws-lambda";
 import { readWatcherConfig } from "../shared/config.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { publishing } from "./lib/metrics.ts";
@@ -6,13 +7,22 @@ import { reconcileAndTell } from "./lib/reconcile.ts";
 
 const notifier = alertNotifier(readWatcherConfig().ALERT_TOPIC_ARN);
 
-async function reconcilePass(): Promise<{
+/** What a pass keeps back from its Lambda's time: the alerts it raised are sent after its loop. */
+const SENDING_MARGIN_MS = 30_000;
+
+async function reconcilePass(
+  _event?: unknown,
+  context?: Pick<Context, "getRemainingTimeInMillis">,
+): Promise<{
   settled: number;
   pending: number;
   stale: number;
   alerts: number;
 }> {
-  const report = await reconcileAndTell(deskDeps, notifier, new Date());
+  const remaining = context?.getRemainingTimeInMillis?.();
+  // The pass's clock is the desk's (Date.now in Lambda); it stops taking intents before the timeout.
+  const deadlineMs = remaining === undefined ? undefined : Date.now() + remaining - SENDING_MARGIN_MS;
+  const report = await reconcileAndTell(deskDeps, notifier, new Date(), deadlineMs);
   console.log(
     JSON.stringify({
       level: "INFO",
@@ -20,6 +30,8 @@ async function reconcilePass(): Promise<{
       settled: report.settled.length,
       pending: report.pending,
       overdue: report.overdue,
+      undecided: report.undecided,
+      deferred: report.deferred,
       stale: report.stale.length,
       alertsSent: report.alertsSent,
       alertsUndelivered: report.alertsUndelivered,

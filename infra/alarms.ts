@@ -19,6 +19,7 @@ import type { DeskMetrics } from "./desk-metrics.ts";
 export interface DeskAlarmsProps {
   topic: ITopic;
   watcher: IFunction;
+  reconciler: IFunction;
   authorizer: IFunction;
   deadLetterQueue: IQueue;
   stage: Stage;
@@ -34,6 +35,7 @@ const FIVE_MINUTES = Duration.minutes(5);
 /** The alarms the staff hear about, by e-mail through the alert topic. */
 export class DeskAlarms extends Construct {
   readonly watcherErrors: Alarm;
+  readonly reconcilerErrors: Alarm;
   readonly watcherMissedNight: Alarm;
   readonly deadLetters: Alarm;
   readonly api5xxRate: Alarm;
@@ -52,6 +54,21 @@ export class DeskAlarms extends Construct {
         "The nightly watcher failed (it throws when the vendor cannot be reached). It is retried twice; " +
         'read its log group, then rerun by hand with {"date": "YYYY-MM-DD"} if the night stays undone.',
       metric: sum(props.watcher.metricErrors()),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    // A pass that throws or runs out of time (Lambda counts a timeout as an error) leaves unknown money
+    // outcomes unsettled, and any alert it had not sent: each pass is the next one's work, so one is enough
+    // to look, not to retry.
+    this.reconcilerErrors = new Alarm(this, "ReconcilerErrors", {
+      alarmDescription:
+        "A reconciler pass failed or timed out: unknown money outcomes wait for the next pass (every 15 " +
+        "minutes), and nothing is ever sent twice. Read the reconciler's log group (its 'reconcile pass " +
+        "done' lines: pending, undecided, deferred) and GET /outcomes?state=undecided.",
+      metric: sum(props.reconciler.metricErrors(), Duration.minutes(15)),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -216,6 +233,7 @@ export class DeskAlarms extends Construct {
   all(): Alarm[] {
     return [
       this.watcherErrors,
+      this.reconcilerErrors,
       this.watcherMissedNight,
       this.deadLetters,
       this.api5xxRate,

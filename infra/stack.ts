@@ -153,6 +153,7 @@ export class LicenceDeskStack extends Stack {
     this.alarms = new DeskAlarms(this, "Alarms", {
       topic: this.alerts.topic,
       watcher: this.watcher.function.function,
+      reconciler: this.reconciler.function.function,
       authorizer: this.authorizer.function,
       deadLetterQueue: this.watcher.deadLetterQueue,
       stage: this.api.api.deploymentStage,

@@ -41,6 +41,8 @@ const DESK_STATUS: Record<string, number> = {
   outcome_pending: 409,
   renewal_in_flight: 409,
   order_in_flight: 409,
+  outcome_settled: 409,
+  forbidden: 403,
   renewal_not_wanted: 409,
   deadline_near: 503,
 };

@@ -1,5 +1,9 @@
 import type { DeskDeps } from "../../shared/licences/context.ts";
-import { type ReconcileReport, reconcileUnresolved } from "../../shared/licences/reconciler.ts";
+import {
+  RECONCILER_DEFAULTS,
+  type ReconcileReport,
+  reconcileUnresolved,
+} from "../../shared/licences/reconciler.ts";
 import { deliverOnce } from "../../shared/watcher/deliver-once.ts";
 import type { Notifier } from "../../shared/watcher/notifier.ts";
 import { reconcileFigures } from "./figures.ts";
@@ -9,8 +13,13 @@ export async function reconcileAndTell(
   deps: DeskDeps,
   notifier: Notifier,
   at: Date,
+  /** Epoch ms by which the pass stops taking intents (its Lambda's time, less what sending takes). */
+  deadlineMs?: number,
 ): Promise<ReconcileReport & { alertsSent: number; alertsUndelivered: number }> {
-  const report = await reconcileUnresolved(deps, at);
+  const report = await reconcileUnresolved(deps, at, {
+    ...RECONCILER_DEFAULTS,
+    ...(deadlineMs !== undefined && { deadlineMs }),
+  });
   const delivered = await deliverOnce(deps.register.alerts, notifier, report.alerts);
   const told = { ...report, alertsSent: delivered.sent, alertsUndelivered: delivered.undelivered };
   reconcileFigures(told);

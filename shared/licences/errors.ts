@@ -134,6 +134,29 @@ export class OutcomePendingError extends DeskError {
   }
 }
 
+/** An operator's verdict on a money call that is settled already: nothing changed. */
+export class OutcomeSettledError extends DeskError {
+  readonly code = "outcome_settled";
+  override readonly name = "OutcomeSettledError";
+  constructor(key: string, outcome: "applied" | "not_applied" | undefined) {
+    super(
+      outcome === "applied"
+        ? `money call ${key}: the vendor carried it out, so it stays applied; nothing was changed`
+        : `money call ${key} is settled already (${outcome ?? "answered"}); nothing was changed`,
+    );
+    Object.assign(this.details, { key, outcome: outcome ?? null });
+  }
+}
+
+/** A route for operators only (`OPERATOR_CLIENTS`), asked by another client. */
+export class ForbiddenError extends DeskError {
+  readonly code = "forbidden";
+  override readonly name = "ForbiddenError";
+  constructor(client: string) {
+    super(`client "${client}" may not settle money outcomes: only the clients named in OPERATOR_CLIENTS may`);
+  }
+}
+
 /** Another renewal of this licence is in flight (API or watcher): one at a time, so none is mistaken for another. */
 export class RenewalInFlightError extends DeskError {
   readonly code = "renewal_in_flight";

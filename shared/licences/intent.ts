@@ -3,7 +3,9 @@ import { METRIC, type MoneyOutcome, metrics } from "../metrics.ts";
 import type { IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "../register/types.ts";
 import {
   IdempotencyKeyReusedError,
+  NotFoundError,
   OutcomePendingError,
+  OutcomeSettledError,
   OutcomeUnknownError,
   RequestInProgressError,
 } from "./errors.ts";
@@ -19,7 +21,19 @@ export type Evidence =
    * Not decidable now. `staff`: nor later by reading again (an expiry moved, but not to the expected
    * date; more than one candidate): a person must look, and settle it.
    */
-  | { kind: "undecided"; reason: string; staff?: boolean };
+  | { kind: "undecided"; reason: string; staff?: boolean; facts?: Record<string, string> };
+
+/** A person's verdict on an undecided outcome (`POST /outcomes/{key}`), from the vendor's panel. */
+export interface OperatorVerdict {
+  outcome: "applied" | "not_applied";
+  /** The operator's client name and their words: audited, and told to the intent's client. */
+  by: string;
+  reason: string;
+  /** What the vendor did, where the answer needs it (an order's licence id). */
+  facts?: Record<string, string>;
+  /** The final answer of a call settled as not applied. */
+  notApplied: StoredResponse;
+}
 
 /** A money-moving operation, in the phases the outcome model needs. */
 export interface MoneyOperation {
@@ -38,6 +52,11 @@ export interface MoneyOperation {
   settledApplied?(facts: Record<string, string>, context: Record<string, string>): Promise<void>;
   /** An applied call's answer is kept: free what it held (never before: until then the intent is open). */
   kept?(context: Record<string, string>): Promise<void>;
+  /**
+   * The evidence cannot decide, and reading again will not help: tell staff at once (recorded, so it
+   * goes out once whoever finds it first). The intent stays open, holding what it holds.
+   */
+  undecided?(evidence: Extract<Evidence, { kind: "undecided" }>, record: IdempotencyRecord): Promise<void>;
 }
 
 /** What `prepare` readied: the evidence to keep, a last check, and the call. */
@@ -81,7 +100,11 @@ const UNDECIDED_RETRY_SECONDS = 60;
  * The final answer of an unknown outcome that the evidence settled as not applied: 409, the stable
  * code, and the one place "use a new key" is said.
  */
-export function notApplied(code: string, message: string, details: Record<string, unknown> = {}): Evidence {
+export function notApplied(
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): Extract<Evidence, { kind: "not_applied" }> {
   return {
     kind: "not_applied",
     response: {
@@ -291,8 +314,52 @@ async function settle(
       return response;
     }
     case "undecided":
+      if (evidence.staff) {
+        // Listed for operators (GET /outcomes) and told to staff; a failure here is retried next time.
+        await store.markUndecided(ref.scope, ref.key, evidence.reason, now).catch(() => {});
+        await operation.undecided?.(evidence, record).catch(() => {});
+        throw new OutcomePendingError(
+          intent.operation,
+          UNDECIDED_RETRY_SECONDS,
+          `${evidence.reason}; staff have been alerted to settle it`,
+        );
+      }
       throw new OutcomePendingError(intent.operation, UNDECIDED_RETRY_SECONDS, evidence.reason);
   }
+}
+
+/**
+ * An operator's verdict on an open outcome: applied (the vendor acted: its answer is built as if the
+ * evidence had said so) or not applied (nothing was charged: its key is answered so, and what it held is
+ * freed). Under the reconcile lease, so no reconciler decides it at the same moment; never sends
+ * anything. An outcome the vendor confirmed (applied) can only be finished as applied.
+ */
+export async function settleByOperator(
+  intent: MoneyIntent,
+  operation: MoneyOperation,
+  verdict: OperatorVerdict,
+): Promise<MoneyResult> {
+  const { store, ref } = intent;
+  const now = intent.nowMs();
+  const record = await store.find(ref.scope, ref.key);
+  if (!record) throw new NotFoundError(`money call ${ref.key} of client "${ref.scope}"`);
+  if (record.status === "completed") throw new OutcomeSettledError(ref.key, record.outcome);
+  if (record.sentAt === undefined || (record.status === "in_progress" && record.lockedUntil > now))
+    throw new RequestInProgressError(secondsUntil(Math.max(record.lockedUntil, now + 1000), now));
+  if (record.status === "applied" && verdict.outcome !== "applied")
+    throw new OutcomeSettledError(ref.key, "applied");
+  if (!(await store.lease(ref.scope, ref.key, now, now + LEASE_MS)))
+    throw new RequestInProgressError(LEASE_MS / 1000);
+  if (verdict.outcome === "applied") {
+    const facts = { ...record.facts, ...verdict.facts };
+    if (record.status !== "applied") await operation.settledApplied?.(facts, record.context);
+    counted(intent, "settled_applied");
+    return { ...(await finishApplied(intent, operation, facts, record.context)), replayed: false };
+  }
+  const { response, kept } = await keep(intent, verdict.notApplied, "not_applied");
+  counted(intent, "settled_not_applied");
+  if (kept) await operation.released(record.context);
+  return { ...response, replayed: false };
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 import { holdForOrder, orderSlot } from "./order-hold.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
-import { orderSettled } from "./settled-alerts.ts";
+import { orderSettled, tellUndecided } from "./settled-alerts.ts";
 
 /**
  * `POST /licenses`: one licence bought per Idempotency-Key. The IP arrives canonical (the schema
@@ -87,6 +87,7 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
     reconcile: (context) => placedOrder(ctx, intent.ref, context),
     released: () => holds.freeOrder(slot, intent.ref),
     kept: () => holds.freeOrder(slot, intent.ref),
+    undecided: (evidence, record) => tellUndecided(ctx, record, evidence),
     async settledApplied(facts) {
       const alert = orderSettled(intent.ref, facts.licenceId ?? "", ctx.caller.now);
       await retried("record the settled order's alert", () => ctx.register.alerts.record([pendingOf(alert)]));

@@ -1,17 +1,24 @@
 import { toIsoDate } from "../dates.ts";
 import type { IdempotencyRecord } from "../register/types.ts";
 import type { Alert } from "../watcher/alerts.ts";
+import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskDeps } from "./context.ts";
 import { OutcomePendingError } from "./errors.ts";
 import type { MoneyResult } from "./intent.ts";
+import { retried } from "./retried.ts";
 import { licenceDesk } from "./service.ts";
-import { orderSettled } from "./settled-alerts.ts";
+import { orderSettled, requestedCall } from "./settled-alerts.ts";
 
 export interface ReconcilerOptions {
-  /** Intents read per pass (oldest first). */
+  /** Intents read per pass (the least recently looked at first: one that cannot be decided goes to the back). */
   limit: number;
   /** An outcome still unknown this long after it was sent is raised with staff. */
   staleAfterMs: number;
+  /**
+   * Epoch ms (the desk's clock) by which the pass stops taking intents, so it ends (and its report is
+   * written) before its Lambda is stopped. What it did not reach, the next pass reaches first.
+   */
+  deadlineMs?: number;
 }
 
 export const RECONCILER_DEFAULTS: ReconcilerOptions = { limit: 200, staleAfterMs: 24 * 3600_000 };
@@ -32,27 +39,51 @@ export interface ReconcileReport {
   pending: number;
   /** Of those pending, the ones past their settle window: the evidence could not decide them. */
   overdue: number;
+  /** Of those, the ones a person must settle (`GET /outcomes?state=undecided`). */
+  undecided: number;
   /** Unknown for longer than `staleAfterMs`: staff must look. */
   stale: Array<{ client: string; key: string; operation: string; sentAt: string }>;
-  /** Alerts this pass raised (placed orders, stale outcomes); the caller sends them once. */
+  /** Listed, but left for the next pass: the pass's time ran out first. */
+  deferred: number;
+  /**
+   * Alerts this pass raised (placed orders, stale outcomes), each already recorded in the ledger as it
+   * was decided (a pass cut short loses none); the caller sends them.
+   */
   alerts: Alert[];
 }
 
 /**
  * Settles unknown money outcomes without waiting for their clients: every unresolved intent whose
- * settle window has passed is decided on evidence, exactly as a retry with its key would (the same
- * code, so both always give the same answer, and nothing is ever sent again). Runs every 15 minutes in
- * AWS, inside `npm start` locally, and at the start of each watcher night.
+ * settle window has passed is decided on evidence, as a retry with its key would, except that nothing
+ * is ever sent (a key whose record is gone is left alone: `settleIntent`). Runs every 15 minutes in AWS,
+ * inside `npm start` locally, and at the start of each watcher night.
  */
 export async function reconcileUnresolved(
   deps: DeskDeps,
   at: Date,
   options: ReconcilerOptions = RECONCILER_DEFAULTS,
 ): Promise<ReconcileReport> {
-  const report: ReconcileReport = { settled: [], pending: 0, overdue: 0, stale: [], alerts: [] };
+  const report: ReconcileReport = {
+    settled: [],
+    pending: 0,
+    overdue: 0,
+    undecided: 0,
+    stale: [],
+    deferred: 0,
+    alerts: [],
+  };
   const records = await deps.register.idempotency.unresolved(options.limit);
   const nowMs = deps.nowMs ?? Date.now;
-  for (const record of records) {
+  /** Recorded as pending at once, so a pass killed after this point still leaves it to send. */
+  const raise = async (alert: Alert) => {
+    await retried("record the reconciler's alert", () => deps.register.alerts.record([pendingOf(alert)]));
+    report.alerts.push(alert);
+  };
+  for (const [index, record] of records.entries()) {
+    if (options.deadlineMs !== undefined && nowMs() >= options.deadlineMs) {
+      report.deferred = records.length - index;
+      break;
+    }
     const desk = licenceDesk(deps, { client: record.scope, now: at });
     try {
       // Listed a moment ago: settled on its record as it is now, never sent (refused and freed meanwhile: gone).
@@ -67,6 +98,12 @@ export async function reconcileUnresolved(
       report.pending++;
       const age = nowMs() - (record.sentAt ?? nowMs());
       if (record.sentAt !== undefined && age >= deps.idempotency.settleMs) report.overdue++;
+      // An undecided one has told staff already (its own alert, with the call that settles it).
+      const again = await deps.register.idempotency.find(record.scope, record.key).catch(() => undefined);
+      if (again?.undecided) {
+        report.undecided++;
+        continue;
+      }
       if (age >= options.staleAfterMs) {
         const stale = {
           client: record.scope,
@@ -75,7 +112,7 @@ export async function reconcileUnresolved(
           sentAt: new Date(record.sentAt ?? 0).toISOString(),
         };
         report.stale.push(stale);
-        report.alerts.push(outcomeStale(stale, record, error, at));
+        await raise(outcomeStale(stale, record, error, at)).catch(() => {});
       }
     }
   }
@@ -107,11 +144,7 @@ function outcomeStale(
       : error instanceof Error
         ? error.message
         : String(error);
-  const request = record.request as { id?: string; body?: Record<string, unknown> };
-  const what =
-    record.operation === "renew"
-      ? `renewal of licence ${request?.id} (${String(request?.body?.period)} months)`
-      : `order of ${String(request?.body?.product)} for ${String(request?.body?.name)} on ${String(request?.body?.ip)}`;
+  const request = record.request as { id?: string };
   return {
     kind: "outcome_stale",
     severity: "critical",
@@ -120,7 +153,7 @@ function outcomeStale(
       99,
     ),
     body: [
-      `The ${what} was sent to the vendor at ${stale.sentAt} and its outcome is still unknown.`,
+      `The ${requestedCall(record)} was sent to the vendor at ${stale.sentAt} and its outcome is still unknown.`,
       `Last check: ${why}`,
       "",
       `API client: "${stale.client}", Idempotency-Key ${stale.key}.`,

@@ -22,6 +22,7 @@ import {
 import { holdForRenewal } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
+import { tellUndecided } from "./settled-alerts.ts";
 
 export interface RenewOptions {
   /** The watcher's renewals: re-checked against the register right before sending. */
@@ -110,6 +111,7 @@ export function renewCall(
     reconcile: (context) => renewalEvidence(ctx, id, context),
     released: () => holds.freeLicence(id, intent.ref),
     kept: () => holds.freeLicence(id, intent.ref),
+    undecided: (evidence, record) => tellUndecided(ctx, record, evidence),
   };
   return { intent, operation };
 }
@@ -259,9 +261,13 @@ async function renewalEvidence(
   );
   if (details.expiresOn === expected) return { kind: "applied", facts: { newExpiry: expected } };
   if (details.expiresOn !== expiryBefore) {
+    const seen = details.expiresOn ?? "unknown";
     return {
       kind: "undecided",
-      reason: `the vendor's expiry is ${details.expiresOn ?? "unknown"}, neither ${expiryBefore} (before) nor ${expected} (renewed): staff must check the licence in the vendor's panel`,
+      // Reading again will not tell: someone else renewed it meanwhile, with or without this call.
+      staff: true,
+      reason: `the vendor's expiry of licence ${id} is ${seen}, neither ${expiryBefore} (before the renewal) nor ${expected} (the renewal applied)`,
+      facts: { licenceId: id, before: expiryBefore, expected, seen },
     };
   }
   return notApplied(

@@ -6,7 +6,7 @@ import { orderCall } from "./order.ts";
 import { renewCall } from "./renew.ts";
 
 /** The money call an intent's stored request names, rebuilt to be settled (never sent). */
-function callOf(ctx: DeskContext, record: IdempotencyRecord): MoneyCall {
+export function callOf(ctx: DeskContext, record: IdempotencyRecord): MoneyCall {
   const request = record.request as
     | { operation: "order"; body: OrderInput }
     | { operation: "renew"; id: string; body: RenewInput }

@@ -1,6 +1,11 @@
 import { toIsoDate } from "../dates.ts";
-import type { IntentRef } from "../register/types.ts";
+import type { IdempotencyRecord, IntentRef } from "../register/types.ts";
 import type { Alert } from "../watcher/alerts.ts";
+import { pendingOf } from "../watcher/delivery.ts";
+import { api, months } from "../watcher/words.ts";
+import type { DeskContext } from "./context.ts";
+import type { Evidence } from "./intent.ts";
+import { retried } from "./retried.ts";
 
 /**
  * "An unanswered order was placed after all": one alert per intent (its ledger key names the intent),
@@ -26,4 +31,64 @@ export function orderSettled(ref: IntentRef, licenceId: string, at: Date): Alert
     night: toIsoDate(at),
     ledger: { subject: `intent:${ref.scope}:${ref.key}`, threshold: "settled" },
   };
+}
+
+/** What an intent's request asked for, in words. */
+export function requestedCall(record: Pick<IdempotencyRecord, "operation" | "request">): string {
+  const request = record.request as { id?: string; body?: Record<string, unknown> } | undefined;
+  const body = request?.body ?? {};
+  return record.operation === "renew"
+    ? `renewal of licence ${request?.id} for ${months(Number(body.period))}`
+    : `order of ${String(body.product)} for "${String(body.name)}" on ${String(body.ip)}`;
+}
+
+/**
+ * "The evidence cannot decide this money call: a person must", at once, with the facts and the call
+ * that settles it. One per intent (its ledger key names the intent), recorded before anyone else can
+ * miss it, sent by the reconciler's pass or the next night.
+ */
+export function outcomeUndecided(
+  record: IdempotencyRecord,
+  evidence: Extract<Evidence, { kind: "undecided" }>,
+  at: Date,
+): Alert {
+  const facts = evidence.facts ?? {};
+  const renewal = record.operation === "renew";
+  const sentAt = record.sentAt === undefined ? "" : ` at ${new Date(record.sentAt).toISOString()}`;
+  return {
+    kind: "outcome_undecided",
+    severity: "critical",
+    title: `[licence desk] Settle by hand: ${record.operation} ${record.key}`.slice(0, 99),
+    body: [
+      `The ${requestedCall(record)} was sent to the vendor${sentAt}, its answer never came, and the vendor's records cannot tell whether it was carried out: ${evidence.reason}.`,
+      "",
+      ...(renewal
+        ? [
+            `Expiry before the renewal:       ${facts.before ?? "?"}`,
+            `Expiry had the renewal applied:  ${facts.expected ?? "?"}`,
+            `Expiry the vendor shows now:     ${facts.seen ?? "?"}`,
+          ]
+        : []),
+      `API client: "${record.scope}", Idempotency-Key ${record.key}.`,
+      "",
+      renewal
+        ? "Until it is settled, the licence is held: no other renewal or suspend of it is sent, and its client's retries are told to wait."
+        : "Until it is settled, no other order for this IP and product line is sent, and its client's retries are told to wait.",
+      `What to do: in the vendor's panel, look at ${renewal ? `licence ${facts.licenceId ?? ""}'s expiry history` : "the licences on that IP"} and the account's charges since the call was sent. If this call was charged, settle it as applied${renewal ? "" : ' (with "licenceId": the licence it placed)'}; if not, as not applied. The desk never sends it again.`,
+      `How: ${api.settle(record.scope, record.key)}`,
+    ].join("\n"),
+    licenceId: renewal ? facts.licenceId : undefined,
+    night: toIsoDate(at),
+    ledger: { subject: `intent:${record.scope}:${record.key}`, threshold: "undecided" },
+  };
+}
+
+/** Records the undecided alert as pending: sent by the reconciler's pass or the night, whichever comes first. */
+export async function tellUndecided(
+  ctx: DeskContext,
+  record: IdempotencyRecord,
+  evidence: Extract<Evidence, { kind: "undecided" }>,
+): Promise<void> {
+  const alert = outcomeUndecided(record, evidence, ctx.caller.now);
+  await retried("record the undecided outcome's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
 }

@@ -298,11 +298,27 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     lease: (scope, key, nowMs, until) =>
       conditional(
         idempotencyKey(scope, key),
-        "SET lockedUntil = :until",
+        // To the back of the unresolved list: the next pass looks at the others first.
+        "SET lockedUntil = :until, gsi1sk = :order",
         "attribute_exists(sentAt) AND #status <> :completed AND lockedUntil < :now",
         { "#status": "status" },
-        { ":until": until, ":completed": "completed", ":now": nowMs },
+        {
+          ":until": until,
+          ":completed": "completed",
+          ":now": nowMs,
+          ":order": `${new Date(nowMs).toISOString()}#${idempotencyKey(scope, key)[PARTITION_KEY]}`,
+        },
       ),
+
+    async markUndecided(scope, key, reason, atMs) {
+      await conditional(
+        idempotencyKey(scope, key),
+        "SET undecided = :reason, undecidedSince = if_not_exists(undecidedSince, :at)",
+        "attribute_exists(sentAt) AND #status <> :completed",
+        { "#status": "status" },
+        { ":reason": reason, ":at": atMs, ":completed": "completed" },
+      );
+    },
 
     holdLicence: (licenceId, owner) => hold(renewingKey(licenceId), owner, `licence ${licenceId}`),
     freeLicence: (licenceId, owner) => free(renewingKey(licenceId), owner),
@@ -337,6 +353,10 @@ function toIntent(item: Item): IdempotencyRecord {
     lockedUntil: item.lockedUntil as number,
     sentAt: item.sentAt as number | undefined,
     expiresAt: item[TTL_ATTRIBUTE] as number | undefined,
+    undecided:
+      typeof item.undecided === "string"
+        ? { reason: item.undecided, since: item.undecidedSince as number }
+        : undefined,
   };
 }
 

@@ -178,6 +178,8 @@ export interface IdempotencyRecord {
   sentAt: number | undefined;
   /** Epoch seconds; the table's TTL attribute. Absent while unresolved: an unknown outcome never expires. */
   expiresAt: number | undefined;
+  /** The evidence cannot decide it (why, and since when, epoch ms): a person must settle it. */
+  undecided: { reason: string; since: number } | undefined;
 }
 
 export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
@@ -234,13 +236,19 @@ export interface IdempotencyStore {
    * over) never deletes its successor's record. False when it was not this holder's to delete.
    */
   release(scope: string, key: string, ownLock?: number): Promise<boolean>;
-  /** Sent intents not completed yet (unknown, applied, or in_progress after sending), oldest first. */
+  /**
+   * Sent intents not completed yet (unknown, applied, or in_progress after sending): the least recently
+   * looked at first (by their send, then by their last lease).
+   */
   unresolved(limit: number): Promise<IdempotencyRecord[]>;
   /**
    * Takes a reconcile lease on an unresolved record (so two reconcilers never decide it at once):
-   * true for exactly one caller until `until`.
+   * true for exactly one caller until `until`. It also moves the record to the back of `unresolved`'s
+   * order, so one that cannot be decided never keeps newer ones waiting.
    */
   lease(scope: string, key: string, nowMs: number, until: number): Promise<boolean>;
+  /** Marks an unresolved record as undecided by its evidence (kept since its first marking). */
+  markUndecided(scope: string, key: string, reason: string, atMs: number): Promise<void>;
   /**
    * One renewal per licence in flight: holds the licence for this intent. The holder when another
    * intent holds it.

@@ -22,6 +22,7 @@ export type AlertKind =
   | "vendor_unreachable"
   | "order_settled"
   | "outcome_stale"
+  | "outcome_undecided"
   | "summary";
 
 /** One e-mail to staff. `subject`, `kind` and `threshold` together name it in the ledger: it goes out once. */

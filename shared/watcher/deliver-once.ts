@@ -1,23 +1,28 @@
-import type { AlertLedger } from "../register/types.ts";
+import { type AlertLedger, alertKeyText } from "../register/types.ts";
 import type { Alert } from "./alerts.ts";
 import { ledgerText, pendingOf, recordAlerts, sendPending } from "./delivery.ts";
 import type { Notifier } from "./notifier.ts";
 
+/** Alerts about one money call name its intent: `intent:<client>:<key>`. */
+const MONEY_CALL = "intent:";
+
 /**
- * Alerts raised outside a night (the reconciler's): recorded as pending first, then sent through the
- * same ledger as the night's alerts, so each goes out once, and one whose send failed (or whose run
- * died) is sent by the next pass or night.
+ * Alerts raised outside a night (the reconciler's), and every money-call alert a desk request left
+ * pending (an order settled on a client's retry, an outcome staff must settle): recorded as pending
+ * first, then sent through the same ledger as the night's alerts, so each goes out once, and one whose
+ * send failed (or whose run died) is sent by the next pass or night.
  */
 export async function deliverOnce(
   ledger: AlertLedger,
   notifier: Notifier,
   alerts: readonly Alert[],
 ): Promise<{ sent: number; undelivered: number }> {
-  if (alerts.length === 0) return { sent: 0, undelivered: 0 };
   await recordAlerts(
     ledger,
     alerts.map((alert) => pendingOf(alert)),
   );
+  const moneyCalls = (await ledger.pending()).filter((p) => p.subject.startsWith(MONEY_CALL));
+  if (alerts.length === 0 && moneyCalls.length === 0) return { sent: 0, undelivered: 0 };
   const result = await sendPending({
     ledger,
     notifier,
@@ -25,7 +30,7 @@ export async function deliverOnce(
     // A reconciler pass raises few alerts, each about one money call: never merged into a digest.
     digestMin: Number.POSITIVE_INFINITY,
     nowMs: () => Date.now(),
-    only: new Set(alerts.map(ledgerText)),
+    only: new Set([...alerts.map(ledgerText), ...moneyCalls.map(alertKeyText)]),
   });
   return { sent: result.sent.length, undelivered: result.undelivered };
 }

@@ -37,6 +37,7 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   vendor_unreachable: "vendor unreachable",
   order_settled: "order outcome settled",
   outcome_stale: "money outcome still unknown",
+  outcome_undecided: "money outcome for staff to settle",
   summary: "nightly summary",
 };
 
@@ -48,4 +49,6 @@ export const api = {
   autoRenewOff: (id: string) => `PATCH /licenses/${id} with {"autoRenew": null}`,
   autoRenewOn: (id: string, period: number) => `PATCH /licenses/${id} with {"autoRenew": ${period}}`,
   refresh: (id: string) => `GET /licenses/${id}?refresh=true`,
+  settle: (client: string, key: string) =>
+    `POST /outcomes/${encodeURIComponent(key)} with {"client": ${JSON.stringify(client)}, "outcome": "applied" or "not_applied", "reason": "<what the panel shows>"} (an operator's token)`,
 };

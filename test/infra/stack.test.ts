@@ -640,8 +640,8 @@ describe("alarms", () => {
   const alarm = (id: keyof typeof stack.alarms) =>
     json.Resources[logicalId(stack, stack.alarms[id] as never)]?.Properties as Record<string, any>;
 
-  it("are nine, each mailing the alert topic", () => {
-    expect(alarms).toHaveLength(9);
+  it("are ten, each mailing the alert topic", () => {
+    expect(alarms).toHaveLength(10);
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
@@ -651,6 +651,18 @@ describe("alarms", () => {
       Namespace: "AWS/Lambda",
       Dimensions: [{ Name: "FunctionName", Value: { Ref: watcherId } }],
       Statistic: "Sum",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+
+  it("fire on any reconciler error or timeout, over a 15-minute pass", () => {
+    expect(alarm("reconcilerErrors")).toMatchObject({
+      MetricName: "Errors",
+      Namespace: "AWS/Lambda",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: logicalId(stack, stack.reconciler.function.function) } }],
+      Statistic: "Sum",
+      Period: 900,
       Threshold: 0,
       ComparisonOperator: "GreaterThanThreshold",
     });

@@ -46,6 +46,7 @@ function memoryRegister(licences: LicenceRecord[], night: NightRecord): Register
   const byId = new Map(licences.map((l) => [l.id, l]));
   return {
     nights: { read: async () => night },
+    idempotency: { unresolved: async () => [] },
     licences: {
       get: async (id: string) => byId.get(id),
       list: async (query: {

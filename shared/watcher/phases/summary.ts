@@ -1,6 +1,7 @@
 import { addDays, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import type {
+  IdempotencyRecord,
   LicenceRecord,
   NightForecast,
   NightRecord,
@@ -12,7 +13,7 @@ import { composedLater, recordAlerts } from "../delivery.ts";
 import { fateLine, fateOf } from "../fate.ts";
 import type { WatcherDeps } from "../night.ts";
 import { isLive } from "../plan.ts";
-import { count, KIND_NAMES, months } from "../words.ts";
+import { api, count, KIND_NAMES, months } from "../words.ts";
 import type { NightRun } from "./run.ts";
 
 /** The night's one summary, in the ledger like every alert: a rerun does not send it again. */
@@ -136,6 +137,7 @@ export async function composeSummary(
     ...(by("skipped").length > 0
       ? await section("Not renewed after all", by("skipped"), (r) => r.detail ?? "")
       : []),
+    ...(await heldByUndecided(deps.register, tell)),
     "",
     forecastLine(record.forecast, night),
     "",
@@ -155,7 +157,8 @@ export async function composeSummary(
       : []),
     "",
   ];
-  const problems = counts.failed + counts.awaiting;
+  const undecided = (await undecidedRenewals(deps.register)).length;
+  const problems = counts.failed + counts.awaiting + undecided;
   const title = [
     `[licence desk] Night ${night}: ${counts.renewed} renewed, ${counts.failed} failed, `,
     counts.awaiting > 0 ? `${counts.awaiting} awaiting, ` : "",
@@ -205,6 +208,42 @@ function awaitingText(r: NightRenewal): string {
     default:
       return "taken by a run that was interrupted; the next run finishes it";
   }
+}
+
+/** Renewals (any client's, any night's) whose outcome a person must settle: each holds its licence. */
+async function undecidedRenewals(register: Register): Promise<IdempotencyRecord[]> {
+  return (await register.idempotency.unresolved(1000)).filter(
+    (record) => record.undecided !== undefined && record.operation === "renew",
+  );
+}
+
+/**
+ * Every licence held by an undecided renewal, each night until staff settle it: no other renewal of it
+ * is sent meanwhile, so it would otherwise lapse in silence.
+ */
+async function heldByUndecided(
+  register: Register,
+  tell: (licence: LicenceRecord) => string,
+): Promise<string[]> {
+  const held = await undecidedRenewals(register);
+  if (held.length === 0) return [];
+  const lines = await Promise.all(
+    held.slice(0, LIST_MAX).map(async (record) => {
+      const id = (record.request as { id?: string } | undefined)?.id ?? "?";
+      const licence = await register.licences.get(id);
+      return [
+        `  ${licence?.name ?? "?"} (id ${id}): ${record.undecided?.reason}. Now: ${licence ? tell(licence) : "not in the register"}`,
+        `    No renewal or suspend of it is sent until it is settled. Check the vendor's panel, then: ${api.settle(record.scope, record.key)}`,
+      ];
+    }),
+  );
+  return [
+    `Held by a renewal staff must settle (${held.length.toLocaleString("en-US")}):`,
+    ...lines.flat(),
+    ...(held.length > LIST_MAX
+      ? [`  … and ${count(held.length - LIST_MAX, "more", "more")}: GET /outcomes?state=undecided lists them`]
+      : []),
+  ];
 }
 
 /** Live licences expiring from the night to `days` after it, through the expiry index (a bounded query). */
