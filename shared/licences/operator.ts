@@ -153,7 +153,7 @@ async function audit(
   const request = record.request as { id?: string } | undefined;
   await retried("audit the settlement", () =>
     ctx.register.audit.record({
-      at: new Date(ctx.nowMs()).toISOString(),
+      at: new Date().toISOString(),
       client: operator,
       operation: "settle-outcome",
       licenceId: request?.id ?? verdict.licenceId,

@@ -660,7 +660,9 @@ describe("alarms", () => {
     expect(alarm("reconcilerErrors")).toMatchObject({
       MetricName: "Errors",
       Namespace: "AWS/Lambda",
-      Dimensions: [{ Name: "FunctionName", Value: { Ref: logicalId(stack, stack.reconciler.function.function) } }],
+      Dimensions: [
+        { Name: "FunctionName", Value: { Ref: logicalId(stack, stack.reconciler.function.function) } },
+      ],
       Statistic: "Sum",
       Period: 900,
       Threshold: 0,

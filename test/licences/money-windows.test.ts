@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { BillingClient } from "../../shared/billmgr/index.ts";
+import { type BillingClient, BillmgrUnavailableError } from "../../shared/billmgr/index.ts";
 import type { DeskDeps } from "../../shared/licences/context.ts";
+import { openOutcomes, settleOutcome } from "../../shared/licences/operator.ts";
 import { reconcileUnresolved } from "../../shared/licences/reconciler.ts";
 import { licenceDesk } from "../../shared/licences/service.ts";
 import type { IdempotencyRecord, Register } from "../../shared/register/types.ts";
@@ -483,5 +484,155 @@ describe("orders: one in flight per IP and product line, and evidence only a new
     expect(answer?.code).toBe("outcome_pending");
     expect(answer?.message).toMatch(/is deleted \(licence \d+ \("gone", deleted\)\): it may be this order's/);
     expect(await charges("soft.order.param")).toHaveLength(1);
+  });
+});
+
+describe("undecided outcomes have an owner", () => {
+  /** A renewal whose answer was lost, then the licence renewed in the vendor's panel: neither before nor expected. */
+  async function undecidedRenewal(name: string, ip: string, client = "panel", key = `k-${name}`) {
+    const id = await h.seed(fleetLicence({ name, ip, expiredate: "2021-05-10" }));
+    await h.vendor.fault("service.prolong", "drop");
+    const desk = () => licenceDesk(deskDeps(), { client, now: now() });
+    expect((await failure(desk().renew(id, { period: 1 }, key)))?.code).toBe("outcome_unknown");
+    await h.billing.prolong(id, 12); // the vendor's panel: 2021-05-10 -> 2022-05-10... capped to 2021-12-31
+    return { id, key, desk };
+  }
+
+  it("an expiry that moved elsewhere: staff told at once with the facts, the licence held, the call listed", async () => {
+    const { id, key, desk } = await undecidedRenewal("moved", "10.4.0.1");
+    clock.ms += 900_000;
+    const pending = await failure(desk().renew(id, { period: 1 }, key));
+    expect(pending?.code).toBe("outcome_pending");
+    expect(pending?.message).toMatch(
+      /expiry of licence \d+ is 2021-12-31, neither 2021-05-10 \(before the renewal\) nor 2021-06-10 \(the renewal applied\); staff have been alerted to settle it/,
+    );
+    const record = await h.register.idempotency.find("panel", key);
+    expect(record?.undecided).toEqual({ reason: expect.stringMatching(/neither/), since: clock.ms });
+    const [alert] = await h.register.alerts.pending();
+    expect(alert).toMatchObject({ subject: `intent:panel:${key}`, kind: "outcome_undecided" });
+    const mail = JSON.parse(alert?.payload ?? "{}") as { body: string; severity: string };
+    expect(mail.severity).toBe("critical");
+    expect(mail.body).toContain("Expiry before the renewal:       2021-05-10");
+    expect(mail.body).toContain("Expiry had the renewal applied:  2021-06-10");
+    expect(mail.body).toContain("Expiry the vendor shows now:     2021-12-31");
+    expect(mail.body).toContain(
+      `How: POST /outcomes/${encodeURIComponent(key)} with {"client": "panel", "outcome": "applied" or "not_applied"`,
+    );
+    // Held: no other renewal of it goes out until someone settles it.
+    expect((await failure(desk().renew(id, { period: 1 }, "other")))?.code).toBe("renewal_in_flight");
+    expect(h.prolongs()).toBe(2);
+  });
+
+  it("an operator settles it: audited, the hold freed, the client's retry answered from it; others may not", async () => {
+    const { id, key, desk } = await undecidedRenewal("settled", "10.4.0.2");
+    clock.ms += 900_000;
+    await failure(desk().renew(id, { period: 1 }, key));
+    // Past the lease that retry took to read the evidence.
+    clock.ms += 60_000;
+    const deps = deskDeps();
+    const operators = ["ops"];
+    const operator = { client: "ops", now: now() };
+    expect(await openOutcomes(deps, operators, "ops", "undecided")).toMatchObject([
+      { client: "panel", key, operation: "renew", licenceId: id, state: "undecided" },
+    ]);
+    const verdict = {
+      client: "panel",
+      key,
+      outcome: "not_applied" as const,
+      reason: "no charge on 2021-05-01",
+    };
+    expect(
+      (await failure(settleOutcome(deps, operators, { ...operator, client: "panel" }, verdict)))?.code,
+    ).toBe("forbidden");
+    const settled = await settleOutcome(deps, operators, operator, verdict);
+    expect(settled).toMatchObject({ outcome: "not_applied", answer: { statusCode: 409 } });
+    const retry = await desk().renew(id, { period: 1 }, key);
+    expect(retry.statusCode).toBe(409);
+    expect(JSON.stringify(retry.body)).toMatch(
+      /settled by operator \\"ops\\" as not applied: no charge on 2021-05-01/,
+    );
+    expect((await failure(settleOutcome(deps, operators, operator, verdict)))?.code).toBe("outcome_settled");
+    const [entry] = await h.register.audit.forLicence(id, 1);
+    expect(entry).toMatchObject({
+      client: "ops",
+      operation: "settle-outcome",
+      params: { client: "panel", key, outcome: "not_applied", reason: "no charge on 2021-05-01" },
+    });
+    // The hold is free: a new renewal passes it, to be refused on its merits (the panel's renewal
+    // took the licence to the cap), never as in flight.
+    expect((await failure(desk().renew(id, { period: 1 }, "fresh")))?.code).toBe("already_at_cap");
+    expect(h.prolongs()).toBe(2);
+    expect(await openOutcomes(deps, operators, "ops", "undecided")).toEqual([]);
+  });
+
+  it("the reconciler never lets undecided ones starve newer ones, and records each alert as it decides it", async () => {
+    const stuck = await undecidedRenewal("stuck-a", "10.4.0.3", "panel", "stuck-a");
+    await undecidedRenewal("stuck-b", "10.4.0.4", "panel", "stuck-b");
+    clock.ms += 60_000;
+    const fresh = await h.seed(fleetLicence({ name: "fresh", ip: "10.4.0.5", expiredate: "2021-05-10" }));
+    await h.vendor.fault("service.prolong", "act-then-drop");
+    const desk = licenceDesk(deskDeps(), { client: "panel", now: now() });
+    expect((await failure(desk.renew(fresh, { period: 1 }, "fresh")))?.code).toBe("outcome_unknown");
+    clock.ms += 900_000;
+    const options = { limit: 2, staleAfterMs: 24 * 3600_000 };
+    const first = await reconcileUnresolved(deskDeps(), now(), options);
+    expect(first).toMatchObject({ settled: [], undecided: 2 });
+    clock.ms += 60_000;
+    const second = await reconcileUnresolved(deskDeps(), now(), options);
+    expect(second.settled).toMatchObject([{ key: "fresh", outcome: "applied" }]);
+    // An undecided one goes on being looked at, never sent.
+    clock.ms += 60_000;
+    expect((await reconcileUnresolved(deskDeps(), now(), options)).undecided).toBe(2);
+    expect(h.prolongs()).toBe(5);
+    expect(stuck.id).toBeDefined();
+  });
+
+  it("a pass records each alert as it decides it: one cut short loses none", async () => {
+    const ids = [
+      await h.seed(fleetLicence({ name: "stale-1", ip: "10.4.0.6", expiredate: "2021-05-10" })),
+      await h.seed(fleetLicence({ name: "stale-2", ip: "10.4.0.7", expiredate: "2021-05-10" })),
+    ];
+    const desk = licenceDesk(deskDeps(), { client: "panel", now: now() });
+    for (const [n, id] of ids.entries()) {
+      await h.vendor.fault("service.prolong", "drop");
+      expect((await failure(desk.renew(id, { period: 1 }, `stale-${n + 1}`)))?.code).toBe("outcome_unknown");
+      clock.ms += 1000;
+    }
+    clock.ms += 25 * 3600_000;
+    // The vendor cannot be read for either; the second read is held until the test has looked.
+    const held = gate();
+    const billing: BillingClient = {
+      ...h.billing,
+      async get(id, ...rest) {
+        if (id === ids[1]) await held.pass();
+        if (ids.includes(id)) throw new BillmgrUnavailableError("soft.edit", "HTTP 429", "not_applied");
+        return h.billing.get(id, ...rest);
+      },
+    };
+    const pass = reconcileUnresolved(deskDeps({ billing }), now());
+    await expect.poll(() => held.waiting()).toBe(1);
+    // Killed here, the pass would already have left the first one's alert to send.
+    expect((await h.register.alerts.pending()).map((a) => `${a.subject}|${a.kind}`)).toEqual([
+      "intent:panel:stale-1|outcome_stale",
+    ]);
+    held.open();
+    expect((await pass).stale.map((s) => s.key)).toEqual(["stale-1", "stale-2"]);
+    expect(h.prolongs()).toBe(2);
+  });
+
+  it("the night's summary names every licence an undecided renewal holds, with what to do", async () => {
+    const { id, key, desk } = await undecidedRenewal("held", "10.4.0.8");
+    clock.ms += 900_000;
+    await failure(desk().renew(id, { period: 1 }, key));
+    await h.run("2021-05-01", { ...h.deps, nowMs: () => clock.ms });
+    const summary = (
+      h.notifier as unknown as { sent: { kind: string; body: string; severity: string }[] }
+    ).sent.find((a) => a.kind === "summary");
+    expect(summary?.severity).toBe("warning");
+    expect(summary?.body).toMatch(
+      new RegExp(
+        `Held by a renewal staff must settle \\(1\\):\\n  held \\(id ${id}\\): the vendor's expiry of licence ${id} is 2021-12-31, neither 2021-05-10 .*\\n    No renewal or suspend of it is sent until it is settled\\. Check the vendor's panel, then: POST /outcomes/${key}`,
+      ),
+    );
   });
 });
