@@ -34,6 +34,10 @@ export const Licence = v.object({
   ),
   updatedAt: v.string(),
   goneSince: v.optional(v.string()),
+  /** The night the nightly sync first found it at the vendor (not set for one ordered or refreshed here). */
+  syncAddedOn: v.optional(v.string()),
+  /** The last night the nightly sync found it changed at the vendor. */
+  syncChangedOn: v.optional(v.string()),
   formPending: v.optional(v.boolean()),
   /** Set while the licence is suspended on purpose through this API: the watcher never renews it. */
   suspendedBy: v.optional(v.literal("desk")),

@@ -360,6 +360,8 @@ function fromLicence(record: LicenceRecord): Item {
     syncedAt: record.syncedAt,
     updatedAt: record.updatedAt,
     goneSince: record.goneSince,
+    syncAddedOn: record.syncAddedOn,
+    syncChangedOn: record.syncChangedOn,
     formPending: record.formPending,
     suspendedBy: record.suspendedBy,
   };
@@ -374,6 +376,8 @@ const OPTIONAL_LICENCE_FIELDS = [
   "key",
   "syncedAt",
   "goneSince",
+  "syncAddedOn",
+  "syncChangedOn",
   "formPending",
   "suspendedBy",
   "version",

@@ -62,20 +62,32 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
       return written ? stored : read(night, renewal.licenceId);
     },
 
-    async addSync(night, sync) {
+    async noteSync(night, sync) {
       await doc.send(
         new UpdateCommand({
           TableName: table,
           Key: nightSyncKey(night),
-          UpdateExpression: "SET listed = :l ADD added :a, updated :u, gone :g",
-          ExpressionAttributeValues: {
-            ":l": sync.listed,
-            ":a": sync.added,
-            ":u": sync.updated,
-            ":g": sync.gone,
-          },
+          UpdateExpression: "SET listed = :l",
+          ExpressionAttributeValues: { ":l": sync.listed },
         }),
       );
+      // Each count only grows: a run that counted fewer (concurrently, from an earlier view) leaves it.
+      for (const field of ["added", "updated", "gone"] as const) {
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: nightSyncKey(night),
+              UpdateExpression: "SET #f = :v",
+              ConditionExpression: "attribute_not_exists(#f) OR #f < :v",
+              ExpressionAttributeNames: { "#f": field },
+              ExpressionAttributeValues: { ":v": sync[field] },
+            }),
+          );
+        } catch (error) {
+          if (!isConditionFailure(error)) throw error;
+        }
+      }
     },
 
     async setForecast(night, forecast) {

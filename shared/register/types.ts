@@ -34,6 +34,10 @@ export interface LicenceRecord {
   updatedAt: string;
   /** The night the licence was first missing from the vendor's list; kept, never dropped. */
   goneSince?: IsoDate;
+  /** The night the sync first found it at the vendor (none for a licence an order or a refresh created). */
+  syncAddedOn?: IsoDate;
+  /** The last night the sync found it changed at the vendor. */
+  syncChangedOn?: IsoDate;
   /** Its form could not be read at the last sync (key, nodes unknown): the next sync reads it again. */
   formPending?: boolean;
   /**
@@ -362,7 +366,7 @@ export interface NightRenewal {
   at: string;
 }
 
-/** What the sync changed on a night, summed over its runs. */
+/** What the sync changed on a night, over all its runs. */
 export interface NightSync {
   listed: number;
   added: number;
@@ -413,8 +417,12 @@ export interface NightLedger {
   ): Promise<{ began: true } | { began: false; current: NightRenewal }>;
   /** Records the renewal's outcome; an applied one is never overwritten. What is stored after. */
   settle(night: IsoDate, renewal: NightRenewal): Promise<NightRenewal>;
-  /** Adds one run's sync changes to the night's. */
-  addSync(night: IsoDate, sync: NightSync): Promise<void>;
+  /**
+   * Records the night's sync counts as one run found them in the register after its sync (whose writes
+   * mark each licence with the night: `syncAddedOn`, `syncChangedOn`, `goneSince`), so every run counts
+   * the whole night so far: a count only ever grows (a run that saw fewer, concurrently, never lowers it).
+   */
+  noteSync(night: IsoDate, sync: NightSync): Promise<void>;
   /** The night's balance forecast (a rerun's replaces an earlier one's: it read the balance later). */
   setForecast(night: IsoDate, forecast: NightForecast): Promise<void>;
   read(night: IsoDate): Promise<NightRecord>;

@@ -8,6 +8,7 @@ import {
   type LicenceChanges,
   type LicenceRecord,
   type LicenceStore,
+  type NightSync,
   StaleRecordError,
 } from "../register/types.ts";
 import { mapLimit } from "./limit.ts";
@@ -47,6 +48,11 @@ export interface SyncResult {
   /** The register after the sync, by id. */
   records: Map<string, LicenceRecord>;
   listed: number;
+  /**
+   * What the night's sync changed so far, over every run of it (earlier runs, killed ones included, left
+   * their marks on the licences they wrote); `added`, `updated`, `gone` below are this run's writes.
+   */
+  night: NightSync & { updatedIds: string[] };
   added: Change[];
   updated: Change[];
   gone: Change[];
@@ -250,12 +256,14 @@ export async function syncRegister(
   }
 
   async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
-    const fromRow = () => recordFromRow(row, before, deps.catalogue, at);
+    // A licence new to the register carries the night the sync found it.
+    const added = before === undefined ? { syncAddedOn: night } : {};
+    const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at), ...added });
     if (row.status === "deleted") return { before, after: fromRow(), readAt: listedAt };
     const readAt = new Date(nowMs()).toISOString();
     try {
       const details = await deps.billing.get(row.id);
-      const after = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
+      const after = { ...recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at), ...added };
       const view = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
       return { before, after: view, readAt };
     } catch (error) {
@@ -294,7 +302,13 @@ export async function syncRegister(
       try {
         const after = await deps.licences.update(
           before.id,
-          { ...fields, syncedAt: change.after.syncedAt, updatedAt: at.toISOString() },
+          {
+            ...fields,
+            // The night's mark, in the same write: a rerun counts from the register, exactly.
+            ...(!nothing && change.after.goneSince === undefined && { syncChangedOn: night }),
+            syncedAt: change.after.syncedAt,
+            updatedAt: at.toISOString(),
+          },
           { ifVersion: before.version ?? 0 },
         );
         if (after === undefined) return undefined;
@@ -323,10 +337,28 @@ export async function syncRegister(
   return {
     records,
     listed: listed.length,
+    night: nightSync(records.values(), listed.length, night),
     added: changes.filter((c) => c.before === undefined),
     updated: changes.filter((c) => c.before !== undefined),
     gone,
     unchanged,
     writes: changes.length + gone.length,
   };
+}
+
+/** The night's sync, counted from the marks its writes leave on each licence. */
+function nightSync(
+  records: Iterable<LicenceRecord>,
+  listed: number,
+  night: IsoDate,
+): NightSync & { updatedIds: string[] } {
+  let added = 0;
+  let gone = 0;
+  const updatedIds: string[] = [];
+  for (const record of records) {
+    if (record.syncAddedOn === night) added++;
+    else if (record.syncChangedOn === night) updatedIds.push(record.id);
+    if (record.goneSince === night) gone++;
+  }
+  return { listed, added, updated: updatedIds.length, gone, updatedIds };
 }

@@ -8,7 +8,7 @@ import type { NightRun } from "./run.ts";
  * The register brought in line with the vendor's list. The alerts a change raises (suspended or
  * deleted by the vendor, gone from its list, form unreadable) are recorded before the change is written:
  * once written, the next run sees no change, so a run killed in between must have left them pending.
- * The night's sync counts are added to the register's record of the night. From a list that could not
+ * The night's sync counts, as the register holds them, go to the register's record of the night. From a list that could not
  * be proven complete nothing is marked gone tonight: the report says why, and so does one WARN line.
  */
 export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map<string, LicenceRecord>> {
@@ -49,12 +49,15 @@ export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map
     unchanged: sync.unchanged,
   };
   report.syncWrites = sync.writes;
-  // One small write per run, even a rerun that changed nothing: the summary's listing comes from it.
-  await deps.register.nights.addSync(run.night, {
-    listed: sync.listed,
-    added: sync.added.length,
-    updated: sync.updated.length,
-    gone: sync.gone.length,
+  // The whole night's sync as the register now holds it (a rerun counts what a killed run wrote), less
+  // the licences renewed tonight: their new expiry is the night's renewal, told as such, not a change.
+  const renewedTonight = new Set(
+    (await deps.register.nights.read(run.night)).renewals.map((r) => r.licenceId),
+  );
+  const { updatedIds, ...counts } = sync.night;
+  await deps.register.nights.noteSync(run.night, {
+    ...counts,
+    updated: updatedIds.filter((id) => !renewedTonight.has(id)).length,
   });
   return sync.records;
 }
