@@ -254,6 +254,11 @@ describe("an undecided order", () => {
       client: "operator",
       params: { client: "local", key, outcome: "applied", licenceId: placed },
     });
+    // Staff heard of it as undecided, and hear it was placed: each once.
+    const { handler } = await import("../../functions/reconciler.ts");
+    await handler();
+    expect(mailsAbout(`Settle by hand: order ${key}`)).toHaveLength(1);
+    expect(mailsAbout(`Unanswered order settled as placed: licence ${placed}`)).toHaveLength(1);
   });
 });
 
