@@ -152,7 +152,7 @@ function operation(route: Route): JsonSchema {
       required: true,
       description:
         "The money call's Idempotency-Key, percent-encoded (encodeURIComponent: `/`, `?`, `#`, `%` and the like)",
-      schema: { type: "string", minLength: 1 },
+      schema: { type: "string", minLength: 1, maxLength: 255 },
     });
   }
   if (route.query) {
