@@ -4,11 +4,16 @@ import { bearerToken, hashToken, type TokenDirectory, tokenDirectory } from "../
 import { config } from "./lib/config.ts";
 import { headerValues } from "./lib/headers.ts";
 
-/** Token hashes from SSM in AWS; locally the one API_TOKEN, as client `local`. */
+/**
+ * Token hashes from SSM in AWS; locally API_TOKEN as client `local` and OPERATOR_TOKEN as client
+ * `operator` (an operator only where OPERATOR_CLIENTS names it, as in AWS).
+ */
 function directory(): TokenDirectory {
   if (config.API_TOKENS_PARAM)
     return ssmTokenDirectory(config.API_TOKENS_PARAM, config.API_TOKENS_TTL_SECONDS);
-  const hashes = config.API_TOKEN ? { [hashToken(config.API_TOKEN)]: "local" } : {};
+  const hashes: Record<string, string> = {};
+  if (config.API_TOKEN) hashes[hashToken(config.API_TOKEN)] = "local";
+  if (config.OPERATOR_TOKEN) hashes[hashToken(config.OPERATOR_TOKEN)] = "operator";
   return tokenDirectory(async () => hashes);
 }
 

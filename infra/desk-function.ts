@@ -33,7 +33,10 @@ export const nodejsBundling: BundlingOptions = {
   forceDockerBundling: false,
 };
 
-/** `read`: the register-only routes; `readWrite`: vendor routes; `ledger`: the watcher and reconciler. */
+/**
+ * `read`: the register-only routes; `readWrite`: vendor routes; `ledger`: what records alerts (the watcher,
+ * the reconciler, and the routes that settle money calls or leave them to staff).
+ */
 export type TableAccess = "read" | "readWrite" | "ledger";
 
 /**

@@ -15,6 +15,11 @@ export const DEFAULTS = {
   logRetentionDays: 90,
   /** Staff addresses subscribed to the alert topic (each must confirm the e-mail AWS sends). */
   alertEmails: [] as string[],
+  /**
+   * API clients (names from the token parameter) who may list and settle the money outcomes the evidence
+   * cannot decide (`OPERATOR_CLIENTS`); none by default.
+   */
+  operatorClients: [] as string[],
   billmgrUrl: "https://api.ispmanager.com/manager/billmgr",
   /** SecureString holding `user:password` for the vendor. Created by hand, never by the stack. */
   vendorCredentialsParameter: "/licence-desk/billmgr-credentials",
@@ -67,6 +72,8 @@ export type ContextKey = keyof typeof DEFAULTS;
 export interface DeskSettings {
   logRetentionDays: number;
   alertEmails: string[];
+  /** The clients of the operators' routes (`OPERATOR_CLIENTS`); empty: nobody may settle by hand. */
+  operatorClients: string[];
   vendorCredentialsParameter: string;
   apiTokensParameter: string;
   parameterKmsKeyArn: string | undefined;
@@ -184,6 +191,7 @@ export function readSettings(scope: Construct): DeskSettings {
   return {
     logRetentionDays,
     alertEmails: emails(raw("alertEmails")),
+    operatorClients: clientNames(raw("operatorClients")),
     vendorCredentialsParameter: matching(
       "vendorCredentialsParameter",
       PARAMETER_NAME,
@@ -226,6 +234,27 @@ function emails(value: unknown): string[] {
   const bad = addresses.filter((address) => !EMAIL.test(address));
   if (bad.length > 0) throw new Error(`context alertEmails: not an e-mail address: ${bad.join(", ")}`);
   return addresses;
+}
+
+/**
+ * Client names, as the API tokens parameter gives them: a JSON array, or from the command line a JSON array or
+ * a comma-separated list. A name with a comma could not be told apart in OPERATOR_CLIENTS.
+ */
+function clientNames(value: unknown): string[] {
+  let list: unknown = value;
+  if (typeof value === "string") {
+    const trimmed = value.trim();
+    list = trimmed.startsWith("[") ? JSON.parse(trimmed) : trimmed === "" ? [] : trimmed.split(",");
+  }
+  if (!Array.isArray(list) || !list.every((item) => typeof item === "string"))
+    throw new Error("context operatorClients must be a list of API client names");
+  const names = [...new Set(list.map((item) => item.trim()))];
+  const bad = names.filter((name) => !/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp},]{1,128}$/u.test(name));
+  if (bad.length > 0)
+    throw new Error(
+      `context operatorClients: not a client name (1-128 printable characters, no comma): ${bad.map((name) => JSON.stringify(name)).join(", ")}`,
+    );
+  return names;
 }
 
 /** The watcher's schedule, refused at synth if its time of day is skipped on some day of its zone. */

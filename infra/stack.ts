@@ -96,7 +96,9 @@ export class LicenceDeskStack extends Stack {
     });
 
     // One function per route. A route that may call the vendor writes the register too (audit entries,
-    // fresh licence data) and reads the vendor's credentials; the others only read the register.
+    // fresh licence data) and reads the vendor's credentials; the others only read the register. Those
+    // that record alerts (money calls settled or left to staff) batch-write the alert ledger; the
+    // operators' routes are told who the operators are.
     // The vendor documents no rate limit and is slow and fragile: each vendor route gets a reserved
     // concurrency, and as each request makes one vendor call at a time, the API never has more than
     // (vendor routes x vendorRouteConcurrency) calls at the vendor, beside the watcher's and reconciler's.
@@ -108,10 +110,15 @@ export class LicenceDeskStack extends Stack {
           entry: route.handler,
           description: `${route.method} ${route.path}: ${route.summary}`,
           ...apiFunction,
-          environment: route.vendor
-            ? { ...settings.serviceEnvironment, ...settings.vendorEnvironment, ...API_VENDOR_LIMITS }
-            : settings.serviceEnvironment,
-          table: { table: this.table, access: route.vendor ? "readWrite" : "read" },
+          environment: {
+            ...settings.serviceEnvironment,
+            ...(route.vendor && { ...settings.vendorEnvironment, ...API_VENDOR_LIMITS }),
+            ...(route.operator &&
+              settings.operatorClients.length > 0 && {
+                OPERATOR_CLIENTS: settings.operatorClients.join(","),
+              }),
+          },
+          table: { table: this.table, access: route.alerts ? "ledger" : route.vendor ? "readWrite" : "read" },
           parameters: route.vendor ? { BILLMGR_CREDENTIALS_PARAM: credentials } : {},
           reservedConcurrentExecutions: route.vendor ? settings.vendorRouteConcurrency : undefined,
         }),

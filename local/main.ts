@@ -26,9 +26,14 @@ const local = await started(async () => {
   const settings = readApiSettings(process.env);
   const local = await localEnvironment({ joinRunning: false });
   const generated = process.env.API_TOKEN ? undefined : generateToken();
+  const generatedOperator = process.env.OPERATOR_TOKEN ? undefined : generateToken();
   const env = {
     ...local.env,
     API_TOKEN: process.env.API_TOKEN ?? (generated as string),
+    // A second client beside `local`, so both roles can be tried side by side; an operator's unless
+    // OPERATOR_CLIENTS names others.
+    OPERATOR_TOKEN: process.env.OPERATOR_TOKEN ?? (generatedOperator as string),
+    OPERATOR_CLIENTS: process.env.OPERATOR_CLIENTS ?? "operator",
     ...(process.env.NOW ? { NOW: process.env.NOW } : {}),
   };
   try {
@@ -39,14 +44,14 @@ const local = await started(async () => {
       // Unknown money outcomes are settled in the background, as the stack's 15-minute schedule does.
       reconcileEveryMs: settings.reconcileEverySeconds * 1000,
     });
-    return { ...local, api, generated, settings };
+    return { ...local, api, generated, generatedOperator, settings };
   } catch (error) {
     await local.close();
     const problem = listenFailure(error, settings.port, "the API", "PORT");
     throw problem ? new SettingError([problem]) : error;
   }
 });
-const { api, generated, settings } = local;
+const { api, generated, generatedOperator, settings } = local;
 
 console.log(`licence desk API listening on ${api.url}`);
 console.log(`  register: ${local.registerLine}`);
@@ -58,6 +63,16 @@ console.log(
   generated
     ? `  auth:     Authorization: Bearer ${generated}   (generated for this run; set API_TOKEN to choose one)`
     : "  auth:     Authorization: Bearer $API_TOKEN",
+);
+// The functions' environment, as startLocalApi set it.
+const operators = readServiceConfig(process.env).OPERATOR_CLIENTS;
+const operatorRole = operators.includes("operator")
+  ? 'client "operator": GET /outcomes, POST /outcomes/{key}'
+  : `client "operator", not an operator: OPERATOR_CLIENTS is "${process.env.OPERATOR_CLIENTS}"`;
+console.log(
+  generatedOperator
+    ? `  operator: Authorization: Bearer ${generatedOperator}   (${operatorRole}; generated for this run; set OPERATOR_TOKEN to choose one)`
+    : `  operator: Authorization: Bearer $OPERATOR_TOKEN   (${operatorRole})`,
 );
 console.log(
   `  alerts:   ${local.env.OUTBOX_FILE} (npm run watcher -- --date YYYY-MM-DD runs a night against this register)`,

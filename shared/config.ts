@@ -60,6 +60,19 @@ const ServiceEnv = v.object({
   API_TOKENS_TTL_SECONDS: integer(60, 0),
   /** Local runs: the one accepted token (client name `local`). */
   API_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  /** Local runs: the operator's token (client name `operator`), beside API_TOKEN. */
+  OPERATOR_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  /**
+   * The API clients (comma-separated names, as the token parameter names them) whose tokens may list and
+   * settle the money outcomes the evidence cannot decide. Empty: nobody may.
+   */
+  OPERATOR_CLIENTS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => [...new Set(s.split(",").map((name) => name.trim()))].filter((name) => name !== "")),
+    ),
+    "",
+  ),
   IDEMPOTENCY_TTL_HOURS: integer(48, 24),
   IDEMPOTENCY_LOCK_SECONDS: integer(120, 1),
   /**
@@ -78,6 +91,10 @@ export type ServiceConfig = v.InferOutput<typeof ServiceEnv>;
 
 export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const config = parseEnv(ServiceEnv, env);
+  // One token, two clients: which one is calling would be a guess, and an operator's rights hang on it.
+  if (config.API_TOKEN !== undefined && config.API_TOKEN === config.OPERATOR_TOKEN) {
+    throw new Error("invalid configuration: OPERATOR_TOKEN: must differ from API_TOKEN");
+  }
   if (config.TEST_ONLY_RECONCILE_AFTER_SECONDS !== undefined && env.AWS_LAMBDA_FUNCTION_NAME !== undefined) {
     throw new Error(
       "invalid configuration: TEST_ONLY_RECONCILE_AFTER_SECONDS: is for local tests only; set RECONCILE_AFTER_SECONDS (at least 60)",

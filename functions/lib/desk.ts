@@ -1,6 +1,7 @@
 import { billingClientFromConfig } from "../../shared/billmgr/index.ts";
 import { loadCatalogue } from "../../shared/catalogue/index.ts";
 import { idempotencySettings, readBillmgrConfig } from "../../shared/config.ts";
+import { settleOutcome, type Verdict } from "../../shared/licences/operator.ts";
 import { licenceDesk } from "../../shared/licences/service.ts";
 import { now } from "./clock.ts";
 import { config } from "./config.ts";
@@ -23,4 +24,15 @@ export const deskDeps = {
  */
 export function deskFor(client: string, deadlineMs?: number) {
   return publishingEach(licenceDesk(deskDeps, { client, now: now(), deadlineMs }));
+}
+
+/**
+ * What an operator (a client named in OPERATOR_CLIENTS) does about money calls the evidence cannot
+ * decide, at this moment; `deadlineMs` bounds the vendor reads of a settlement like any request's.
+ */
+export function operatorDeskFor(client: string, deadlineMs?: number) {
+  return publishingEach({
+    settle: (verdict: Verdict) =>
+      settleOutcome(deskDeps, config.OPERATOR_CLIENTS, { client, now: now(), deadlineMs }, verdict),
+  });
 }

@@ -21,9 +21,11 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-/** What a route takes: its path id, a query schema, a body schema, an `Idempotency-Key`. */
+/** What a route takes: its path id or key, a query schema, a body schema, an `Idempotency-Key`. */
 export interface InputSpec {
   id?: true;
+  /** `{key}` in the path: an `Idempotency-Key`, percent-encoded by the caller and decoded once on the way. */
+  key?: true;
   query?: v.GenericSchema;
   body?: v.GenericSchema;
   idempotencyKey?: true;
@@ -86,6 +88,7 @@ function readRequest(
         ["query", checkQuery(event, spec.query ?? NO_QUERY)],
         ["body", checkBody(event, spec.body ?? NO_BODY)],
       ];
+      if (spec.key) checks.unshift(["key", checkKey(event)]);
       if (spec.id) checks.unshift(["id", checkId(event)]);
       if (spec.idempotencyKey) checks.push(["idempotencyKey", checkIdempotencyKey(event)]);
       // Whether a check failed decides, never what its problems are called: a field the client named
@@ -110,6 +113,20 @@ const refused = (field: string, message: string): { ok: false; fields: FieldErro
 function checkId(event: APIGatewayProxyEvent): Checked<string> {
   const result = validate(LicenceId, event.pathParameters?.id ?? "");
   return result.ok ? result : refused("id", result.fields.body ?? "must be a licence id");
+}
+
+/**
+ * The path's `{key}` as API Gateway hands it over, decoded once (the local gateway does the same): it is
+ * used as it is, never decoded again, so a key holding `%` stays the key it is.
+ */
+function checkKey(event: APIGatewayProxyEvent): Checked<string> {
+  const result = validate(IdempotencyKey, event.pathParameters?.key ?? "");
+  return result.ok
+    ? result
+    : refused(
+        "key",
+        `${result.fields.body ?? "is invalid"} (an Idempotency-Key, percent-encoded in the path)`,
+      );
 }
 
 /** Refuses bytes that are not UTF-8 instead of reading them as U+FFFD, which would reach the vendor. */

@@ -1,6 +1,13 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { GenericSchema } from "valibot";
-import { IpAvailability, Licence, LicencePage, NewKey } from "../../shared/api/responses.ts";
+import {
+  IpAvailability,
+  Licence,
+  LicencePage,
+  NewKey,
+  OutcomeList,
+  Settlement,
+} from "../../shared/api/responses.ts";
 import { type Route, routes } from "../../shared/api/routes.ts";
 import { CODE_STATUS, ERROR_CODES } from "./errors.ts";
 
@@ -15,6 +22,8 @@ const RESPONSES: Record<string, GenericSchema> = {
   "list-licences": LicencePage,
   "regenerate-key": NewKey,
   "ip-availability": IpAvailability,
+  "list-outcomes": OutcomeList,
+  "settle-outcome": Settlement,
 };
 
 /** What each code tells the client, in the document's words. */
@@ -38,6 +47,9 @@ export const CODE_MEANING: Readonly<Record<string, string>> = {
   renewal_not_wanted:
     "the licence is being suspended through the desk (or, for the watcher, no longer set to renew); nothing was sent",
   deadline_near: "too little of the request's time was left to send it safely; nothing was sent",
+  forbidden: "only the API clients named in OPERATOR_CLIENTS may; nothing was read or changed",
+  outcome_settled:
+    "the money call is settled already (its answer is kept, or the vendor confirmed it applied): nothing was changed",
   order_not_placed: "the unanswered order was never placed: order again with a new key",
   renewal_not_applied: "the unanswered renewal was never applied: renew again with a new key",
   upstream_auth: "the vendor refused our credentials",
@@ -78,6 +90,7 @@ export function errorCodes(route: Route): string[] {
     ...new Set([
       ...EVERY_ROUTE,
       ...(route.path.includes("{id}") ? ["not_found"] : []),
+      ...(route.operator ? ["forbidden"] : []),
       ...(route.vendor ? VENDOR_ROUTE : []),
       ...(route.idempotencyKey ? MONEY_ROUTE : []),
       ...(route.refusals ?? []),
@@ -130,6 +143,16 @@ function operation(route: Route): JsonSchema {
       required: true,
       description: "The vendor's licence id",
       schema: { type: "string", pattern: "^\\d{1,19}$" },
+    });
+  }
+  if (route.path.includes("{key}")) {
+    parameters.push({
+      name: "key",
+      in: "path",
+      required: true,
+      description:
+        "The money call's Idempotency-Key, percent-encoded (encodeURIComponent: `/`, `?`, `#`, `%` and the like)",
+      schema: { type: "string", minLength: 1, maxLength: 255 },
     });
   }
   if (route.query) {
@@ -212,6 +235,11 @@ export function openApiDocument(): JsonSchema {
     tags: [
       { name: "licences", description: "The register's licences and what can be done to them at the vendor" },
       { name: "availability", description: "Checks before an order" },
+      {
+        name: "operators",
+        description:
+          "Money calls the evidence cannot decide, settled by hand: only for the clients named in OPERATOR_CLIENTS",
+      },
     ],
     security: [{ bearer: [] }],
     paths,

@@ -10,6 +10,7 @@ import {
   type RenewInput,
   type UpdateInput,
 } from "../licences/inputs.ts";
+import type { OutcomeState, Verdict } from "../licences/operator.ts";
 import { plainMessage, UNKNOWN_FIELD } from "./messages.ts";
 
 /**
@@ -176,6 +177,68 @@ export const IdempotencyKey = v.pipe(
   v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
 );
 
+/** `GET /outcomes`: the calls a person must settle (the default), or every one still open. */
+export const OutcomesQuery = v.strictObject({
+  state: v.optional(
+    v.pipe(
+      v.picklist(["undecided", "unresolved"], "must be undecided or unresolved"),
+      v.description(
+        "undecided: the calls the evidence cannot decide, for a person to settle; unresolved: every open money call",
+      ),
+    ),
+    "undecided",
+  ),
+});
+export type OutcomesQuery = v.InferOutput<typeof OutcomesQuery>;
+
+/** The client's name exactly as the token parameter gives it: keys are scoped per client. */
+const ClientName = v.pipe(
+  v.string("must be the API client's name whose Idempotency-Key it is"),
+  v.minLength(1, "must be the API client's name whose Idempotency-Key it is"),
+  v.maxLength(128, "must be at most 128 characters"),
+  v.regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, "must not contain control characters"),
+  v.description("The API client whose money call it is (Idempotency-Keys are scoped per client)"),
+);
+
+/** Why the operator settled it so: kept in the audit trail and told to the client, so a person can check it later. */
+const Reason = v.pipe(
+  v.string("must say what the vendor's panel shows, in 1 to 500 characters"),
+  v.trim(),
+  v.minLength(1, "must say what the vendor's panel shows, in 1 to 500 characters"),
+  v.maxLength(500, "must be at most 500 characters"),
+  v.regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, "must not contain control characters"),
+  v.description("What the vendor's panel shows, 1-500 printable characters: audited, and told to the client"),
+);
+
+/** `POST /outcomes/{key}`: an operator's verdict on one open money call, from the vendor's panel. */
+export const SettleBody = v.pipe(
+  v.strictObject({
+    client: ClientName,
+    outcome: v.pipe(
+      v.picklist(["applied", "not_applied"], "must be applied or not_applied"),
+      v.description("applied: the vendor carried it out and charged it; not_applied: nothing was charged"),
+    ),
+    reason: Reason,
+    licenceId: v.optional(
+      v.pipe(
+        v.string("must be a licence id (digits)"),
+        v.regex(/^\d{1,19}$/, "must be a licence id (digits)"),
+        v.description(
+          "An order settled as applied: the licence it placed (required then, refused otherwise)",
+        ),
+      ),
+    ),
+  }),
+  v.forward(
+    v.check(
+      (body) => body.outcome === "applied" || body.licenceId === undefined,
+      "is only for an order settled as applied",
+    ),
+    ["licenceId"],
+  ),
+);
+export type SettleBody = v.InferOutput<typeof SettleBody>;
+
 export type { FieldErrors } from "../licences/inputs.ts";
 
 /**
@@ -221,5 +284,7 @@ const inStep: [
   Fits<UpdateBody, UpdateInput>,
   Fits<IpAvailabilityQuery, IpQuery>,
   Fits<ListQuery, LicenceListQuery>,
-] = [true, true, true, true, true];
+  Fits<SettleBody & { key: string }, Verdict>,
+  Fits<OutcomesQuery["state"], OutcomeState>,
+] = [true, true, true, true, true, true, true];
 void inStep;

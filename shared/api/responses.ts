@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { OpenOutcome, SettledOutcome } from "../licences/operator.ts";
 import type { LicenceRecord } from "../register/types.ts";
 
 /** The licence as the API answers it: for the OpenAPI document; the compiler keeps it equal to LicenceRecord. */
@@ -52,3 +53,37 @@ void inStep;
 export const LicencePage = v.object({ items: v.array(Licence), cursor: v.nullable(v.string()) });
 export const NewKey = v.object({ id: v.string(), key: v.optional(v.string()) });
 export const IpAvailability = v.object({ available: v.boolean(), reason: v.optional(v.string()) });
+
+/** One open money call as an operator reads it (`shared/licences/operator.ts`). */
+const OpenOutcomeSchema = v.object({
+  client: v.string(),
+  key: v.string(),
+  operation: v.picklist(["order", "renew"]),
+  licenceId: v.optional(v.string()),
+  request: v.optional(v.record(v.string(), v.unknown())),
+  sentAt: v.optional(v.string()),
+  state: v.picklist(["undecided", "unknown", "applied"]),
+  reason: v.optional(v.string()),
+  undecidedSince: v.optional(v.string()),
+});
+export const OutcomeList = v.object({ items: v.array(OpenOutcomeSchema) });
+
+/** A settled call, and the answer its client's next retry with the key receives. */
+export const Settlement = v.object({
+  client: v.string(),
+  key: v.string(),
+  operation: v.picklist(["order", "renew"]),
+  outcome: v.picklist(["applied", "not_applied"]),
+  answer: v.object({ statusCode: v.number(), body: v.unknown() }),
+});
+
+// What the domain answers fits what the document says (its `undefined` fields are left out of the JSON).
+type Fits<A, B> = [A] extends [B] ? true : never;
+const outcomesInStep: [
+  Fits<
+    Omit<OpenOutcome, "operation" | "request">,
+    Omit<v.InferOutput<typeof OpenOutcomeSchema>, "operation" | "request">
+  >,
+  Fits<Omit<SettledOutcome, "operation">, Omit<v.InferOutput<typeof Settlement>, "operation">>,
+] = [true, true];
+void outcomesInStep;

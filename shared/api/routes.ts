@@ -1,5 +1,14 @@
 import type { GenericSchema } from "valibot";
-import { GetQuery, IpAvailabilityQuery, ListQuery, OrderBody, RenewBody, UpdateBody } from "./requests.ts";
+import {
+  GetQuery,
+  IpAvailabilityQuery,
+  ListQuery,
+  OrderBody,
+  OutcomesQuery,
+  RenewBody,
+  SettleBody,
+  UpdateBody,
+} from "./requests.ts";
 
 export interface Route {
   method: "GET" | "POST" | "PATCH" | "DELETE";
@@ -14,11 +23,18 @@ export interface Route {
   idempotencyKey?: boolean;
   /** Whether the route may call the vendor (and so needs its credentials). */
   vendor: boolean;
+  /** Only for the clients named in OPERATOR_CLIENTS: any other gets 403 `forbidden`. */
+  operator?: boolean;
+  /**
+   * Records alerts for staff (a settled or undecided money call): the alert ledger, which batches its
+   * writes, so the function may BatchWriteItem on the register.
+   */
+  alerts?: boolean;
   success: 200 | 201;
   /** Error codes of this route's own rules, beyond those every route, vendor route or money route gives. */
   refusals?: readonly string[];
   /** Groups routes in the OpenAPI document. */
-  tag: "licences" | "availability";
+  tag: "licences" | "availability" | "operators";
 }
 
 /** The HTTP contract of product.md, one entry per route: the local server, the OpenAPI document and the CDK stack read it. */
@@ -31,6 +47,7 @@ export const routes: readonly Route[] = [
     body: OrderBody,
     idempotencyKey: true,
     vendor: true,
+    alerts: true,
     success: 201,
     refusals: ["lifecycle_closed", "order_in_flight", "order_not_placed"],
     tag: "licences",
@@ -73,6 +90,7 @@ export const routes: readonly Route[] = [
     body: RenewBody,
     idempotencyKey: true,
     vendor: true,
+    alerts: true,
     success: 200,
     refusals: [
       "lifecycle_closed",
@@ -130,5 +148,30 @@ export const routes: readonly Route[] = [
     vendor: true,
     success: 200,
     tag: "availability",
+  },
+  {
+    method: "GET",
+    path: "/outcomes",
+    handler: "list-outcomes",
+    summary: "Money calls the evidence cannot decide, for an operator to settle (or every open one)",
+    query: OutcomesQuery,
+    vendor: false,
+    operator: true,
+    success: 200,
+    tag: "operators",
+  },
+  {
+    method: "POST",
+    path: "/outcomes/{key}",
+    handler: "settle-outcome",
+    summary: "Settle an open money call as applied or not applied, from the vendor's panel",
+    body: SettleBody,
+    // Never sends a money call; an order settled as applied reads its licence's form, a renewal its new expiry.
+    vendor: true,
+    operator: true,
+    alerts: true,
+    success: 200,
+    refusals: ["not_found", "outcome_settled", "request_in_progress"],
+    tag: "operators",
   },
 ];

@@ -153,7 +153,9 @@ export class ForbiddenError extends DeskError {
   readonly code = "forbidden";
   override readonly name = "ForbiddenError";
   constructor(client: string) {
-    super(`client "${client}" may not settle money outcomes: only the clients named in OPERATOR_CLIENTS may`);
+    super(
+      `client "${client}" may not list or settle money outcomes: only the clients named in OPERATOR_CLIENTS may`,
+    );
   }
 }
 

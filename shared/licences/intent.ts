@@ -318,6 +318,10 @@ async function settle(
         // Listed for operators (GET /outcomes) and told to staff; a failure here is retried next time.
         await store.markUndecided(ref.scope, ref.key, evidence.reason, now).catch(() => {});
         await operation.undecided?.(evidence, record).catch(() => {});
+        // A person settles it now: the operator need not wait out the rest of this lease (a client
+        // retrying every minute would otherwise hold it half the time). A vendor that could not be read
+        // keeps its lease: the next read is for the next pass.
+        await store.endLease(ref.scope, ref.key, now + LEASE_MS).catch(() => false);
         throw new OutcomePendingError(
           intent.operation,
           UNDECIDED_RETRY_SECONDS,

@@ -55,7 +55,7 @@ export function checkOperator(operators: readonly string[], client: string): voi
 
 /** The open money calls, oldest looked-at first: those a person must settle, or every one still open. */
 export async function openOutcomes(
-  deps: DeskDeps,
+  deps: Pick<DeskDeps, "register">,
   operators: readonly string[],
   operator: string,
   state: OutcomeState,
@@ -92,14 +92,24 @@ function openOutcome(record: IdempotencyRecord): OpenOutcome {
 export async function settleOutcome(
   deps: DeskDeps,
   operators: readonly string[],
-  operator: { client: string; now: Date },
+  operator: { client: string; now: Date; deadlineMs?: number | undefined },
   verdict: Verdict,
 ): Promise<SettledOutcome> {
   checkOperator(operators, operator.client);
-  // The call runs as its own client's, so its key and its answer are theirs.
-  const ctx = deskContext(deps, { client: verdict.client, now: operator.now });
+  // The call runs as its own client's, so its key and its answer are theirs; its vendor reads keep
+  // to the operator's request deadline.
+  const ctx = deskContext(deps, {
+    client: verdict.client,
+    now: operator.now,
+    deadlineMs: operator.deadlineMs,
+  });
   const record = await deps.register.idempotency.find(verdict.client, verdict.key);
   if (!record) throw new NotFoundError(`money call ${verdict.key} of client "${verdict.client}"`);
+  // A renewal's licence is its request's: a licence id given with it would be recorded as a fact it is not.
+  if (record.operation !== "order" && verdict.licenceId !== undefined)
+    throw new ValidationError({
+      licenceId: `is only for an order settled as applied; this call is a renewal of licence ${(record.request as { id?: string } | undefined)?.id ?? "?"}`,
+    });
   if (record.operation === "order" && verdict.outcome === "applied") await claimOrdered(ctx, record, verdict);
   const { intent, operation } = callOf(ctx, record);
   const said = `settled by operator "${operator.client}" as ${verdict.outcome === "applied" ? "applied" : "not applied"}: ${verdict.reason}`;

@@ -310,6 +310,15 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         },
       ),
 
+    endLease: (scope, key, until) =>
+      conditional(
+        idempotencyKey(scope, key),
+        "SET lockedUntil = :zero",
+        "lockedUntil = :until AND #status <> :completed",
+        { "#status": "status" },
+        { ":zero": 0, ":until": until, ":completed": "completed" },
+      ),
+
     async markUndecided(scope, key, reason, atMs) {
       await conditional(
         idempotencyKey(scope, key),

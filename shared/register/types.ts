@@ -251,6 +251,12 @@ export interface IdempotencyStore {
    * order, so one that cannot be decided never keeps newer ones waiting.
    */
   lease(scope: string, key: string, nowMs: number, until: number): Promise<boolean>;
+  /**
+   * Ends a reconcile lease taken until `until` (the holder's own), once its evidence decided nothing:
+   * an operator, a retry or another pass may then take the record at once. False when it was no longer
+   * this holder's.
+   */
+  endLease(scope: string, key: string, until: number): Promise<boolean>;
   /** Marks an unresolved record as undecided by its evidence (kept since its first marking). */
   markUndecided(scope: string, key: string, reason: string, atMs: number): Promise<void>;
   /**

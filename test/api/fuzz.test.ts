@@ -102,6 +102,10 @@ const WRONG_BODY: Record<string, fc.Arbitrary<unknown>> = {
   // Lite has no cluster nodes: any value at all is refused.
   nodes: fc.oneof(notText, fc.integer(), fc.constantFrom("2", "64")),
   autoRenew: notMonths.filter((v) => v !== null),
+  client: fc.oneof(notText, fc.constantFrom("", "a\nb", "a\u0000b", "\u202Elocal"), huge("x", 129)),
+  outcome: fc.oneof(notText, fc.constantFrom("APPLIED", "applied ", "", "maybe", "notapplied", "unknown")),
+  reason: fc.oneof(notText, fc.constantFrom("", "   ", "a\u0000b", "a\nb", "a\u2028b"), huge("x", 501)),
+  licenceId: fc.oneof(notText, fc.constantFrom("", "12a", "-1", " 1", "1".repeat(20), "١٢٣")),
 };
 
 /** A wrong value for each query parameter: a query carries only text. */
@@ -123,6 +127,9 @@ const WRONG_QUERY: Record<string, fc.Arbitrary<string>> = {
   period: fc
     .oneof(fc.constantFrom("0", "2", "01", "1.0", " 1", "12 ", ""), shortText)
     .filter((s) => s !== "1" && s !== "12"),
+  state: fc
+    .oneof(fc.constantFrom("UNDECIDED", "open", "", "undecided ", "unknown"), huge("u", 20, QUERY_MAX))
+    .filter((s) => s !== "undecided" && s !== "unresolved"),
 };
 
 /** Byte sequences no UTF-8 decoder may accept, alone or between two characters. */
@@ -176,6 +183,10 @@ function validRequest(route: Route): Valid {
       return { query: {}, body: { period: 1 } };
     case "GET /ip-availability":
       return { query: { ip: freshIp(), product: "ispmanager5-lite", period: "1" } };
+    case "GET /outcomes":
+      return { query: { state: "unresolved" } };
+    case "POST /outcomes/{key}":
+      return { query: {}, body: { client: "local", outcome: "not_applied", reason: "fuzz" } };
     default:
       return { query: {} };
   }
@@ -197,7 +208,8 @@ type Mutation =
   | { kind: "notUtf8"; bytes: readonly number[]; at: number }
   | { kind: "twoAuthorizations"; values: [string, string] }
   | { kind: "twoIdempotencyKeys"; values: [string, string] }
-  | { kind: "badId"; segment: string };
+  | { kind: "badId"; segment: string }
+  | { kind: "badKey"; segment: string };
 
 function mutations(route: Route): fc.Arbitrary<Mutation> {
   const query = fieldsOf(route.query);
@@ -283,6 +295,15 @@ function mutations(route: Route): fc.Arbitrary<Mutation> {
       }),
     );
   }
+  if (route.path.includes("{key}")) {
+    options.push(
+      fc.record({
+        kind: fc.constant("badKey"),
+        // Decoded once on the way: a space, a control character, a letter beyond ASCII, too long.
+        segment: fc.constantFrom("a%20b", "%00", "%7F", "%C3%A9", "%F0%9F%98%80", "k".repeat(256)),
+      }),
+    );
+  }
   return fc.oneof(...options) as fc.Arbitrary<Mutation>;
 }
 
@@ -312,6 +333,7 @@ function attempt(route: Route, id: string, changes: Mutation[]): Attempt {
   let bodyText: string | undefined;
   let badBytes: { bytes: readonly number[]; at: number } | undefined;
   let segment = id;
+  let keySegment = "fuzz-key";
   const headers: Record<string, string | string[]> = { authorization: `Bearer ${TOKEN}` };
   if (route.idempotencyKey) headers["idempotency-key"] = `fuzz-${process.pid}-${++attempts}`;
   // Named apart: a body refused as a whole names `body`, not its fields, but the query is still read.
@@ -372,6 +394,10 @@ function attempt(route: Route, id: string, changes: Mutation[]): Attempt {
         segment = change.segment;
         otherFields.add("id");
         break;
+      case "badKey":
+        keySegment = change.segment;
+        otherFields.add("key");
+        break;
     }
   }
 
@@ -398,7 +424,7 @@ function attempt(route: Route, id: string, changes: Mutation[]): Attempt {
   const search = new URLSearchParams(query).toString();
   return {
     method: route.method,
-    path: `${route.path.replace("{id}", segment)}${search ? `?${search}` : ""}`,
+    path: `${route.path.replace("{id}", segment).replace("{key}", keySegment)}${search ? `?${search}` : ""}`,
     headers: bytes === undefined ? headers : { ...headers, "content-type": "application/json" },
     body: bytes,
     expected: unauthorized ? { status: 401 } : { status: 400, fields: [...fields].sort() },

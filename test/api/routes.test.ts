@@ -274,7 +274,7 @@ describe("the OpenAPI document", () => {
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(documented.sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
-    expect(routes).toHaveLength(10);
+    expect(routes).toHaveLength(12);
     for (const route of routes) {
       expect(existsSync(new URL(`../../functions/${route.handler}.ts`, import.meta.url)), route.handler).toBe(
         true,

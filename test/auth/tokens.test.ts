@@ -4,6 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ssmTokenDirectory } from "../../shared/auth/ssm-tokens.ts";
 import { bearerToken, generateToken, hashToken, tokenDirectory } from "../../shared/auth/tokens.ts";
+import { readServiceConfig } from "../../shared/config.ts";
 
 const ssm = mockClient(SSMClient);
 afterEach(() => {
@@ -113,5 +114,42 @@ describe("the REQUEST authorizer", () => {
     );
     await expect(handler(twice([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]))).rejects.toThrow("Unauthorized");
     expect((await handler(twice([`Bearer ${TOKEN}`]))).principalId).toBe("portal");
+  });
+});
+
+describe("locally (npm start, the tests): two clients side by side", () => {
+  const OPERATOR = "operator-token-0123456789abcdef";
+  const event = (token: string): APIGatewayRequestAuthorizerEvent =>
+    ({
+      type: "REQUEST",
+      methodArn: "arn:aws:execute-api:local:000000000000:local/local/GET/outcomes",
+      headers: { Authorization: `Bearer ${token}` },
+    }) as unknown as APIGatewayRequestAuthorizerEvent;
+
+  it("API_TOKEN is client local, OPERATOR_TOKEN client operator; any other token is refused", async () => {
+    vi.stubEnv("API_TOKENS_PARAM", undefined);
+    vi.stubEnv("API_TOKEN", TOKEN);
+    vi.stubEnv("OPERATOR_TOKEN", OPERATOR);
+    const { handler } = await import("../../functions/authorizer.ts");
+    expect((await handler(event(TOKEN))).context).toEqual({ client: "local" });
+    expect((await handler(event(OPERATOR))).context).toEqual({ client: "operator" });
+    await expect(handler(event("wrong-token-0123456789abcdef"))).rejects.toThrow("Unauthorized");
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  it("one token for both is refused at start: which client calls would be a guess", () => {
+    expect(() => readServiceConfig({ API_TOKEN: TOKEN, OPERATOR_TOKEN: TOKEN })).toThrow(
+      "invalid configuration: OPERATOR_TOKEN: must differ from API_TOKEN",
+    );
+    expect(() => readServiceConfig({ OPERATOR_TOKEN: "short" })).toThrow(/OPERATOR_TOKEN/);
+  });
+
+  it("OPERATOR_CLIENTS: comma-separated names, trimmed, each once; unset, nobody", () => {
+    expect(readServiceConfig({}).OPERATOR_CLIENTS).toEqual([]);
+    expect(readServiceConfig({ OPERATOR_CLIENTS: "" }).OPERATOR_CLIENTS).toEqual([]);
+    expect(readServiceConfig({ OPERATOR_CLIENTS: " ops , night shift,,ops" }).OPERATOR_CLIENTS).toEqual([
+      "ops",
+      "night shift",
+    ]);
   });
 });

@@ -263,17 +263,21 @@ describe("IAM", () => {
     });
   });
 
-  it("lets list-licences read the register and nothing else: no write, no SSM", () => {
-    const actions = statementsOf(stack, json, fn("list-licences")).flatMap(actionsOf);
-    expect(new Set(actions)).toEqual(
-      new Set([
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-      ]),
-    );
+  it("lets the register-only routes (list-licences, list-outcomes) read the register and nothing else: no write, no SSM", () => {
+    const readers = routes.filter((r) => !r.vendor).map((r) => r.handler);
+    expect(readers.sort()).toEqual(["list-licences", "list-outcomes"]);
+    for (const handler of readers) {
+      const actions = statementsOf(stack, json, fn(handler)).flatMap(actionsOf);
+      expect(new Set(actions), handler).toEqual(
+        new Set([
+          "logs:CreateLogStream",
+          "logs:PutLogEvents",
+          "dynamodb:GetItem",
+          "dynamodb:BatchGetItem",
+          "dynamodb:Query",
+        ]),
+      );
+    }
   });
 
   it("lets the authorizer read the tokens parameter only: no table, no credentials", () => {
@@ -285,10 +289,13 @@ describe("IAM", () => {
     expect(JSON.stringify(statements)).not.toContain("billmgr-credentials");
   });
 
-  it("lets every vendor route read and write the register and read the credentials parameter, nothing more", () => {
+  it("lets every vendor route read and write the register and read the credentials parameter, nothing more; those that record alerts batch-write them", () => {
+    const recording = routes.filter((r) => r.alerts).map((r) => r.handler);
+    // A money call settled on a retry, left to staff, or settled by an operator records its alert there and then.
+    expect(recording.sort()).toEqual(["order-licence", "renew-licence", "settle-outcome"]);
     for (const route of routes.filter((r) => r.vendor)) {
       const statements = statementsOf(stack, json, fn(route.handler));
-      expect(new Set(statements.flatMap(actionsOf))).toEqual(
+      expect(new Set(statements.flatMap(actionsOf)), route.handler).toEqual(
         new Set([
           "logs:CreateLogStream",
           "logs:PutLogEvents",
@@ -298,6 +305,7 @@ describe("IAM", () => {
           "dynamodb:PutItem",
           "dynamodb:UpdateItem",
           "dynamodb:DeleteItem",
+          ...(route.alerts ? ["dynamodb:BatchWriteItem"] : []),
           "ssm:GetParameter",
         ]),
       );
@@ -416,6 +424,8 @@ describe("the REST API", () => {
       "method.request.querystring.cursor": false,
     });
     expect(params("DELETE", "/licenses/{id}")).toEqual({ "method.request.path.id": true });
+    expect(params("GET", "/outcomes")).toEqual({ "method.request.querystring.state": false });
+    expect(params("POST", "/outcomes/{key}")).toEqual({ "method.request.path.key": true });
   });
 
   it("validates request parameters (bodies are the handlers')", () => {
@@ -938,6 +948,23 @@ describe("context", () => {
     expect(functionOf(stack, json, fn("order-licence")).env).not.toHaveProperty("CATALOGUE_JSON");
   });
 
+  it("tell the operators' routes, and only them, which clients are operators; nobody by default", () => {
+    const operatorRoutes = routes.filter((r) => r.operator).map((r) => r.handler);
+    expect(operatorRoutes.sort()).toEqual(["list-outcomes", "settle-outcome"]);
+    for (const desk of allFunctions)
+      expect(functionOf(stack, json, desk).env).not.toHaveProperty("OPERATOR_CLIENTS");
+    // In cdk.json a list; on the command line a JSON list or comma-separated names.
+    for (const operatorClients of [["ops", "night shift"], "ops, night shift", '["ops","night shift"]']) {
+      const told = synthDesk({ operatorClients });
+      for (const [handler, desk] of told.stack.routeFunctions)
+        expect(functionOf(told.stack, told.json, desk).env.OPERATOR_CLIENTS, handler).toBe(
+          operatorRoutes.includes(handler) ? "ops,night shift" : undefined,
+        );
+      for (const desk of [told.stack.authorizer, told.stack.watcher.function, told.stack.reconciler.function])
+        expect(functionOf(told.stack, told.json, desk).env).not.toHaveProperty("OPERATOR_CLIENTS");
+    }
+  });
+
   it.each([
     [{ logRetentionDays: 42 }, /logRetentionDays/],
     [{ alertEmails: ["not-an-address"] }, /alertEmails/],
@@ -956,6 +983,9 @@ describe("context", () => {
     [{ vendorErrorRatePercent: 0 }, /vendorErrorRatePercent/],
     [{ catalogueJson: "{not json" }, /JSON/],
     [{ catalogueJson: { currency: "EUR", products: [] } }, /catalogue/],
+    [{ operatorClients: ["ops,night"] }, /operatorClients: not a client name .*"ops,night"/],
+    [{ operatorClients: "ops, " }, /operatorClients: not a client name/],
+    [{ operatorClients: [42] }, /operatorClients must be a list of API client names/],
   ])("refuses %j at synth", (context, message) => {
     expect(() => synthDesk(context)).toThrow(message);
   });

@@ -54,6 +54,11 @@ describe("npm start with a setting it cannot use", () => {
       () => ({ IDEMPOTENCY_TTL_HOURS: "1" }),
       /^npm start: invalid configuration: IDEMPOTENCY_TTL_HOURS: .+$/,
     ],
+    [
+      "one token for the client and the operator",
+      () => ({ API_TOKEN: "same-token-0123456789abcdef", OPERATOR_TOKEN: "same-token-0123456789abcdef" }),
+      /^npm start: invalid configuration: OPERATOR_TOKEN: must differ from API_TOKEN$/,
+    ],
   ];
 
   // Concurrent: each case is a Node process loading the whole desk, and they share nothing but the held port.

@@ -31,6 +31,18 @@ describe("npm start", () => {
     expect(first.output()).toMatch(/register: dynalite at http:\/\/127\.0\.0\.1:\d+/);
     expect(first.output()).toMatch(/vendor: {3}the in-process sandbox/);
     expect(first.output()).toMatch(/clock: {4}pinned to 2021-05-01/);
+    // An operator's token of its own, generated and printed, beside API_TOKEN's client `local`.
+    const operator =
+      /operator: Authorization: Bearer ([0-9a-f]{64}) {3}\(client "operator": GET \/outcomes, POST \/outcomes\/\{key\}; generated for this run; set OPERATOR_TOKEN to choose one\)/.exec(
+        first.output(),
+      )?.[1];
+    expect(operator, first.output()).toBeDefined();
+    const asOperator = await fetch(`${first.url}/outcomes`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    expect([asOperator.status, await asOperator.json()]).toEqual([200, { items: [] }]);
+    const asClient = await fetch(`${first.url}/outcomes`, { headers: auth });
+    expect(asClient.status).toBe(403);
     const created = await fetch(`${first.url}/licenses`, {
       method: "POST",
       headers: { ...auth, "idempotency-key": "start-1", "content-type": "application/json" },

@@ -203,6 +203,28 @@ describe("from sent to completed", () => {
     );
     expect(leases.filter(Boolean)).toHaveLength(1);
   });
+
+  it("ends a lease only for its holder, after which another may lease at once", async () => {
+    const sent = intentOf("undecided", { lockedUntil: NOW - 1 });
+    await register.idempotency.claim(sent, NOW - 60_000);
+    await register.idempotency.markSent(sent.scope, sent.key, {}, NOW - 60_000, sent.lockedUntil);
+    expect(await register.idempotency.lease(sent.scope, sent.key, NOW, NOW + 30_000)).toBe(true);
+    expect(await register.idempotency.lease(sent.scope, sent.key, NOW + 1, NOW + 30_001)).toBe(false);
+    // Not this lease: nothing changes.
+    expect(await register.idempotency.endLease(sent.scope, sent.key, NOW + 29_999)).toBe(false);
+    expect(await register.idempotency.lease(sent.scope, sent.key, NOW + 2, NOW + 30_002)).toBe(false);
+    expect(await register.idempotency.endLease(sent.scope, sent.key, NOW + 30_000)).toBe(true);
+    expect(await register.idempotency.lease(sent.scope, sent.key, NOW + 3, NOW + 30_003)).toBe(true);
+    // Completed: no lease to end.
+    await register.idempotency.complete(
+      sent.scope,
+      sent.key,
+      { statusCode: 200, body: {} },
+      "applied",
+      NOW / 1000 + 60,
+    );
+    expect(await register.idempotency.endLease(sent.scope, sent.key, NOW + 30_003)).toBe(false);
+  });
 });
 
 describe("holds", () => {

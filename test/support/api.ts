@@ -8,6 +8,8 @@ import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const OTHER_TOKEN = "unknown-token-0123456789abcdef";
+/** Client `operator`: an operator's only where the harness's OPERATOR_CLIENTS names it. */
+export const OPERATOR_TOKEN = "operator-token-0123456789abcdef";
 
 export interface Answer {
   status: number;
@@ -36,6 +38,7 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
       BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
       BILLMGR_RETRY_BASE_MS: "1",
       API_TOKEN: TOKEN,
+      OPERATOR_TOKEN,
       ...options.env,
     },
   });
