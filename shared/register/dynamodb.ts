@@ -16,7 +16,8 @@ import { nightLedger } from "./night-ledger.ts";
 
 export { IdempotencyRecordNotFoundError, idempotencyKey } from "./intents.ts";
 
-import { isConditionFailure, queryAll } from "./queries.ts";
+import { conditional, conditionalWrite } from "./conditional.ts";
+import { queryAll } from "./queries.ts";
 import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./table.ts";
 import {
   type AuditEntry,
@@ -93,21 +94,15 @@ function licenceStore(
       );
     },
 
-    async create(record) {
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: licenceItem(record, 1),
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
-    },
+    create: (record) =>
+      conditional(
+        doc,
+        new PutCommand({
+          TableName: table,
+          Item: licenceItem(record, 1),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
 
     createMany: (records) =>
       createNewLicences(
@@ -124,22 +119,19 @@ function licenceStore(
 
     async update(id, changes, options = {}) {
       const update = licenceUpdate(id, changes, options.ifVersion);
-      try {
-        const { Attributes } = await doc.send(
-          new UpdateCommand({ TableName: table, Key: licenceKey(id), ...update, ReturnValues: "ALL_NEW" }),
-        );
-        return Attributes ? toLicence(Attributes) : undefined;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // Missing, or at another version: one read tells which (dynalite cannot return the item).
-        const { Item } = await doc.send(
-          new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
-        );
-        if (!Item) return undefined;
-        throw new StaleRecordError(
-          `licence ${id}: written meanwhile (version ${Item.version ?? 0}, expected ${options.ifVersion})`,
-        );
-      }
+      const written = await conditionalWrite(
+        doc,
+        new UpdateCommand({ TableName: table, Key: licenceKey(id), ...update, ReturnValues: "ALL_NEW" }),
+      );
+      if (written) return written.Attributes ? toLicence(written.Attributes) : undefined;
+      // Missing, or at another version: one read tells which (dynalite cannot return the item).
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
+      );
+      if (!Item) return undefined;
+      throw new StaleRecordError(
+        `licence ${id}: written meanwhile (version ${Item.version ?? 0}, expected ${options.ifVersion})`,
+      );
     },
 
     async list(query) {
