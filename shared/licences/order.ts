@@ -2,12 +2,8 @@ import { BillmgrVendorError } from "../billmgr/errors.ts";
 import type { LicenceSummary } from "../billmgr/licence.ts";
 import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
 import { canonicalIp } from "../ip.ts";
-import {
-  type IntentRef,
-  type LicenceRecord,
-  StaleRecordError,
-  type StoredResponse,
-} from "../register/types.ts";
+import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import { updateAtVersion } from "../register/update-at-version.ts";
 import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
@@ -157,23 +153,16 @@ async function orderedAnswer(
 async function storeOrdered(ctx: DeskContext, record: LicenceRecord): Promise<LicenceRecord | undefined> {
   const { licences } = ctx.register;
   if (await licences.create(record)) return licences.get(record.id);
-  for (let attempt = 0; ; attempt++) {
-    const current = await licences.get(record.id);
-    if (!current) return undefined;
-    const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+  const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+  return updateAtVersion(licences, record.id, (current) => {
     // A view of the vendor read since ours (the sync's) is kept.
     const newer = current.syncedAt !== undefined && current.syncedAt >= (record.syncedAt ?? "");
     const changes = {
       ...(newer ? {} : vendor),
       ...(current.autoRenew === null && autoRenew !== null && { autoRenew }),
     };
-    if (Object.keys(changes).length === 0) return current;
-    try {
-      return await licences.update(record.id, changes, { ifVersion: current.version ?? 0 });
-    } catch (error) {
-      if (!(error instanceof StaleRecordError) || attempt >= 3) throw error;
-    }
-  }
+    return Object.keys(changes).length === 0 ? undefined : changes;
+  });
 }
 
 /**

@@ -3,14 +3,14 @@ import type { LicenceList, LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
-import {
-  type DeskWritten,
-  type LicenceChanges,
-  type LicenceRecord,
-  type LicenceStore,
-  type NightSync,
-  StaleRecordError,
+import type {
+  DeskWritten,
+  LicenceChanges,
+  LicenceRecord,
+  LicenceStore,
+  NightSync,
 } from "../register/types.ts";
+import { updateAtVersion } from "../register/update-at-version.ts";
 import { mapLimit } from "./limit.ts";
 
 export interface SyncDeps {
@@ -80,8 +80,6 @@ const VENDOR_FIELDS = [
   "formPending",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 
-/** How often one licence's write is decided again after losing to a concurrent write. */
-const STALE_ROUNDS = 3;
 /** New licences written together (BatchWriteItem's limit). */
 const NEW_BATCH = 25;
 
@@ -276,49 +274,45 @@ export async function syncRegister(
    * updated at the version read. Undefined when there was nothing to write.
    */
   async function write(change: Change, touch: boolean): Promise<Change | undefined> {
-    let before = change.before;
-    if (before === undefined) {
+    if (change.before === undefined) {
       await deps.beforeWrite?.(change);
       if (await deps.licences.create({ ...change.after, version: undefined })) {
         return { ...change, after: { ...change.after, version: 1 } };
       }
-      // Created meanwhile (an order through the API): update it like any other.
-      before = await deps.licences.get(change.after.id);
-      if (before === undefined) return undefined;
+      // Created meanwhile (an order through the API): update it like any other, as it is now.
     }
-    for (let round = 0; ; round++) {
-      // Someone read the vendor's whole form since we did (a refresh, an order's answer): ours is stale
-      // for this licence, and tomorrow's read settles it. (The desk's own calls stamp only the fields
-      // they wrote: see vendorChanges.)
-      const readAt = change.readAt ?? listedAt;
-      if ((before.deskWrites?.form ?? "") > readAt) return undefined;
-      const fields = vendorChanges(before, change.after, readAt);
-      const nothing = Object.keys(fields).length === 0;
-      // Read only to catch a key change that turned out to be none: remember the read, or the same
-      // date makes us read it every night.
-      if (nothing && !touch) return undefined;
-      const next: Change = { ...change, before, after: { ...before, ...fields } };
-      if (!nothing) await deps.beforeWrite?.(next);
-      try {
-        const after = await deps.licences.update(
-          before.id,
-          {
-            ...fields,
-            // The night's mark, in the same write: a rerun counts from the register, exactly.
-            ...(!nothing && change.after.goneSince === undefined && { syncChangedOn: night }),
-            syncedAt: change.after.syncedAt,
-            updatedAt: at.toISOString(),
-          },
-          { ifVersion: before.version ?? 0 },
-        );
-        if (after === undefined) return undefined;
-        return nothing ? undefined : { ...next, after };
-      } catch (error) {
-        if (!(error instanceof StaleRecordError) || round + 1 >= STALE_ROUNDS) throw error;
-        before = await deps.licences.get(before.id);
-        if (before === undefined) return undefined;
-      }
-    }
+    const readAt = change.readAt ?? listedAt;
+    /** The change the last round decided to write; undefined when it decided to write nothing. */
+    let decided: { next: Change; nothing: boolean } | undefined;
+    const after = await updateAtVersion(
+      deps.licences,
+      change.after.id,
+      async (before) => {
+        decided = undefined;
+        // Someone read the vendor's whole form since we did (a refresh, an order's answer): ours is
+        // stale for this licence, and tomorrow's read settles it. (The desk's own calls stamp only the
+        // fields they wrote: see vendorChanges.)
+        if ((before.deskWrites?.form ?? "") > readAt) return undefined;
+        const fields = vendorChanges(before, change.after, readAt);
+        const nothing = Object.keys(fields).length === 0;
+        // Read only to catch a key change that turned out to be none: remember the read, or the same
+        // date makes us read it every night.
+        if (nothing && !touch) return undefined;
+        const next: Change = { ...change, before, after: { ...before, ...fields } };
+        if (!nothing) await deps.beforeWrite?.(next);
+        decided = { next, nothing };
+        return {
+          ...fields,
+          // The night's mark, in the same write: a rerun counts from the register, exactly.
+          ...(!nothing && change.after.goneSince === undefined && { syncChangedOn: night }),
+          syncedAt: change.after.syncedAt,
+          updatedAt: at.toISOString(),
+        };
+      },
+      { current: change.before },
+    );
+    if (after === undefined || decided === undefined || decided.nothing) return undefined;
+    return { ...decided.next, after };
   }
 
   const missing = list.complete
