@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { readWatcherConfig } from "../shared/config.ts";
+import { log } from "../shared/log.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { publishing } from "./lib/metrics.ts";
 import { alertNotifier } from "./lib/notifier.ts";
@@ -23,20 +24,16 @@ async function reconcilePass(
   // The pass's clock is the desk's (Date.now in Lambda); it stops taking intents before the timeout.
   const deadlineMs = remaining === undefined ? undefined : Date.now() + remaining - SENDING_MARGIN_MS;
   const report = await reconcileAndTell(deskDeps, notifier, new Date(), deadlineMs);
-  console.log(
-    JSON.stringify({
-      level: "INFO",
-      message: "reconcile pass done",
-      settled: report.settled.length,
-      pending: report.pending,
-      overdue: report.overdue,
-      undecided: report.undecided,
-      deferred: report.deferred,
-      stale: report.stale.length,
-      alertsSent: report.alertsSent,
-      alertsUndelivered: report.alertsUndelivered,
-    }),
-  );
+  log("INFO", "reconcile pass done", {
+    settled: report.settled.length,
+    pending: report.pending,
+    overdue: report.overdue,
+    undecided: report.undecided,
+    deferred: report.deferred,
+    stale: report.stale.length,
+    alertsSent: report.alertsSent,
+    alertsUndelivered: report.alertsUndelivered,
+  });
   return {
     settled: report.settled.length,
     pending: report.pending,

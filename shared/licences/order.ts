@@ -2,6 +2,7 @@ import { BillmgrVendorError } from "../billmgr/errors.ts";
 import type { LicenceSummary } from "../billmgr/licence.ts";
 import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
 import { canonicalIp } from "../ip.ts";
+import { log } from "../log.ts";
 import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
 import { updateAtVersion } from "../register/update-at-version.ts";
 import { pendingOf } from "../watcher/delivery.ts";
@@ -119,15 +120,11 @@ async function orderedAnswer(
     ctx.register.idempotency.claimLicenceId(id, ref),
   ).catch(() => undefined);
   if (claimed === false) {
-    console.error(
-      JSON.stringify({
-        level: "ERROR",
-        message: "an ordered licence's id is claimed by another intent",
-        licence: id,
-        client: ref.scope,
-        key: ref.key,
-      }),
-    );
+    log("ERROR", "an ordered licence's id is claimed by another intent", {
+      licence: id,
+      client: ref.scope,
+      key: ref.key,
+    });
   }
   let record: LicenceRecord;
   try {
