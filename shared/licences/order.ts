@@ -1,6 +1,7 @@
 import { BillmgrVendorError } from "../billmgr/errors.ts";
 import type { LicenceSummary } from "../billmgr/licence.ts";
 import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
+import { nodesProblem } from "../catalogue/rules.ts";
 import { canonicalIp } from "../ip.ts";
 import { log } from "../log.ts";
 import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
@@ -93,12 +94,10 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
   return { intent, operation };
 }
 
+/** The cluster nodes to order: those asked for, the product's least where none were. */
 function orderNodes(product: Product, nodes: number | undefined): number | undefined {
-  if (nodes !== undefined && !product.nodes)
-    throw new ValidationError({ nodes: `${product.id} has no cluster nodes` });
-  if (product.nodes && nodes !== undefined && (nodes < product.nodes.min || nodes > product.nodes.max)) {
-    throw new ValidationError({ nodes: `must be from ${product.nodes.min} to ${product.nodes.max}` });
-  }
+  const problem = nodesProblem(product, nodes);
+  if (problem !== undefined) throw new ValidationError({ nodes: problem });
   return product.nodes ? (nodes ?? product.nodes.min) : undefined;
 }
 
