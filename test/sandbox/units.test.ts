@@ -2,9 +2,10 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Account } from "../../sandbox/auth.ts";
 import { readSandboxConfig } from "../../sandbox/config.ts";
+import { formatMinor } from "../../sandbox/pricing.ts";
 import { DEFAULT_PRODUCTS, priceOf } from "../../sandbox/products.ts";
 import { el, errorNode, escapeXml, parent, renderJson, renderXml } from "../../sandbox/render.ts";
-import { formatMinor, SandboxState } from "../../sandbox/state.ts";
+import { SandboxState } from "../../sandbox/state.ts";
 import { findSecret } from "../support/secrets.ts";
 import { CREDENTIALS, fixture, xmlDoc } from "./support.ts";
 
