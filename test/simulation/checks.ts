@@ -1,9 +1,11 @@
+import type { IsoDate } from "../../shared/dates.ts";
 import type { IdempotencyRecord, LicenceRecord } from "../../shared/register/types.ts";
 import { alertKeyText } from "../../shared/register/types.ts";
 import { composedLater } from "../../shared/watcher/delivery.ts";
+import { fateOf } from "../../shared/watcher/fate.ts";
 import { summaryLedger } from "../../shared/watcher/phases/summary.ts";
 import { allLicences } from "../../shared/watcher/sync.ts";
-import { type Sim, saysNotApplied, Violation } from "./model.ts";
+import { type LapseNews, type Sim, saysNotApplied, Violation } from "./model.ts";
 import { API_SCOPE, type AttributedCharge, intentId, TIMING, WATCHER_SCOPE, type World } from "./world.ts";
 
 /**
@@ -211,7 +213,7 @@ export function checkNoAlertTwice(world: World): void {
  * (3b) No alert lost, after a healthy watcher night (which sends every pending alert): nothing left
  * pending (save summaries still deferred and alerts a dead process leases), everything ever recorded
  * sent, and every alert the model expects (orders the reconciler settled as placed, licences the vendor
- * suspended, the night's summary) sent.
+ * suspended before their expiry, the night's summary) sent.
  */
 export async function checkAlertsDelivered(
   sim: Sim,
@@ -246,6 +248,48 @@ export async function checkAlertsDelivered(
     if (expected.key.includes("|summary|") && pending.some((p) => alertKeyText(p) === expected.key)) continue;
     throw new Violation(`alert ${expected.key} (${expected.why}) was never sent`);
   }
+}
+
+/**
+ * (3c) A licence the vendor suspended after its expiry is told by the lapse's own mail, never lost: the
+ * `expired` alert for that expiry ("The vendor has suspended it for non-payment"), or `renewal_blocked`
+ * for that expiry, lapsed, sent by the first healthy night from which the watcher will not renew it
+ * (the licence's fate as the desk's mails tell it is not "automatic"). While the watcher still renews it
+ * the suspension is no news of its own (the renewal resumes it; a renewal that fails or stays unknown
+ * has its own mail, checked as recorded and sent above). Settled once told, or once the licence no
+ * longer lapses at that expiry (renewed, deleted). `deferred`: licences a reseller changed during this
+ * night, which the night may have told either way: they are judged by the next healthy night.
+ */
+export async function checkLapsesTold(
+  sim: Sim,
+  world: World,
+  night: IsoDate,
+  startedMs: number,
+  deferred: Set<string>,
+): Promise<void> {
+  const sent = world.mails.flatMap((m) => m.keys);
+  const held = deadLeases(world, startedMs);
+  const { catalogue, settings } = world.watcherDeps();
+  const open: LapseNews[] = [];
+  for (const lapse of sim.lapses) {
+    const subject = `licence:${lapse.id}|`;
+    const tells = (key: string) =>
+      key === `${subject}expired|${lapse.expiresOn}:expired` ||
+      (key.startsWith(`${subject}renewal_blocked|${lapse.expiresOn}:`) && key.endsWith(":lapsed"));
+    if (sent.some(tells) || [...held].some(tells)) continue;
+    const record = await world.rawRegister.licences.get(lapse.id);
+    if (record?.status !== "suspended" || record.expiresOn !== lapse.expiresOn) continue;
+    if (record.goneSince !== undefined) continue;
+    const fate = fateOf(record, catalogue.byPricelist(record.pricelist), night, settings);
+    if (fate.kind === "automatic" || deferred.has(lapse.id)) {
+      open.push(lapse);
+      continue;
+    }
+    throw new Violation(
+      `licence ${lapse.id}, suspended by the vendor after its expiry ${lapse.expiresOn} (written by night ${lapse.night}), is not renewed by the watcher (${fate.kind}), and after night ${night} no expired or renewal_blocked mail for that expiry was ever sent`,
+    );
+  }
+  sim.lapses = open;
 }
 
 /** A run (dead or alive) held one of the night's renewals when the last run started: the summary waits. */

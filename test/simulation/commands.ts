@@ -9,6 +9,7 @@ import { allLicences } from "../../shared/watcher/sync.ts";
 import {
   checkAlertsDelivered,
   checkConverged,
+  checkLapsesTold,
   checkMoney,
   checkNoAlertTwice,
   checkSettled,
@@ -521,11 +522,6 @@ function nextNight(sim: Sim, days: number): IsoDate {
   return addDays(sim.night ?? "2021-05-01", days);
 }
 
-/**
- * A night of the watcher (`copies` at once), killed when `death` says so. The expectations of a night
- * are computed before its first run: the vendor's suspensions the register has not seen yet, and the
- * night's summary. After a healthy night: no alert lost, the register converged, the night's record true.
- */
 /** A reseller's change made while a night runs (`delayMs` after it starts). */
 export interface NightChange {
   what: "autoRenew" | "suspend";
@@ -540,6 +536,12 @@ export interface NightChange {
   after: "start" | "prolong" | "sync-write" | "form-read";
 }
 
+/**
+ * A night of the watcher (`copies` at once), killed when `death` says so. The expectations of a night:
+ * its summary, and the vendor's suspensions its sync wrote (told by a vendor_suspended alert before the
+ * expiry, by the lapse's mail after it). After a healthy night: no alert lost, the register converged,
+ * the night's record true.
+ */
 async function night(
   sim: Sim,
   world: World,
@@ -568,14 +570,21 @@ async function night(
     Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at), death)),
   );
   const changed = await change;
-  // A suspension by the vendor the night's sync wrote (even a run killed right after) is owed its alert.
+  // A suspension by the vendor the night's sync wrote (even a run killed right after) is owed its news:
+  // before the expiry, a vendor_suspended alert of tonight; after it, the lapse's mail (checkLapsesTold).
   for (const [id, after] of await allLicences(world.rawRegister.licences)) {
     const was = before.get(id);
-    if (was && was.status !== "suspended" && after.status === "suspended" && !after.suspendedBy) {
+    if (!was || was.status === "suspended" || after.status !== "suspended" || after.suspendedBy) continue;
+    if (after.expiresOn === undefined || after.expiresOn >= date) {
       const key = `licence:${id}|vendor_suspended|${date}`;
       if (!sim.expectedAlerts.some((e) => e.key === key)) {
-        sim.expectedAlerts.push({ key, why: `night ${date} wrote licence ${id} as suspended by the vendor` });
+        sim.expectedAlerts.push({
+          key,
+          why: `night ${date} wrote licence ${id} as suspended by the vendor before its expiry ${after.expiresOn}`,
+        });
       }
+    } else if (!sim.lapses.some((l) => l.id === id && l.expiresOn === after.expiresOn)) {
+      sim.lapses.push({ id, expiresOn: after.expiresOn, night: date });
     }
   }
   expectSettledAlerts(sim, world, from);
@@ -598,6 +607,8 @@ async function night(
   await waitForLateActs(world);
   if (changed) await checkChangeKept(world, changed, date, vendorBefore);
   await checkAlertsDelivered(sim, world, date, started);
+  // A licence the reseller changed during the night may have been told before or after the change.
+  await checkLapsesTold(sim, world, date, started, changed ? new Set([changed.id]) : new Set());
   await checkConverged(sim, world, date);
 }
 

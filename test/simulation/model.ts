@@ -114,6 +114,17 @@ export interface ExpectedAlert {
   why: string;
 }
 
+/**
+ * A licence the vendor suspended after its expiry (for non-payment), as a night wrote it: the desk tells
+ * that in the licence's `expired` mail for that expiry (or `renewal_blocked`, lapsed), not as
+ * `vendor_suspended`; owed once the watcher will not renew it (see checkLapsesTold).
+ */
+export interface LapseNews {
+  id: string;
+  expiresOn: IsoDate;
+  night: IsoDate;
+}
+
 export interface Sim {
   seq: number;
   intents: Intent[];
@@ -128,7 +139,8 @@ export interface Sim {
   /** Nights run at least once (their summary is expected once a run of theirs completes). */
   nights: Map<IsoDate, { at: Date; expected: ExpectedAlert[] }>;
   expectedAlerts: ExpectedAlert[];
-  /** Licence ids whose register record must converge to the vendor's book after a healthy night. */
+  /** Suspensions after expiry not yet told (or not yet owed). */
+  lapses: LapseNews[];
   stats: Stats;
   /** What happened, one line per command, for the report of a failure. */
   log: string[];
@@ -145,6 +157,7 @@ export function newSim(licences: string[]): Sim {
     owedRerun: undefined,
     nights: new Map(),
     expectedAlerts: [],
+    lapses: [],
     stats: emptyStats(),
     log: [],
   };
