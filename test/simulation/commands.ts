@@ -630,15 +630,19 @@ class ReconcileRaceCommand implements Cmd {
       const done = new Promise<void>((resolve) => {
         answered = resolve;
       });
+      // The race is over once the client has its answer and the pass is done: no hold outlives it.
+      const over = new AbortController();
       const reached = world.hold(
         "idempotency.claim",
         (label, args) => label === "reconciler" && (args[0] as { key?: string }).key === intent.key,
         done,
+        { signal: over.signal },
       );
       const leaving = world.hold(
         `billing.${op.kind === "order" ? "order" : "prolong"}`,
         (label) => label === labelOf(intent),
         reached,
+        { signal: over.signal },
       );
       const from = world.journal.length;
       const attempt = call(world, intent).finally(() => {
@@ -646,12 +650,14 @@ class ReconcileRaceCommand implements Cmd {
         answered();
       });
       try {
-        const sent = await leaving;
+        // Refused before it was sent (in flight, closed...): nothing to race.
+        const sent = await Promise.race([leaving, attempt.then(() => undefined)]);
         const pass = sent
           ? world.op("reconciler", () => world.reconcilePass(state.now()))
           : Promise.resolve(undefined);
         const answer = answerOf(await attempt);
         const passOutcome = await pass;
+        over.abort();
         recordAnswer(sim, intent, answer);
         const came = await reached;
         sim.log.push(
@@ -661,6 +667,7 @@ class ReconcileRaceCommand implements Cmd {
         );
         expectSettledAlerts(sim, world, from);
       } finally {
+        over.abort();
         state.setBalance(balance);
       }
     });
@@ -712,12 +719,16 @@ class SameIpOrderCommand implements Cmd {
         const answered = new Promise<void>((resolve) => {
           secondAnswered = resolve;
         });
+        const over = new AbortController();
         if (this.how === "crossed")
-          void world.hold("billing.order", (label) => label === labelOf(first), answered);
+          void world.hold("billing.order", (label) => label === labelOf(first), answered, {
+            signal: over.signal,
+          });
         const outcomes = await Promise.all([
           call(world, first),
           call(world, second).finally(() => secondAnswered()),
         ]);
+        over.abort();
         recordAnswer(sim, first, answerOf(outcomes[0]), true);
         recordAnswer(sim, second, answerOf(outcomes[1]), true);
         return;
@@ -731,10 +742,18 @@ class SameIpOrderCommand implements Cmd {
       const passOver = new Promise<void>((resolve) => {
         over = resolve;
       });
-      const placed = world.hold("idempotency.claimLicenceId", (label) => label === labelOf(second), passOver);
+      const done = new AbortController();
+      const placed = world.hold(
+        "idempotency.claimLicenceId",
+        (label) => label === labelOf(second),
+        passOver,
+        { signal: done.signal },
+      );
       const from = world.journal.length;
       const attempt = call(world, second);
-      const held = await placed;
+      // Refused (the IP taken, in flight…): it claims nothing, so there is nothing to race.
+      const held = await Promise.race([placed, attempt.then(() => undefined)]);
+      done.abort();
       if (held) {
         await world.op("reconciler", () => world.reconcilePass(world.sandbox.state.now()));
         expectSettledAlerts(sim, world, from);
@@ -836,10 +855,12 @@ async function night(
   if (copies > 1) sim.stats.concurrentNights += 1;
   const from = world.journal.length;
   const started = Date.now();
-  const change = during && changeDuring(sim, world, during);
+  const over = new AbortController();
+  const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(
     Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at), death)),
   );
+  over.abort();
   const changed = await change;
   // A suspension by the vendor the night's sync wrote (even a run killed right after) is owed its news:
   // before the expiry, a vendor_suspended alert of tonight; after it, the lapse's mail (checkLapsesTold).
@@ -893,6 +914,7 @@ async function panelDuringRenewal(
   sim: Sim,
   world: World,
   change: NightChange,
+  nightOver: AbortSignal,
 ): Promise<{ id: string; change: NightChange } | undefined> {
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
@@ -903,6 +925,7 @@ async function panelDuringRenewal(
     (label, args) =>
       label.startsWith("watcher:") && String((args[0] as { key?: string }).key).startsWith("watch:"),
     released,
+    { signal: nightOver },
   );
   if (!held) {
     sim.log.push(`    (the night renewed nothing: no ${change.what} during it)`);
@@ -925,8 +948,9 @@ async function changeDuring(
   sim: Sim,
   world: World,
   change: NightChange,
+  nightOver: AbortSignal,
 ): Promise<{ id: string; change: NightChange } | undefined> {
-  if (isPanelChange(change)) return panelDuringRenewal(sim, world, change);
+  if (isPanelChange(change)) return panelDuringRenewal(sim, world, change, nightOver);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const id = pickOf(sim.licences, change.pick) as string;
   if (change.after === "prolong") {

@@ -220,15 +220,15 @@ export interface World {
    */
   pause(point: string, match: (label: string, args: unknown[]) => boolean, ms: number): Promise<boolean>;
   /**
-   * Holds the next matching call of `store.method` until `until` settles (at most `maxMs`), to sequence a
-   * race exactly: resolves with the held call's label and arguments once it is held, or undefined when
-   * no such call came within `maxMs`.
+   * Holds the next matching call of `store.method` until `until` settles (at most `maxMs`, 3 s), to
+   * sequence a race exactly: resolves with the held call's label and arguments once it is held, or
+   * undefined when no such call came within `maxMs` or before `signal` aborted (the race is over).
    */
   hold(
     point: string,
     match: (label: string, args: unknown[]) => boolean,
     until: Promise<unknown>,
-    maxMs?: number,
+    options?: { maxMs?: number; signal?: AbortSignal },
   ): Promise<{ label: string; args: unknown[] } | undefined>;
   /** The reseller acts in the vendor's panel (no call, no desk): charged as the panel's, never an intent's. */
   panel(action: PanelAction, duringRenewal?: PanelEntry["duringRenewal"]): PanelEntry;
@@ -651,7 +651,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           resolve(false);
         }, 3000);
       }),
-    hold: (point, match, until, maxMs = 3000) =>
+    hold: (point, match, until, { maxMs = 3000, signal } = {}) =>
       new Promise((resolve) => {
         const bounded = Promise.race([until, new Promise((r) => setTimeout(r, maxMs))]);
         const pause = {
@@ -661,11 +661,16 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           started: (label: string, args: unknown[]) => resolve({ label, args }),
         };
         pauses.push(pause);
-        setTimeout(() => {
+        const drop = () => {
           const at = pauses.indexOf(pause);
           if (at >= 0) pauses.splice(at, 1);
           resolve(undefined);
-        }, maxMs);
+        };
+        const timer = setTimeout(drop, maxMs);
+        signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          drop();
+        });
       }),
     panel(action, duringRenewal) {
       const n = panelLog.length + 1;
