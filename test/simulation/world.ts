@@ -33,7 +33,15 @@ import { freshTable } from "../support/dynamodb.ts";
  * charge maps to exactly one intent: `api:<scope>:<key>`, or a watcher night's `watch:<id>:<night>` key.
  */
 
-/** The simulation's clocks and limits (ms). Small, so one run takes seconds. */
+/**
+ * The simulation's clocks and limits (ms). Small, so one run takes seconds. They run on the wall
+ * clock: the desk's locks, settle windows and leases read `Date.now()` (licences/context.ts gives every
+ * intent `nowMs: () => Date.now()`, licence-hold.ts and the reconciler's age read it directly; only the
+ * watcher takes a `nowMs`), so the simulation sleeps them out (waitForSettle, the last night's wait for
+ * leases). Moving them on an injected clock needs a `nowMs` in DeskDeps used by those three, and the
+ * sandbox's delayed acts (`slow`, `act-late`: real timers in sandbox/pauses.ts) on the same clock; the
+ * vendor timeout stays real time (a socket's).
+ */
 export const TIMING = {
   /** BILLMGR_TIMEOUT_MS: a lost answer costs this much. */
   vendorTimeoutMs: 300,
