@@ -39,6 +39,8 @@ export const Licence = v.object({
   syncAddedOn: v.optional(v.string()),
   /** The last night the nightly sync found it changed at the vendor. */
   syncChangedOn: v.optional(v.string()),
+  /** The night the desk first saw it suspended at the vendor while it still ran (never renewed as a lapse). */
+  suspendedOn: v.optional(v.string()),
   formPending: v.optional(v.boolean()),
   /** Set while the licence is suspended on purpose through this API: the watcher never renews it. */
   suspendedBy: v.optional(v.literal("desk")),

@@ -3,6 +3,7 @@ import { type Product, renewalsOpen } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import type { LicenceChanges, LicenceRecord, StoredResponse } from "../register/types.ts";
 import { updateAtVersion } from "../register/update-at-version.ts";
+import { suspensionMark } from "../watcher/plan.ts";
 import type { DeskContext } from "./context.ts";
 import { AlreadyAtCapError, LifecycleClosedError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
@@ -175,6 +176,7 @@ async function checkVendorView(
     statusCode: vendor.statusCode,
     ...(vendor.expiresOn !== undefined && { expiresOn: vendor.expiresOn }),
     ...(vendor.period !== undefined && { period: vendor.period }),
+    ...suspensionMark(record, vendor, ctx.today),
     deskWrites: { form: readFrom },
   };
   await retried(`store the vendor's view of ${id}`, () => ctx.register.licences.update(id, seen)).catch(

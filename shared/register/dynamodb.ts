@@ -352,6 +352,7 @@ function fromLicence(record: LicenceRecord): Item {
     goneSince: record.goneSince,
     syncAddedOn: record.syncAddedOn,
     syncChangedOn: record.syncChangedOn,
+    suspendedOn: record.suspendedOn,
     formPending: record.formPending,
     suspendedBy: record.suspendedBy,
   };
@@ -368,6 +369,7 @@ const OPTIONAL_LICENCE_FIELDS = [
   "goneSince",
   "syncAddedOn",
   "syncChangedOn",
+  "suspendedOn",
   "formPending",
   "suspendedBy",
   "version",

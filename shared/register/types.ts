@@ -38,6 +38,12 @@ export interface LicenceRecord {
   syncAddedOn?: IsoDate;
   /** The last night the sync found it changed at the vendor. */
   syncChangedOn?: IsoDate;
+  /**
+   * The night the desk first saw it suspended at the vendor (by its sync, or a renewal's last read),
+   * while it still ran: a licence suspended before its expiry was suspended on purpose, and is not
+   * renewed as a lapse once its expiry passes. Cleared when it runs again.
+   */
+  suspendedOn?: IsoDate;
   /** Its form could not be read at the last sync (key, nodes unknown): the next sync reads it again. */
   formPending?: boolean;
   /**

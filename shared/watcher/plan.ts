@@ -37,6 +37,33 @@ export function isLive(record: LicenceRecord): boolean {
   return record.status !== "deleted" && record.goneSince === undefined;
 }
 
+/** Seen suspended at the vendor on or before its expiry day: suspended on purpose, not for non-payment. */
+function suspendedWhileRunning(record: LicenceRecord): boolean {
+  return (
+    record.suspendedOn !== undefined &&
+    record.expiresOn !== undefined &&
+    record.suspendedOn <= record.expiresOn
+  );
+}
+
+/**
+ * The `suspendedOn` mark a licence's new vendor view calls for: set the night it is first seen
+ * suspended while it still ran (a licence first seen already suspended and past its expiry is taken as
+ * unpaid), removed once it runs again; undefined when the mark stays as it is.
+ */
+export function suspensionMark(
+  before: Pick<LicenceRecord, "status" | "suspendedOn"> | undefined,
+  after: Pick<LicenceRecord, "status" | "expiresOn">,
+  night: IsoDate,
+): Pick<LicenceRecord, "suspendedOn"> | undefined {
+  if (after.status === "suspended") {
+    if (before?.status === "suspended") return undefined;
+    const running = after.expiresOn === undefined || after.expiresOn >= night;
+    return running ? { suspendedOn: night } : undefined;
+  }
+  return before?.suspendedOn !== undefined ? { suspendedOn: undefined } : undefined;
+}
+
 /** The shortest period that takes the licence to the cap (the vendor trims it there), else the longest. */
 function periodToCap(product: Product, expiresOn: IsoDate, cap: IsoDate): RenewPeriod {
   const periods = product.periods.filter((p): p is RenewPeriod => p === 1 || p === 12).sort((a, b) => a - b);
@@ -65,8 +92,10 @@ export function decideRenewal(
   if (record.suspendedBy === "desk") {
     return due ? { action: "blocked", why: "suspended_by_desk", lapsed } : none;
   }
-  // Suspended before its expiry means suspended on purpose (by the reseller or the vendor): not ours to renew.
-  if (record.status !== "active" && !(record.status === "suspended" && lapsed)) {
+  // Suspended before its expiry means suspended on purpose (by the reseller or the vendor): not ours to
+  // renew, then or once it lapses. Only a suspension for non-payment (after the expiry) is renewed.
+  const unpaid = record.status === "suspended" && lapsed && !suspendedWhileRunning(record);
+  if (record.status !== "active" && !unpaid) {
     if (!due) return none;
     const why = record.status === "suspended" ? "suspended_before_expiry" : "not_active";
     return { action: "blocked", why, lapsed };

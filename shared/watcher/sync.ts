@@ -5,6 +5,7 @@ import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
 import type { LicenceRecord, LicenceStore, NightSync } from "../register/types.ts";
 import { mapLimit } from "./limit.ts";
+import { suspensionMark } from "./plan.ts";
 import { batchWriter } from "./sync/batch-writer.ts";
 import { type Change, changeWriter } from "./sync/change-writer.ts";
 import { keyChangedSinceRead, planSync } from "./sync/plan.ts";
@@ -142,7 +143,12 @@ async function readForm(
   const readAt = new Date(view.nowMs()).toISOString();
   try {
     const details = await deps.billing.get(row.id);
-    const after = { ...recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at), ...added };
+    const vendor = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
+    const after = {
+      ...vendor,
+      ...added,
+      ...(before === undefined && suspensionMark(undefined, vendor, night)),
+    };
     const current = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
     return { before, after: current, readAt };
   } catch (error) {

@@ -407,6 +407,21 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
     expect(next.sent.filter((a) => a.kind === "vendor_suspended")).toEqual([]);
   });
 
+  it("suspended in the vendor's panel before its expiry: never renewed as a lapse once its expiry passes", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "held-back", ip: "10.2.0.6", expiredate: "2021-05-05", autoRenew: 1 }),
+    );
+    await h.billing.suspend(id); // in the vendor's panel, before the night
+    await h.run("2021-05-01", watcherDeps());
+    expect(await h.record(id)).toMatchObject({ status: "suspended", suspendedOn: "2021-05-01" });
+    expect(sentKinds()).toContain("vendor_suspended");
+    // Its expiry passes while it stays suspended: still the reseller's suspension, not a lapse to renew.
+    const lapsed = await h.run("2021-05-07", watcherDeps());
+    expect(lapsed.renewed).toEqual([]);
+    expect(lapsed.blocked).toMatchObject([{ id, why: "suspended_before_expiry" }]);
+    expect(h.prolongs()).toBe(0);
+  });
+
   it("deleted in the vendor's panel after the night's sync: not renewed, and staff told", async () => {
     const id = await h.seed(
       fleetLicence({ name: "panel-deleted", ip: "10.2.0.5", expiredate: "2021-05-03", autoRenew: 1 }),

@@ -153,11 +153,15 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
     }
     if (record?.status === "completed" && record.outcome === "applied") {
       const charge = charges[0];
+      const named = (record.response?.body as { id?: string } | undefined)?.id;
+      if (!charge && panelTwin(world, record, named)) {
+        sim.stats.exempted += 1;
+        continue;
+      }
       if (!charge)
         throw new Violation(
           `intent ${id} completed as applied (${JSON.stringify(record.response?.body)}) but the vendor never charged it`,
         );
-      const named = (record.response?.body as { id?: string } | undefined)?.id;
       if (charge.func === "soft.order.param" && named !== charge.elid) {
         throw new Violation(
           `order ${id} completed as licence ${named}, but the licence it paid for is ${charge.elid}`,
@@ -167,6 +171,8 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
     const success = intent?.answers.find((a) => a.status >= 200 && a.status < 300);
     if (success) {
       const charge = charges[0];
+      const twin = record && panelTwin(world, record, (success.body as { id?: string } | undefined)?.id);
+      if (!charge && twin) continue;
       if (!charge)
         throw new Violation(
           `the client was answered ${success.status} for ${id}, but the vendor never charged it`,
@@ -254,6 +260,24 @@ export function interference(sim: Sim, world: World, record: IdempotencyRecord):
       i.kind === "order" && i.key !== record.key && (canonicalIp((i.body as { ip: string }).ip) ?? "") === ip,
   );
   return other && `order ${other.scope}|${other.key} of the same IP`;
+}
+
+/**
+ * The one case the vendor's records cannot tell apart, by design (docs/api.md): an unanswered call that
+ * never reached the vendor, and the reseller doing the very same thing in the vendor's panel meanwhile
+ * (a renewal to the exact expiry the call expected; an order of the same product, IP and name). The
+ * evidence then settles the call as applied, with the panel's licence: one charge in all (the panel's),
+ * the licence as the client asked. Accepted only when such a panel charge on that very licence exists,
+ * made after the call was sent.
+ */
+function panelTwin(world: World, record: IdempotencyRecord, named: string | undefined): boolean {
+  const request = record.request as { id?: string } | undefined;
+  const licenceId = record.operation === "renew" ? request?.id : named;
+  const func = record.operation === "renew" ? "service.prolong" : "soft.order.param";
+  const since = (record.sentAt ?? 0) - TIMING.lockMs;
+  return world.charges.some(
+    (c) => c.label?.startsWith("panel:") && c.func === func && c.elid === licenceId && c.wallMs >= since,
+  );
 }
 
 /** Staff were told (or the ledger holds, to tell them) that this intent's outcome is undecided. */

@@ -1,6 +1,7 @@
 import type { IsoDate } from "../../dates.ts";
 import type { DeskWritten, LicenceChanges, LicenceRecord, LicenceStore } from "../../register/types.ts";
 import { updateAtVersion } from "../../register/update-at-version.ts";
+import { suspensionMark } from "../plan.ts";
 
 /** What changed in one licence, for the alerts that follow. */
 export interface Change {
@@ -104,7 +105,8 @@ export function changeWriter(deps: ChangeWriterDeps): WriteChange {
         // stale for this licence, and tomorrow's read settles it. (The desk's own calls stamp only the
         // fields they wrote: see vendorChanges.)
         if ((before.deskWrites?.form ?? "") > readAt) return undefined;
-        const fields = vendorChanges(before, change.after, readAt);
+        const vendor = vendorChanges(before, change.after, readAt);
+        const fields = { ...vendor, ...suspensionMark(before, { ...before, ...vendor }, night) };
         const nothing = Object.keys(fields).length === 0;
         // Read only to catch a key change that turned out to be none: remember the read, or the same
         // date makes us read it every night.
