@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { METRICS_NAMESPACE } from "../../shared/metrics.ts";
-import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
 import { emfDuring, seriesOf, valuesOf } from "./support.ts";
 
 /**
@@ -20,7 +20,6 @@ beforeAll(async () => {
       // The stack's route limits (one retry of a read), a short timeout to keep the fault tests quick.
       BILLMGR_RETRIES: "1",
       BILLMGR_TIMEOUT_MS: "400",
-      TEST_ONLY_RECONCILE_AFTER_SECONDS: "1",
     },
   });
 });
@@ -35,7 +34,12 @@ const lite = (extra: Record<string, unknown> = {}) => ({
   period: 1,
   ...extra,
 });
-const settle = () => new Promise((done) => setTimeout(done, 1100));
+/** Waits (on the moved clock) as long as the answer's Retry-After says: past the settle window. */
+const waitAsTold = (answer: Answer) => {
+  const seconds = Number(answer.headers["retry-after"]);
+  expect(seconds, "Retry-After").toBeGreaterThanOrEqual(1);
+  h.advance(seconds * 1000);
+};
 
 describe("a vendor call", () => {
   it("that answers: one VendorCall timing by function and result, and one by result alone", async () => {
@@ -143,12 +147,14 @@ describe("a money outcome", () => {
     expect(outcomes(lost)).toEqual(["MoneyOutcome{operation=order,outcome=unknown}"]);
     expect(seriesOf(lost)).toContain("VendorCall{func=soft.order.param,result=timeout}");
 
+    let pending: Answer | undefined;
     const early = await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(409);
+      pending = await h.call("POST", "/licenses", { body, key: "metric-ghost" });
+      expect(pending.status).toBe(409);
     });
     expect(outcomes(early)).toEqual(["MoneyOutcome{operation=order,outcome=pending}"]);
 
-    await settle();
+    waitAsTold(pending as Answer);
     const settled = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(201);
     });
@@ -158,8 +164,11 @@ describe("a money outcome", () => {
   it("settled as not applied: the call timed out before the vendor acted", async () => {
     const body = lite({ name: "metric-never" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
-    await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-never" }));
-    await settle();
+    let lost: Answer | undefined;
+    await emfDuring(async () => {
+      lost = await h.call("POST", "/licenses", { body, key: "metric-never" });
+    });
+    waitAsTold(lost as Answer);
     const settled = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-never" })).status).toBe(409);
     });

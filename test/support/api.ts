@@ -1,6 +1,6 @@
 import { Agent, request } from "undici";
 import { inject } from "vitest";
-import { pinClock } from "../../functions/lib/clock.ts";
+import { advanceClock, pinClock, resetClock } from "../../functions/lib/clock.ts";
 import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { startLocalApi } from "../../local/server.ts";
 import { VENDOR_CREDENTIALS } from "./secrets.ts";
@@ -22,7 +22,8 @@ export interface Answer {
 
 /**
  * The API as a client sees it: the local server (the real handler modules) over real HTTP,
- * the register on DynamoDB Local, the vendor sandbox, the service clock pinned to `now`.
+ * the register on DynamoDB Local, the vendor sandbox, the service clock pinned to `now`. Time passes by
+ * `advance` (settle windows, locks, leases), never by sleeping.
  */
 export async function apiHarness(options: { now: string; env?: Record<string, string> }) {
   const vendor: VendorSandbox = await vendorSandbox({ now: new Date(`${options.now}T00:00:00Z`) });
@@ -84,11 +85,21 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
       pinClock(instant);
       vendor.sandbox.setNow(instant);
     },
+    /**
+     * Lets `ms` pass for the desk (its business date, its locks, leases and settle windows) and for the
+     * vendor, as a client that waits that long would see. Real timers (request deadlines, the vendor
+     * client's timeouts, the sandbox's late acts) are not moved.
+     */
+    advance(ms: number) {
+      advanceClock(ms);
+      vendor.sandbox.setNow(new Date(vendor.sandbox.state.now().getTime() + ms));
+    },
     async close() {
       await agent.close();
       await api.close();
       await vendor.close();
       pinClock(undefined);
+      resetClock();
     },
   };
 }
