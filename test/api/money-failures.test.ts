@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { type Answer, type ApiHarness, apiHarness } from "../support/api.ts";
 import { dynamoFaultProxy } from "../support/dynamo-faults.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /**
  * The money rules' failure table (docs/api.md, "What happens when something fails"): one test per
@@ -39,13 +40,6 @@ beforeEach(() => {
   dynamo.clear();
 });
 
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "paid",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
 const prolongs = () => h.vendor.calls("service.prolong");
 const orders = () => h.vendor.calls("soft.order.param");
 const charged = async () => ((await h.vendor.state()) as unknown as { chargedMinor: number }).chargedMinor;
@@ -85,7 +79,7 @@ async function followLiterally(
 }
 
 async function bought(): Promise<{ id: string; expiresOn: string }> {
-  const answer = await h.call("POST", "/licenses", { body: lite(), key: crypto.randomUUID() });
+  const answer = await h.call("POST", "/licenses", { body: liteOrder(), key: crypto.randomUUID() });
   expect(answer.status).toBe(201);
   return answer.body;
 }
@@ -226,7 +220,7 @@ describe("renewals: every failure point, and the client that follows the answers
 describe("orders", () => {
   it("a lost order for a long-form IPv6 the vendor keeps short: found after the window, never bought twice", async () => {
     const n = Math.floor(Math.random() * 0xffff).toString(16);
-    const body = lite({ ip: `2001:DB8:0:0:0:0:${n}:1`, name: "v6-lost" });
+    const body = liteOrder({ ip: `2001:DB8:0:0:0:0:${n}:1`, name: "v6-lost" });
     await h.vendor.fault("soft.order.param", "act-then-hang", 1);
     const [calls, money] = [orders(), await charged()];
     const { final, codes } = await followLiterally((key) => h.call("POST", "/licenses", { body, key }));
@@ -237,7 +231,7 @@ describe("orders", () => {
   });
 
   it("an order the vendor places late: pending, then 201 with that licence", async () => {
-    const body = lite({ name: "late-order" });
+    const body = liteOrder({ name: "late-order" });
     await h.vendor.fault("soft.order.param", "act-late", 1, 200);
     const [calls, money] = [orders(), await charged()];
     const key = crypto.randomUUID();
@@ -254,7 +248,7 @@ describe("orders", () => {
   });
 
   it("an order that never reached the vendor: order_not_placed only after the window; the new key buys one", async () => {
-    const body = lite({ name: "never-placed" });
+    const body = liteOrder({ name: "never-placed" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
     const money = await charged();
     const { final, codes } = await followLiterally((key) => h.call("POST", "/licenses", { body, key }));
@@ -268,7 +262,7 @@ describe("orders", () => {
     // A pass as Lambda runs it, with its own time left (real time, which a moved clock never shortens).
     const { handler } = await import("../../functions/reconciler.ts");
     const lambda = { getRemainingTimeInMillis: () => 300_000 };
-    const body = lite({ name: "reconciled" });
+    const body = liteOrder({ name: "reconciled" });
     await h.vendor.fault("soft.order.param", "act-then-drop", 1);
     const key = crypto.randomUUID();
     const lost = await h.call("POST", "/licenses", { body, key });
@@ -299,7 +293,7 @@ describe("orders", () => {
   ])("a %s the vendor cannot hold as sent (%j): 400 naming it, nothing sent", async (field, value) => {
     const calls = h.vendor.sandbox.calls.length;
     const answer = await h.call("POST", "/licenses", {
-      body: lite({ [field]: value }),
+      body: liteOrder({ [field]: value }),
       key: crypto.randomUUID(),
     });
     expect(answer.status).toBe(400);

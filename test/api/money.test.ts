@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /**
  * The money rules: an order or a renewal is sent to the vendor at most once per Idempotency-Key,
@@ -14,13 +15,6 @@ beforeAll(async () => {
 afterAll(() => h.close());
 beforeEach(() => h.vendor.sandbox.faults.clear());
 
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "paid",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
 const orders = () => h.vendor.calls("soft.order.param");
 const renewals = () => h.vendor.calls("service.prolong");
 const balance = async () => (await h.vendor.state()).balance;
@@ -35,7 +29,7 @@ const waitAsTold = (answer: Answer) => {
 
 describe("orders", () => {
   it("a retry with the same key and body answers the first result and buys nothing more", async () => {
-    const body = lite();
+    const body = liteOrder();
     const first = await h.call("POST", "/licenses", { body, key: "order-retry" });
     const before = [orders(), await balance()];
     const again = await h.call("POST", "/licenses", { body, key: "order-retry" });
@@ -47,16 +41,16 @@ describe("orders", () => {
   });
 
   it("the same key with another body: 422, nothing sent", async () => {
-    await h.call("POST", "/licenses", { body: lite(), key: "order-other-body" });
+    await h.call("POST", "/licenses", { body: liteOrder(), key: "order-other-body" });
     const before = orders();
-    const other = await h.call("POST", "/licenses", { body: lite(), key: "order-other-body" });
+    const other = await h.call("POST", "/licenses", { body: liteOrder(), key: "order-other-body" });
     expect(other).toMatchObject({ status: 422, body: { error: { code: "idempotency_key_reused" } } });
     expect(orders()).toBe(before);
   });
 
   // Keys are scoped per API client: test/licences/idempotency.test.ts proves that on the store.
   it("a new key is a new, deliberate purchase", async () => {
-    const body = lite();
+    const body = liteOrder();
     const a = await h.call("POST", "/licenses", { body, key: "deliberate-1" });
     const b = await h.call("POST", "/licenses", { body: { ...body, ip: freshIp() }, key: "deliberate-2" });
     expect([a.status, b.status]).toEqual([201, 201]);
@@ -64,7 +58,7 @@ describe("orders", () => {
   });
 
   it("20 concurrent requests with one key buy exactly one licence", async () => {
-    const body = lite({ name: "race" });
+    const body = liteOrder({ name: "race" });
     await h.vendor.fault("soft.order.param", "slow", 1, 300);
     const before = orders();
     const answers = await Promise.all(
@@ -85,7 +79,7 @@ describe("orders", () => {
   it.each(["act-then-hang", "act-then-drop"] as const)(
     "the vendor acts and never answers (%s): 504 unknown, and the retry reconciles without a second order",
     async (fault) => {
-      const body = lite({ name: `ghost-${fault}` });
+      const body = liteOrder({ name: `ghost-${fault}` });
       await h.vendor.fault("soft.order.param", fault, 1);
       const before = orders();
       const lost = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
@@ -115,7 +109,7 @@ describe("orders", () => {
   );
 
   it("the vendor times out before acting: 504 unknown, and the retry finds no order and says so", async () => {
-    const body = lite({ name: "never-placed" });
+    const body = liteOrder({ name: "never-placed" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
     const before = orders();
     const lost = await h.call("POST", "/licenses", { body, key: "never-placed" });
@@ -130,7 +124,7 @@ describe("orders", () => {
   });
 
   it("a vendor refusal releases the key: after topping up, the same key may buy", async () => {
-    const body = lite({ name: "short-of-money" });
+    const body = liteOrder({ name: "short-of-money" });
     const saved = (await h.vendor.state()) as unknown as { balanceMinor: number };
     await h.vendor.setBalance(0);
     const refused = await h.call("POST", "/licenses", { body, key: "top-up" });
@@ -144,7 +138,7 @@ describe("orders", () => {
     h.setToday("2021-06-15");
     try {
       const before = h.vendor.sandbox.calls.length;
-      const closed = await h.call("POST", "/licenses", { body: lite(), key: "too-late" });
+      const closed = await h.call("POST", "/licenses", { body: liteOrder(), key: "too-late" });
       expect(closed.status).toBe(422);
       expect(closed.body.error).toMatchObject({
         code: "lifecycle_closed",
@@ -162,7 +156,7 @@ describe("orders", () => {
 
 describe("renewals", () => {
   const bought = async () =>
-    (await h.call("POST", "/licenses", { body: lite(), key: crypto.randomUUID() })).body;
+    (await h.call("POST", "/licenses", { body: liteOrder(), key: crypto.randomUUID() })).body;
 
   it("a retried renewal renews once", async () => {
     const licence = await bought();
@@ -265,7 +259,7 @@ describe("a suspend and a renewal of one licence never interleave at the vendor"
   const suspends = () => h.vendor.calls("soft.suspend");
 
   it("a suspend while a renewal is at the vendor is refused, nothing sent; once it is done, it goes through", async () => {
-    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-1" });
+    const ordered = await h.call("POST", "/licenses", { body: liteOrder(), key: "hold-order-1" });
     const id = ordered.body.id as string;
     await h.vendor.fault("service.prolong", "slow", 1, 300);
     const sent = renewals();
@@ -285,7 +279,7 @@ describe("a suspend and a renewal of one licence never interleave at the vendor"
   });
 
   it("a renewal while a suspend is at the vendor is refused with renewal_not_wanted, nothing charged", async () => {
-    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-2" });
+    const ordered = await h.call("POST", "/licenses", { body: liteOrder(), key: "hold-order-2" });
     const id = ordered.body.id as string;
     await h.vendor.fault("soft.suspend", "slow", 1, 300);
     const sent = suspends();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { METRICS_NAMESPACE } from "../../shared/metrics.ts";
 import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 import { emfDuring, seriesOf, valuesOf } from "./support.ts";
 
 /**
@@ -27,13 +28,6 @@ afterAll(() => h.close());
 beforeEach(() => h.vendor.sandbox.faults.clear());
 
 const check = (ip: string) => `/ip-availability?ip=${ip}&product=ispmanager5-lite&period=1`;
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "metered",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
 /** Waits (on the moved clock) as long as the answer's Retry-After says: past the settle window. */
 const waitAsTold = (answer: Answer) => {
   const seconds = Number(answer.headers["retry-after"]);
@@ -60,9 +54,9 @@ describe("a vendor call", () => {
   it("that the vendor refuses with its <error>: result vendor_error, even where the API answers 200", async () => {
     const ip = freshIp();
     await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body: lite({ ip }), key: `taken-${ip}` })).status).toBe(
-        201,
-      );
+      expect(
+        (await h.call("POST", "/licenses", { body: liteOrder({ ip }), key: `taken-${ip}` })).status,
+      ).toBe(201);
     });
     const lines = await emfDuring(async () => {
       const taken = await h.call("GET", check(ip));
@@ -108,7 +102,9 @@ describe("a money outcome", () => {
 
   it("applied: the vendor answered the order", async () => {
     const lines = await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body: lite(), key: "metric-applied" })).status).toBe(201);
+      expect((await h.call("POST", "/licenses", { body: liteOrder(), key: "metric-applied" })).status).toBe(
+        201,
+      );
     });
     expect(outcomes(lines)).toEqual(["MoneyOutcome{operation=order,outcome=applied}"]);
     const applied = lines.find((l) => l.metrics.MoneyOutcome);
@@ -124,7 +120,7 @@ describe("a money outcome", () => {
     await h.vendor.setBalance(0);
     try {
       const lines = await emfDuring(async () => {
-        const refused = await h.call("POST", "/licenses", { body: lite(), key: "metric-refused" });
+        const refused = await h.call("POST", "/licenses", { body: liteOrder(), key: "metric-refused" });
         expect(refused.status).toBe(402);
       });
       expect(outcomes(lines)).toEqual(["MoneyOutcome{operation=order,outcome=refused}"]);
@@ -132,14 +128,14 @@ describe("a money outcome", () => {
     } finally {
       await h.vendor.setBalance(saved);
     }
-    const body = lite();
+    const body = liteOrder();
     await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-replayed" }));
     const replay = await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-replayed" }));
     expect(outcomes(replay)).toEqual([]);
   });
 
   it("unknown: sent and no answer; pending while its window runs; settled on the evidence after it", async () => {
-    const body = lite({ name: "metric-ghost" });
+    const body = liteOrder({ name: "metric-ghost" });
     await h.vendor.fault("soft.order.param", "act-then-hang", 1);
     const lost = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(504);
@@ -162,7 +158,7 @@ describe("a money outcome", () => {
   });
 
   it("settled as not applied: the call timed out before the vendor acted", async () => {
-    const body = lite({ name: "metric-never" });
+    const body = liteOrder({ name: "metric-never" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
     let lost: Answer | undefined;
     await emfDuring(async () => {

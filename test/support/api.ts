@@ -1,10 +1,10 @@
 import { Agent, request } from "undici";
-import { inject } from "vitest";
 import { advanceClock, pinClock, resetClock } from "../../functions/lib/clock.ts";
-import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { startLocalApi } from "../../local/server.ts";
-import { VENDOR_CREDENTIALS } from "./secrets.ts";
+import { handlerEnv } from "./fixtures.ts";
 import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
+
+export { freshIp } from "./fixtures.ts";
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const OTHER_TOKEN = "unknown-token-0123456789abcdef";
@@ -32,12 +32,7 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
   const api = await startLocalApi({
     port: 0,
     env: {
-      ...LOCAL_AWS_ENV,
-      TABLE_NAME: table,
-      DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-      BILLMGR_URL: vendor.sandbox.url,
-      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-      BILLMGR_RETRY_BASE_MS: "1",
+      ...handlerEnv({ vendorUrl: vendor.sandbox.url, table }),
       API_TOKEN: TOKEN,
       OPERATOR_TOKEN,
       ...options.env,
@@ -105,10 +100,3 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
 }
 
 export type ApiHarness = Awaited<ReturnType<typeof apiHarness>>;
-
-let ipCounter = 1;
-/** A fresh IP per order: the vendor licenses an IP once. */
-export function freshIp(): string {
-  ipCounter++;
-  return `10.${Math.floor(ipCounter / 250) % 250}.${ipCounter % 250}.${(process.pid % 200) + 1}`;
-}
