@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { App, CfnResource, Validations } from "aws-cdk-lib";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
@@ -63,6 +63,27 @@ describe("cdk-nag AwsSolutions", () => {
       const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8"));
       const rules = report.pluginReports.flatMap((r: any) => r.violations.map((v: any) => v.ruleName));
       expect(rules).toEqual(["AwsSolutions-SQS3"]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves CDK's built-in CloudFormation validation on for real synths, which reports a broken resource", () => {
+    // The tests' synths skip it for speed (support.ts); the bundling synth asserts it finds nothing.
+    const outdir = mkdtempSync(join(tmpdir(), "licence-desk-cfn-"));
+    try {
+      const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
+      const stack = new LicenceDeskStack(app, "LicenceDesk");
+      new CfnResource(stack, "Broken", {
+        type: "AWS::SQS::Queue",
+        properties: { MessageRetentionPeriod: "soon" },
+      });
+      app.synth();
+      const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8"));
+      const found = report.pluginReports.flatMap((r: any) =>
+        r.violations.map((v: any) => [v.ruleName, v.violatingConstructs.map((c: any) => c.constructPath)]),
+      );
+      expect(found).toEqual([["F3012", ["LicenceDesk/Broken"]]]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
