@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { readWatcherConfig } from "../shared/config.ts";
+import { log } from "../shared/log.ts";
 import { now } from "./lib/clock.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { publishing } from "./lib/metrics.ts";
@@ -24,20 +25,16 @@ async function reconcilePass(
   // It stops taking intents before the timeout: real time, whatever a test did to the desk's clock.
   const deadlineMs = remaining === undefined ? undefined : Date.now() + remaining - SENDING_MARGIN_MS;
   const report = await reconcileAndTell(deskDeps, notifier, now(), deadlineMs);
-  console.log(
-    JSON.stringify({
-      level: "INFO",
-      message: "reconcile pass done",
-      settled: report.settled.length,
-      pending: report.pending,
-      overdue: report.overdue,
-      undecided: report.undecided,
-      deferred: report.deferred,
-      stale: report.stale.length,
-      alertsSent: report.alertsSent,
-      alertsUndelivered: report.alertsUndelivered,
-    }),
-  );
+  log("INFO", "reconcile pass done", {
+    settled: report.settled.length,
+    pending: report.pending,
+    overdue: report.overdue,
+    undecided: report.undecided,
+    deferred: report.deferred,
+    stale: report.stale.length,
+    alertsSent: report.alertsSent,
+    alertsUndelivered: report.alertsUndelivered,
+  });
   return {
     settled: report.settled.length,
     pending: report.pending,

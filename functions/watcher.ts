@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { readWatcherConfig } from "../shared/config.ts";
 import { isIsoDate } from "../shared/dates.ts";
+import { log } from "../shared/log.ts";
 import { type NightReport, runNight } from "../shared/watcher/night.ts";
 import { watcherSettings } from "../shared/watcher/settings.ts";
 import { deskDeps } from "./lib/desk.ts";
@@ -62,19 +63,15 @@ export const handler = publishing(async (event: unknown): Promise<WatcherResult>
   const report = await runNight(deps, night, at);
   nightFigures(report, deps.settings.expiringSoonDays);
   const { sent, expiringSoon, ...counts } = report;
-  console.log(
-    JSON.stringify({
-      level: "INFO",
-      message: "night done",
-      night: report.night,
-      renewed: report.renewed.length,
-      failed: report.failed.length,
-      alerts: sent.length,
-      syncWrites: report.syncWrites,
-      // The night as the register counts it, over every run of it so far.
-      tonight: report.tonight,
-      summaryDeferred: report.summaryDeferred,
-    }),
-  );
+  log("INFO", "night done", {
+    night: report.night,
+    renewed: report.renewed.length,
+    failed: report.failed.length,
+    alerts: sent.length,
+    syncWrites: report.syncWrites,
+    // The night as the register counts it, over every run of it so far.
+    tonight: report.tonight,
+    summaryDeferred: report.summaryDeferred,
+  });
   return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };
 });

@@ -7,7 +7,7 @@ import type {
 } from "aws-lambda";
 import { headerValues, repeatedAuthorization } from "../functions/lib/headers.ts";
 import type { Route } from "../shared/api/routes.ts";
-import { redact } from "../shared/redact.ts";
+import { errorText, log } from "../shared/log.ts";
 
 export type ProxyHandler = (
   event: APIGatewayProxyEvent,
@@ -49,14 +49,7 @@ export function gateway(
 
   return (req: IncomingMessage, res: ServerResponse) => {
     void serve(req, res).catch((error: unknown) => {
-      console.error(
-        JSON.stringify({
-          level: "ERROR",
-          message: "local gateway failed",
-          route: redact(`${req.method} ${req.url}`),
-          error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
-        }),
-      );
+      log("ERROR", "local gateway failed", { route: `${req.method} ${req.url}`, error: errorText(error) });
       if (!res.headersSent)
         send(res, 500, { error: { code: "internal_error", message: "local gateway error", details: {} } });
       else res.destroy();

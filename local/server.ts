@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { routes } from "../shared/api/routes.ts";
+import { log } from "../shared/log.ts";
 import { ensureTable } from "../shared/register/table.ts";
 import { type Authorizer, gateway, type ProxyHandler } from "./gateway.ts";
 
@@ -66,11 +67,7 @@ async function startReconciler(everyMs: number): Promise<{ stop(): Promise<void>
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(() =>
-      handler().catch((error: unknown) =>
-        console.error(
-          JSON.stringify({ level: "ERROR", message: "reconcile pass failed", error: String(error) }),
-        ),
-      ),
+      handler().catch((error: unknown) => log("ERROR", "reconcile pass failed", { error: String(error) })),
     );
   }, everyMs);
   timer.unref();

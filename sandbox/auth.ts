@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { SandboxError } from "./state.ts";
+import { SandboxError } from "./errors.ts";
 
 export const DEFAULT_CREDENTIALS = "reseller:sandbox-secret";
 /** The vendor ends a session one hour after its last request. */

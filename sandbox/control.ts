@@ -1,15 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseInstant } from "../shared/dates.ts";
 import type { RecordedCall } from "./calls.ts";
+import { SandboxError } from "./errors.ts";
 import { FAULT_KINDS, type FaultQueue, isFaultKind } from "./faults.ts";
 import { isLoopback, readBody, sendJson } from "./http.ts";
-import {
-  type Autoprolong,
-  SandboxError,
-  type SandboxState,
-  type SeedInput,
-  type StatusCode,
-} from "./state.ts";
+import type { Autoprolong, SandboxState, SeedInput, StatusCode } from "./state.ts";
 
 export const CONTROL_PREFIX = "/sandbox/";
 

@@ -1,7 +1,7 @@
 import { readSandboxConfig } from "./config.ts";
 import { listenFailure } from "./ports.ts";
+import { formatMinor } from "./pricing.ts";
 import { startSandbox } from "./server.ts";
-import { formatMinor } from "./state.ts";
 
 const result = readSandboxConfig(process.env);
 if (!result.ok) {

@@ -1,8 +1,36 @@
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
-import { addDays, addMonths, type IsoDate, isIsoDate, toIsoDate } from "../shared/dates.ts";
-import { DEFAULT_PRODUCTS, type Product, periodsOf, priceOf, sellsPeriod } from "./products.ts";
-import { canonicalIpv6, DEFAULT_QUIRKS, mergeQuirks, type Quirks, storableText } from "./quirks.ts";
+import { addDays, addMonths, type IsoDate, toIsoDate } from "../shared/dates.ts";
+import { SandboxError } from "./errors.ts";
+import {
+  assertAffordable,
+  formatMinor,
+  type OrderQuote,
+  orderExpiry,
+  priceMinor,
+  quoteOrder,
+  renewalExpiry,
+} from "./pricing.ts";
+import { DEFAULT_PRODUCTS, type Product, periodsOf } from "./products.ts";
+import { canonicalIpv6, DEFAULT_QUIRKS, mergeQuirks, type Quirks } from "./quirks.ts";
+import {
+  knownProduct,
+  type OrderInput,
+  renewableProduct,
+  storedIp,
+  storedName,
+  type ValidOrder,
+  validAutoprolong,
+  validDates,
+  validIp,
+  validKey,
+  validLicenceId,
+  validName,
+  validOrder,
+  validPeriod,
+  validSeedNodes,
+  validSeedPeriod,
+  validStatus,
+} from "./validation.ts";
 
 /** The vendor's status codes: 1 ordered, 2 active, 3 suspended, 4 deleted, 5 processing. */
 export type StatusCode = "1" | "2" | "3" | "4" | "5";
@@ -46,42 +74,6 @@ export interface Charge {
   at: string;
 }
 
-/**
- * A refusal, rendered by the server as the vendor's `<error type object>`; `value` is echoed in
- * the error's `value` param, so it must never carry a secret.
- */
-export class SandboxError extends Error {
-  override readonly name = "SandboxError";
-  constructor(
-    readonly type: string,
-    readonly object: string,
-    message: string,
-    readonly value = "",
-  ) {
-    super(message);
-  }
-}
-
-/** Order parameters as they arrive over HTTP: strings, possibly missing. */
-export interface OrderInput {
-  ip?: string | undefined;
-  licname?: string | undefined;
-  pricelist?: string | undefined;
-  period?: string | undefined;
-  autoprolong?: string | undefined;
-  /** Every `addon_<id>` parameter, keyed by the full parameter name. */
-  addons?: Readonly<Record<string, string>> | undefined;
-}
-
-export interface ValidOrder {
-  ip: string;
-  licname: string;
-  product: Product;
-  period: number;
-  nodes: number | null;
-  autoprolong: Autoprolong;
-}
-
 export interface SeedInput {
   id?: string;
   licname: string;
@@ -117,27 +109,10 @@ export interface ProlongQuote {
   priceMinor: number;
 }
 
-export interface OrderQuote {
-  product: Product;
-  period: number;
-  nodes: number | null;
-  priceMinor: number;
-}
-
 export const FIRST_LICENCE_ID = 2512171;
 export const DEFAULT_BALANCE_MINOR = 100_000;
 /** The vendor deletes a licence this many days after it lapsed unpaid. */
 export const DELETE_AFTER_DAYS = 30;
-export const MAX_LICNAME_LENGTH = 64;
-
-const STATUSES: readonly string[] = ["1", "2", "3", "4", "5"];
-const CONTROL_CHARS = /\p{Cc}/u;
-
-export function formatMinor(minor: number): string {
-  const sign = minor < 0 ? "-" : "";
-  const abs = Math.abs(Math.trunc(minor));
-  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
-}
 
 function newLicenceKey(): string {
   return randomBytes(10).toString("hex");
@@ -247,34 +222,24 @@ export class SandboxState {
 
   /** Checks the values of an order the way the vendor's form does, without looking at the book. */
   validateOrder(input: OrderInput): ValidOrder {
-    const product = this.knownProduct(input.pricelist);
-    const period = this.validPeriod(product, input.period);
-    const ip = this.storedIp(validIp(input.ip));
-    const licname = this.storedName(validName(input.licname));
-    const nodes = validNodes(product, input.addons ?? {});
-    const autoprolong = validAutoprolong(input.autoprolong);
-    return { ip, licname, product, period, nodes, autoprolong };
+    return validOrder(input, this.products, this.quirkSet);
   }
 
   /** The price of an order form; only the fields given are checked. */
   quoteOrder(input: OrderInput): OrderQuote {
-    const product = this.knownProduct(input.pricelist);
-    const period =
-      input.period === undefined ? (periodsOf(product)[0] ?? 1) : this.validPeriod(product, input.period);
-    const nodes = validNodes(product, input.addons ?? {});
-    return { product, period, nodes, priceMinor: priceOf(product, period, nodes ?? 0) ?? 0 };
+    return quoteOrder(this.products, input);
   }
 
   /** `soft.checkip`: everything an order would check today except the balance. */
   checkOrder(input: Pick<OrderInput, "ip" | "pricelist" | "period">): void {
     this.refresh();
     const ip = validIp(input.ip);
-    const product = this.knownProduct(input.pricelist);
+    const product = knownProduct(this.products, input.pricelist);
     const period =
       input.period === undefined || input.period === ""
         ? (periodsOf(product)[0] ?? 1)
-        : this.validPeriod(product, input.period);
-    this.orderExpiry(product, period);
+        : validPeriod(product, input.period);
+    orderExpiry(product, period, this.today());
     this.assertIpFree(ip);
   }
 
@@ -282,10 +247,10 @@ export class SandboxState {
   order(input: OrderInput): Licence {
     this.refresh();
     const order = this.validateOrder(input);
-    const expiredate = this.orderExpiry(order.product, order.period);
+    const expiredate = orderExpiry(order.product, order.period, this.today());
     this.assertIpFree(order.ip);
     const id = String(this.nextId);
-    this.charge("soft.order.param", id, priceOf(order.product, order.period, order.nodes ?? 0) ?? 0);
+    this.charge("soft.order.param", id, priceMinor(order.product, order.period, order.nodes));
     this.nextId += 1;
     const readyAt = this.now().getTime() + this.provisionMs;
     const licence: Licence = {
@@ -318,12 +283,17 @@ export class SandboxState {
   quoteProlong(elid: string | undefined, periodText?: string): ProlongQuote {
     this.refresh();
     const licence = this.live(elid);
-    const product = this.productOf(licence);
+    const product = renewableProduct(this.products, licence);
     const period =
-      periodText === undefined || periodText === "" ? licence.period : this.validPeriod(product, periodText);
-    const newexpiredate = this.renewalExpiry(licence, product, period);
-    const priceMinor = priceOf(product, period, licence.nodes ?? 0) ?? 0;
-    return { licence: copy(licence), period, expiredate: licence.expiredate, newexpiredate, priceMinor };
+      periodText === undefined || periodText === "" ? licence.period : validPeriod(product, periodText);
+    const newexpiredate = renewalExpiry(licence, product, period, this.today());
+    return {
+      licence: copy(licence),
+      period,
+      expiredate: licence.expiredate,
+      newexpiredate,
+      priceMinor: priceMinor(product, period, licence.nodes),
+    };
   }
 
   /** `service.prolong` with `sok=ok`: charged at once, the expiry extended from the current one. */
@@ -359,8 +329,9 @@ export class SandboxState {
   ): Licence {
     this.refresh();
     const licence = this.live(elid);
-    const licname = changes.licname === undefined ? undefined : this.storedName(validName(changes.licname));
-    const ip = changes.ip === undefined ? undefined : this.storedIp(validIp(changes.ip));
+    const licname =
+      changes.licname === undefined ? undefined : storedName(validName(changes.licname), this.quirkSet);
+    const ip = changes.ip === undefined ? undefined : storedIp(validIp(changes.ip), this.quirkSet);
     if (ip !== undefined && canonicalIp(ip) !== canonicalIp(licence.ip)) {
       this.assertIpFree(ip, licence.id);
       licence.ip = ip;
@@ -436,35 +407,23 @@ export class SandboxState {
   /** Puts a licence into the book as it would be at the vendor, without charging anything. */
   seed(input: SeedInput): Licence {
     this.refresh();
-    const product = this.knownProduct(input.pricelist);
-    const ip = this.storedIp(validIp(input.ip));
-    const licname = this.storedName(validName(input.licname));
-    const period = input.period ?? periodsOf(product)[0] ?? 1;
-    if (!sellsPeriod(product, period))
-      throw new SandboxError("value", "period", "Invalid period", String(period));
-    const status = input.status ?? "2";
-    if (!STATUSES.includes(status))
-      throw new SandboxError("value", "status", "Invalid status", String(status));
-    const nodes = product.addon ? (input.nodes ?? product.addon.defaultCount) : null;
-    if (nodes !== null && !(Number.isSafeInteger(nodes) && nodes > 0)) {
-      throw new SandboxError("value", `addon_${product.addon?.id}`, "Invalid number of nodes", String(nodes));
-    }
-    const id = input.id ?? String(this.nextId);
-    if (!/^[1-9]\d{0,15}$/.test(id)) throw new SandboxError("value", "id", "Invalid licence id", id);
+    const product = knownProduct(this.products, input.pricelist);
+    const ip = storedIp(validIp(input.ip), this.quirkSet);
+    const licname = storedName(validName(input.licname), this.quirkSet);
+    const period = validSeedPeriod(product, input.period ?? periodsOf(product)[0] ?? 1);
+    const status = validStatus(input.status ?? "2");
+    const nodes = validSeedNodes(product, input.nodes);
+    const id = validLicenceId(input.id ?? String(this.nextId));
     if (this.licences.has(id)) throw new SandboxError("exists", "id", "A licence with this id exists", id);
     const createdate = input.createdate ?? this.today();
     const expiredate = input.expiredate ?? addMonths(createdate, period);
-    for (const [field, value] of [
+    validDates([
       ["createdate", createdate],
       ["expiredate", expiredate],
       ["ip_change_date", input.ip_change_date || createdate],
       ["lickey_change_date", input.lickey_change_date || createdate],
-    ] as const) {
-      if (!isIsoDate(value)) throw new SandboxError("value", field, "Invalid date", value);
-    }
-    if (input.key !== undefined && !/^([0-9a-f]{20})?$/.test(input.key)) {
-      throw new SandboxError("value", "key", "A key is 20 lowercase hex characters", input.key);
-    }
+    ]);
+    validKey(input.key);
     if (input.remoteip) validIp(input.remoteip, "remoteip");
     if (status !== "4") this.assertIpFree(ip);
     const readyAt = status === "5" ? this.now().getTime() + this.provisionMs : null;
@@ -589,82 +548,6 @@ export class SandboxState {
     return licence;
   }
 
-  private productOf(licence: Licence): Product {
-    const product = this.products.get(licence.pricelist);
-    if (!product) {
-      throw new SandboxError(
-        "access",
-        "service.prolong",
-        "The tariff of this licence is not sold",
-        licence.id,
-      );
-    }
-    return product;
-  }
-
-  private knownProduct(pricelist: string | undefined): Product {
-    const product = pricelist === undefined ? undefined : this.products.get(pricelist);
-    if (!product) throw new SandboxError("value", "pricelist", "Unknown tariff", pricelist ?? "");
-    return product;
-  }
-
-  private validPeriod(product: Product, text: string | undefined): number {
-    const period = text !== undefined && /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
-    if (!sellsPeriod(product, period)) {
-      throw new SandboxError(
-        "value",
-        "period",
-        `Invalid period; this tariff is sold for ${periodsOf(product).join(", ")} months`,
-        text ?? "",
-      );
-    }
-    return period;
-  }
-
-  private orderExpiry(product: Product, period: number): IsoDate {
-    const today = this.today();
-    const lifecycle = product.lifecycle;
-    if (lifecycle && today >= lifecycle.closedFrom) {
-      throw new SandboxError(
-        "value",
-        "pricelist",
-        "The tariff is no longer available for order",
-        product.pricelist,
-      );
-    }
-    const expiry = addMonths(today, period);
-    if (lifecycle && today >= lifecycle.cappedFrom && expiry > lifecycle.latestExpiry) {
-      return lifecycle.latestExpiry;
-    }
-    return expiry;
-  }
-
-  private renewalExpiry(licence: Licence, product: Product, period: number): IsoDate {
-    const today = this.today();
-    const lifecycle = product.lifecycle;
-    const expiry = addMonths(licence.expiredate, period);
-    if (!lifecycle) return expiry;
-    if (today >= lifecycle.closedFrom) {
-      throw new SandboxError(
-        "access",
-        "service.prolong",
-        `${product.name} licences can no longer be renewed (renewals closed on ${lifecycle.closedFrom})`,
-        licence.id,
-      );
-    }
-    if (today < lifecycle.cappedFrom) return expiry;
-    if (licence.expiredate >= lifecycle.latestExpiry) {
-      throw new SandboxError(
-        "access",
-        "service.prolong",
-        `The licence already runs to ${licence.expiredate}; ${product.name} licences cannot run past ${lifecycle.latestExpiry}`,
-        licence.id,
-      );
-    }
-    if (expiry > lifecycle.latestExpiry) return lifecycle.latestExpiry;
-    return expiry;
-  }
-
   private assertIpFree(ip: string, exceptId?: string): void {
     const wanted = canonicalIp(ip);
     for (const licence of this.licences.values()) {
@@ -674,74 +557,13 @@ export class SandboxState {
     }
   }
 
-  /** The IP as the vendor keeps it. */
-  private storedIp(ip: string): string {
-    return this.quirkSet.normaliseIp ? canonicalIp(ip) : ip;
-  }
-
-  /** The name as the vendor keeps it (the length check counts code points, which this keeps). */
-  private storedName(name: string): string {
-    return this.quirkSet.normaliseNames ? storableText(name) : name;
-  }
-
   /** Debits the account and logs the charge; refuses, changing nothing, when the balance is short. */
-  private charge(func: Charge["func"], elid: string, priceMinor: number): void {
-    if (priceMinor > this.balance) {
-      throw new SandboxError(
-        "balance",
-        "account",
-        "Insufficient funds on the account balance",
-        `${formatMinor(priceMinor)} ${this.currency}`,
-      );
-    }
-    this.balance -= priceMinor;
-    this.chargedTotal += priceMinor;
-    this.chargeLog.push({ func, elid, amountMinor: priceMinor, at: this.now().toISOString() });
+  private charge(func: Charge["func"], elid: string, amountMinor: number): void {
+    assertAffordable(amountMinor, this.balance, this.currency);
+    this.balance -= amountMinor;
+    this.chargedTotal += amountMinor;
+    this.chargeLog.push({ func, elid, amountMinor, at: this.now().toISOString() });
   }
-}
-
-function validIp(value: string | undefined, field = "ip"): string {
-  // Zone ids (fe80::1%eth0) name a local interface, never a licensable address.
-  if (value === undefined || value.includes("%") || isIP(value) === 0) {
-    throw new SandboxError("value", field, "The value of the 'IP address' field is invalid", value ?? "");
-  }
-  return value;
-}
-
-function validName(value: string | undefined): string {
-  if (value === undefined || value.trim() === "") {
-    throw new SandboxError("value", "licname", "The licence name is required", value ?? "");
-  }
-  if ([...value].length > MAX_LICNAME_LENGTH || CONTROL_CHARS.test(value)) {
-    throw new SandboxError(
-      "value",
-      "licname",
-      `The licence name must be at most ${MAX_LICNAME_LENGTH} printable characters`,
-      value,
-    );
-  }
-  return value;
-}
-
-function validNodes(product: Product, addons: Readonly<Record<string, string>>): number | null {
-  const own = product.addon ? `addon_${product.addon.id}` : undefined;
-  // A form field left blank counts as not sent.
-  for (const [name, value] of Object.entries(addons)) {
-    if (name !== own && value !== "")
-      throw new SandboxError("value", name, "This tariff has no such addon", value);
-  }
-  if (!product.addon || own === undefined) return null;
-  const text = addons[own];
-  if (text === undefined || text === "") return product.addon.defaultCount;
-  const nodes = /^\d{1,6}$/.test(text) ? Number(text) : 0;
-  if (nodes < 1) throw new SandboxError("value", own, "The number of nodes must be a positive integer", text);
-  return nodes;
-}
-
-function validAutoprolong(value: string | undefined): Autoprolong {
-  if (value === undefined || value === "null") return null;
-  if (value === "1" || value === "12") return value;
-  throw new SandboxError("value", "autoprolong", "Auto-renewal must be 1, 12 or null", value);
 }
 
 /** When the clock next changes this licence: its key is issued, it lapses unpaid, or it is deleted. */

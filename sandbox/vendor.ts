@@ -1,6 +1,9 @@
 import { type Account, authenticate, login, type Sessions } from "./auth.ts";
+import { SandboxError } from "./errors.ts";
+import { formatMinor } from "./pricing.ts";
 import { el, errorNode, type Node, ok, parent, type VendorDoc } from "./render.ts";
-import { formatMinor, type Licence, type OrderInput, SandboxError, type SandboxState } from "./state.ts";
+import type { Licence, SandboxState } from "./state.ts";
+import type { OrderInput } from "./validation.ts";
 
 export type OrderIdShape = "id" | "item.id";
 

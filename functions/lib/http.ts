@@ -3,17 +3,9 @@ import * as v from "valibot";
 import { type FieldErrors, IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
 import { ValidationError } from "../../shared/licences/errors.ts";
 import { fieldErrors } from "../../shared/licences/inputs.ts";
-import { redact } from "../../shared/redact.ts";
+import { errorText, log } from "../../shared/log.ts";
 import { errorReply, UnauthorizedError } from "./errors.ts";
 import { headerValues, repeatedAuthorization } from "./headers.ts";
-
-/**
- * One JSON line per failure. The stack sets Lambda's JSON log format, which adds the level, time and
- * request id to what is written here: Powertools Logger would add 20 KB to every bundle for the same.
- */
-function logFailure(fields: Record<string, unknown>): void {
-  console.error(JSON.stringify({ level: "ERROR", message: "request failed", ...fields }));
-}
 
 export interface Reply {
   statusCode: number;
@@ -205,14 +197,14 @@ export function api(run: (request: Request) => Promise<Reply>) {
     } catch (error) {
       const reply = errorReply(error);
       if (reply.statusCode >= 500) {
-        logFailure({
+        log("ERROR", "request failed", {
           route: `${event.httpMethod} ${event.resource}`,
           code: reply.body.error.code,
-          error: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+          error: errorText(error),
           // An unexpected error is a bug: where it happened is what the next reader needs.
           ...(reply.statusCode === 500 &&
             error instanceof Error &&
-            error.stack !== undefined && { stack: redact(error.stack) }),
+            error.stack !== undefined && { stack: error.stack }),
         });
       }
       const headers =

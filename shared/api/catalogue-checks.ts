@@ -1,32 +1,26 @@
 import * as v from "valibot";
 import type { Catalogue, Product } from "../catalogue/index.ts";
+import {
+  nodesProblem as nodesRule,
+  periodProblem as periodRule,
+  productProblem,
+} from "../catalogue/rules.ts";
 import { IpAvailabilityQuery, OrderBody } from "./requests.ts";
 
 type Lookup = Pick<Catalogue, "byId" | "products">;
 
 /*
- * What the product catalogue says of a request, checked in the same pass as the request's shape: one
- * answer names an unknown product alongside a bad IP and name. Each check runs once the fields it reads
- * are themselves valid, so a bad period is not also blamed on the product. The desk checks the same
- * rules again (`shared/licences/context.ts`): it has callers other than the API.
+ * The catalogue's rules (`shared/catalogue/rules.ts`), checked in the same pass as the request's shape:
+ * one answer names an unknown product alongside a bad IP and name. Each check runs once the fields it
+ * reads are themselves valid, and a period or nodes are checked only against a known product, so a bad
+ * period is not also blamed on the product.
  */
 
-function productProblem(catalogue: Lookup, id: string): string | undefined {
-  if (catalogue.byId(id)) return undefined;
-  return `is not in the catalogue (${catalogue.products.map((p) => p.id).join(", ")})`;
-}
+const periodProblem = (product: Product | undefined, period: number) =>
+  product && periodRule(product, period);
 
-function periodProblem(product: Product | undefined, period: number): string | undefined {
-  if (!product || product.periods.includes(period as 1)) return undefined;
-  return `must be one of ${product.periods.join(", ")} for ${product.id}`;
-}
-
-function nodesProblem(product: Product | undefined, nodes: number | undefined): string | undefined {
-  if (!product || nodes === undefined) return undefined;
-  if (!product.nodes) return `must not be sent: ${product.id} has no cluster nodes`;
-  const { min, max } = product.nodes;
-  return nodes < min || nodes > max ? `must be from ${min} to ${max} for ${product.id}` : undefined;
-}
+const nodesProblem = (product: Product | undefined, nodes: number | undefined) =>
+  product && nodesRule(product, nodes);
 
 /** `POST /licenses` as this catalogue allows it: product, its periods and its cluster nodes. */
 export function orderBodyIn(catalogue: Lookup) {

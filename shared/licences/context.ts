@@ -1,5 +1,6 @@
 import type { BillingClient } from "../billmgr/client.ts";
 import type { Catalogue, Product } from "../catalogue/index.ts";
+import { periodProblem, productProblem } from "../catalogue/rules.ts";
 import { type IsoDate, toIsoDate } from "../dates.ts";
 import type { AuditEntry, IntentRef, LicenceRecord, Register } from "../register/types.ts";
 import { DeadlineNearError, NotFoundError, ValidationError } from "./errors.ts";
@@ -109,19 +110,13 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
 
     productOf(id, field = "product") {
       const product = catalogue.byId(id);
-      if (!product)
-        throw new ValidationError({
-          [field]: `is not in the catalogue (${catalogue.products.map((p) => p.id).join(", ")})`,
-        });
+      if (!product) throw new ValidationError({ [field]: productProblem(catalogue, id) ?? "" });
       return product;
     },
 
     checkPeriod(product, period) {
-      if (!product.periods.includes(period as 1)) {
-        throw new ValidationError({
-          period: `must be one of ${product.periods.join(", ")} for ${product.id}`,
-        });
-      }
+      const problem = periodProblem(product, period);
+      if (problem !== undefined) throw new ValidationError({ period: problem });
     },
 
     checkTimeForMoneyCall(operation) {

@@ -1,13 +1,11 @@
 import { BillmgrVendorError } from "../billmgr/errors.ts";
 import type { LicenceSummary } from "../billmgr/licence.ts";
 import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
+import { nodesProblem } from "../catalogue/rules.ts";
 import { canonicalIp } from "../ip.ts";
-import {
-  type IntentRef,
-  type LicenceRecord,
-  StaleRecordError,
-  type StoredResponse,
-} from "../register/types.ts";
+import { log } from "../log.ts";
+import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import { updateAtVersion } from "../register/update-at-version.ts";
 import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
@@ -96,12 +94,10 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
   return { intent, operation };
 }
 
+/** The cluster nodes to order: those asked for, the product's least where none were. */
 function orderNodes(product: Product, nodes: number | undefined): number | undefined {
-  if (nodes !== undefined && !product.nodes)
-    throw new ValidationError({ nodes: `${product.id} has no cluster nodes` });
-  if (product.nodes && nodes !== undefined && (nodes < product.nodes.min || nodes > product.nodes.max)) {
-    throw new ValidationError({ nodes: `must be from ${product.nodes.min} to ${product.nodes.max}` });
-  }
+  const problem = nodesProblem(product, nodes);
+  if (problem !== undefined) throw new ValidationError({ nodes: problem });
   return product.nodes ? (nodes ?? product.nodes.min) : undefined;
 }
 
@@ -123,15 +119,11 @@ async function orderedAnswer(
     ctx.register.idempotency.claimLicenceId(id, ref),
   ).catch(() => undefined);
   if (claimed === false) {
-    console.error(
-      JSON.stringify({
-        level: "ERROR",
-        message: "an ordered licence's id is claimed by another intent",
-        licence: id,
-        client: ref.scope,
-        key: ref.key,
-      }),
-    );
+    log("ERROR", "an ordered licence's id is claimed by another intent", {
+      licence: id,
+      client: ref.scope,
+      key: ref.key,
+    });
   }
   let record: LicenceRecord;
   try {
@@ -157,23 +149,16 @@ async function orderedAnswer(
 async function storeOrdered(ctx: DeskContext, record: LicenceRecord): Promise<LicenceRecord | undefined> {
   const { licences } = ctx.register;
   if (await licences.create(record)) return licences.get(record.id);
-  for (let attempt = 0; ; attempt++) {
-    const current = await licences.get(record.id);
-    if (!current) return undefined;
-    const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+  const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+  return updateAtVersion(licences, record.id, (current) => {
     // A view of the vendor read since ours (the sync's) is kept.
     const newer = current.syncedAt !== undefined && current.syncedAt >= (record.syncedAt ?? "");
     const changes = {
       ...(newer ? {} : vendor),
       ...(current.autoRenew === null && autoRenew !== null && { autoRenew }),
     };
-    if (Object.keys(changes).length === 0) return current;
-    try {
-      return await licences.update(record.id, changes, { ifVersion: current.version ?? 0 });
-    } catch (error) {
-      if (!(error instanceof StaleRecordError) || attempt >= 3) throw error;
-    }
-  }
+    return Object.keys(changes).length === 0 ? undefined : changes;
+  });
 }
 
 /**

@@ -1,12 +1,8 @@
 import { BillmgrVendorError } from "../billmgr/errors.ts";
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
-import {
-  type LicenceChanges,
-  type LicenceRecord,
-  StaleRecordError,
-  type StoredResponse,
-} from "../register/types.ts";
+import type { LicenceChanges, LicenceRecord, StoredResponse } from "../register/types.ts";
+import { updateAtVersion } from "../register/update-at-version.ts";
 import type { DeskContext } from "./context.ts";
 import { AlreadyAtCapError, LifecycleClosedError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
@@ -219,30 +215,21 @@ async function renewedAnswer(
   // A renewal reactivates a licence the vendor suspended for non-payment, not one suspended on purpose
   // (through the API, maybe while this renewal was at the vendor): that one keeps its state. Written at
   // the version read, so a suspend landing in between is read again, not overwritten.
-  const store = async (): Promise<LicenceRecord | undefined> => {
-    for (let attempt = 0; ; attempt++) {
-      const current = await ctx.register.licences.get(id);
-      if (!current) return undefined;
+  const store = (): Promise<LicenceRecord | undefined> =>
+    updateAtVersion(ctx.register.licences, id, (current) => {
       // Already at or past this renewal's expiry (a later renewal or sync wrote it, and this answer is
       // replayed or settled late): an older view is never written over a newer one.
       if (expiresOn !== undefined && current.expiresOn !== undefined && current.expiresOn >= expiresOn)
-        return current;
-      const changes: LicenceChanges =
-        current.suspendedBy === "desk"
-          ? renewed
-          : {
-              ...renewed,
-              status: "active",
-              statusCode: "2",
-              deskWrites: { expiresOn: wroteAt, status: wroteAt },
-            };
-      try {
-        return await ctx.register.licences.update(id, changes, { ifVersion: current.version ?? 0 });
-      } catch (error) {
-        if (!(error instanceof StaleRecordError) || attempt >= 3) throw error;
-      }
-    }
-  };
+        return undefined;
+      return current.suspendedBy === "desk"
+        ? renewed
+        : {
+            ...renewed,
+            status: "active",
+            statusCode: "2",
+            deskWrites: { expiresOn: wroteAt, status: wroteAt },
+          };
+    });
   const after = await retried(`store the renewal of ${id}`, store).catch(() => undefined);
   const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...renewed };
   return { statusCode: 200, body };

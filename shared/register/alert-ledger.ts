@@ -4,8 +4,9 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { conditional } from "./conditional.ts";
 import { nightKey } from "./night-ledger.ts";
-import { batchGet, isConditionFailure, queryAll } from "./queries.ts";
+import { batchGet, queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
 import { type AlertKey, type AlertLedger, alertKeyText, type PendingAlert } from "./types.ts";
 
@@ -106,26 +107,21 @@ export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLe
       await batchWrite(
         fresh.map((a) => ({ PutRequest: { Item: { ...nightAlertKey(a.night, a), ...names(a) } } })),
       );
-      const won = await inParallel(fresh, async (alert) => {
-        try {
-          await doc.send(
-            new PutCommand({
-              TableName: table,
-              Item: {
-                ...pendingAlertKey(alert),
-                ...names(alert),
-                night: alert.night,
-                payload: alert.payload,
-              },
-              ConditionExpression: "attribute_not_exists(pk)",
-            }),
-          );
-          return true;
-        } catch (error) {
-          if (isConditionFailure(error)) return false;
-          throw error;
-        }
-      });
+      const won = await inParallel(fresh, (alert) =>
+        conditional(
+          doc,
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...pendingAlertKey(alert),
+              ...names(alert),
+              night: alert.night,
+              payload: alert.payload,
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        ),
+      );
       return fresh.filter((_, i) => won[i]);
     },
 
@@ -149,39 +145,31 @@ export function alertLedger(doc: DynamoDBDocumentClient, table: string): AlertLe
         .sort((a, b) => a.night.localeCompare(b.night) || alertKeyText(a).localeCompare(alertKeyText(b)));
     },
 
-    async lease(key, nowMs, untilMs) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: pendingAlertKey(key),
-            UpdateExpression: "SET leaseUntil = :until",
-            ConditionExpression:
-              "attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
-            ExpressionAttributeValues: { ":until": untilMs, ":now": nowMs },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
-    },
+    lease: (key, nowMs, untilMs) =>
+      conditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: pendingAlertKey(key),
+          UpdateExpression: "SET leaseUntil = :until",
+          ConditionExpression:
+            "attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+          ExpressionAttributeValues: { ":until": untilMs, ":now": nowMs },
+        }),
+      ),
 
     async unlease(key, untilMs) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: pendingAlertKey(key),
-            UpdateExpression: "REMOVE leaseUntil",
-            ConditionExpression: "leaseUntil = :mine",
-            ExpressionAttributeValues: { ":mine": untilMs },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
+      // Only while the lease is still ours: one that ran out and was taken since is the taker's.
+      await conditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: pendingAlertKey(key),
+          UpdateExpression: "REMOVE leaseUntil",
+          ConditionExpression: "leaseUntil = :mine",
+          ExpressionAttributeValues: { ":mine": untilMs },
+        }),
+      );
     },
 
     async markSent(alerts, at) {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DynamoDBDocumentClient,
@@ -10,17 +9,16 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { LicenceStatus } from "../billmgr/licence.ts";
 import { alertLedger } from "./alert-ledger.ts";
+import { auditLog } from "./audit-log.ts";
 import { intentStore } from "./intents.ts";
 import { createNewLicences } from "./new-licences.ts";
 import { nightLedger } from "./night-ledger.ts";
 
 export { IdempotencyRecordNotFoundError, idempotencyKey } from "./intents.ts";
 
-import { isConditionFailure, queryAll } from "./queries.ts";
+import { conditional, conditionalWrite } from "./conditional.ts";
 import { BY_EXPIRY_INDEX, BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY } from "./table.ts";
 import {
-  type AuditEntry,
-  type AuditLog,
   DESK_WRITTEN,
   type IdempotencyStore,
   InvalidCursorError,
@@ -49,7 +47,7 @@ export const licenceKey = (id: string) => ({ [PARTITION_KEY]: `LIC#${id}`, [SORT
 export const licenceExpirySortKey = (record: Pick<LicenceRecord, "id" | "expiresOn">) =>
   `${record.expiresOn ?? NO_EXPIRY}#${record.id}`;
 export const licenceStatusPartition = (status: LicenceStatus) => `STATUS#${status}`;
-export const auditPartition = (licenceId: string | undefined) => `AUDIT#${licenceId ?? "none"}`;
+
 /** The register on one DynamoDB table (see `table.ts`). Build it once per container and reuse it. */
 export function createDynamoRegister(options: DynamoRegisterOptions): Register {
   const doc = DynamoDBDocumentClient.from(options.client, {
@@ -67,7 +65,8 @@ export function createDynamoRegister(options: DynamoRegisterOptions): Register {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Alerts (alert-ledger.ts) and nights (night-ledger.ts) live in their own modules.
+// Alerts (alert-ledger.ts), nights (night-ledger.ts), intents (intents.ts) and the audit log
+// (audit-log.ts) live in their own modules.
 
 export { alertKey } from "./alert-ledger.ts";
 
@@ -93,21 +92,15 @@ function licenceStore(
       );
     },
 
-    async create(record) {
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: licenceItem(record, 1),
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
-    },
+    create: (record) =>
+      conditional(
+        doc,
+        new PutCommand({
+          TableName: table,
+          Item: licenceItem(record, 1),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
 
     createMany: (records) =>
       createNewLicences(
@@ -124,22 +117,19 @@ function licenceStore(
 
     async update(id, changes, options = {}) {
       const update = licenceUpdate(id, changes, options.ifVersion);
-      try {
-        const { Attributes } = await doc.send(
-          new UpdateCommand({ TableName: table, Key: licenceKey(id), ...update, ReturnValues: "ALL_NEW" }),
-        );
-        return Attributes ? toLicence(Attributes) : undefined;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // Missing, or at another version: one read tells which (dynalite cannot return the item).
-        const { Item } = await doc.send(
-          new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
-        );
-        if (!Item) return undefined;
-        throw new StaleRecordError(
-          `licence ${id}: written meanwhile (version ${Item.version ?? 0}, expected ${options.ifVersion})`,
-        );
-      }
+      const written = await conditionalWrite(
+        doc,
+        new UpdateCommand({ TableName: table, Key: licenceKey(id), ...update, ReturnValues: "ALL_NEW" }),
+      );
+      if (written) return written.Attributes ? toLicence(written.Attributes) : undefined;
+      // Missing, or at another version: one read tells which (dynalite cannot return the item).
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: table, Key: licenceKey(id), ConsistentRead: true }),
+      );
+      if (!Item) return undefined;
+      throw new StaleRecordError(
+        `licence ${id}: written meanwhile (version ${Item.version ?? 0}, expected ${options.ifVersion})`,
+      );
     },
 
     async list(query) {
@@ -401,70 +391,6 @@ function toLicence(item: Item): LicenceRecord {
   if (wrote.length > 0)
     record.deskWrites = Object.fromEntries(wrote.map((field) => [field, item[`${WROTE}${field}`] as string]));
   return record;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Audit
-
-function auditLog(doc: DynamoDBDocumentClient, table: string): AuditLog {
-  return {
-    async record(entry) {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            ...fromAudit(entry),
-            [PARTITION_KEY]: auditPartition(entry.licenceId),
-            // The random suffix keeps two entries of the same millisecond apart.
-            [SORT_KEY]: `${entry.at}#${randomBytes(8).toString("hex")}`,
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-    },
-
-    async forLicence(licenceId, limit) {
-      if (!Number.isInteger(limit) || limit < 1)
-        throw new RangeError(`limit must be a positive integer, got ${limit}`);
-      const items = await queryAll(
-        doc,
-        {
-          TableName: table,
-          KeyConditionExpression: "pk = :p",
-          ExpressionAttributeValues: { ":p": auditPartition(licenceId) },
-          ScanIndexForward: false,
-        },
-        limit,
-      );
-      return items.map(toAudit);
-    },
-  };
-}
-
-function fromAudit(entry: AuditEntry): Item {
-  return {
-    at: entry.at,
-    client: entry.client,
-    operation: entry.operation,
-    licenceId: entry.licenceId,
-    params: entry.params,
-    outcome: entry.outcome,
-    error: entry.error,
-    durationMs: entry.durationMs,
-  };
-}
-
-function toAudit(item: Item): AuditEntry {
-  return {
-    at: item.at as string,
-    client: item.client as string,
-    operation: item.operation as string,
-    licenceId: item.licenceId as string | undefined,
-    params: (item.params ?? {}) as AuditEntry["params"],
-    outcome: item.outcome as AuditEntry["outcome"],
-    error: item.error as string | undefined,
-    durationMs: item.durationMs as number,
-  };
 }
 
 function pick(item: Item, names: readonly string[]): Item {

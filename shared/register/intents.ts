@@ -5,7 +5,8 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { batchGet, isConditionFailure, queryAll } from "./queries.ts";
+import { conditional, conditionalWrite } from "./conditional.ts";
+import { batchGet, queryAll } from "./queries.ts";
 import { BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "./types.ts";
 
@@ -58,26 +59,22 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     values: Record<string, unknown>,
     returnItem = false,
   ): Promise<Item | undefined> => {
-    try {
-      const { Attributes } = await doc.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
-          ...(returnItem && { ReturnValues: "ALL_NEW" as const }),
-        }),
-      );
-      return Attributes ?? {};
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
-    }
+    const written = await conditionalWrite(
+      doc,
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+        ...(returnItem && { ReturnValues: "ALL_NEW" as const }),
+      }),
+    );
+    return written && (written.Attributes ?? {});
   };
   /** An update under a condition; false when the condition failed. */
-  const conditional = async (
+  const updatedIf = async (
     key: Item,
     update: string,
     condition: string,
@@ -85,54 +82,42 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     values: Record<string, unknown>,
   ): Promise<boolean> => (await updated(key, update, condition, names, values)) !== undefined;
 
-  const tryClaim = async (record: Parameters<IdempotencyStore["claim"]>[0], nowSeconds: number) => {
-    try {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            scope: record.scope,
-            key: record.key,
-            requestHash: record.requestHash,
-            operation: record.operation,
-            request: JSON.stringify(record.request),
-            status: "in_progress",
-            lockedUntil: record.lockedUntil,
-            // A claim that never sends expires; `markSent` removes this, so a sent intent never does.
-            [TTL_ATTRIBUTE]: record.expiresAt,
-            ...idempotencyKey(record.scope, record.key),
-          },
-          // A record past its expiry may linger until TTL deletes it (up to days): it counts as absent.
-          ConditionExpression: "attribute_not_exists(pk) OR #expiresAt < :now",
-          ExpressionAttributeNames: { "#expiresAt": TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ":now": nowSeconds },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  };
+  const tryClaim = (record: Parameters<IdempotencyStore["claim"]>[0], nowSeconds: number) =>
+    conditional(
+      doc,
+      new PutCommand({
+        TableName: table,
+        Item: {
+          scope: record.scope,
+          key: record.key,
+          requestHash: record.requestHash,
+          operation: record.operation,
+          request: JSON.stringify(record.request),
+          status: "in_progress",
+          lockedUntil: record.lockedUntil,
+          // A claim that never sends expires; `markSent` removes this, so a sent intent never does.
+          [TTL_ATTRIBUTE]: record.expiresAt,
+          ...idempotencyKey(record.scope, record.key),
+        },
+        // A record past its expiry may linger until TTL deletes it (up to days): it counts as absent.
+        ConditionExpression: "attribute_not_exists(pk) OR #expiresAt < :now",
+        ExpressionAttributeNames: { "#expiresAt": TTL_ATTRIBUTE },
+        ExpressionAttributeValues: { ":now": nowSeconds },
+      }),
+    );
 
   /** Writes `owner` into a one-owner item (a licence's hold, an order's id claim): true when it is (now) theirs. */
-  async function own(itemKey: Record<string, unknown>, owner: IntentRef): Promise<boolean> {
-    try {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: { ...itemKey, scope: owner.scope, key: owner.key },
-          ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
-          ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
-          ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
+  const own = (itemKey: Record<string, unknown>, owner: IntentRef): Promise<boolean> =>
+    conditional(
+      doc,
+      new PutCommand({
+        TableName: table,
+        Item: { ...itemKey, scope: owner.scope, key: owner.key },
+        ConditionExpression: "attribute_not_exists(pk) OR (#scope = :scope AND #key = :key)",
+        ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+        ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+      }),
+    );
 
   /** One holder of a slot at a time: held, or who holds it. */
   async function hold(
@@ -153,19 +138,16 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
 
   /** Frees a slot if `owner` still holds it. */
   async function free(itemKey: Record<string, unknown>, owner: IntentRef): Promise<void> {
-    try {
-      await doc.send(
-        new DeleteCommand({
-          TableName: table,
-          Key: itemKey,
-          ConditionExpression: "#scope = :scope AND #key = :key",
-          ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
-          ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    await conditional(
+      doc,
+      new DeleteCommand({
+        TableName: table,
+        Key: itemKey,
+        ConditionExpression: "#scope = :scope AND #key = :key",
+        ExpressionAttributeNames: { "#scope": "scope", "#key": "key" },
+        ExpressionAttributeValues: { ":scope": owner.scope, ":key": owner.key },
+      }),
+    );
   }
 
   return {
@@ -187,7 +169,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     find: read,
 
     takeOver: (scope, key, nowMs, lockedUntil) =>
-      conditional(
+      updatedIf(
         idempotencyKey(scope, key),
         "SET lockedUntil = :until",
         "#status = :in_progress AND attribute_not_exists(sentAt) AND lockedUntil < :now",
@@ -196,7 +178,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       ),
 
     async markSent(scope, key, context, sentAt, lock) {
-      const done = await conditional(
+      const done = await updatedIf(
         idempotencyKey(scope, key),
         "SET #context = :context, sentAt = :sentAt, gsi2pk = :unresolved, gsi1sk = :order REMOVE #expiresAt",
         "#status = :in_progress AND attribute_not_exists(sentAt) AND lockedUntil = :lock",
@@ -215,7 +197,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
 
     // Only an in-flight record becomes unknown: one already applied or completed stays as it is.
     async markUnknown(scope, key) {
-      await conditional(
+      await updatedIf(
         idempotencyKey(scope, key),
         // Its holder is done with it: the lock goes, so a reconcile may lease it once the window passes.
         "SET #status = :unknown, lockedUntil = :zero",
@@ -226,7 +208,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     },
 
     async markApplied(scope, key, facts) {
-      await conditional(
+      await updatedIf(
         idempotencyKey(scope, key),
         "SET #status = :applied, facts = :facts",
         "attribute_exists(pk) AND #status <> :completed",
@@ -262,24 +244,18 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       throw new Error("idempotency complete: the record changed under us");
     },
 
-    async release(scope, key, ownLock) {
-      try {
-        await doc.send(
-          new DeleteCommand({
-            TableName: table,
-            Key: idempotencyKey(scope, key),
-            ...(ownLock !== undefined && {
-              ConditionExpression: "lockedUntil = :lock",
-              ExpressionAttributeValues: { ":lock": ownLock },
-            }),
+    release: (scope, key, ownLock) =>
+      conditional(
+        doc,
+        new DeleteCommand({
+          TableName: table,
+          Key: idempotencyKey(scope, key),
+          ...(ownLock !== undefined && {
+            ConditionExpression: "lockedUntil = :lock",
+            ExpressionAttributeValues: { ":lock": ownLock },
           }),
-        );
-        return true;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return false;
-      }
-    },
+        }),
+      ),
 
     async unresolved(limit) {
       const items = await queryAll(
@@ -296,7 +272,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     },
 
     lease: (scope, key, nowMs, until) =>
-      conditional(
+      updatedIf(
         idempotencyKey(scope, key),
         // To the back of the unresolved list: the next pass looks at the others first.
         "SET lockedUntil = :until, gsi1sk = :order",
@@ -311,7 +287,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       ),
 
     endLease: (scope, key, until) =>
-      conditional(
+      updatedIf(
         idempotencyKey(scope, key),
         "SET lockedUntil = :zero",
         "lockedUntil = :until AND #status <> :completed",
@@ -320,7 +296,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       ),
 
     async markUndecided(scope, key, reason, atMs) {
-      await conditional(
+      await updatedIf(
         idempotencyKey(scope, key),
         "SET undecided = :reason, undecidedSince = if_not_exists(undecidedSince, :at)",
         "attribute_exists(sentAt) AND #status <> :completed",

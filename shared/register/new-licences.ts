@@ -3,14 +3,8 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dyn
 import { orderedKey } from "./intents.ts";
 import { backoffMs, batchGet } from "./queries.ts";
 import { PARTITION_KEY } from "./table.ts";
-import {
-  type AutoRenew,
-  type IdempotencyRecord,
-  type IdempotencyStore,
-  type LicenceRecord,
-  type LicenceStore,
-  StaleRecordError,
-} from "./types.ts";
+import type { AutoRenew, IdempotencyRecord, IdempotencyStore, LicenceRecord, LicenceStore } from "./types.ts";
+import { updateAtVersion } from "./update-at-version.ts";
 
 type Item = Record<string, unknown>;
 
@@ -118,13 +112,15 @@ async function withOrdersSettled(
       if (!owner) return record;
       const autoRenew = orderedAutoRenew(await deps.intents.find(owner.scope, owner.key));
       if (autoRenew === undefined || autoRenew === record.autoRenew) return record;
-      try {
-        return (await deps.licences.update(record.id, { autoRenew }, { ifVersion: 1 })) ?? record;
-      } catch (error) {
-        if (!(error instanceof StaleRecordError)) throw error;
-        // Written since (the order's own record, or a change after it): that one stands.
-        return (await deps.licences.get(record.id)) ?? record;
-      }
+      // Only over our own write: a record read back was written since (the order's own record, or a
+      // change after it), and that one stands.
+      const settled = await updateAtVersion(
+        deps.licences,
+        record.id,
+        (current) => (current === record ? { autoRenew } : undefined),
+        { current: record },
+      );
+      return settled ?? record;
     }),
   );
 }

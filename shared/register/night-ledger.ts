@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { isConditionFailure, queryAll } from "./queries.ts";
+import { conditional } from "./conditional.ts";
+import { queryAll } from "./queries.ts";
 import { PARTITION_KEY, SORT_KEY } from "./table.ts";
 import type { AlertKey, NightForecast, NightLedger, NightRecord, NightRenewal, NightSync } from "./types.ts";
 
@@ -24,23 +25,17 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
     return toRenewal(Item);
   };
 
-  const put = async (night: string, renewal: NightRenewal, condition: string, values: Item) => {
-    try {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: { ...fromRenewal(renewal), ...nightRenewalKey(night, renewal.licenceId) },
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { "#o": "outcome" },
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  };
+  const put = (night: string, renewal: NightRenewal, condition: string, values: Item) =>
+    conditional(
+      doc,
+      new PutCommand({
+        TableName: table,
+        Item: { ...fromRenewal(renewal), ...nightRenewalKey(night, renewal.licenceId) },
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { "#o": "outcome" },
+        ExpressionAttributeValues: values,
+      }),
+    );
 
   return {
     async begin(night, renewal, nowMs) {
@@ -73,20 +68,17 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
       );
       // Each count only grows: a run that counted fewer (concurrently, from an earlier view) leaves it.
       for (const field of ["added", "updated", "gone"] as const) {
-        try {
-          await doc.send(
-            new UpdateCommand({
-              TableName: table,
-              Key: nightSyncKey(night),
-              UpdateExpression: "SET #f = :v",
-              ConditionExpression: "attribute_not_exists(#f) OR #f < :v",
-              ExpressionAttributeNames: { "#f": field },
-              ExpressionAttributeValues: { ":v": sync[field] },
-            }),
-          );
-        } catch (error) {
-          if (!isConditionFailure(error)) throw error;
-        }
+        await conditional(
+          doc,
+          new UpdateCommand({
+            TableName: table,
+            Key: nightSyncKey(night),
+            UpdateExpression: "SET #f = :v",
+            ConditionExpression: "attribute_not_exists(#f) OR #f < :v",
+            ExpressionAttributeNames: { "#f": field },
+            ExpressionAttributeValues: { ":v": sync[field] },
+          }),
+        );
       }
     },
 

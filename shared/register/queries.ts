@@ -8,11 +8,6 @@ import {
 
 type Item = Record<string, unknown>;
 
-/** A conditional write that lost: another writer got there first (or the item is not as required). */
-export function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === "ConditionalCheckFailedException";
-}
-
 /**
  * Every item a query matches, page after page (DynamoDB stops a page at 1 MB), up to `limit` if given.
  * `onPage` sees each page's items as they come, for callers that sort them as they read.

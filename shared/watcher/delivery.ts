@@ -1,4 +1,4 @@
-import { redact } from "../redact.ts";
+import { errorText, log } from "../log.ts";
 import { type AlertLedger, alertKeyText, type PendingAlert } from "../register/types.ts";
 import { type Alert, type AlertKind, digest } from "./alerts.ts";
 import { mapLimit } from "./limit.ts";
@@ -132,19 +132,15 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
       result.undelivered += toSend.length;
       // One line per mail, with every alert it carried: the stack's alarm counts these, and staff can
       // read what they have not been told.
-      console.error(
-        JSON.stringify({
-          level: "ERROR",
-          message: "alert undelivered",
-          kind: alert.kind,
-          night: alert.night,
-          title: alert.title,
-          alerts: toSend.length,
-          entries: toSend.slice(0, 50).map(alertKeyText),
-          reason: redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
-          next: "left pending: the next run (or the next night) sends it again",
-        }),
-      );
+      log("ERROR", "alert undelivered", {
+        kind: alert.kind,
+        night: alert.night,
+        title: alert.title,
+        alerts: toSend.length,
+        entries: toSend.slice(0, 50).map(alertKeyText),
+        reason: errorText(error),
+        next: "left pending: the next run (or the next night) sends it again",
+      });
       await mapLimit(toSend, options.concurrency ?? 16, (e) => ledger.unlease(e, until));
       return;
     }

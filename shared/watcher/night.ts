@@ -2,6 +2,7 @@ import type { BillingClient } from "../billmgr/client.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import type { IdempotencySettings } from "../licences/idempotency.ts";
+import { errorText, log } from "../log.ts";
 import type { LicenceRecord, NightForecast, Register } from "../register/types.ts";
 import type { Alert } from "./alerts.ts";
 import type { Notifier } from "./notifier.ts";
@@ -121,12 +122,6 @@ async function reconcileFirst(deps: WatcherDeps, at: Date): Promise<void> {
   try {
     await deps.reconcile(at);
   } catch (error) {
-    console.error(
-      JSON.stringify({
-        level: "ERROR",
-        message: "reconciler failed before the night; the night goes on",
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      }),
-    );
+    log("ERROR", "reconciler failed before the night; the night goes on", { error: errorText(error) });
   }
 }

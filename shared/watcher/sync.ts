@@ -3,15 +3,13 @@ import type { LicenceList, LicenceSummary } from "../billmgr/licence.ts";
 import type { Catalogue } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
-import {
-  type DeskWritten,
-  type LicenceChanges,
-  type LicenceRecord,
-  type LicenceStore,
-  type NightSync,
-  StaleRecordError,
-} from "../register/types.ts";
+import type { LicenceRecord, LicenceStore, NightSync } from "../register/types.ts";
 import { mapLimit } from "./limit.ts";
+import { batchWriter } from "./sync/batch-writer.ts";
+import { type Change, changeWriter } from "./sync/change-writer.ts";
+import { keyChangedSinceRead, planSync } from "./sync/plan.ts";
+
+export type { Change } from "./sync/change-writer.ts";
 
 export interface SyncDeps {
   billing: BillingClient;
@@ -34,16 +32,6 @@ export interface SyncDeps {
   beforeWrite?: (change: Change) => Promise<void>;
 }
 
-/** What changed in one licence, for the alerts that follow. */
-export interface Change {
-  before: LicenceRecord | undefined;
-  after: LicenceRecord;
-  /** When the vendor's view in `after` began to be read (real clock, ISO): the desk's later writes win. */
-  readAt?: string;
-  /** The form could not be read; the list row was used. */
-  detailError?: string;
-}
-
 export interface SyncResult {
   /** The register after the sync, by id. */
   records: Map<string, LicenceRecord>;
@@ -60,31 +48,6 @@ export interface SyncResult {
   writes: number;
 }
 
-/**
- * The fields the vendor owns, and so the only ones the sync writes. `autoRenew` and `suspendedBy` are
- * ours (the API sets them, at any time of the night): the sync never writes them, so it never undoes them.
- */
-const VENDOR_FIELDS = [
-  "name",
-  "ip",
-  "product",
-  "pricelist",
-  "period",
-  "nodes",
-  "status",
-  "statusCode",
-  "expiresOn",
-  "createdOn",
-  "key",
-  "goneSince",
-  "formPending",
-] as const satisfies readonly (keyof LicenceRecord)[];
-
-/** How often one licence's write is decided again after losing to a concurrent write. */
-const STALE_ROUNDS = 3;
-/** New licences written together (BatchWriteItem's limit). */
-const NEW_BATCH = 25;
-
 /** Every licence in the register, through the expiry index (a query, a page at a time). */
 export async function allLicences(store: LicenceStore): Promise<Map<string, LicenceRecord>> {
   const records = new Map<string, LicenceRecord>();
@@ -97,79 +60,14 @@ export async function allLicences(store: LicenceStore): Promise<Map<string, Lice
   return records;
 }
 
-/** The list row says something the register does not: read the form. */
-function differs(row: LicenceSummary, record: LicenceRecord): boolean {
-  return (
-    row.name !== record.name ||
-    row.ip !== record.ip ||
-    row.pricelist !== record.pricelist ||
-    row.period !== record.period ||
-    row.statusCode !== record.statusCode ||
-    row.expiresOn !== record.expiresOn
-  );
-}
-
-/**
- * Whether the licence's form must be read tonight: the list row differs, or the register lacks what
- * only the form carries. The list has no key, so a licence without one (the vendor issues it a while
- * after the order) is read every night until its key arrives. A key regenerated in the vendor's panel
- * is seen only where the list row carries the date of the last key change (`real_keychange`, read into
- * `keyChangedOn` by a billing client that parses it): then a change on or after our last read of the
- * licence makes us read it. Without that date a re-key in the panel reaches the register only with the
- * licence's next change, a `GET /licenses/{id}?refresh=true`, or a re-key through the API.
- */
-function needsForm(row: LicenceSummary, record: LicenceRecord): boolean {
-  if (record.goneSince !== undefined || record.formPending === true || differs(row, record)) return true;
-  if (row.status === "deleted") return false;
-  if (!record.key) return true;
-  return keyChangedSinceRead(row, record);
-}
-
-function keyChangedSinceRead(row: LicenceSummary, record: LicenceRecord): boolean {
-  const { keyChangedOn } = row;
-  return (
-    keyChangedOn !== undefined &&
-    (record.syncedAt === undefined || keyChangedOn >= record.syncedAt.slice(0, 10))
-  );
-}
-
-/** Which stamp of `deskWrites` covers a vendor field. */
-const STAMPED_BY: Partial<Record<(typeof VENDOR_FIELDS)[number], DeskWritten>> = {
-  name: "name",
-  ip: "ip",
-  key: "key",
-  status: "status",
-  statusCode: "status",
-  expiresOn: "expiresOn",
-  period: "expiresOn",
-};
-
-/**
- * The vendor's fields of `after` that differ from `record` (an empty object: nothing to write). A
- * field the desk wrote through its own call after this view was read keeps the desk's value; every
- * other field is the vendor's, whatever else the desk wrote since.
- */
-function vendorChanges(record: LicenceRecord, after: LicenceRecord, readAt: string): LicenceChanges {
-  const changes: Record<string, unknown> = {};
-  for (const field of VENDOR_FIELDS) {
-    // A form without a key (not issued yet, or not shown) never removes the key we have.
-    if (field === "key" && after.key === undefined) continue;
-    const stamp = STAMPED_BY[field];
-    const wrote = stamp && record.deskWrites?.[stamp];
-    if (wrote !== undefined && wrote > readAt) continue;
-    if (after[field] !== record[field]) changes[field] = after[field];
-  }
-  return changes as LicenceChanges;
-}
-
 /**
  * Brings the register in line with the vendor's list: new licences appear (autoRenew off), changed ones
  * are re-read from their form and updated, vanished ones are marked gone (never dropped; and only when
  * the list is provably complete, for a licence missing from a partial list may still be there), and an
- * unchanged licence costs no write. Each write sets only the vendor's fields that changed, at the
- * version read (a write that lost to a concurrent one reads again and decides again), so nothing the
- * API sets during the night is undone. The list must already be read: a vendor that cannot list is the
- * caller's failure to report.
+ * unchanged licence costs no write. What to read and mark is planned from the list and the register
+ * (`sync/plan.ts`); each change is written at the version read (`sync/change-writer.ts`), so nothing
+ * the API sets during the night is undone; new licences go in batches (`sync/batch-writer.ts`). The
+ * list must already be read: a vendor that cannot list is the caller's failure to report.
  */
 export async function syncRegister(
   deps: SyncDeps,
@@ -179,171 +77,77 @@ export async function syncRegister(
 ): Promise<SyncResult> {
   const nowMs = deps.nowMs ?? Date.now;
   const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
-  const listed = list.rows;
   const records = await allLicences(deps.licences);
-  const seen = new Set<string>();
-  const toRead: Array<{ row: LicenceSummary; before: LicenceRecord | undefined }> = [];
-  let unchanged = 0;
-  for (const row of listed) {
-    seen.add(row.id);
-    const before = records.get(row.id);
-    if (before && !needsForm(row, before)) unchanged++;
-    else toRead.push({ row, before });
-  }
+  const plan = planSync(records, list);
+  const write = changeWriter({ licences: deps.licences, beforeWrite: deps.beforeWrite, night, at, listedAt });
+  const batches = batchWriter({
+    licences: deps.licences,
+    beforeWrite: deps.beforeWrite,
+    concurrency: deps.registerConcurrency,
+    write,
+  });
+  const view = { night, at, listedAt, nowMs };
 
-  // Only new, changed and keyless licences cost a vendor read; a deleted one has no form left to read.
-  // Each is written soon after it is read, so a run cut short (the first night of a large fleet) keeps
-  // what it did and its retry carries on from there: a change at once, a new licence with the next
-  // batch of new ones. Batches are written while the reading goes on, as many at once as the register
-  // takes; a reader waits only when that many are in flight, so no more is read than can be written.
-  const fresh: Array<{ change: Change; touch: boolean }> = [];
-  const created: Change[] = [];
-  const writing = new Set<Promise<void>>();
-  let writeFailure: { error: unknown } | undefined;
-  const submit = async (batch: Array<{ change: Change; touch: boolean }>) => {
-    // Never rejects: a failure is kept and thrown to the reader that next submits, or at the end.
-    const task: Promise<void> = createNew(batch).then(
-      (done) => {
-        created.push(...done);
-      },
-      (error: unknown) => {
-        writeFailure ??= { error };
-      },
-    );
-    writing.add(task);
-    void task.then(() => writing.delete(task));
-    while (writing.size >= deps.registerConcurrency) await Promise.race(writing);
-    if (writeFailure) throw writeFailure.error;
-  };
-  const read = await mapLimit(toRead, deps.vendorConcurrency, async ({ row, before }) => {
-    const change = await readForm(row, before);
+  // Each licence is written soon after it is read, so a run cut short (the first night of a large
+  // fleet) keeps what it did and its retry carries on from there: a change at once, a new licence with
+  // the next batch of new ones.
+  const read = await mapLimit(plan.toRead, deps.vendorConcurrency, async ({ row, before }) => {
+    const change = await readForm(deps, view, row, before);
     if (change.before === undefined) {
-      fresh.push({ change, touch: keyChangedSinceRead(row, change.after) });
-      if (fresh.length >= NEW_BATCH) await submit(fresh.splice(0));
+      await batches.add(change, keyChangedSinceRead(row, change.after));
       return undefined;
     }
-    const written = await write(change, keyChangedSinceRead(row, change.before));
-    if (written) records.set(written.after.id, written.after);
-    return written;
+    return write(change, keyChangedSinceRead(row, change.before));
   });
-  if (fresh.length > 0) await submit(fresh.splice(0));
-  await Promise.all(writing);
-  if (writeFailure) throw writeFailure.error;
+  const created = await batches.finish();
   const changes = [...created, ...read.filter((c): c is Change => c !== undefined)];
-  unchanged += toRead.length - changes.length;
 
-  /**
-   * New licences, created in one batch; any that someone created (or an order claimed) since the
-   * register was read is written like a change instead, at the version read.
-   */
-  async function createNew(batch: Array<{ change: Change; touch: boolean }>): Promise<Change[]> {
-    if (batch.length === 0) return [];
-    const byId = new Map(batch.map((b) => [b.change.after.id, b]));
-    for (const { change } of batch) await deps.beforeWrite?.(change);
-    const { created, existing } = await deps.licences.createMany(batch.map((b) => b.change.after));
-    const done: Change[] = created.map((after) => ({
-      ...(byId.get(after.id) as { change: Change }).change,
-      after,
-    }));
-    const others = await mapLimit(
-      existing.map((id) => byId.get(id) as { change: Change; touch: boolean }),
-      deps.registerConcurrency,
-      ({ change, touch }) => write(change, touch),
-    );
-    done.push(...others.filter((c): c is Change => c !== undefined));
-    for (const change of done) records.set(change.after.id, change.after);
-    return done;
-  }
-
-  async function readForm(row: LicenceSummary, before: LicenceRecord | undefined): Promise<Change> {
-    // A licence new to the register carries the night the sync found it.
-    const added = before === undefined ? { syncAddedOn: night } : {};
-    const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at), ...added });
-    if (row.status === "deleted") return { before, after: fromRow(), readAt: listedAt };
-    const readAt = new Date(nowMs()).toISOString();
-    try {
-      const details = await deps.billing.get(row.id);
-      const after = { ...recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at), ...added };
-      const view = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
-      return { before, after: view, readAt };
-    } catch (error) {
-      return { before, after: fromRow(), readAt: listedAt, detailError: (error as Error).message };
-    }
-  }
-
-  /**
-   * Writes one change: a new licence is created (unless someone created it meanwhile), a known one
-   * updated at the version read. Undefined when there was nothing to write.
-   */
-  async function write(change: Change, touch: boolean): Promise<Change | undefined> {
-    let before = change.before;
-    if (before === undefined) {
-      await deps.beforeWrite?.(change);
-      if (await deps.licences.create({ ...change.after, version: undefined })) {
-        return { ...change, after: { ...change.after, version: 1 } };
-      }
-      // Created meanwhile (an order through the API): update it like any other.
-      before = await deps.licences.get(change.after.id);
-      if (before === undefined) return undefined;
-    }
-    for (let round = 0; ; round++) {
-      // Someone read the vendor's whole form since we did (a refresh, an order's answer): ours is stale
-      // for this licence, and tomorrow's read settles it. (The desk's own calls stamp only the fields
-      // they wrote: see vendorChanges.)
-      const readAt = change.readAt ?? listedAt;
-      if ((before.deskWrites?.form ?? "") > readAt) return undefined;
-      const fields = vendorChanges(before, change.after, readAt);
-      const nothing = Object.keys(fields).length === 0;
-      // Read only to catch a key change that turned out to be none: remember the read, or the same
-      // date makes us read it every night.
-      if (nothing && !touch) return undefined;
-      const next: Change = { ...change, before, after: { ...before, ...fields } };
-      if (!nothing) await deps.beforeWrite?.(next);
-      try {
-        const after = await deps.licences.update(
-          before.id,
-          {
-            ...fields,
-            // The night's mark, in the same write: a rerun counts from the register, exactly.
-            ...(!nothing && change.after.goneSince === undefined && { syncChangedOn: night }),
-            syncedAt: change.after.syncedAt,
-            updatedAt: at.toISOString(),
-          },
-          { ifVersion: before.version ?? 0 },
-        );
-        if (after === undefined) return undefined;
-        return nothing ? undefined : { ...next, after };
-      } catch (error) {
-        if (!(error instanceof StaleRecordError) || round + 1 >= STALE_ROUNDS) throw error;
-        before = await deps.licences.get(before.id);
-        if (before === undefined) return undefined;
-      }
-    }
-  }
-
-  const missing = list.complete
-    ? [...records.values()].filter((r) => !seen.has(r.id) && r.goneSince === undefined)
-    : [];
   const gone = (
-    await mapLimit(missing, deps.registerConcurrency, (before) =>
+    await mapLimit(plan.gone, deps.registerConcurrency, (before) =>
       write(
         { before, after: { ...before, goneSince: night, updatedAt: at.toISOString() }, readAt: listedAt },
         false,
       ),
     )
   ).filter((c): c is Change => c !== undefined);
-  for (const change of gone) records.set(change.after.id, change.after);
+  for (const change of [...changes, ...gone]) records.set(change.after.id, change.after);
 
   return {
     records,
-    listed: listed.length,
-    night: nightSync(records.values(), listed.length, night),
+    listed: list.rows.length,
+    night: nightSync(records.values(), list.rows.length, night),
     added: changes.filter((c) => c.before === undefined),
     updated: changes.filter((c) => c.before !== undefined),
     gone,
-    unchanged,
+    unchanged: plan.unchanged + plan.toRead.length - changes.length,
     writes: changes.length + gone.length,
   };
+}
+
+/**
+ * The licence as the vendor shows it now: its form, its read timed on the real clock; the list row
+ * where the form cannot be read (said in `detailError`) or there is none left to read (deleted).
+ */
+async function readForm(
+  deps: Pick<SyncDeps, "billing" | "catalogue">,
+  view: { night: IsoDate; at: Date; listedAt: string; nowMs: () => number },
+  row: LicenceSummary,
+  before: LicenceRecord | undefined,
+): Promise<Change> {
+  const { night, at, listedAt } = view;
+  // A licence new to the register carries the night the sync found it.
+  const added = before === undefined ? { syncAddedOn: night } : {};
+  const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at), ...added });
+  if (row.status === "deleted") return { before, after: fromRow(), readAt: listedAt };
+  const readAt = new Date(view.nowMs()).toISOString();
+  try {
+    const details = await deps.billing.get(row.id);
+    const after = { ...recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at), ...added };
+    const current = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
+    return { before, after: current, readAt };
+  } catch (error) {
+    return { before, after: fromRow(), readAt: listedAt, detailError: (error as Error).message };
+  }
 }
 
 /** The night's sync, counted from the marks its writes leave on each licence. */

@@ -17,6 +17,8 @@ export interface CampaignOptions {
   maxCommands: number;
   /** Watcher nights (and their reruns, copies and kills) among the commands. */
   nights: boolean;
+  /** The world beside the desk among the commands: the vendor's panel, a second key, the reconciler's race. */
+  panel?: boolean | undefined;
   /** Shrink a failure to a smaller sequence (slow: every try runs for real). */
   shrink: boolean;
   /** A known bug put back into the product, to prove the simulation finds it. */
@@ -32,6 +34,7 @@ export interface CampaignResult {
   /** As given: a replay needs the same. */
   maxCommands: number;
   nights: boolean;
+  panel: boolean;
   runs: number;
   ms: number;
   stats: Stats;
@@ -55,7 +58,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const started = performance.now();
   let run = 0;
   const property = fc.asyncProperty(
-    fc.commands([commandArbitrary({ nights: options.nights })], {
+    fc.commands([commandArbitrary({ nights: options.nights, panel: options.panel ?? false })], {
       maxCommands: options.maxCommands,
       size: "max",
       ...(options.replayPath !== undefined && { replayPath: options.replayPath }),
@@ -97,7 +100,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       endOnFailure: !options.shrink,
     });
     const ms = Math.round(performance.now() - started);
-    const given = { seed, maxCommands: options.maxCommands, nights: options.nights };
+    const given = {
+      seed,
+      maxCommands: options.maxCommands,
+      nights: options.nights,
+      panel: options.panel ?? false,
+    };
     if (!details.failed) return { ...given, runs: details.numRuns, ms, stats };
     const error = details.errorInstance;
     return {
@@ -127,6 +135,7 @@ export function describeFailure(result: CampaignResult): string {
     replayPath ? `--replay-path "${replayPath}"` : "",
     `--max-commands ${result.maxCommands}`,
     result.nights ? "" : "--no-nights",
+    result.panel ? "--panel" : "",
     "--runs 1",
   ].filter(Boolean);
   return [

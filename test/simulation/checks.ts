@@ -1,10 +1,28 @@
+import type { IsoDate } from "../../shared/dates.ts";
+import { canonicalIp } from "../../shared/ip.ts";
 import type { IdempotencyRecord, LicenceRecord } from "../../shared/register/types.ts";
 import { alertKeyText } from "../../shared/register/types.ts";
 import { composedLater } from "../../shared/watcher/delivery.ts";
+import { fateOf } from "../../shared/watcher/fate.ts";
 import { summaryLedger } from "../../shared/watcher/phases/summary.ts";
 import { allLicences } from "../../shared/watcher/sync.ts";
-import { type Sim, saysNotApplied, Violation } from "./model.ts";
-import { API_SCOPE, type AttributedCharge, intentId, TIMING, WATCHER_SCOPE, type World } from "./world.ts";
+import {
+  type Answer,
+  type LapseNews,
+  type Sim,
+  saysNotApplied,
+  saysNothingCharged,
+  Violation,
+} from "./model.ts";
+import {
+  API_SCOPE,
+  type AttributedCharge,
+  CLIENT_SCOPES,
+  intentId,
+  TIMING,
+  WATCHER_SCOPE,
+  type World,
+} from "./world.ts";
 
 /**
  * The invariants, checked against the vendor's charge log (each charge tied to the call, and so the
@@ -18,8 +36,10 @@ const splitIntent = (id: string): [string, string] => {
 
 /** Every intent the simulation knows of: the client's keys, and the watcher's keys that sent or are in a night's record. */
 async function knownIntents(sim: Sim, world: World): Promise<Set<string>> {
-  const ids = new Set(sim.intents.map((i) => intentId(API_SCOPE, i.key)));
-  for (const charge of world.charges) if (charge.intent) ids.add(charge.intent);
+  const ids = new Set(sim.intents.map((i) => intentId(i.scope, i.key)));
+  // The panel's charges are the reseller's own: no intent of the desk's.
+  for (const charge of world.charges)
+    if (charge.intent && !charge.label?.startsWith("panel:")) ids.add(charge.intent);
   for (const night of sim.nights.keys()) {
     for (const renewal of (await world.rawRegister.nights.read(night)).renewals) {
       ids.add(intentId(WATCHER_SCOPE, `watch:${renewal.licenceId}:${night}`));
@@ -40,12 +60,25 @@ function chargesByIntent(world: World): Map<string, AttributedCharge[]> {
 const describe = (c: AttributedCharge) =>
   `${c.func} of licence ${c.elid} (${c.amountMinor}) by ${c.label ?? "no call"}${c.call?.fault ? `, fault ${c.call.fault}` : ""}`;
 
+/** What the client was told for an intent, for a violation's message. */
+function toldOf(sim: Sim, id: string): string {
+  const [scope, key] = splitIntent(id);
+  const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
+  if (!intent || intent.answers.length === 0) return "";
+  return ` (its client was told: ${intent.answers.map((a) => `${a.status}${a.code ? ` ${a.code}` : ""}`).join(", ")})`;
+}
+
 /**
- * After every command. (1) No intent charged twice, and every charge maps to exactly one intent made by
- * the API or the watcher (never the reconciler, never an untracked call); a chain of keys the client
- * used for one purchase is charged at most once. An intent the vendor charged is never forgotten by the
- * register, never completed as not applied, and its client never told "not applied"; an intent
- * answered or completed as applied was charged (for an order, the licence it names).
+ * After every command. (1) No intent charged twice, and every charge is either the reseller's own in
+ * the vendor's panel or maps to exactly one intent made by the API or the watcher, through that
+ * intent's own calls (never the reconciler, never an untracked call); a chain of keys the client used
+ * for one purchase is charged at most once. A request answered "nothing was charged" (any refusal,
+ * "not applied", in flight, not wanted, deadline near…) was not charged by its own call, and nothing
+ * else ever sends its intent. An intent the vendor charged is never forgotten by the register, never
+ * completed as not applied, and its client never told "not applied"; an intent answered or completed
+ * as applied was charged by its own call (for an order, the licence that call created, never a panel
+ * order or a licence that was there before). The watcher never pays for a licence suspended on purpose
+ * at the vendor, nor for one a panel renewal moved while the watcher held it (checkWatcherAgainstPanel).
  */
 export async function checkMoney(sim: Sim, world: World): Promise<void> {
   const by = chargesByIntent(world);
@@ -54,30 +87,53 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
     if (id === "<none>" || first.label === undefined || first.label === "untracked") {
       throw new Violation(`a charge no intent made: ${charges.map(describe).join("; ")}`);
     }
-    if (!id.startsWith(`${API_SCOPE}|`) && !id.startsWith(`${WATCHER_SCOPE}|`)) {
-      throw new Violation(
-        `a money call made by ${first.label}, which must never send one: ${describe(first)}`,
-      );
+    if (id.startsWith("panel|")) continue;
+    for (const charge of charges) {
+      const own =
+        charge.label?.startsWith("api:") ||
+        (charge.label?.startsWith("watcher:") && id.startsWith(`${WATCHER_SCOPE}|`));
+      if (!own) {
+        throw new Violation(
+          `a money call made by ${charge.label}${charge.call?.params.sim_intent ? ` as it resumed intent ${charge.call.params.sim_intent}` : ""}, which must never send one: ${describe(charge)}${toldOf(sim, id)}`,
+        );
+      }
+    }
+    const [scope] = splitIntent(id);
+    if (scope !== WATCHER_SCOPE && !CLIENT_SCOPES.includes(scope)) {
+      throw new Violation(`a money call for ${id}, no intent of a client or the watcher: ${describe(first)}`);
     }
     if (charges.length > 1)
       throw new Violation(
         `intent ${id} charged ${charges.length} times: ${charges.map(describe).join("; ")}`,
       );
+    // The request whose call it was must not have been told that it charged nothing.
+    const [, key] = splitIntent(id);
+    const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
+    const answer = intent?.answers.find((a) => a.attempt !== undefined && a.attempt === first.attempt);
+    if (answer && saysNothingCharged(answer)) {
+      throw new Violation(
+        `the client was told ${answer.status} ${answer.code} for ${id} ("${errorMessage(answer)}"), but that very request was charged: ${describe(first)}`,
+      );
+    }
   }
   for (const chain of sim.chains) {
-    const charged = chain.keys.flatMap((key) => by.get(intentId(API_SCOPE, key)) ?? []);
+    const charged = chain.keys.flatMap((key) => {
+      const intent = sim.byKey.get(key);
+      return by.get(intentId(intent?.scope ?? API_SCOPE, key)) ?? [];
+    });
     if (charged.length > 1) {
       throw new Violation(
         `the client's ${chain.kind} (keys ${chain.keys.join(", ")}), following the answers literally, was charged ${charged.length} times: ${charged.map(describe).join("; ")}`,
       );
     }
   }
+  checkWatcherAgainstPanel(world);
 
   for (const id of await knownIntents(sim, world)) {
     const [scope, key] = splitIntent(id);
     const record = await world.rawRegister.idempotency.find(scope, key);
     const charges = by.get(id) ?? [];
-    const intent = scope === API_SCOPE ? sim.byKey.get(key) : undefined;
+    const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
     if (charges.length > 0) {
       const charge = charges[0] as AttributedCharge;
       if (!record)
@@ -125,6 +181,41 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
   }
 }
 
+const errorMessage = (a: Answer) =>
+  (a.body as { error?: { message?: string } } | undefined)?.error?.message ?? "";
+
+/**
+ * The watcher never renews a licence the vendor shows suspended on purpose (in the panel or through the
+ * desk: `user`), whatever its expiry; and never one that a panel action touched while the watcher held
+ * its renewal (after its plan, before sending): renewed elsewhere (the expiry moved past its plan),
+ * suspended, or deleted.
+ */
+export function checkWatcherAgainstPanel(world: World): void {
+  for (const charge of world.charges) {
+    if (!charge.label?.startsWith("watcher:") || charge.func !== "service.prolong") continue;
+    const was = charge.before;
+    if (was?.status === "3" && was.suspendedBy === "user") {
+      throw new Violation(
+        `the watcher renewed licence ${charge.elid} (${charge.label}), which the vendor had suspended on purpose (in its panel or through the desk; expiry ${was.expiredate}): ${describe(charge)}`,
+      );
+    }
+    if (was?.status === "4") {
+      throw new Violation(
+        `the watcher renewed licence ${charge.elid}, deleted at the vendor: ${describe(charge)}`,
+      );
+    }
+    const night = charge.label.slice("watcher:".length);
+    for (const entry of world.panelLog) {
+      const during = entry.duringRenewal;
+      if (!entry.effective || !during || during.night !== night || during.licenceId !== charge.elid) continue;
+      if (entry.wallMs > charge.wallMs) continue;
+      throw new Violation(
+        `the watcher renewed licence ${charge.elid} on night ${night} after the reseller's ${entry.action.what} of it in the vendor's panel (${entry.said}), made while the watcher held that renewal: ${describe(charge)}`,
+      );
+    }
+  }
+}
+
 /** When a charge came after the settle window, the simulation's own timing assumption broke: say so. */
 function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
   if (record.sentAt === undefined) return "";
@@ -135,24 +226,102 @@ function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
 }
 
 /**
+ * What, beside the intent's own call, may have left its evidence ambiguous: a panel action on its
+ * licence (a renewal) or on its IP (an order), or another key's order of the same IP, from a little
+ * before it was sent on. Undefined when nothing did.
+ */
+export function interference(sim: Sim, world: World, record: IdempotencyRecord): string | undefined {
+  const since = (record.sentAt ?? 0) - TIMING.lockMs;
+  const request = record.request as { id?: string; body?: { ip?: string } } | undefined;
+  if (record.operation === "renew") {
+    const id = request?.id;
+    const panel = world.panelLog.find(
+      (e) => e.effective && e.licenceId === id && e.wallMs >= since && e.action.what !== "order",
+    );
+    return panel && `the reseller's ${panel.action.what} of licence ${id} in the vendor's panel`;
+  }
+  const ip = canonicalIp(request?.body?.ip ?? "") ?? request?.body?.ip;
+  const book = new Map(world.vendorBook().map((l) => [l.id, l]));
+  const onIp = (id: string | undefined) => {
+    const licence = id ? book.get(id) : undefined;
+    return licence !== undefined && (canonicalIp(licence.ip) ?? licence.ip) === ip;
+  };
+  const panel = world.panelLog.find((e) => e.effective && e.wallMs >= since && onIp(e.licenceId));
+  if (panel)
+    return `the reseller's ${panel.action.what} of licence ${panel.licenceId} on ${ip} in the vendor's panel`;
+  const other = sim.intents.find(
+    (i) =>
+      i.kind === "order" && i.key !== record.key && (canonicalIp((i.body as { ip: string }).ip) ?? "") === ip,
+  );
+  return other && `order ${other.scope}|${other.key} of the same IP`;
+}
+
+/** Staff were told (or the ledger holds, to tell them) that this intent's outcome is undecided. */
+async function undecidedAlerted(world: World, record: IdempotencyRecord): Promise<boolean> {
+  const prefix = `intent:${record.scope}:${record.key}|outcome_undecided|`;
+  if (world.mails.some((m) => m.keys.some((k) => k.startsWith(prefix)))) return true;
+  return (await world.rawRegister.alerts.pending()).some((p) => alertKeyText(p).startsWith(prefix));
+}
+
+/**
+ * An intent still open after the settle window and a reconciler pass is allowed only when the evidence
+ * is ambiguous for a cause outside the desk (`interference`) and staff were alerted to settle it by hand
+ * (`outcome_undecided`); otherwise it says why not.
+ */
+async function openWithoutCause(
+  sim: Sim,
+  world: World,
+  record: IdempotencyRecord,
+): Promise<string | undefined> {
+  const cause = interference(sim, world, record);
+  if (!cause) return "nothing outside the desk made its evidence ambiguous";
+  if (!(await undecidedAlerted(world, record)))
+    return `its evidence may be ambiguous (${cause}), but staff were never alerted (outcome_undecided) to settle it by hand`;
+  sim.stats.undecided += 1;
+  return undefined;
+}
+
+/**
+ * The intent is locked, and waits for that lock to run out: a dead process's claim or reconciler
+ * lease, or the 30 s lease a healthy pass keeps when it could not read its evidence (the next pass
+ * decides). A healthy pass's lease on an intent whose evidence something outside the desk made
+ * ambiguous exempts nothing: staff must have been alerted (openWithoutCause).
+ */
+function leaseWaits(sim: Sim, world: World, record: IdempotencyRecord, now: number): boolean {
+  if (record.lockedUntil <= now) return false;
+  const lease = world.journal.findLast(
+    (j) =>
+      j.store === "idempotency" &&
+      j.method === "lease" &&
+      j.result === true &&
+      j.args[0] === record.scope &&
+      j.args[1] === record.key,
+  );
+  return lease === undefined || lease.death?.dead === true || !interference(sim, world, record);
+}
+
+/**
  * (2) After the settle window and one reconciler pass: every charge is known to the register (the
  * intent completed as applied; an order's licence in the register) and nothing sent is left unknown,
- * except what a dead process still leases (its lease runs out later).
+ * except what a dead process still leases (its lease runs out later) and what is undecided for a cause
+ * outside the desk, with staff alerted (openWithoutCause).
  */
 export async function checkSettled(sim: Sim, world: World): Promise<void> {
   sim.stats.strongChecks += 1;
   const now = Date.now();
   for (const charge of world.charges) {
-    if (!charge.intent) continue;
+    if (!charge.intent || charge.intent.startsWith("panel|")) continue;
     const [scope, key] = splitIntent(charge.intent);
     const record = await world.rawRegister.idempotency.find(scope, key);
-    if (record && record.status !== "completed" && record.lockedUntil > now) {
+    if (record && record.status !== "completed" && leaseWaits(sim, world, record, now)) {
       sim.stats.exempted += 1;
       continue;
     }
+    const why = record && record.status !== "completed" && (await openWithoutCause(sim, world, record));
+    if (record && record.status !== "completed" && why === undefined) continue;
     if (record?.status !== "completed" || record.outcome !== "applied") {
       throw new Violation(
-        `after the settle window and a reconciler pass, intent ${charge.intent} is ${record ? `${record.status}${record.outcome ? `/${record.outcome}` : ""}` : "unknown to the register"} though the vendor charged it: ${describe(charge)}`,
+        `after the settle window and a reconciler pass, intent ${charge.intent} is ${record ? `${record.status}${record.outcome ? `/${record.outcome}` : ""}` : "unknown to the register"} though the vendor charged it: ${describe(charge)}${why ? `; ${why}` : ""}`,
       );
     }
     if (charge.func === "soft.order.param" && !(await world.rawRegister.licences.get(charge.elid))) {
@@ -162,12 +331,14 @@ export async function checkSettled(sim: Sim, world: World): Promise<void> {
     }
   }
   for (const record of await world.rawRegister.idempotency.unresolved(500)) {
-    if (record.lockedUntil > now) {
+    if (leaseWaits(sim, world, record, now)) {
       sim.stats.exempted += 1;
       continue;
     }
+    const why = await openWithoutCause(sim, world, record);
+    if (why === undefined) continue;
     throw new Violation(
-      `after the settle window and a reconciler pass, intent ${record.scope}|${record.key} (${record.operation}) is still ${record.status}, sent ${now - (record.sentAt ?? now)} ms ago`,
+      `after the settle window and a reconciler pass, intent ${record.scope}|${record.key} (${record.operation}) is still ${record.status}, sent ${now - (record.sentAt ?? now)} ms ago: ${why}`,
     );
   }
 }
@@ -211,7 +382,7 @@ export function checkNoAlertTwice(world: World): void {
  * (3b) No alert lost, after a healthy watcher night (which sends every pending alert): nothing left
  * pending (save summaries still deferred and alerts a dead process leases), everything ever recorded
  * sent, and every alert the model expects (orders the reconciler settled as placed, licences the vendor
- * suspended, the night's summary) sent.
+ * suspended before their expiry, the night's summary) sent.
  */
 export async function checkAlertsDelivered(
   sim: Sim,
@@ -248,6 +419,48 @@ export async function checkAlertsDelivered(
   }
 }
 
+/**
+ * (3c) A licence the vendor suspended after its expiry is told by the lapse's own mail, never lost: the
+ * `expired` alert for that expiry ("The vendor has suspended it for non-payment"), or `renewal_blocked`
+ * for that expiry, lapsed, sent by the first healthy night from which the watcher will not renew it
+ * (the licence's fate as the desk's mails tell it is not "automatic"). While the watcher still renews it
+ * the suspension is no news of its own (the renewal resumes it; a renewal that fails or stays unknown
+ * has its own mail, checked as recorded and sent above). Settled once told, or once the licence no
+ * longer lapses at that expiry (renewed, deleted). `deferred`: licences a reseller changed during this
+ * night, which the night may have told either way: they are judged by the next healthy night.
+ */
+export async function checkLapsesTold(
+  sim: Sim,
+  world: World,
+  night: IsoDate,
+  startedMs: number,
+  deferred: Set<string>,
+): Promise<void> {
+  const sent = world.mails.flatMap((m) => m.keys);
+  const held = deadLeases(world, startedMs);
+  const { catalogue, settings } = world.watcherDeps();
+  const open: LapseNews[] = [];
+  for (const lapse of sim.lapses) {
+    const subject = `licence:${lapse.id}|`;
+    const tells = (key: string) =>
+      key === `${subject}expired|${lapse.expiresOn}:expired` ||
+      (key.startsWith(`${subject}renewal_blocked|${lapse.expiresOn}:`) && key.endsWith(":lapsed"));
+    if (sent.some(tells) || [...held].some(tells)) continue;
+    const record = await world.rawRegister.licences.get(lapse.id);
+    if (record?.status !== "suspended" || record.expiresOn !== lapse.expiresOn) continue;
+    if (record.goneSince !== undefined) continue;
+    const fate = fateOf(record, catalogue.byPricelist(record.pricelist), night, settings);
+    if (fate.kind === "automatic" || deferred.has(lapse.id)) {
+      open.push(lapse);
+      continue;
+    }
+    throw new Violation(
+      `licence ${lapse.id}, suspended by the vendor after its expiry ${lapse.expiresOn} (written by night ${lapse.night}), is not renewed by the watcher (${fate.kind}), and after night ${night} no expired or renewal_blocked mail for that expiry was ever sent`,
+    );
+  }
+  sim.lapses = open;
+}
+
 /** A run (dead or alive) held one of the night's renewals when the last run started: the summary waits. */
 async function summaryDeferred(world: World, night: string, startedMs: number): Promise<boolean> {
   const record = await world.rawRegister.nights.read(night);
@@ -264,9 +477,17 @@ export function summaryKey(night: string): string {
  * And the night's record tells the truth: a renewal it counts as applied was charged once, one it
  * counts as refused was not charged, and the charges lie between the applied and applied + awaiting.
  */
-export async function checkConverged(sim: Sim, world: World, night: string): Promise<void> {
+export async function checkConverged(
+  sim: Sim,
+  world: World,
+  night: string,
+  startedMs: number,
+): Promise<void> {
   sim.stats.convergenceChecks += 1;
   const open = new Set<string>();
+  // What the reseller changed in the panel while the night ran: the next night's sync brings it in.
+  for (const entry of world.panelLog)
+    if (entry.wallMs >= startedMs && entry.licenceId) open.add(entry.licenceId);
   for (const record of await world.rawRegister.idempotency.unresolved(500)) {
     const request = record.request as { id?: string } | undefined;
     open.add(request?.id ?? record.context.licenceId ?? "");

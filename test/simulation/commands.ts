@@ -9,9 +9,11 @@ import { allLicences } from "../../shared/watcher/sync.ts";
 import {
   checkAlertsDelivered,
   checkConverged,
+  checkLapsesTold,
   checkMoney,
   checkNoAlertTwice,
   checkSettled,
+  checkWatcherAgainstPanel,
   summaryKey,
   waitForLateActs,
   waitForSettle,
@@ -26,7 +28,18 @@ import {
   type Sim,
   Violation,
 } from "./model.ts";
-import { API_SCOPE, type Death, newDeath, type OpOutcome, TIMING, type World } from "./world.ts";
+import {
+  API_SCOPE,
+  CLIENT_SCOPES,
+  type Death,
+  newDeath,
+  type OpOutcome,
+  OTHER_SCOPE,
+  type PanelAction,
+  type PanelEntry,
+  TIMING,
+  type World,
+} from "./world.ts";
 
 /**
  * The commands of the simulation, each a step a client, the vendor, the scheduler or fate takes, and
@@ -75,13 +88,15 @@ function orderBody(sim: Sim, spec: OrderSpec): OrderBody {
   return parsed.value;
 }
 
-const caller = (world: World) => ({ client: API_SCOPE, now: world.sandbox.state.now() });
+const caller = (world: World, client = API_SCOPE) => ({ client, now: world.sandbox.state.now() });
+
+const labelOf = (intent: Intent) => `api:${intent.scope}:${intent.key}`;
 
 /** One request of the client, as the route would run it (one process), possibly killed. */
 function call(world: World, intent: Intent, death?: Death): Promise<OpOutcome<MoneyResult>> {
-  const desk = licenceDesk(world.deskDeps(), caller(world));
+  const desk = licenceDesk(world.deskDeps(), caller(world, intent.scope));
   return world.op(
-    `api:${API_SCOPE}:${intent.key}`,
+    labelOf(intent),
     () =>
       intent.kind === "order"
         ? desk.order(intent.body as OrderBody, intent.key)
@@ -99,7 +114,7 @@ async function ask(sim: Sim, world: World, intent: Intent, death?: Death): Promi
 
 async function noteKill(sim: Sim, world: World, intent: Intent): Promise<void> {
   sim.stats.kills += 1;
-  const record = await world.rawRegister.idempotency.find(API_SCOPE, intent.key);
+  const record = await world.rawRegister.idempotency.find(intent.scope, intent.key);
   if (record?.sentAt !== undefined) sim.stats.killsAfterSend += 1;
 }
 
@@ -120,7 +135,8 @@ function expectSettledAlerts(sim: Sim, world: World, from: number): string[] {
     if (entry.label !== "reconciler" || entry.store !== "idempotency" || entry.method !== "complete")
       continue;
     const [scope, key, , outcome] = entry.args as [string, string, unknown, string];
-    if (outcome !== "applied" || scope !== API_SCOPE || sim.byKey.get(key)?.kind !== "order") continue;
+    if (outcome !== "applied" || !CLIENT_SCOPES.includes(scope) || sim.byKey.get(key)?.kind !== "order")
+      continue;
     const alert = `intent:${scope}:${key}|order_settled|settled`;
     if (!sim.expectedAlerts.some((e) => e.key === alert)) {
       sim.expectedAlerts.push({ key: alert, why: `the reconciler settled order ${key} as placed` });
@@ -216,7 +232,7 @@ class NewKeyCommand implements Cmd {
       const old = pickOf(newKeyable(sim), this.pick) as Intent;
       old.next = "stop";
       const chain = sim.chains[old.chain];
-      await ask(sim, world, newIntent(sim, old.kind, old.body, old.licenceId, chain));
+      await ask(sim, world, newIntent(sim, old.kind, old.body, old.licenceId, chain, old.scope));
     });
   toString = () => `new-key(#${this.pick})`;
 }
@@ -419,7 +435,9 @@ type Concurrent =
   | { op: "twin-order"; spec: OrderSpec }
   | { op: "renew"; pick: number; period: 1 | 12 }
   | { op: "retry"; pick: number }
-  | { op: "reconcile" };
+  | { op: "reconcile" }
+  /** The reseller in the vendor's panel, `delayMs` after the others started. */
+  | { op: "panel"; choice: PanelChoice; delayMs: number };
 
 class ConcurrentCommand implements Cmd {
   constructor(readonly ops: Concurrent[]) {}
@@ -453,6 +471,13 @@ class ConcurrentCommand implements Cmd {
           case "reconcile":
             passes.push(world.op("reconciler", () => world.reconcilePass(world.sandbox.state.now())));
             break;
+          case "panel":
+            passes.push(
+              new Promise((resolve) => setTimeout(resolve, op.delayMs)).then(() =>
+                actInPanel(sim, world, op.choice),
+              ),
+            );
+            break;
         }
       }
       const outcomes = await Promise.all(calls.map((c) => c.outcome));
@@ -479,9 +504,268 @@ class ConcurrentCommand implements Cmd {
             ? `renew(#${op.pick}, ${op.period}m)`
             : op.op === "retry"
               ? `retry(#${op.pick})`
-              : "reconcile",
+              : op.op === "panel"
+                ? `${showPanel(op.choice)} after ${op.delayMs} ms`
+                : "reconcile",
       )
       .join(", ")}]`;
+}
+
+// ---- beside the desk: the vendor's panel, a second key, the reconciler's race -------------------
+
+/**
+ * What the reseller does in the vendor's own panel. Renew, suspend or delete a licence (`pending`: one a
+ * desk renewal awaits the outcome of, for the same period, when there is one); order a licence on the
+ * IP of one of the client's orders (with that order's name and product, or a name of its own), on the
+ * IP of a licence deleted at the vendor, or on a fresh IP.
+ */
+export type PanelChoice =
+  | { what: "renew"; pick: number; target: "pending" | "any"; period: 1 | 12 }
+  | { what: "suspend" | "delete"; pick: number; target: "pending" | "any" }
+  | { what: "order"; pick: number; target: "order-ip" | "deleted-ip" | "fresh"; name: "same" | "own" };
+
+const showPanel = (c: PanelChoice) =>
+  c.what === "order"
+    ? `panel order(${c.target}, ${c.name} name, #${c.pick})`
+    : `panel ${c.what}(${c.target} #${c.pick}${c.what === "renew" ? `, ${c.period}m` : ""})`;
+
+/** The choice made concrete against the world as it is now; undefined when it has nothing to act on. */
+function panelAction(sim: Sim, world: World, c: PanelChoice): PanelAction | undefined {
+  const book = world.vendorBook();
+  const live = book.filter((l) => l.status !== "4");
+  if (c.what === "order") {
+    const n = world.panelLog.length + 1;
+    const lite = world.catalogue.byId("ispmanager5-lite")?.pricelist ?? "3541";
+    if (c.target === "order-ip") {
+      const order = pickOf(
+        sim.intents.filter((i) => i.kind === "order"),
+        c.pick,
+      );
+      if (!order) return undefined;
+      const body = order.body as OrderBody;
+      return {
+        what: "order",
+        ip: body.ip,
+        name: c.name === "same" ? body.name : `panel-${n}`,
+        pricelist: world.catalogue.byId(body.product)?.pricelist ?? lite,
+        period: 1,
+      };
+    }
+    const deleted = pickOf(
+      book.filter((l) => l.status === "4"),
+      c.pick,
+    );
+    const ip = c.target === "deleted-ip" && deleted ? deleted.ip : `10.250.${n >> 8}.${n & 255}`;
+    return { what: "order", ip, name: `panel-${n}`, pricelist: lite, period: 1 };
+  }
+  const pending = pickOf(
+    retryable(sim).filter((i) => i.kind === "renew"),
+    c.pick,
+  );
+  const id = c.target === "pending" && pending?.licenceId ? pending.licenceId : pickOf(live, c.pick)?.id;
+  if (id === undefined) return undefined;
+  if (c.what === "renew") {
+    const period = c.target === "pending" && pending ? (pending.body as RenewBody).period : c.period;
+    return { what: "renew", id, period };
+  }
+  return { what: c.what, id };
+}
+
+function actInPanel(sim: Sim, world: World, choice: PanelChoice): PanelEntry | undefined {
+  const action = panelAction(sim, world, choice);
+  if (!action) {
+    sim.log.push("    (nothing in the panel to act on)");
+    return undefined;
+  }
+  const entry = world.panel(action);
+  sim.stats.panelActions += 1;
+  const what =
+    action.what === "order"
+      ? `order ${action.name} on ${action.ip} (pricelist ${action.pricelist})`
+      : `${action.what} ${action.id}${action.what === "renew" ? ` for ${action.period} months` : ""}`;
+  sim.log.push(`    panel: ${what}: ${entry.said}`);
+  return entry;
+}
+
+class PanelCommand implements Cmd {
+  constructor(readonly choice: PanelChoice) {}
+  check = () => true;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      actInPanel(sim, world, this.choice);
+    });
+  toString = () => showPanel(this.choice);
+}
+
+/**
+ * A reconciler pass lists the unresolved intents while a money call is in flight, and reaches that
+ * intent only after the call was refused (nothing charged, the key freed): the client's call is held
+ * before it leaves (the intent is marked sent, so listed) until the pass has come to the intent, and
+ * the pass is held there until the client has its answer. The refusal: `funds` (the vendor refuses for
+ * insufficient funds after holding the call a little; the reseller tops up right after the answer) or
+ * `throttle` (429 at the door: provably never sent).
+ */
+class ReconcileRaceCommand implements Cmd {
+  constructor(
+    readonly op: { kind: "order"; spec: OrderSpec } | { kind: "renew"; pick: number; period: 1 | 12 },
+    readonly refusal: "funds" | "throttle",
+  ) {}
+  check = (sim: Readonly<Sim>) => this.op.kind === "order" || sim.licences.length > 0;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      sim.stats.reconcileRaces += 1;
+      const op = this.op;
+      const intent =
+        op.kind === "order"
+          ? newIntent(sim, "order", orderBody(sim, op.spec), undefined)
+          : newIntent(sim, "renew", { period: op.period }, pickOf(sim.licences, op.pick) as string);
+      const state = world.sandbox.state;
+      const balance = state.balanceMinor;
+      const func = op.kind === "order" ? "soft.order.param" : "service.prolong";
+      if (this.refusal === "funds") {
+        state.setBalance(0);
+        world.fault(func, "slow", 60);
+      } else world.fault(func, "throttle", 0);
+      let answered: () => void = () => {};
+      const done = new Promise<void>((resolve) => {
+        answered = resolve;
+      });
+      // The race is over once the client has its answer and the pass is done: no hold outlives it.
+      const over = new AbortController();
+      const reached = world.hold(
+        "idempotency.claim",
+        (label, args) => label === "reconciler" && (args[0] as { key?: string }).key === intent.key,
+        done,
+        { signal: over.signal },
+      );
+      const leaving = world.hold(
+        `billing.${op.kind === "order" ? "order" : "prolong"}`,
+        (label) => label === labelOf(intent),
+        reached,
+        { signal: over.signal },
+      );
+      const from = world.journal.length;
+      const attempt = call(world, intent).finally(() => {
+        state.setBalance(balance);
+        answered();
+      });
+      try {
+        // Refused before it was sent (in flight, closed...): nothing to race.
+        const sent = await Promise.race([leaving, attempt.then(() => undefined)]);
+        const pass = sent
+          ? world.op("reconciler", () => world.reconcilePass(state.now()))
+          : Promise.resolve(undefined);
+        const answer = answerOf(await attempt);
+        const passOutcome = await pass;
+        over.abort();
+        recordAnswer(sim, intent, answer);
+        const came = await reached;
+        sim.log.push(
+          `    ${sent ? "" : "(its call never left: nothing to race) "}the reconciler pass ${
+            came ? "reached it after its answer" : "never reached it"
+          }: ${passOutcome?.kind === "ok" ? `settled ${passOutcome.value.settled.map((x) => `${x.key}=${x.outcome}`).join(", ") || "nothing"}` : (passOutcome?.kind ?? "not run")}`,
+        );
+        expectSettledAlerts(sim, world, from);
+      } finally {
+        over.abort();
+        state.setBalance(balance);
+      }
+    });
+  toString = () =>
+    `reconcile-race(${this.op.kind === "order" ? `order(${showSpec(this.op.spec)})` : `renew(#${this.op.pick}, ${this.op.period}m)`}, refused: ${this.refusal})`;
+}
+
+/**
+ * A second key orders an IP another key ordered: the same client with a new key (a new purchase, not
+ * a retry) or another client; with the same name or its own. `concurrent`: both sent at once;
+ * `crossed`: both at once, the first's call held until the second has its answer (so the second, the
+ * younger intent, reaches the vendor first);
+ * `after`: after an earlier order of that IP (often one whose answer was lost); `after-race`: after it,
+ * once its settle window has passed, while a reconciler pass decides it, the second order held right
+ * after its answer (before it claims its new licence's id) until that pass is over.
+ */
+class SameIpOrderCommand implements Cmd {
+  constructor(
+    readonly pick: number,
+    readonly who: "same-client" | "other-client",
+    readonly how: "concurrent" | "crossed" | "after" | "after-race",
+    readonly name: "same" | "own",
+    readonly spec: OrderSpec,
+  ) {}
+  check = () => true;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      sim.stats.sameIpOrders += 1;
+      const orders = sim.intents.filter((i) => i.kind === "order");
+      const awaiting = orders.filter((i) => i.next === "retry");
+      const earlier =
+        this.how === "concurrent" ? undefined : (pickOf(awaiting, this.pick) ?? pickOf(orders, this.pick));
+      const scope = this.who === "same-client" ? API_SCOPE : OTHER_SCOPE;
+      const first = earlier ?? newIntent(sim, "order", orderBody(sim, this.spec), undefined);
+      const body = first.body as OrderBody;
+      const second = newIntent(
+        sim,
+        "order",
+        { ...body, ...(this.name === "own" && { name: `${body.name} (${scope})` }) },
+        undefined,
+        undefined,
+        scope,
+      );
+      if (!earlier) {
+        if (this.how !== "concurrent" && this.how !== "crossed")
+          sim.log.push("    (no earlier order of any IP: both at once)");
+        // Crossed: the first's call is held before it leaves until the second has its answer.
+        let secondAnswered: () => void = () => {};
+        const answered = new Promise<void>((resolve) => {
+          secondAnswered = resolve;
+        });
+        const over = new AbortController();
+        if (this.how === "crossed")
+          void world.hold("billing.order", (label) => label === labelOf(first), answered, {
+            signal: over.signal,
+          });
+        const outcomes = await Promise.all([
+          call(world, first),
+          call(world, second).finally(() => secondAnswered()),
+        ]);
+        over.abort();
+        recordAnswer(sim, first, answerOf(outcomes[0]), true);
+        recordAnswer(sim, second, answerOf(outcomes[1]), true);
+        return;
+      }
+      if (this.how === "after") {
+        await ask(sim, world, second);
+        return;
+      }
+      await waitForSettle(world);
+      let over: () => void = () => {};
+      const passOver = new Promise<void>((resolve) => {
+        over = resolve;
+      });
+      const done = new AbortController();
+      const placed = world.hold(
+        "idempotency.claimLicenceId",
+        (label) => label === labelOf(second),
+        passOver,
+        { signal: done.signal },
+      );
+      const from = world.journal.length;
+      const attempt = call(world, second);
+      // Refused (the IP taken, in flight…): it claims nothing, so there is nothing to race.
+      const held = await Promise.race([placed, attempt.then(() => undefined)]);
+      done.abort();
+      if (held) {
+        await world.op("reconciler", () => world.reconcilePass(world.sandbox.state.now()));
+        expectSettledAlerts(sim, world, from);
+      }
+      over();
+      recordAnswer(sim, second, answerOf(await attempt));
+      sim.log.push(
+        `    ${held ? "a reconciler pass ran while the second order was held before claiming its licence" : "(the second order placed nothing: no race)"}`,
+      );
+    });
+  toString = () =>
+    `same-ip-order(${this.how === "concurrent" || this.how === "crossed" ? showSpec(this.spec) : `after #${this.pick}`}, ${this.who}, ${this.how}, ${this.name} name)`;
 }
 
 // ---- time passes ------------------------------------------------------------------------------
@@ -521,14 +805,14 @@ function nextNight(sim: Sim, days: number): IsoDate {
   return addDays(sim.night ?? "2021-05-01", days);
 }
 
-/**
- * A night of the watcher (`copies` at once), killed when `death` says so. The expectations of a night
- * are computed before its first run: the vendor's suspensions the register has not seen yet, and the
- * night's summary. After a healthy night: no alert lost, the register converged, the night's record true.
- */
 /** A reseller's change made while a night runs (`delayMs` after it starts). */
 export interface NightChange {
-  what: "autoRenew" | "suspend";
+  /**
+   * A change through the desk (autoRenew, suspend), or one in the vendor's panel: renew, suspend or
+   * delete the licence the watcher is about to renew (its renewal held after its plan, before it is
+   * sent, while the panel acts; `pick` and `after` do not apply).
+   */
+  what: "autoRenew" | "suspend" | "panel-renew" | "panel-suspend" | "panel-delete";
   pick: number;
   autoRenew: AutoRenew;
   /**
@@ -537,9 +821,17 @@ export interface NightChange {
    * the night's first read of this licence's form reaching the vendor.
    */
   delayMs: number;
-  after: "start" | "prolong" | "sync-write" | "form-read";
+  after: "start" | "prolong" | "sync-write" | "form-read" | "renewal-claim";
 }
 
+const isPanelChange = (change: NightChange) => change.what.startsWith("panel-");
+
+/**
+ * A night of the watcher (`copies` at once), killed when `death` says so. The expectations of a night:
+ * its summary, and the vendor's suspensions its sync wrote (told by a vendor_suspended alert before the
+ * expiry, by the lapse's mail after it). After a healthy night: no alert lost, the register converged,
+ * the night's record true.
+ */
 async function night(
   sim: Sim,
   world: World,
@@ -563,19 +855,28 @@ async function night(
   if (copies > 1) sim.stats.concurrentNights += 1;
   const from = world.journal.length;
   const started = Date.now();
-  const change = during && changeDuring(sim, world, during);
+  const over = new AbortController();
+  const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(
     Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at), death)),
   );
+  over.abort();
   const changed = await change;
-  // A suspension by the vendor the night's sync wrote (even a run killed right after) is owed its alert.
+  // A suspension by the vendor the night's sync wrote (even a run killed right after) is owed its news:
+  // before the expiry, a vendor_suspended alert of tonight; after it, the lapse's mail (checkLapsesTold).
   for (const [id, after] of await allLicences(world.rawRegister.licences)) {
     const was = before.get(id);
-    if (was && was.status !== "suspended" && after.status === "suspended" && !after.suspendedBy) {
+    if (!was || was.status === "suspended" || after.status !== "suspended" || after.suspendedBy) continue;
+    if (after.expiresOn === undefined || after.expiresOn >= date) {
       const key = `licence:${id}|vendor_suspended|${date}`;
       if (!sim.expectedAlerts.some((e) => e.key === key)) {
-        sim.expectedAlerts.push({ key, why: `night ${date} wrote licence ${id} as suspended by the vendor` });
+        sim.expectedAlerts.push({
+          key,
+          why: `night ${date} wrote licence ${id} as suspended by the vendor before its expiry ${after.expiresOn}`,
+        });
       }
+    } else if (!sim.lapses.some((l) => l.id === id && l.expiresOn === after.expiresOn)) {
+      sim.lapses.push({ id, expiresOn: after.expiresOn, night: date });
     }
   }
   expectSettledAlerts(sim, world, from);
@@ -596,16 +897,60 @@ async function night(
   }
   sim.owedRerun = undefined;
   await waitForLateActs(world);
-  if (changed) await checkChangeKept(world, changed, date, vendorBefore);
+  checkWatcherAgainstPanel(world);
+  if (changed && !isPanelChange(changed.change)) await checkChangeKept(world, changed, date, vendorBefore);
   await checkAlertsDelivered(sim, world, date, started);
-  await checkConverged(sim, world, date);
+  // A licence the reseller changed during the night may have been told before or after the change.
+  await checkLapsesTold(sim, world, date, started, changed ? new Set([changed.id]) : new Set());
+  await checkConverged(sim, world, date, started);
+}
+
+/**
+ * The reseller acts in the vendor's panel on the licence the watcher is about to renew: the watcher's
+ * first renewal of the night is held at its claim (after the plan, before anything is sent) while the
+ * panel renews, suspends or deletes that licence.
+ */
+async function panelDuringRenewal(
+  sim: Sim,
+  world: World,
+  change: NightChange,
+  nightOver: AbortSignal,
+): Promise<{ id: string; change: NightChange } | undefined> {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const held = await world.hold(
+    "idempotency.claim",
+    (label, args) =>
+      label.startsWith("watcher:") && String((args[0] as { key?: string }).key).startsWith("watch:"),
+    released,
+    { signal: nightOver },
+  );
+  if (!held) {
+    sim.log.push(`    (the night renewed nothing: no ${change.what} during it)`);
+    return undefined;
+  }
+  const [, id = "", night = ""] = String((held.args[0] as { key: string }).key).split(":");
+  try {
+    const what = change.what.slice("panel-".length) as "renew" | "suspend" | "delete";
+    const action: PanelAction = what === "renew" ? { what, id, period: 1 } : { what, id };
+    const entry = world.panel(action, { night, licenceId: id });
+    sim.stats.panelActions += 1;
+    sim.log.push(`    as the watcher is about to renew ${id}, the panel: ${what} ${id}: ${entry.said}`);
+  } finally {
+    release();
+  }
+  return { id, change };
 }
 
 async function changeDuring(
   sim: Sim,
   world: World,
   change: NightChange,
+  nightOver: AbortSignal,
 ): Promise<{ id: string; change: NightChange } | undefined> {
+  if (isPanelChange(change)) return panelDuringRenewal(sim, world, change, nightOver);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const id = pickOf(sim.licences, change.pick) as string;
   if (change.after === "prolong") {
@@ -698,16 +1043,19 @@ class NightCommand implements Cmd {
     });
   toString = () => {
     const d = this.during;
-    const change = d
-      ? `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${
-          {
-            start: "it starts",
-            prolong: "its first renewal",
-            "sync-write": "its first write of it",
-            "form-read": "its first read of its form",
-          }[d.after]
-        }`
-      : "";
+    const change = !d
+      ? ""
+      : isPanelChange(d)
+        ? `, ${d.what} of the licence it is about to renew`
+        : `, ${d.what}(#${d.pick}${d.what === "autoRenew" ? `, ${d.autoRenew}` : ""}) ${d.delayMs} ms after ${
+            {
+              start: "it starts",
+              prolong: "its first renewal",
+              "sync-write": "its first write of it",
+              "form-read": "its first read of its form",
+              "renewal-claim": "its first renewal's claim",
+            }[d.after]
+          }`;
     return this.variant === "rerun"
       ? `night(rerun${change})`
       : `night(+${this.days}d${this.variant === "pair" ? ", two copies" : ""}${change})`;
@@ -734,13 +1082,72 @@ const faultChoice = fc.constantFrom<FaultChoice>(
   "http500",
 );
 
-export function commandArbitrary(options: { nights: boolean }): fc.Arbitrary<Cmd> {
+const panelChoice: fc.Arbitrary<PanelChoice> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      what: fc.constant("renew" as const),
+      pick,
+      target: fc.constantFrom("pending", "any") as fc.Arbitrary<"pending" | "any">,
+      period,
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      what: fc.constant("suspend" as const),
+      pick,
+      target: fc.constantFrom("pending", "any") as fc.Arbitrary<"pending" | "any">,
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      what: fc.constant("delete" as const),
+      pick,
+      target: fc.constantFrom("pending", "any") as fc.Arbitrary<"pending" | "any">,
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      what: fc.constant("order" as const),
+      pick,
+      target: fc.constantFrom("order-ip", "order-ip", "deleted-ip", "fresh") as fc.Arbitrary<
+        "order-ip" | "deleted-ip" | "fresh"
+      >,
+      name: fc.constantFrom("same", "own") as fc.Arbitrary<"same" | "own">,
+    }),
+    weight: 3,
+  },
+);
+
+export interface ArbitraryOptions {
+  nights: boolean;
+  /**
+   * The world beside the desk (issue 15): the reseller in the vendor's panel (renew, suspend, delete,
+   * order; between steps, while calls are in flight, while the watcher holds a renewal), a second key or
+   * client ordering the same IP, and a reconciler pass racing a refused call. Off in `npm test` until
+   * the product handles them (`npm run simulate -- --panel`, or SIM_PANEL=1).
+   */
+  panel?: boolean;
+}
+
+export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
   const concurrentOp: fc.Arbitrary<Concurrent> = fc.oneof(
     orderSpec.map((spec) => ({ op: "order" as const, spec })),
     orderSpec.map((spec) => ({ op: "twin-order" as const, spec })),
     fc.record({ op: fc.constant("renew" as const), pick, period }),
     fc.record({ op: fc.constant("retry" as const), pick }),
     fc.constant({ op: "reconcile" as const }),
+    ...(options.panel
+      ? [
+          fc.record({
+            op: fc.constant("panel" as const),
+            choice: panelChoice,
+            delayMs: fc.integer({ min: 0, max: 150 }),
+          }),
+        ]
+      : []),
   );
   const killTarget: fc.Arbitrary<KillTarget> = fc.oneof(
     orderSpec.map((spec) => ({ op: "order" as const, spec })),
@@ -805,6 +1212,37 @@ export function commandArbitrary(options: { nights: boolean }): fc.Arbitrary<Cmd
     },
     { arbitrary: fc.constant(new SettleCommand()), weight: 3 },
   ];
+  if (options.panel) {
+    arbitraries.push(
+      { arbitrary: panelChoice.map((c) => new PanelCommand(c)), weight: 4 },
+      {
+        arbitrary: fc
+          .tuple(
+            fc.oneof(
+              orderSpec.map((spec) => ({ kind: "order" as const, spec })),
+              fc.record({ kind: fc.constant("renew" as const), pick, period }),
+            ),
+            fc.constantFrom("funds", "throttle") as fc.Arbitrary<"funds" | "throttle">,
+          )
+          .map(([op, refusal]) => new ReconcileRaceCommand(op, refusal)),
+        weight: 2,
+      },
+      {
+        arbitrary: fc
+          .tuple(
+            pick,
+            fc.constantFrom("same-client", "other-client") as fc.Arbitrary<"same-client" | "other-client">,
+            fc.constantFrom("concurrent", "crossed", "after", "after-race") as fc.Arbitrary<
+              "concurrent" | "crossed" | "after" | "after-race"
+            >,
+            fc.constantFrom("same", "own") as fc.Arbitrary<"same" | "own">,
+            orderSpec,
+          )
+          .map(([p, who, how, name, spec]) => new SameIpOrderCommand(p, who, how, name, spec)),
+        weight: 3,
+      },
+    );
+  }
   if (options.nights) {
     arbitraries.push({
       arbitrary: fc
@@ -823,6 +1261,22 @@ export function commandArbitrary(options: { nights: boolean }): fc.Arbitrary<Cmd
               }),
               weight: 1,
             },
+            ...(options.panel
+              ? [
+                  {
+                    arbitrary: fc.record({
+                      what: fc.constantFrom("panel-renew", "panel-suspend", "panel-delete") as fc.Arbitrary<
+                        "panel-renew" | "panel-suspend" | "panel-delete"
+                      >,
+                      pick: fc.constant(0),
+                      autoRenew: fc.constant(null),
+                      delayMs: fc.constant(0),
+                      after: fc.constant("renewal-claim" as const),
+                    }),
+                    weight: 1,
+                  },
+                ]
+              : []),
           ),
         )
         .map(([v, d, during]) => new NightCommand(v, d, during)),
@@ -842,7 +1296,7 @@ class CatchUpCommand implements Cmd {
   run = (sim: Sim, world: World) =>
     step(sim, world, this.toString(), async () => {
       for (const intent of retryable(sim)) {
-        const record = await world.rawRegister.idempotency.find(API_SCOPE, intent.key);
+        const record = await world.rawRegister.idempotency.find(intent.scope, intent.key);
         const answer = await ask(sim, world, intent);
         if (record?.status === "completed" && !isFinal(answer)) {
           throw new Violation(
@@ -852,7 +1306,11 @@ class CatchUpCommand implements Cmd {
       }
       for (const old of newKeyable(sim)) {
         old.next = "stop";
-        await ask(sim, world, newIntent(sim, old.kind, old.body, old.licenceId, sim.chains[old.chain]));
+        await ask(
+          sim,
+          world,
+          newIntent(sim, old.kind, old.body, old.licenceId, sim.chains[old.chain], old.scope),
+        );
       }
     });
   toString = () => "client catches up";
@@ -888,6 +1346,15 @@ export const finale = (): Cmd[] => [
 
 export type { Cmd, Concurrent, FaultChoice, KillTarget, QuirkChoice };
 
+const plainSpec: OrderSpec = {
+  product: "ispmanager5-lite",
+  period: 1,
+  ipv6: false,
+  autoRenew: null,
+  nodes: undefined,
+  fancyName: false,
+};
+
 /** The commands by name, for scenarios written out step by step (a bug's shortest sequence). */
 export const steps = {
   order: (spec: Partial<OrderSpec> = {}): Cmd =>
@@ -919,4 +1386,30 @@ export const steps = {
     new VendorFaultCommand(func, kind, delayMs),
   night: (variant: "next" | "rerun" | "pair" = "next", days = 1, during?: NightChange): Cmd =>
     new NightCommand(variant, days, during),
+  /** A night whose first renewal is held while the reseller acts on that licence in the vendor's panel. */
+  nightWithPanel: (what: "renew" | "suspend" | "delete", days = 1): Cmd =>
+    new NightCommand("next", days, {
+      what: `panel-${what}`,
+      pick: 0,
+      autoRenew: null,
+      delayMs: 0,
+      after: "renewal-claim",
+    }),
+  panel: (choice: PanelChoice): Cmd => new PanelCommand(choice),
+  reconcileRace: (
+    op: { kind: "order"; spec?: Partial<OrderSpec> } | { kind: "renew"; pick: number; period?: 1 | 12 },
+    refusal: "funds" | "throttle",
+  ): Cmd =>
+    new ReconcileRaceCommand(
+      op.kind === "order"
+        ? { kind: "order", spec: { ...plainSpec, ...op.spec } }
+        : { kind: "renew", pick: op.pick, period: op.period ?? 1 },
+      refusal,
+    ),
+  sameIpOrder: (
+    how: "concurrent" | "crossed" | "after" | "after-race",
+    who: "same-client" | "other-client" = "other-client",
+    name: "same" | "own" = "same",
+    pick = 0,
+  ): Cmd => new SameIpOrderCommand(pick, who, how, name, plainSpec),
 };

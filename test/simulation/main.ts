@@ -10,7 +10,9 @@ import type { Mutant } from "./world.ts";
  *
  * Options: --runs N (default 100), --seed S, --path P and --replay-path R (replay one counterexample, as
  * printed with it), --max-commands M
- * (default 14), --no-nights (API, reconciler and kills only), --no-shrink, --verbose (the product's logs),
+ * (default 14), --no-nights (API, reconciler and kills only), --panel (or SIM_PANEL=1: the world beside
+ * the desk too: the reseller in the vendor's panel, a second key or client ordering the same IP, a
+ * reconciler pass racing a refused call; issue 15), --no-shrink, --verbose (the product's logs),
  * --trace (each run's timeline), --mutant no-settle-window|forget-unknown (put a known bug back, to see
  * the simulation find it). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
  * past a known bug (e.g. SIM_SPARE=idempotency.freeLicence).
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     "replay-path": { type: "string" },
     "max-commands": { type: "string", default: "14" },
     "no-nights": { type: "boolean", default: false },
+    panel: { type: "boolean", default: process.env.SIM_PANEL === "1" },
     "no-shrink": { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     trace: { type: "boolean", default: false },
@@ -63,7 +66,9 @@ try {
     say("--mutant must be no-settle-window or forget-unknown");
     process.exit(2);
   }
-  say(`simulate: ${values.runs} runs, seed ${seed ?? "(random)"}, DynamoDB ${endpoint}`);
+  say(
+    `simulate: ${values.runs} runs, seed ${seed ?? "(random)"}${values.panel ? ", with the panel, second keys and reconciler races" : ""}, DynamoDB ${endpoint}`,
+  );
   result = await runCampaign({
     endpoint,
     runs: number("runs", values.runs) ?? 100,
@@ -72,6 +77,7 @@ try {
     replayPath: values["replay-path"],
     maxCommands: number("max-commands", values["max-commands"]) ?? 14,
     nights: !values["no-nights"],
+    panel: values.panel,
     shrink: !values["no-shrink"],
     progress: say,
     trace: values.trace,

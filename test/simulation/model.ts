@@ -3,7 +3,7 @@ import { errorReply } from "../../functions/lib/errors.ts";
 import type { OrderBody, RenewBody } from "../../shared/api/requests.ts";
 import type { IsoDate } from "../../shared/dates.ts";
 import type { MoneyResult } from "../../shared/licences/service.ts";
-import type { OpOutcome } from "./world.ts";
+import { API_SCOPE, type OpOutcome } from "./world.ts";
 
 /**
  * The client's side of the simulation: what it asked (one intent per Idempotency-Key, grouped in chains
@@ -13,6 +13,8 @@ import type { OpOutcome } from "./world.ts";
  * - 504 outcome_unknown, 409 outcome_pending / request_in_progress, 503 deadline_near or
  *   upstream_throttled, a money call provably not sent, no answer at all (the process died): the same
  *   key, later;
+ * - 409 order_in_flight (another order for the IP awaits its outcome; nothing sent, the key is free):
+ *   the same key, later;
  * - 409 order_not_placed / renewal_not_applied: a new key is allowed (same body, same chain);
  * - anything else (refused, conflict, renewal in flight, lifecycle closed…): the chain stops.
  */
@@ -27,11 +29,15 @@ export interface Answer {
   replayed?: boolean;
   /** Answered by a process that was killed (the client saw no answer). */
   killedAt?: string;
+  /** The operation that answered (world.op): a charge names the one whose call it was. */
+  attempt?: number;
 }
 
 export type Next = "retry" | "new-key" | "done" | "stop";
 
 export interface Intent {
+  /** The API client (its token): keys are per client. */
+  scope: string;
   key: string;
   kind: IntentKind;
   chain: number;
@@ -77,6 +83,14 @@ export interface Stats {
   exempted: number;
   /** Violations of a known bug looked past (SIM_KNOWN). */
   knownHits: number;
+  /** Actions in the vendor's panel (renew, suspend, delete, order), beside the desk. */
+  panelActions: number;
+  /** Reconciler passes that listed an intent while its call was in flight and reached it after. */
+  reconcileRaces: number;
+  /** Orders of an IP another key (or client) ordered too. */
+  sameIpOrders: number;
+  /** Intents left open after a reconciler pass, their evidence ambiguous and staff alerted. */
+  undecided: number;
 }
 
 export const emptyStats = (): Stats => ({
@@ -102,6 +116,10 @@ export const emptyStats = (): Stats => ({
   convergenceChecks: 0,
   exempted: 0,
   knownHits: 0,
+  panelActions: 0,
+  reconcileRaces: 0,
+  sameIpOrders: 0,
+  undecided: 0,
 });
 
 export function addStats(into: Stats, from: Stats): void {
@@ -112,6 +130,17 @@ export function addStats(into: Stats, from: Stats): void {
 export interface ExpectedAlert {
   key: string;
   why: string;
+}
+
+/**
+ * A licence the vendor suspended after its expiry (for non-payment), as a night wrote it: the desk tells
+ * that in the licence's `expired` mail for that expiry (or `renewal_blocked`, lapsed), not as
+ * `vendor_suspended`; owed once the watcher will not renew it (see checkLapsesTold).
+ */
+export interface LapseNews {
+  id: string;
+  expiresOn: IsoDate;
+  night: IsoDate;
 }
 
 export interface Sim {
@@ -128,7 +157,8 @@ export interface Sim {
   /** Nights run at least once (their summary is expected once a run of theirs completes). */
   nights: Map<IsoDate, { at: Date; expected: ExpectedAlert[] }>;
   expectedAlerts: ExpectedAlert[];
-  /** Licence ids whose register record must converge to the vendor's book after a healthy night. */
+  /** Suspensions after expiry not yet told (or not yet owed). */
+  lapses: LapseNews[];
   stats: Stats;
   /** What happened, one line per command, for the report of a failure. */
   log: string[];
@@ -145,6 +175,7 @@ export function newSim(licences: string[]): Sim {
     owedRerun: undefined,
     nights: new Map(),
     expectedAlerts: [],
+    lapses: [],
     stats: emptyStats(),
     log: [],
   };
@@ -156,6 +187,7 @@ export class Violation extends Error {
 }
 
 const SAME_KEY_LATER = new Set([
+  "order_in_flight",
   "outcome_unknown",
   "outcome_pending",
   "request_in_progress",
@@ -170,19 +202,48 @@ const NEW_KEY = new Set(["order_not_placed", "renewal_not_applied"]);
 export const isFinal = (a: Answer) => (a.status >= 200 && a.status < 300) || NEW_KEY.has(a.code ?? "");
 export const saysNotApplied = (a: Answer) => NEW_KEY.has(a.code ?? "");
 
+/** Answers that leave the outcome open: the money may have moved, or may still. */
+const OUTCOME_OPEN = new Set([
+  "no_answer",
+  "outcome_unknown",
+  "outcome_pending",
+  "request_in_progress",
+  "internal_error",
+  "idempotency_key_reused",
+]);
+
+/**
+ * The answer tells the client that this request charged nothing: a refusal (the desk's or the
+ * vendor's: refused, insufficient balance, conflict, lifecycle closed, at the cap, renewal or order in
+ * flight, renewal not wanted, deadline near, throttled at the door) or a settled "not applied".
+ * Everything but the answers that leave the outcome open (and none that says `outcome: "unknown"`).
+ */
+export function saysNothingCharged(a: Answer): boolean {
+  if (a.status < 400 || OUTCOME_OPEN.has(a.code ?? "no_answer")) return false;
+  const body = a.body as { outcome?: string; error?: { details?: { outcome?: string } } } | undefined;
+  return body?.outcome !== "unknown" && body?.error?.details?.outcome !== "unknown";
+}
+
 export function answerOf(outcome: OpOutcome<MoneyResult>): Answer {
   if (outcome.kind === "killed")
-    return { status: 0, code: "no_answer", body: undefined, killedAt: outcome.point };
+    return {
+      status: 0,
+      code: "no_answer",
+      body: undefined,
+      killedAt: outcome.point,
+      ...(outcome.attempt !== undefined && { attempt: outcome.attempt }),
+    };
+  const attempt = outcome.attempt !== undefined ? { attempt: outcome.attempt } : {};
   if (outcome.kind === "ok") {
     const result = outcome.value;
     const code =
       result.statusCode >= 300
         ? (result.body as { error?: { code?: string } } | undefined)?.error?.code
         : undefined;
-    return { status: result.statusCode, code, body: result.body, replayed: result.replayed };
+    return { status: result.statusCode, code, body: result.body, replayed: result.replayed, ...attempt };
   }
   const reply = errorReply(outcome.error);
-  return { status: reply.statusCode, code: reply.body.error.code, body: reply.body };
+  return { status: reply.statusCode, code: reply.body.error.code, body: reply.body, ...attempt };
 }
 
 export function nextStep(answer: Answer): Next {
@@ -198,6 +259,7 @@ export function newIntent(
   body: OrderBody | RenewBody,
   licenceId: string | undefined,
   chain?: Chain,
+  scope: string = API_SCOPE,
 ): Intent {
   sim.seq += 1;
   const key = `sim-${sim.seq}`;
@@ -205,6 +267,7 @@ export function newIntent(
   if (!chain) sim.chains.push(owner);
   owner.keys.push(key);
   const intent: Intent = {
+    scope,
     key,
     kind,
     chain: owner.id,

@@ -7,11 +7,17 @@ import { Violation } from "./model.ts";
  * Issue 8, "prove it by simulation": random sequences of API calls (new and repeated keys, several at
  * once), vendor misbehaviour, process kills at any await point, reconciler passes and watcher nights
  * (reruns, two copies, kills), against the vendor sandbox over real HTTP and the register on DynamoDB
- * Local, with the money invariants checked after every step (see checks.ts). A bounded campaign here;
- * `npm run simulate -- --runs N --seed S` runs long ones. SIM_SEED and SIM_RUNS override this one.
+ * Local, with the money invariants checked after every step (see checks.ts). Two bounded campaigns
+ * here: a fixed seed, whose statistics prove the campaign is not vacuous, and a fresh seed each run
+ * (issue 15), so a rule of the product that drifts from the model is caught by some run rather than
+ * never; its seed is in the test's name, and SIM_SEED (with SIM_RUNS) replays it.
+ * `npm run simulate -- --runs N --seed S` runs long ones.
  */
-const SEED = Number(process.env.SIM_SEED ?? 20_210_501);
-const RUNS = Number(process.env.SIM_RUNS ?? 20);
+const FIXED_SEED = 20_210_501;
+const FIXED_RUNS = 12;
+const FRESH_SEED = Number(process.env.SIM_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
+const FRESH_RUNS = Number(process.env.SIM_RUNS ?? 8);
+const MAX_COMMANDS = 12;
 const endpoint = () => inject("dynamodbEndpoint");
 
 beforeAll(() => {
@@ -21,20 +27,27 @@ beforeAll(() => {
 });
 afterAll(() => vi.restoreAllMocks());
 
+const campaign = async (seed: number, runs: number) => {
+  const result = await runCampaign({
+    endpoint: endpoint(),
+    runs,
+    seed,
+    maxCommands: MAX_COMMANDS,
+    nights: true,
+    shrink: false,
+  });
+  if (result.failure) expect.fail(describeFailure(result));
+  expect(result.stats.runs).toBe(runs);
+  // Every run ends with two settle windows and reconciler passes, each checked.
+  expect(result.stats.strongChecks).toBeGreaterThanOrEqual(2 * runs);
+  expect(result.stats.knownHits).toBe(0);
+  return result.stats;
+};
+
 describe("money simulation", () => {
-  it(`random sequences keep every invariant (seed ${SEED}, ${RUNS} runs)`, async () => {
-    const result = await runCampaign({
-      endpoint: endpoint(),
-      runs: RUNS,
-      seed: SEED,
-      maxCommands: 12,
-      nights: true,
-      shrink: false,
-    });
-    if (result.failure) expect.fail(describeFailure(result));
-    const s = result.stats;
+  it(`random sequences keep every invariant (seed ${FIXED_SEED}, ${FIXED_RUNS} runs)`, async () => {
+    const s = await campaign(FIXED_SEED, FIXED_RUNS);
     // Never vacuous: the campaign lost answers, killed processes, reconciled, ran nights, charged.
-    expect(s.runs).toBe(RUNS);
     expect(s.lostAnswers).toBeGreaterThan(0);
     expect(s.kills).toBeGreaterThan(0);
     expect(s.killsAfterSend).toBeGreaterThan(0);
@@ -45,9 +58,11 @@ describe("money simulation", () => {
     expect(s.watcherCharges).toBeGreaterThan(0);
     expect(s.lateCharges).toBeGreaterThan(0);
     expect(s.charges).toBeGreaterThan(s.watcherCharges);
-    expect(s.strongChecks).toBeGreaterThanOrEqual(2 * RUNS);
     expect(s.convergenceChecks).toBeGreaterThan(0);
-    expect(s.knownHits).toBe(0);
+  }, 120_000);
+
+  it(`random sequences from a fresh seed keep every invariant (seed ${FRESH_SEED}, ${FRESH_RUNS} runs; replay: SIM_SEED=${FRESH_SEED} SIM_RUNS=${FRESH_RUNS}, or npm run simulate -- --seed ${FRESH_SEED} --runs ${FRESH_RUNS} --max-commands ${MAX_COMMANDS})`, async () => {
+    await campaign(FRESH_SEED, FRESH_RUNS);
   }, 120_000);
 });
 
@@ -208,5 +223,113 @@ describe("bugs the simulation found, each failing before its fix", () => {
     expect(log.join("\n")).toMatch(
       /during the night, suspend 2512171: licence 2512171: a renewal of this licence is in flight[\s\S]*renewed 2512171/,
     );
+  });
+});
+
+/**
+ * Issue 15: the world beside the desk (`npm run simulate -- --panel`). Each sequence breaks an invariant
+ * on the product as it is (the violation is quoted); each is un-skipped with its fix.
+ */
+describe("open bugs the simulation finds with --panel (issue 15; each fails until the product handles it)", () => {
+  // "a money call made by reconciler as it resumed intent reseller|sim-1, which must never send one:
+  // service.prolong of licence 2512171 ... (its client was told: 402 insufficient_balance)"
+  it.skip("a reconciler pass that listed a renewal in flight never sends it after the vendor refused it", async () => {
+    await runSequence(endpoint(), [steps.reconcileRace({ kind: "renew", pick: 0 }, "funds")]);
+  });
+
+  // "... soft.order.param of licence 2512175 ... (its client was told: 503 upstream_throttled)"
+  it.skip("a reconciler pass that listed an order in flight never sends it after a 429 at the door", async () => {
+    await runSequence(endpoint(), [steps.reconcileRace({ kind: "order" }, "throttle")]);
+  });
+
+  // "intent reseller|sim-1 completed as applied ({"id":"2512171",...}) but the vendor never charged it"
+  it.skip("a renewal in the vendor's panel is never taken for the desk's unanswered renewal", async () => {
+    await runSequence(endpoint(), [
+      steps.fault("timeout", "renew"),
+      steps.renew(0),
+      steps.panel({ what: "renew", pick: 0, target: "pending", period: 1 }),
+    ]);
+  });
+
+  // "intent reseller|sim-1 completed as applied ({"id":"2512175","name":"sim-1",...}) but the vendor never
+  // charged it"
+  it.skip("an order in the vendor's panel is never taken for the desk's unanswered order", async () => {
+    await runSequence(endpoint(), [
+      steps.fault("timeout", "order"),
+      steps.order(),
+      steps.panel({ what: "order", pick: 0, target: "order-ip", name: "same" }),
+    ]);
+  });
+
+  // "intent reseller|sim-1 completed as applied ({"id":"2512175",...}) but the vendor never charged it"
+  it.skip("a second client's order of the same IP is never claimed by the first order's reconciliation", async () => {
+    await runSequence(endpoint(), [
+      steps.fault("timeout", "order"),
+      steps.order(),
+      steps.sameIpOrder("after-race"),
+    ]);
+  });
+
+  // "after the settle window and a reconciler pass, intent reseller-b|sim-2 is completed/not_applied though
+  // the vendor charged it: soft.order.param of licence 2512175 ... fault act-then-drop"
+  it.skip("two unanswered orders of one IP: the licence goes to the order that paid for it", async () => {
+    await runSequence(endpoint(), [
+      steps.fault("act-then-drop", "order"),
+      steps.fault("timeout", "order"),
+      steps.sameIpOrder("crossed"),
+    ]);
+  });
+
+  // "the watcher renewed licence 2512171 on night 2021-05-03 after the reseller's renew of it in the vendor's
+  // panel (... expires 2021-06-03), made while the watcher held that renewal"
+  it.skip("the watcher never renews a licence renewed in the vendor's panel after its plan", async () => {
+    await runSequence(endpoint(), [steps.nightWithPanel("renew", 2)]);
+  });
+
+  // "the watcher renewed licence 2512171 (watcher:2021-05-03), which the vendor had suspended on purpose"
+  it.skip("the watcher never renews a licence suspended in the vendor's panel after its plan", async () => {
+    await runSequence(endpoint(), [steps.nightWithPanel("suspend", 2)]);
+  });
+
+  // "the watcher renewed licence 2512174 (watcher:2021-05-11), which the vendor had suspended on purpose
+  // (... expiry 2021-05-09)"
+  it.skip("the watcher never renews a licence suspended in the panel before its expiry, once it lapsed", async () => {
+    await runSequence(endpoint(), [
+      steps.panel({ what: "suspend", pick: 3, target: "any" }),
+      steps.night("next", 1),
+      steps.night("next", 9),
+    ]);
+  });
+
+  // "after the settle window and a reconciler pass, intent reseller|sim-1 (renew) is still unknown ...: its
+  // evidence may be ambiguous (the reseller's renew of licence 2512171 in the vendor's panel), but staff
+  // were never alerted (outcome_undecided) to settle it by hand"
+  it.skip("a renewal whose expiry a panel renewal moved elsewhere is undecided, and staff are told", async () => {
+    await runSequence(endpoint(), [
+      steps.fault("timeout", "renew"),
+      steps.renew(0),
+      steps.panel({ what: "renew", pick: 0, target: "any", period: 12 }),
+    ]);
+  });
+
+  // "after night 2021-05-02: licence 2512175 is deleted at the vendor, active in the register"
+  it.skip("a rerun of the night syncs a panel change made after the API wrote the licence", async () => {
+    await runSequence(endpoint(), [
+      steps.night("next", 1),
+      steps.order(),
+      steps.panel({ what: "delete", pick: 4, target: "any" }),
+      steps.night("rerun"),
+    ]);
+  });
+
+  // "after night 2021-05-02: licence 2512172 differs from the vendor's book: status 2 (active) vs the
+  // vendor's 3"
+  it.skip("a renewal through the API of a licence suspended in the panel leaves it suspended in the register", async () => {
+    await runSequence(endpoint(), [
+      steps.night("next", 1),
+      steps.panel({ what: "suspend", pick: 1, target: "any" }),
+      steps.renew(1),
+      steps.night("rerun"),
+    ]);
   });
 });

@@ -33,7 +33,15 @@ import { freshTable } from "../support/dynamodb.ts";
  * charge maps to exactly one intent: `api:<scope>:<key>`, or a watcher night's `watch:<id>:<night>` key.
  */
 
-/** The simulation's clocks and limits (ms). Small, so one run takes seconds. */
+/**
+ * The simulation's clocks and limits (ms). Small, so one run takes seconds. They run on the wall
+ * clock: the desk's locks, settle windows and leases read `Date.now()` (licences/context.ts gives every
+ * intent `nowMs: () => Date.now()`, licence-hold.ts and the reconciler's age read it directly; only the
+ * watcher takes a `nowMs`), so the simulation sleeps them out (waitForSettle, the last night's wait for
+ * leases). Moving them on an injected clock needs a `nowMs` in DeskDeps used by those three, and the
+ * sandbox's delayed acts (`slow`, `act-late`: real timers in sandbox/pauses.ts) on the same clock; the
+ * vendor timeout stays real time (a socket's).
+ */
 export const TIMING = {
   /** BILLMGR_TIMEOUT_MS: a lost answer costs this much. */
   vendorTimeoutMs: 300,
@@ -48,6 +56,9 @@ export const TIMING = {
 } as const;
 
 export const API_SCOPE = "reseller";
+/** A second API client of the same desk (its own keys, its own intents). */
+export const OTHER_SCOPE = "reseller-b";
+export const CLIENT_SCOPES: readonly string[] = [API_SCOPE, OTHER_SCOPE];
 export const WATCHER_SCOPE = "watcher";
 export const START = new Date("2021-05-01T10:00:00Z");
 
@@ -87,6 +98,10 @@ export function newDeath(at: number | string, mode: Death["mode"]): Death {
 interface OpContext {
   label: string;
   death?: Death;
+  /** The operation's number (every money call it makes carries it, so each charge names its request). */
+  attempt?: number;
+  /** For the reconciler: the intent it is resuming (the last key it claimed), named by its calls. */
+  resuming?: string;
 }
 
 const context = new AsyncLocalStorage<OpContext>();
@@ -96,12 +111,40 @@ export interface AttributedCharge {
   func: "soft.order.param" | "service.prolong";
   elid: string;
   amountMinor: number;
-  /** `api:<scope>:<key>`, `watcher:<night>`, `reconciler`…; undefined when no call could be found. */
+  /**
+   * `api:<scope>:<key>`, `watcher:<night>`, `reconciler`…, or `panel:<n>` for the reseller's own action in
+   * the vendor's panel (no call); undefined when no call could be found.
+   */
   label: string | undefined;
   call: RecordedCall | undefined;
-  /** The intent charged: `<scope>|<key>`. */
+  /** The intent charged: `<scope>|<key>` (`panel|<n>` for a panel action: never the desk's). */
   intent: string | undefined;
+  /** The operation (world.op) whose call this was: which request of the client, say. */
+  attempt: number | undefined;
+  /** A renewal's licence at the vendor right before it was charged. */
+  before?: { status: string; suspendedBy: string | null; expiredate: string } | undefined;
   wallMs: number;
+}
+
+/** Something the reseller did in the vendor's own panel, beside the desk. */
+export type PanelAction =
+  | { what: "renew"; id: string; period: number }
+  | { what: "suspend"; id: string }
+  | { what: "delete"; id: string }
+  | { what: "order"; ip: string; name: string; pricelist: string; period: number };
+
+export interface PanelEntry {
+  n: number;
+  action: PanelAction;
+  /** What the panel did: the licence it touched or created, or why it refused. */
+  ok: boolean;
+  licenceId: string | undefined;
+  said: string;
+  wallMs: number;
+  /** Done while the watcher held its renewal of `licenceId` on night `night` (after its plan, before sending). */
+  duringRenewal?: { night: string; licenceId: string };
+  /** It changed the licence (a suspend of one suspended already, or a delete of one deleted, does not). */
+  effective: boolean;
 }
 
 /** A successful register call worth remembering (who completed, leased or recorded what). */
@@ -126,10 +169,14 @@ export interface SentMail {
 
 export const intentId = (scope: string, key: string) => `${scope}|${key}`;
 
-/** The intent a money call's label and licence name. */
+/** The intent a money call's label and licence name (`api:<scope>:<key>` for a client's request). */
 function intentOf(label: string | undefined, func: string, elid: string): string | undefined {
   if (!label) return undefined;
-  if (label.startsWith("api:")) return intentId(API_SCOPE, label.slice(`api:${API_SCOPE}:`.length));
+  if (label.startsWith("api:")) {
+    const rest = label.slice("api:".length);
+    const at = rest.indexOf(":");
+    return intentId(rest.slice(0, at), rest.slice(at + 1));
+  }
   if (label.startsWith("watcher:") && func === "service.prolong") {
     const night = label.split(":")[1] ?? "";
     return intentId(WATCHER_SCOPE, `watch:${elid}:${night}`);
@@ -180,14 +227,30 @@ export interface World {
    * false when no such call came within 3 s.
    */
   pause(point: string, match: (label: string, args: unknown[]) => boolean, ms: number): Promise<boolean>;
+  /**
+   * Holds the next matching call of `store.method` until `until` settles (at most `maxMs`, 3 s), to
+   * sequence a race exactly: resolves with the held call's label and arguments once it is held, or
+   * undefined when no such call came within `maxMs` or before `signal` aborted (the race is over).
+   */
+  hold(
+    point: string,
+    match: (label: string, args: unknown[]) => boolean,
+    until: Promise<unknown>,
+    options?: { maxMs?: number; signal?: AbortSignal },
+  ): Promise<{ label: string; args: unknown[] } | undefined>;
+  /** The reseller acts in the vendor's panel (no call, no desk): charged as the panel's, never an intent's. */
+  panel(action: PanelAction, duringRenewal?: PanelEntry["duringRenewal"]): PanelEntry;
+  panelLog: PanelEntry[];
   vendorBook(): Licence[];
   close(): Promise<void>;
 }
 
-export type OpOutcome<T> =
+/** `attempt`: the operation's number, which every money call it made carries (see AttributedCharge). */
+export type OpOutcome<T> = (
   | { kind: "ok"; value: T }
   | { kind: "error"; error: unknown }
-  | { kind: "killed"; point: string; value?: T; error?: unknown };
+  | { kind: "killed"; point: string; value?: T; error?: unknown }
+) & { attempt?: number };
 
 /** The fleet every run starts with, at the vendor and in the register. */
 export const FLEET: FleetLicence[] = [
@@ -266,9 +329,15 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     connect: { timeout: TIMING.vendorTimeoutMs },
   });
   const dispatcher = agent.compose((dispatch) => (options, handler) => {
-    const label = context.getStore()?.label ?? "untracked";
+    const store = context.getStore();
+    const label = store?.label ?? "untracked";
     const path = options.path ?? "/";
-    const tagged = `${path}${path.includes("?") ? "&" : "?"}sim_label=${encodeURIComponent(label)}`;
+    const tags = [
+      `sim_label=${encodeURIComponent(label)}`,
+      store?.attempt !== undefined && `sim_attempt=${store.attempt}`,
+      store?.resuming !== undefined && `sim_intent=${encodeURIComponent(store.resuming)}`,
+    ].filter(Boolean);
+    const tagged = `${path}${path.includes("?") ? "&" : "?"}${tags.join("&")}`;
     return dispatch({ ...options, path: tagged }, handler);
   });
   const rawBilling = billingClientFromConfig(
@@ -286,40 +355,93 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   // except `act-late` and `slow`, which act later (the oldest such call not yet tied to a charge).
   const tied = new Set<RecordedCall>();
   const state = sandbox.state;
-  function attribute(func: AttributedCharge["func"], licence: Licence): void {
-    const charge = state.charges().at(-1);
+  /**
+   * The call the vendor is acting on now (charged or refused), taken off the calls still to act: the
+   * last one received, or, for `act-late` and `slow`, the oldest such call not acted on yet.
+   */
+  function callActing(
+    func: string,
+    elid: string | undefined,
+    ip: string | undefined,
+  ): RecordedCall | undefined {
     const matches = (call: RecordedCall) =>
       call.func === func &&
       !tied.has(call) &&
       (func === "service.prolong"
-        ? call.params.elid === licence.id
-        : canonicalIpv6(call.params.ip ?? "") === canonicalIpv6(licence.ip));
+        ? call.params.elid === elid
+        : canonicalIpv6(call.params.ip ?? "") === canonicalIpv6(ip ?? ""));
     const delayed = (c: RecordedCall) => c.fault === "act-late" || c.fault === "slow";
     const last = sandbox.calls.at(-1);
     let call = last && !delayed(last) && matches(last) ? last : undefined;
     call ??= sandbox.calls.find((c) => delayed(c) && matches(c));
     if (call) tied.add(call);
+    return call;
+  }
+  /** The panel action under way (`panel:<n>`): what the vendor charges meanwhile is the panel's. */
+  let panelActing: string | undefined;
+  function attribute(
+    func: AttributedCharge["func"],
+    licence: Licence,
+    before?: AttributedCharge["before"],
+  ): void {
+    const charge = state.charges().at(-1);
+    if (panelActing !== undefined) {
+      charges.push({
+        func,
+        elid: licence.id,
+        amountMinor: charge?.amountMinor ?? 0,
+        label: panelActing,
+        call: undefined,
+        intent: `panel|${panelActing.slice("panel:".length)}`,
+        attempt: undefined,
+        before,
+        wallMs: Date.now(),
+      });
+      return;
+    }
+    const call = callActing(func, licence.id, licence.ip);
     const label = call?.params.sim_label;
+    const attempt = call?.params.sim_attempt;
     charges.push({
       func,
       elid: licence.id,
       amountMinor: charge?.amountMinor ?? 0,
       label,
       call,
-      intent: intentOf(label, func, licence.id),
+      intent: call?.params.sim_intent ?? intentOf(label, func, licence.id),
+      attempt: attempt === undefined ? undefined : Number(attempt),
+      before,
       wallMs: Date.now(),
     });
   }
   const order = state.order.bind(state);
+  // A refused call is acted on too: taken off the calls to act, so a later charge is never tied to it.
   state.order = (input) => {
-    const licence = order(input);
+    let licence: Licence;
+    try {
+      licence = order(input);
+    } catch (error) {
+      if (panelActing === undefined) callActing("soft.order.param", undefined, input.ip);
+      throw error;
+    }
     attribute("soft.order.param", licence);
     return licence;
   };
   const prolong = state.prolong.bind(state);
   state.prolong = (elid, period) => {
-    const quote = prolong(elid, period);
-    attribute("service.prolong", quote.licence);
+    const was = elid === undefined ? undefined : state.get(elid);
+    let quote: ReturnType<typeof prolong>;
+    try {
+      quote = prolong(elid, period);
+    } catch (error) {
+      if (panelActing === undefined) callActing("service.prolong", elid, undefined);
+      throw error;
+    }
+    attribute(
+      "service.prolong",
+      quote.licence,
+      was && { status: was.status, suspendedBy: was.suspendedBy, expiredate: was.expiredate },
+    );
     return quote;
   };
 
@@ -365,8 +487,9 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   const pauses: Array<{
     point: string;
     match: (label: string, args: unknown[]) => boolean;
-    ms: number;
-    started: () => void;
+    /** Held this long, or until this settles. */
+    ms: number | Promise<unknown>;
+    started: (label: string, args: unknown[]) => void;
   }> = [];
 
   /** Every call of these objects counted against the operation's death, and the interesting ones journalled. */
@@ -387,8 +510,14 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
         );
         if (held >= 0) {
           const [pause] = pauses.splice(held, 1);
-          pause?.started();
-          await new Promise((resolve) => setTimeout(resolve, pause?.ms));
+          pause?.started(store?.label ?? "", args);
+          const ms = pause?.ms ?? 0;
+          await (typeof ms === "number" ? new Promise((resolve) => setTimeout(resolve, ms)) : ms);
+        }
+        // The reconciler names the intent it resumes on every call it makes for it.
+        if (name === "idempotency" && method === "claim" && store?.label === "reconciler") {
+          const record = args[0] as { scope: string; key: string };
+          store.resuming = intentId(record.scope, record.key);
         }
         const note = (result: unknown) => {
           if (JOURNALLED.has(`${name}.${method}`)) {
@@ -470,6 +599,9 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     },
   });
 
+  let attempts = 0;
+  const panelLog: PanelEntry[] = [];
+
   for (const licence of FLEET) await seedLicence(sandbox, rawRegister, licence);
 
   const world: World = {
@@ -486,11 +618,13 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     deskDeps,
     watcherDeps,
     async op(label, work, death) {
-      const outcome = await context.run({ label, ...(death && { death }) }, async () => {
+      attempts += 1;
+      const attempt = attempts;
+      const outcome = await context.run({ label, attempt, ...(death && { death }) }, async () => {
         try {
-          return { kind: "ok" as const, value: await work() };
+          return { kind: "ok" as const, value: await work(), attempt };
         } catch (error) {
-          return { kind: "error" as const, error };
+          return { kind: "error" as const, error, attempt };
         }
       });
       if (!death) return outcome;
@@ -499,6 +633,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       return {
         kind: "killed",
         point: death.point ?? "?",
+        attempt,
         ...(outcome.kind === "ok" ? { value: outcome.value } : { error: outcome.error }),
       };
     },
@@ -524,6 +659,72 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           resolve(false);
         }, 3000);
       }),
+    hold: (point, match, until, { maxMs = 3000, signal } = {}) =>
+      new Promise((resolve) => {
+        const bounded = Promise.race([until, new Promise((r) => setTimeout(r, maxMs))]);
+        const pause = {
+          point,
+          match,
+          ms: bounded,
+          started: (label: string, args: unknown[]) => resolve({ label, args }),
+        };
+        pauses.push(pause);
+        const drop = () => {
+          const at = pauses.indexOf(pause);
+          if (at >= 0) pauses.splice(at, 1);
+          resolve(undefined);
+        };
+        const timer = setTimeout(drop, maxMs);
+        signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          drop();
+        });
+      }),
+    panel(action, duringRenewal) {
+      const n = panelLog.length + 1;
+      panelActing = `panel:${n}`;
+      let entry: PanelEntry;
+      const base = { n, action, wallMs: Date.now(), ...(duringRenewal && { duringRenewal }) };
+      const was = action.what === "order" ? undefined : state.get(action.id);
+      try {
+        const licence =
+          action.what === "renew"
+            ? state.prolong(action.id, String(action.period)).licence
+            : action.what === "suspend"
+              ? state.suspend(action.id)
+              : action.what === "delete"
+                ? state.delete(action.id)
+                : state.order({
+                    ip: action.ip,
+                    licname: action.name,
+                    pricelist: action.pricelist,
+                    period: String(action.period),
+                    // As a reseller leaves it in the panel: the desk's watcher renews, not the vendor.
+                    autoprolong: "null",
+                  });
+        entry = {
+          ...base,
+          ok: true,
+          effective: was?.status !== licence.status || was.expiredate !== licence.expiredate,
+          licenceId: licence.id,
+          said: `licence ${licence.id} now status ${licence.status}, expires ${licence.expiredate}`,
+        };
+      } catch (error) {
+        const id = action.what === "order" ? undefined : action.id;
+        entry = {
+          ...base,
+          ok: false,
+          effective: false,
+          licenceId: id,
+          said: `refused: ${(error as Error).message}`,
+        };
+      } finally {
+        panelActing = undefined;
+      }
+      panelLog.push(entry);
+      return entry;
+    },
+    panelLog,
     vendorBook: () => sandbox.state.list(),
     async close() {
       await sandbox.close();

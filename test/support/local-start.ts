@@ -22,7 +22,8 @@ export async function startLocal(
     const timer = setTimeout(() => reject(new Error(`no start-up line:\n${output}`)), 30_000);
     const look = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
+      // The banner's last line ("try: curl ...") says every line before it has been written.
+      if (match?.[1] && /\n {2}try: /.test(output)) {
         clearTimeout(timer);
         resolve(match[1]);
       } else setTimeout(look, 50);

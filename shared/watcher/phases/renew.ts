@@ -10,6 +10,7 @@ import {
 import { WATCHER_CLIENT } from "../../licences/idempotency.ts";
 import { licenceDesk, type MoneyResult } from "../../licences/service.ts";
 import { refusalReason } from "../../licences/vendor-outcome.ts";
+import { log } from "../../log.ts";
 import { redact } from "../../redact.ts";
 import type { LicenceRecord, NightRenewal, RenewalOutcome } from "../../register/types.ts";
 import { type Alert, alerts, type RefusedHow } from "../alerts.ts";
@@ -176,20 +177,16 @@ async function recordAttempt(run: NightRun, entry: NightRenewal, attempt: Attemp
     at: new Date().toISOString(),
   });
   // The summary lists a night's first renewals; the log keeps every one (the summary says where).
-  console.log(
-    JSON.stringify({
-      level: "INFO",
-      message: "renewal",
-      night: run.night,
-      licence: entry.licenceId,
-      name: entry.name,
-      outcome: attempt.outcome,
-      from: entry.from,
-      to: attempt.to,
-      period: entry.period,
-      detail: attempt.detail,
-    }),
-  );
+  log("INFO", "renewal", {
+    night: run.night,
+    licence: entry.licenceId,
+    name: entry.name,
+    outcome: attempt.outcome,
+    from: entry.from,
+    to: attempt.to,
+    period: entry.period,
+    detail: attempt.detail,
+  });
 }
 
 function attemptRenewal(
@@ -245,15 +242,11 @@ async function attempted(
     if (error instanceof LifecycleClosedError) return failed(message, "desk");
     const reason = refusalReason(error);
     if (reason === undefined) {
-      console.error(
-        JSON.stringify({
-          level: "WARN",
-          message: "renewal not done (not a vendor refusal)",
-          night: run.night,
-          licence: licence.id,
-          reason: message,
-        }),
-      );
+      log("WARN", "renewal not done (not a vendor refusal)", {
+        night: run.night,
+        licence: licence.id,
+        reason: message,
+      });
     }
     return failed(reason ?? message, reason !== undefined ? "vendor" : "desk");
   }

@@ -1,4 +1,5 @@
 import type { LicenceList } from "../../billmgr/licence.ts";
+import { log } from "../../log.ts";
 import type { LicenceRecord } from "../../register/types.ts";
 import { type Alert, alerts } from "../alerts.ts";
 import { type Change, syncRegister } from "../sync.ts";
@@ -15,15 +16,10 @@ export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map
   const { deps, report } = run;
   if (!listed.complete) {
     report.listIncomplete = listed.incomplete ?? "no reason given";
-    console.error(
-      JSON.stringify({
-        level: "WARN",
-        message:
-          "the vendor's licence list could not be proven complete: licences missing from it are not marked gone tonight; the next night reads it again",
-        night: run.night,
-        listed: listed.rows.length,
-        reason: report.listIncomplete,
-      }),
+    log(
+      "WARN",
+      "the vendor's licence list could not be proven complete: licences missing from it are not marked gone tonight; the next night reads it again",
+      { night: run.night, listed: listed.rows.length, reason: report.listIncomplete },
     );
   }
   const sync = await syncRegister(
