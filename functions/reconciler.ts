@@ -1,6 +1,7 @@
 import type { Context } from "aws-lambda";
 import { readWatcherConfig } from "../shared/config.ts";
 import { log } from "../shared/log.ts";
+import { now } from "./lib/clock.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { publishing } from "./lib/metrics.ts";
 import { alertNotifier } from "./lib/notifier.ts";
@@ -21,9 +22,9 @@ async function reconcilePass(
   alerts: number;
 }> {
   const remaining = context?.getRemainingTimeInMillis?.();
-  // The pass's clock is the desk's (Date.now in Lambda); it stops taking intents before the timeout.
+  // It stops taking intents before the timeout: real time, whatever a test did to the desk's clock.
   const deadlineMs = remaining === undefined ? undefined : Date.now() + remaining - SENDING_MARGIN_MS;
-  const report = await reconcileAndTell(deskDeps, notifier, new Date(), deadlineMs);
+  const report = await reconcileAndTell(deskDeps, notifier, now(), deadlineMs);
   log("INFO", "reconcile pass done", {
     settled: report.settled.length,
     pending: report.pending,

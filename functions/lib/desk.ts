@@ -3,18 +3,22 @@ import { loadCatalogue } from "../../shared/catalogue/index.ts";
 import { idempotencySettings, readBillmgrConfig } from "../../shared/config.ts";
 import { settleOutcome, type Verdict } from "../../shared/licences/operator.ts";
 import { licenceDesk } from "../../shared/licences/service.ts";
-import { now } from "./clock.ts";
+import { now, nowMs } from "./clock.ts";
 import { config } from "./config.ts";
 import { vendorCallFigures } from "./figures.ts";
 import { publishingEach } from "./metrics.ts";
 import { register } from "./register.ts";
 
-/** Built once per container: the vendor client (its keep-alive pool), the catalogue, the register. */
+/**
+ * Built once per container: the vendor client (its keep-alive pool), the catalogue, the register, and the
+ * clock of locks, leases and settle windows (the real time in Lambda; tests move it: clock.ts).
+ */
 export const deskDeps = {
   billing: billingClientFromConfig(readBillmgrConfig(), { onCall: vendorCallFigures }),
   register,
   catalogue: loadCatalogue(config.CATALOGUE_JSON),
   idempotency: idempotencySettings(config),
+  nowMs,
 };
 
 /**

@@ -20,7 +20,7 @@ export async function reconcileAndTell(
     ...RECONCILER_DEFAULTS,
     ...(deadlineMs !== undefined && { deadlineMs }),
   });
-  const delivered = await deliverOnce(deps.register.alerts, notifier, report.alerts);
+  const delivered = await deliverOnce(deps.register.alerts, notifier, report.alerts, deps.nowMs);
   const told = { ...report, alertsSent: delivered.sent, alertsUndelivered: delivered.undelivered };
   reconcileFigures(told);
   return told;

@@ -15,8 +15,9 @@ export interface ReconcilerOptions {
   /** An outcome still unknown this long after it was sent is raised with staff. */
   staleAfterMs: number;
   /**
-   * Epoch ms (the desk's clock) by which the pass stops taking intents, so it ends (and its report is
-   * written) before its Lambda is stopped. What it did not reach, the next pass reaches first.
+   * Epoch ms (the real time, `Date.now`: a Lambda's time left is never on the desk's movable clock) by
+   * which the pass stops taking intents, so it ends (and its report is written) before its Lambda is
+   * stopped. What it did not reach, the next pass reaches first.
    */
   deadlineMs?: number;
 }
@@ -80,7 +81,7 @@ export async function reconcileUnresolved(
     report.alerts.push(alert);
   };
   for (const [index, record] of records.entries()) {
-    if (options.deadlineMs !== undefined && nowMs() >= options.deadlineMs) {
+    if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) {
       report.deferred = records.length - index;
       break;
     }

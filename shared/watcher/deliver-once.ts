@@ -16,6 +16,8 @@ export async function deliverOnce(
   ledger: AlertLedger,
   notifier: Notifier,
   alerts: readonly Alert[],
+  /** The clock of the send leases: the desk's, so they agree with the night's on the same ledger. */
+  nowMs: () => number = Date.now,
 ): Promise<{ sent: number; undelivered: number }> {
   await recordAlerts(
     ledger,
@@ -29,7 +31,7 @@ export async function deliverOnce(
     leaseMs: 60_000,
     // A reconciler pass raises few alerts, each about one money call: never merged into a digest.
     digestMin: Number.POSITIVE_INFINITY,
-    nowMs: () => Date.now(),
+    nowMs,
     only: new Set([...alerts.map(ledgerText), ...moneyCalls.map(alertKeyText)]),
   });
   return { sent: result.sent.length, undelivered: result.undelivered };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiHarness, apiHarness, freshIp, TOKEN } from "../support/api.ts";
+import { type ApiHarness, apiHarness, TOKEN } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /** The API's answers as a client reads them: what was wrong, what happened, and never cached. */
 
@@ -9,16 +10,8 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "web-1",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
-
 async function bought(extra: Record<string, unknown> = {}) {
-  const created = await h.call("POST", "/licenses", { body: lite(extra), key: crypto.randomUUID() });
+  const created = await h.call("POST", "/licenses", { body: liteOrder(extra), key: crypto.randomUUID() });
   expect(created.status).toBe(201);
   return created.body as { id: string; expiresOn: string; period: number };
 }
@@ -123,7 +116,7 @@ describe("every answer says cache-control: no-store", () => {
   it("successes, refusals, the gateway's own answers and authorizer denials", async () => {
     const licence = await bought();
     const answers = [
-      await h.call("POST", "/licenses", { body: lite(), key: crypto.randomUUID() }), // 201
+      await h.call("POST", "/licenses", { body: liteOrder(), key: crypto.randomUUID() }), // 201
       await h.call("GET", `/licenses/${licence.id}`), // 200
       await h.call("GET", "/licenses?limit=0"), // 400
       await h.call("GET", "/licenses", { token: null }), // 401, the authorizer

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, ok } from "../../functions/lib/http.ts";
-import { type Answer, type ApiHarness, apiHarness, freshIp, TOKEN } from "../support/api.ts";
+import { type Answer, type ApiHarness, apiHarness, TOKEN } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /**
  * Input a fuzz campaign found crashing routes or read two ways (issue 15, point 8), each case as a
@@ -14,7 +15,7 @@ let id: string;
 beforeAll(async () => {
   h = await apiHarness({ now: "2021-05-01" });
   const created = await h.call("POST", "/licenses", {
-    body: { ip: freshIp(), name: "bad-input", product: "ispmanager5-lite", period: 1 },
+    body: liteOrder({ name: "bad-input" }),
     key: crypto.randomUUID(),
   });
   id = created.body.id;
@@ -35,13 +36,7 @@ const fieldsOf = (answer: Answer): Record<string, string> => {
   return answer.body.error.details.fields;
 };
 
-const order = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "web",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
+const order = (extra: Record<string, unknown> = {}) => liteOrder({ name: "web", ...extra });
 
 describe("keys an object inherits are fields like any other", () => {
   it.each(["__proto__", "constructor", "toString", "hasOwnProperty", "prototype"])(

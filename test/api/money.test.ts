@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /**
  * The money rules: an order or a renewal is sent to the vendor at most once per Idempotency-Key,
@@ -7,31 +8,28 @@ import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
  */
 let h: ApiHarness;
 beforeAll(async () => {
-  // A short vendor timeout keeps the fault tests quick; the client's timers have ~0.5 s resolution.
-  h = await apiHarness({
-    now: "2021-05-01",
-    env: { BILLMGR_TIMEOUT_MS: "400", TEST_ONLY_RECONCILE_AFTER_SECONDS: "1" },
-  });
+  // A short vendor timeout keeps the fault tests quick; the client's timers have ~0.5 s resolution. The
+  // settle window is the shipped one (RECONCILE_AFTER_SECONDS, 900 s): the tests move the clock past it.
+  h = await apiHarness({ now: "2021-05-01", env: { BILLMGR_TIMEOUT_MS: "400" } });
 });
 afterAll(() => h.close());
 beforeEach(() => h.vendor.sandbox.faults.clear());
 
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "paid",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
 const orders = () => h.vendor.calls("soft.order.param");
 const renewals = () => h.vendor.calls("service.prolong");
 const balance = async () => (await h.vendor.state()).balance;
-/** Past the settle window (1 s here): only then is an unknown outcome decided. */
-const settle = () => new Promise((done) => setTimeout(done, 1100));
+/** The shipped settle window: only past it is an unknown outcome decided. */
+const SETTLE_MS = 900_000;
+/** Waits (on the moved clock) as long as the answer's Retry-After says, as a client would. */
+const waitAsTold = (answer: Answer) => {
+  const seconds = Number(answer.headers["retry-after"]);
+  expect(seconds, "Retry-After").toBeGreaterThanOrEqual(1);
+  h.advance(seconds * 1000);
+};
 
 describe("orders", () => {
   it("a retry with the same key and body answers the first result and buys nothing more", async () => {
-    const body = lite();
+    const body = liteOrder();
     const first = await h.call("POST", "/licenses", { body, key: "order-retry" });
     const before = [orders(), await balance()];
     const again = await h.call("POST", "/licenses", { body, key: "order-retry" });
@@ -43,16 +41,16 @@ describe("orders", () => {
   });
 
   it("the same key with another body: 422, nothing sent", async () => {
-    await h.call("POST", "/licenses", { body: lite(), key: "order-other-body" });
+    await h.call("POST", "/licenses", { body: liteOrder(), key: "order-other-body" });
     const before = orders();
-    const other = await h.call("POST", "/licenses", { body: lite(), key: "order-other-body" });
+    const other = await h.call("POST", "/licenses", { body: liteOrder(), key: "order-other-body" });
     expect(other).toMatchObject({ status: 422, body: { error: { code: "idempotency_key_reused" } } });
     expect(orders()).toBe(before);
   });
 
   // Keys are scoped per API client: test/licences/idempotency.test.ts proves that on the store.
   it("a new key is a new, deliberate purchase", async () => {
-    const body = lite();
+    const body = liteOrder();
     const a = await h.call("POST", "/licenses", { body, key: "deliberate-1" });
     const b = await h.call("POST", "/licenses", { body: { ...body, ip: freshIp() }, key: "deliberate-2" });
     expect([a.status, b.status]).toEqual([201, 201]);
@@ -60,7 +58,7 @@ describe("orders", () => {
   });
 
   it("20 concurrent requests with one key buy exactly one licence", async () => {
-    const body = lite({ name: "race" });
+    const body = liteOrder({ name: "race" });
     await h.vendor.fault("soft.order.param", "slow", 1, 300);
     const before = orders();
     const answers = await Promise.all(
@@ -81,7 +79,7 @@ describe("orders", () => {
   it.each(["act-then-hang", "act-then-drop"] as const)(
     "the vendor acts and never answers (%s): 504 unknown, and the retry reconciles without a second order",
     async (fault) => {
-      const body = lite({ name: `ghost-${fault}` });
+      const body = liteOrder({ name: `ghost-${fault}` });
       await h.vendor.fault("soft.order.param", fault, 1);
       const before = orders();
       const lost = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
@@ -89,9 +87,17 @@ describe("orders", () => {
       expect(lost.body).toMatchObject({ outcome: "unknown", error: { code: "outcome_unknown" } });
       expect(orders() - before).toBe(1);
 
+      expect(lost.headers["retry-after"]).toBe(String(SETTLE_MS / 1000));
+
       const early = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
       expect(early).toMatchObject({ status: 409, body: { error: { code: "outcome_pending" } } });
-      await settle();
+      // Five seconds before the window ends it is still pending, and says how little is left.
+      h.advance(SETTLE_MS - 5000);
+      const almost = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
+      expect(almost).toMatchObject({ status: 409, body: { error: { code: "outcome_pending" } } });
+      expect(Number(almost.headers["retry-after"])).toBeLessThanOrEqual(5);
+      expect(orders() - before).toBe(1);
+      waitAsTold(almost);
       const retry = await h.call("POST", "/licenses", { body, key: `ghost-${fault}` });
       expect(retry.status).toBe(201);
       expect(retry.body).toMatchObject({ name: body.name, ip: body.ip, status: "active" });
@@ -103,12 +109,12 @@ describe("orders", () => {
   );
 
   it("the vendor times out before acting: 504 unknown, and the retry finds no order and says so", async () => {
-    const body = lite({ name: "never-placed" });
+    const body = liteOrder({ name: "never-placed" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
     const before = orders();
     const lost = await h.call("POST", "/licenses", { body, key: "never-placed" });
     expect(lost).toMatchObject({ status: 504, body: { outcome: "unknown" } });
-    await settle();
+    waitAsTold(lost);
     const retry = await h.call("POST", "/licenses", { body, key: "never-placed" });
     expect(retry).toMatchObject({ status: 409, body: { error: { code: "order_not_placed" } } });
     expect(orders() - before).toBe(1);
@@ -118,7 +124,7 @@ describe("orders", () => {
   });
 
   it("a vendor refusal releases the key: after topping up, the same key may buy", async () => {
-    const body = lite({ name: "short-of-money" });
+    const body = liteOrder({ name: "short-of-money" });
     const saved = (await h.vendor.state()) as unknown as { balanceMinor: number };
     await h.vendor.setBalance(0);
     const refused = await h.call("POST", "/licenses", { body, key: "top-up" });
@@ -132,7 +138,7 @@ describe("orders", () => {
     h.setToday("2021-06-15");
     try {
       const before = h.vendor.sandbox.calls.length;
-      const closed = await h.call("POST", "/licenses", { body: lite(), key: "too-late" });
+      const closed = await h.call("POST", "/licenses", { body: liteOrder(), key: "too-late" });
       expect(closed.status).toBe(422);
       expect(closed.body.error).toMatchObject({
         code: "lifecycle_closed",
@@ -150,7 +156,7 @@ describe("orders", () => {
 
 describe("renewals", () => {
   const bought = async () =>
-    (await h.call("POST", "/licenses", { body: lite(), key: crypto.randomUUID() })).body;
+    (await h.call("POST", "/licenses", { body: liteOrder(), key: crypto.randomUUID() })).body;
 
   it("a retried renewal renews once", async () => {
     const licence = await bought();
@@ -193,13 +199,26 @@ describe("renewals", () => {
       key: "renew-ghost",
     });
     expect(lost).toMatchObject({ status: 504, body: { outcome: "unknown" } });
-    await settle();
+    waitAsTold(lost);
     const retry = await h.call("POST", `/licenses/${licence.id}/renew`, {
       body: { period: 1 },
       key: "renew-ghost",
     });
     expect(retry.status).toBe(200);
     expect(retry.body.expiresOn).toBe("2021-07-01");
+    expect(renewals() - before).toBe(1);
+  });
+
+  it("a renewal an hour later on the moved clock still has its whole time budget: deadlines are real time", async () => {
+    const licence = await bought();
+    h.advance(3_600_000);
+    const before = renewals();
+    // A deadline measured on the moved clock would be an hour past: deadline_near, nothing sent.
+    const renewed = await h.call("POST", `/licenses/${licence.id}/renew`, {
+      body: { period: 1 },
+      key: "renew-an-hour-on",
+    });
+    expect(renewed).toMatchObject({ status: 200, body: { expiresOn: "2021-07-01" } });
     expect(renewals() - before).toBe(1);
   });
 
@@ -211,7 +230,7 @@ describe("renewals", () => {
       key: "renew-lost",
     });
     expect(lost.status).toBe(504);
-    await settle();
+    waitAsTold(lost);
     const retry = await h.call("POST", `/licenses/${licence.id}/renew`, {
       body: { period: 1 },
       key: "renew-lost",
@@ -238,14 +257,15 @@ describe("renewals", () => {
 
 describe("a suspend and a renewal of one licence never interleave at the vendor", () => {
   const suspends = () => h.vendor.calls("soft.suspend");
-  const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
   it("a suspend while a renewal is at the vendor is refused, nothing sent; once it is done, it goes through", async () => {
-    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-1" });
+    const ordered = await h.call("POST", "/licenses", { body: liteOrder(), key: "hold-order-1" });
     const id = ordered.body.id as string;
     await h.vendor.fault("service.prolong", "slow", 1, 300);
+    const sent = renewals();
     const renewing = h.call("POST", `/licenses/${id}/renew`, { body: { period: 1 }, key: "hold-renew-1" });
-    await pause(120);
+    // The renewal is at the vendor (which answers it 300 ms later) when the suspend comes.
+    await expect.poll(renewals, { interval: 5 }).toBe(sent + 1);
     const before = suspends();
     const refused = await h.call("POST", `/licenses/${id}/suspend`);
     expect(refused).toMatchObject({ status: 409, body: { error: { code: "renewal_in_flight" } } });
@@ -259,11 +279,13 @@ describe("a suspend and a renewal of one licence never interleave at the vendor"
   });
 
   it("a renewal while a suspend is at the vendor is refused with renewal_not_wanted, nothing charged", async () => {
-    const ordered = await h.call("POST", "/licenses", { body: lite(), key: "hold-order-2" });
+    const ordered = await h.call("POST", "/licenses", { body: liteOrder(), key: "hold-order-2" });
     const id = ordered.body.id as string;
     await h.vendor.fault("soft.suspend", "slow", 1, 300);
+    const sent = suspends();
     const suspending = h.call("POST", `/licenses/${id}/suspend`);
-    await pause(120);
+    // The suspend is at the vendor (which answers it 300 ms later) when the renewal comes.
+    await expect.poll(suspends, { interval: 5 }).toBe(sent + 1);
     const [calls, money] = [renewals(), await balance()];
     const refused = await h.call("POST", `/licenses/${id}/renew`, {
       body: { period: 1 },

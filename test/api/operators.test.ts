@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import { type ApiHarness, apiHarness, freshIp, OPERATOR_TOKEN, TOKEN } from "../support/api.ts";
+import { type ApiHarness, apiHarness, OPERATOR_TOKEN, TOKEN } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 /**
  * Money calls the evidence cannot decide, over real HTTP: the client is told staff were alerted, staff
@@ -56,7 +57,7 @@ const mailsAbout = (text: string): string[] => {
 
 async function bought(name: string): Promise<{ id: string; ip: string; expiresOn: string }> {
   const answer = await h.call("POST", "/licenses", {
-    body: { ip: freshIp(), name, product: "ispmanager5-lite", period: 1 },
+    body: liteOrder({ name }),
     key: crypto.randomUUID(),
   });
   expect(answer.status).toBe(201);
@@ -208,7 +209,7 @@ describe("an undecided renewal", () => {
 
 describe("an undecided order", () => {
   const key = `order-${crypto.randomUUID()}`;
-  const body = { ip: freshIp(), name: "op-order", product: "ispmanager5-lite", period: 1 };
+  const body = liteOrder({ name: "op-order" });
   let placed: string;
   beforeAll(async () => {
     await h.vendor.fault("soft.order.param", "act-then-drop", 1);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiDocument } from "../../functions/lib/openapi.ts";
 import { routes } from "../../shared/api/routes.ts";
 import { type ApiHarness, apiHarness, freshIp, OTHER_TOKEN } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 
 let h: ApiHarness;
 beforeAll(async () => {
@@ -12,17 +13,10 @@ afterAll(() => h.close());
 
 const order = (body: Record<string, unknown>, key = crypto.randomUUID()) =>
   h.call("POST", "/licenses", { body, key });
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "web-1",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
 
 describe("every route, happy path, through real HTTP", () => {
   it("POST /licenses orders, and the register keeps it with the vendor's id, expiry and key", async () => {
-    const body = lite({ name: "shop", autoRenew: 12 });
+    const body = liteOrder({ name: "shop", autoRenew: 12 });
     const created = await order(body);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
@@ -43,7 +37,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("POST /licenses for Business sends nodes as addon_4602", async () => {
-    const created = await order(lite({ product: "ispmanager5-business", nodes: 3, period: 12 }));
+    const created = await order(liteOrder({ product: "ispmanager5-business", nodes: 3, period: 12 }));
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       nodes: 3,
@@ -56,7 +50,7 @@ describe("every route, happy path, through real HTTP", () => {
 
   it("GET /licenses lists by status and expiry, paged with an opaque cursor", async () => {
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push((await order(lite({ name: `page-${i}` }))).body.id);
+    for (let i = 0; i < 3; i++) ids.push((await order(liteOrder({ name: `page-${i}` }))).body.id);
     await h.call("POST", `/licenses/${ids[0]}/suspend`);
     const suspended = await h.call("GET", "/licenses?status=suspended");
     expect(suspended.status).toBe(200);
@@ -81,7 +75,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("GET /licenses/{id}?refresh=true reads the vendor's form", async () => {
-    const { body } = await order(lite());
+    const { body } = await order(liteOrder());
     const before = h.vendor.calls("soft.edit");
     const fresh = await h.call("GET", `/licenses/${body.id}?refresh=true`);
     expect(fresh.status).toBe(200);
@@ -90,7 +84,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("PATCH changes name and IP at the vendor, and autoRenew without a vendor call", async () => {
-    const { body } = await order(lite({ name: "old" }));
+    const { body } = await order(liteOrder({ name: "old" }));
     const ip = freshIp();
     const edited = await h.call("PATCH", `/licenses/${body.id}`, { body: { name: "new", ip } });
     expect(edited.status).toBe(200);
@@ -105,7 +99,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("POST /licenses/{id}/renew moves the expiry", async () => {
-    const { body } = await order(lite());
+    const { body } = await order(liteOrder());
     const renewed = await h.call("POST", `/licenses/${body.id}/renew`, {
       body: { period: 1 },
       key: crypto.randomUUID(),
@@ -116,7 +110,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("suspend, resume, key and delete", async () => {
-    const { body } = await order(lite());
+    const { body } = await order(liteOrder());
     expect((await h.call("POST", `/licenses/${body.id}/suspend`)).body.status).toBe("suspended");
     expect((await h.call("POST", `/licenses/${body.id}/resume`)).body.status).toBe("active");
     const key = await h.call("POST", `/licenses/${body.id}/key`);
@@ -132,7 +126,7 @@ describe("every route, happy path, through real HTTP", () => {
   it("GET /ip-availability: free, or taken with the vendor's reason", async () => {
     const free = await h.call("GET", `/ip-availability?ip=${freshIp()}&product=ispmanager5-lite&period=1`);
     expect(free).toMatchObject({ status: 200, body: { available: true } });
-    const { body } = await order(lite());
+    const { body } = await order(liteOrder());
     const taken = await h.call("GET", `/ip-availability?ip=${body.ip}&product=ispmanager5-lite&period=12`);
     expect(taken.status).toBe(200);
     expect(taken.body.available).toBe(false);
@@ -140,7 +134,7 @@ describe("every route, happy path, through real HTTP", () => {
   });
 
   it("every vendor call lands in the audit trail with the client's name; the order's entry names its new licence", async () => {
-    const { body } = await order(lite({ name: "audited" }));
+    const { body } = await order(liteOrder({ name: "audited" }));
     await h.call("POST", `/licenses/${body.id}/suspend`);
     const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
     const { createDynamoRegister } = await import("../../shared/register/dynamodb.ts");
@@ -179,16 +173,16 @@ describe("authentication", () => {
 
 describe("validation: a clear 400 naming the field, and nothing sent to the vendor", () => {
   const cases: Array<[string, "GET" | "POST" | "PATCH", string, unknown, string[]]> = [
-    ["bad IP", "POST", "/licenses", lite({ ip: "999.1.1.1" }), ["ip"]],
-    ["empty name", "POST", "/licenses", lite({ name: "  " }), ["name"]],
-    ["long name", "POST", "/licenses", lite({ name: "x".repeat(65) }), ["name"]],
-    ["control character", "POST", "/licenses", lite({ name: "a\nb" }), ["name"]],
-    ["unknown product", "POST", "/licenses", lite({ product: "ispmanager7-pro" }), ["product"]],
-    ["period 3", "POST", "/licenses", lite({ period: 3 }), ["period"]],
-    ["nodes on Lite", "POST", "/licenses", lite({ nodes: 2 }), ["nodes"]],
-    ["nodes 0", "POST", "/licenses", lite({ product: "ispmanager5-business", nodes: 0 }), ["nodes"]],
-    ["autoRenew 6", "POST", "/licenses", lite({ autoRenew: 6 }), ["autoRenew"]],
-    ["an unknown field", "POST", "/licenses", lite({ pricelist: "1" }), ["pricelist"]],
+    ["bad IP", "POST", "/licenses", liteOrder({ ip: "999.1.1.1" }), ["ip"]],
+    ["empty name", "POST", "/licenses", liteOrder({ name: "  " }), ["name"]],
+    ["long name", "POST", "/licenses", liteOrder({ name: "x".repeat(65) }), ["name"]],
+    ["control character", "POST", "/licenses", liteOrder({ name: "a\nb" }), ["name"]],
+    ["unknown product", "POST", "/licenses", liteOrder({ product: "ispmanager7-pro" }), ["product"]],
+    ["period 3", "POST", "/licenses", liteOrder({ period: 3 }), ["period"]],
+    ["nodes on Lite", "POST", "/licenses", liteOrder({ nodes: 2 }), ["nodes"]],
+    ["nodes 0", "POST", "/licenses", liteOrder({ product: "ispmanager5-business", nodes: 0 }), ["nodes"]],
+    ["autoRenew 6", "POST", "/licenses", liteOrder({ autoRenew: 6 }), ["autoRenew"]],
+    ["an unknown field", "POST", "/licenses", liteOrder({ pricelist: "1" }), ["pricelist"]],
     ["missing fields", "POST", "/licenses", {}, ["ip", "name", "product", "period"]],
     ["not an object", "POST", "/licenses", [1, 2], ["body"]],
     ["empty patch", "PATCH", "/licenses/2512171", {}, ["body"]],
@@ -226,7 +220,7 @@ describe("validation: a clear 400 naming the field, and nothing sent to the vend
   });
 
   it.each([
-    ["POST", "/licenses", lite()],
+    ["POST", "/licenses", liteOrder()],
     ["POST", "/licenses/2512171/renew", { period: 1 }],
   ] as const)("%s %s without Idempotency-Key: 400, no vendor call", async (method, path, body) => {
     const before = h.vendor.sandbox.calls.length;
@@ -249,9 +243,9 @@ describe("validation: a clear 400 naming the field, and nothing sent to the vend
 
 describe("injection attempts travel as literal values", () => {
   it("a name that looks like vendor parameters is stored literally and deletes nothing", async () => {
-    const victim = (await order(lite({ name: "victim" }))).body;
+    const victim = (await order(liteOrder({ name: "victim" }))).body;
     const name = `x&func=soft.delete&elid=${victim.id}&authinfo=a:b&out=json`;
-    const created = await order(lite({ name }));
+    const created = await order(liteOrder({ name }));
     expect(created.status).toBe(201);
     expect(created.body.name).toBe(name);
     const vendorView = await h.call("GET", `/licenses/${created.body.id}?refresh=true`);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 import { findSecret, VENDOR_PASSWORD } from "../support/secrets.ts";
 
 /** The vendor refuses our credentials (a rotated password not yet in SSM, say). */
@@ -14,7 +15,7 @@ afterAll(() => h.close());
 
 it("502 upstream_auth, and neither password appears in the answer", async () => {
   const answer = await h.call("POST", "/licenses", {
-    body: { ip: freshIp(), name: "n", product: "ispmanager5-lite", period: 1 },
+    body: liteOrder({ name: "n" }),
     key: "auth",
   });
   expect(answer.status).toBe(502);

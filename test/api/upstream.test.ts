@@ -2,6 +2,7 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { loadCatalogue } from "../../shared/catalogue/index.ts";
 import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 import { findSecret } from "../support/secrets.ts";
 import type { FaultKind } from "../support/vendor.ts";
 
@@ -40,7 +41,7 @@ beforeEach(() => h.vendor.sandbox.faults.clear());
 
 const order = async (extra: Record<string, unknown> = {}) =>
   call("POST", "/licenses", {
-    body: { ip: freshIp(), name: "n", product: "ispmanager5-lite", period: 1, ...extra },
+    body: liteOrder({ name: "n", ...extra }),
     key: crypto.randomUUID(),
   });
 

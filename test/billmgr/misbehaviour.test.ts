@@ -1,6 +1,5 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
@@ -17,6 +16,7 @@ import {
   type TransportOptions,
 } from "../../shared/billmgr/transport.ts";
 import { staticCredentials } from "../../shared/credentials.ts";
+import { sleep } from "../support/fixtures.ts";
 import { expectNoSecret, VENDOR_CREDENTIALS } from "../support/secrets.ts";
 
 /**

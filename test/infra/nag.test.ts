@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { format } from "node:util";
+import { App, CfnResource, Validations } from "aws-cdk-lib";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { acknowledgements } from "../../infra/acknowledgements.ts";
 import { PROJECT_ROOT, TABLE_ACTIONS } from "../../infra/desk-function.ts";
 import { DEFAULTS } from "../../infra/settings.ts";
@@ -63,6 +64,39 @@ describe("cdk-nag AwsSolutions", () => {
       const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8"));
       const rules = report.pluginReports.flatMap((r: any) => r.violations.map((v: any) => v.ruleName));
       expect(rules).toEqual(["AwsSolutions-SQS3"]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves CDK's built-in CloudFormation validation on for real synths, which reports a broken resource", () => {
+    // The tests' synths skip it for speed (support.ts); the bundling synth asserts it finds nothing.
+    const outdir = mkdtempSync(join(tmpdir(), "licence-desk-cfn-"));
+    try {
+      const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
+      const stack = new LicenceDeskStack(app, "LicenceDesk");
+      new CfnResource(stack, "Broken", {
+        type: "AWS::SQS::Queue",
+        properties: { MessageRetentionPeriod: "soon" },
+      });
+      // What it tells whoever runs the synth, kept off the test report.
+      const told: string[] = [];
+      const keep = (...args: unknown[]) => void told.push(format(...args));
+      const spies = [
+        vi.spyOn(console, "error").mockImplementation(keep),
+        vi.spyOn(console, "warn").mockImplementation(keep),
+      ];
+      try {
+        app.synth();
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+      expect(told.join("\n")).toMatch(/MessageRetentionPeriod: 'soon' is not of type 'integer'/);
+      const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8"));
+      const found = report.pluginReports.flatMap((r: any) =>
+        r.violations.map((v: any) => [v.ruleName, v.violatingConstructs.map((c: any) => c.constructPath)]),
+      );
+      expect(found).toEqual([["F3012", ["LicenceDesk/Broken"]]]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }

@@ -9,20 +9,52 @@ import type { DeskFunction } from "../../infra/desk-function.ts";
 import { LicenceDeskStack } from "../../infra/stack.ts";
 
 /**
- * The stack with bundling skipped (about 0.3 s instead of seconds per synth). The template is read into
- * memory, so the cloud assembly folder goes at once: left to itself, every App makes a `cdk.out*` folder
- * in the temporary directory and never removes it.
+ * The stack with bundling skipped (about 0.3 s instead of seconds per synth), and without CDK's built-in
+ * CloudFormation validation (its engine costs 3-5 s at a file's first synth; `validation.test.ts` runs it
+ * on the stack once, and asserts what it finds). The template is read into memory, so the cloud assembly
+ * folder goes at once: left to itself, every App makes a `cdk.out*` folder in the temporary directory
+ * and never removes it.
  */
 export function synthDesk(context: Record<string, unknown> = {}, stackName = "LicenceDesk") {
   const outdir = mkdtempSync(join(tmpdir(), "licence-desk-synth-"));
   try {
-    const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [], ...context } });
+    const app = new App({
+      outdir,
+      context: { "aws:cdk:bundling-stacks": [], ...context },
+      builtinCloudFormationValidation: false,
+    });
     const stack = new LicenceDeskStack(app, stackName);
     const template = Template.fromStack(stack);
     return { app, stack, template, json: template.toJSON() as CfnTemplate };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+export type SynthesizedDesk = ReturnType<typeof synthDesk>;
+
+let shipped: SynthesizedDesk | undefined;
+/** The stack with the shipped context (cdk.json's defaults), synthesized once per test file. */
+export function shippedDesk(): SynthesizedDesk {
+  shipped ??= synthDesk();
+  return shipped;
+}
+
+/** Every function of the stack: the authorizer, one per route, the watcher and the reconciler. */
+export function deskFunctions(stack: LicenceDeskStack): DeskFunction[] {
+  return [
+    stack.authorizer,
+    ...stack.routeFunctions.values(),
+    stack.watcher.function,
+    stack.reconciler.function,
+  ];
+}
+
+/** The function of a route, by its handler's name. */
+export function routeFunction(stack: LicenceDeskStack, handler: string): DeskFunction {
+  const found = stack.routeFunctions.get(handler);
+  if (!found) throw new Error(`no function for ${handler}`);
+  return found;
 }
 
 export interface CfnResource {

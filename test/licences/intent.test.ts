@@ -356,17 +356,35 @@ describe("the process dies", () => {
   });
 });
 
+/** A point where a step waits until let go; `reached` resolves once it waits there. */
+function pausePoint() {
+  let arrive: () => void = () => {};
+  let letGo: () => void = () => {};
+  const reached = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const gone = new Promise<void>((resolve) => {
+    letGo = resolve;
+  });
+  return {
+    reached,
+    letGo: () => letGo(),
+    async wait() {
+      arrive();
+      await gone;
+    },
+  };
+}
+
 describe("a holder that outlived its lock", () => {
   it("never frees the claim of the holder that took it over, nor what that one holds", async () => {
     const { intent, vendor, clock, key } = setup();
     let released = 0;
     // The first holder's check runs so long that its lock passes and a retry takes the key over.
-    let resumeFirst: () => void = () => {};
+    const check = pausePoint();
     const slow = vendor.operation({
       prepare: async () => {
-        await new Promise<void>((resume) => {
-          resumeFirst = resume;
-        });
+        await check.wait();
         throw new Error("lifecycle closed, found late");
       },
       released: async () => {
@@ -374,12 +392,9 @@ describe("a holder that outlived its lock", () => {
       },
     });
     const first = runMoneyIntent(intent(), slow).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    await check.reached; // it holds the key, in its check
     clock.now += LOCK_MS + 1;
-    let secondSent: () => void = () => {};
-    const sent = new Promise<void>((done) => {
-      secondSent = done;
-    });
+    const sending = pausePoint();
     const op = vendor.operation();
     const second = runMoneyIntent(intent(), {
       ...op,
@@ -388,17 +403,17 @@ describe("a holder that outlived its lock", () => {
         return {
           ...p,
           send: async () => {
-            secondSent();
-            // Holds the call open until the first holder has given up.
-            await new Promise((r) => setTimeout(r, 200));
+            // Holds the call open until the first holder has given up (and freed what it could).
+            await sending.wait();
             return p.send();
           },
         };
       },
     });
-    await sent;
-    resumeFirst();
+    await sending.reached;
+    check.letGo();
     expect(await first).toBeInstanceOf(Error);
+    sending.letGo();
     expect(released).toBe(0);
     expect(await second).toMatchObject({ statusCode: 200 });
     expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
@@ -407,24 +422,22 @@ describe("a holder that outlived its lock", () => {
 
   it("never sends beside the holder that took it over, even when its own check passes late", async () => {
     const { intent, vendor, clock, key } = setup();
-    let resumeFirst: () => void = () => {};
+    const check = pausePoint();
     const op = vendor.operation();
     // The first holder's check passes, but only after its lock has run out and a retry took the key.
     const slow = {
       ...op,
       prepare: async () => {
-        await new Promise<void>((resume) => {
-          resumeFirst = resume;
-        });
+        await check.wait();
         return op.prepare();
       },
     };
     const first = runMoneyIntent(intent(), slow).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    await check.reached; // it holds the key, in its check
     clock.now += LOCK_MS + 1;
     const second = await runMoneyIntent(intent(), vendor.operation());
     expect(second).toMatchObject({ statusCode: 200 });
-    resumeFirst();
+    check.letGo();
     expect(await first).toBeInstanceOf(Error);
     expect(vendor.sends).toBe(1);
     expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { METRICS_NAMESPACE } from "../../shared/metrics.ts";
-import { type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
+import { liteOrder } from "../support/fixtures.ts";
 import { emfDuring, seriesOf, valuesOf } from "./support.ts";
 
 /**
@@ -20,7 +21,6 @@ beforeAll(async () => {
       // The stack's route limits (one retry of a read), a short timeout to keep the fault tests quick.
       BILLMGR_RETRIES: "1",
       BILLMGR_TIMEOUT_MS: "400",
-      TEST_ONLY_RECONCILE_AFTER_SECONDS: "1",
     },
   });
 });
@@ -28,14 +28,12 @@ afterAll(() => h.close());
 beforeEach(() => h.vendor.sandbox.faults.clear());
 
 const check = (ip: string) => `/ip-availability?ip=${ip}&product=ispmanager5-lite&period=1`;
-const lite = (extra: Record<string, unknown> = {}) => ({
-  ip: freshIp(),
-  name: "metered",
-  product: "ispmanager5-lite",
-  period: 1,
-  ...extra,
-});
-const settle = () => new Promise((done) => setTimeout(done, 1100));
+/** Waits (on the moved clock) as long as the answer's Retry-After says: past the settle window. */
+const waitAsTold = (answer: Answer) => {
+  const seconds = Number(answer.headers["retry-after"]);
+  expect(seconds, "Retry-After").toBeGreaterThanOrEqual(1);
+  h.advance(seconds * 1000);
+};
 
 describe("a vendor call", () => {
   it("that answers: one VendorCall timing by function and result, and one by result alone", async () => {
@@ -56,9 +54,9 @@ describe("a vendor call", () => {
   it("that the vendor refuses with its <error>: result vendor_error, even where the API answers 200", async () => {
     const ip = freshIp();
     await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body: lite({ ip }), key: `taken-${ip}` })).status).toBe(
-        201,
-      );
+      expect(
+        (await h.call("POST", "/licenses", { body: liteOrder({ ip }), key: `taken-${ip}` })).status,
+      ).toBe(201);
     });
     const lines = await emfDuring(async () => {
       const taken = await h.call("GET", check(ip));
@@ -104,7 +102,9 @@ describe("a money outcome", () => {
 
   it("applied: the vendor answered the order", async () => {
     const lines = await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body: lite(), key: "metric-applied" })).status).toBe(201);
+      expect((await h.call("POST", "/licenses", { body: liteOrder(), key: "metric-applied" })).status).toBe(
+        201,
+      );
     });
     expect(outcomes(lines)).toEqual(["MoneyOutcome{operation=order,outcome=applied}"]);
     const applied = lines.find((l) => l.metrics.MoneyOutcome);
@@ -120,7 +120,7 @@ describe("a money outcome", () => {
     await h.vendor.setBalance(0);
     try {
       const lines = await emfDuring(async () => {
-        const refused = await h.call("POST", "/licenses", { body: lite(), key: "metric-refused" });
+        const refused = await h.call("POST", "/licenses", { body: liteOrder(), key: "metric-refused" });
         expect(refused.status).toBe(402);
       });
       expect(outcomes(lines)).toEqual(["MoneyOutcome{operation=order,outcome=refused}"]);
@@ -128,14 +128,14 @@ describe("a money outcome", () => {
     } finally {
       await h.vendor.setBalance(saved);
     }
-    const body = lite();
+    const body = liteOrder();
     await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-replayed" }));
     const replay = await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-replayed" }));
     expect(outcomes(replay)).toEqual([]);
   });
 
   it("unknown: sent and no answer; pending while its window runs; settled on the evidence after it", async () => {
-    const body = lite({ name: "metric-ghost" });
+    const body = liteOrder({ name: "metric-ghost" });
     await h.vendor.fault("soft.order.param", "act-then-hang", 1);
     const lost = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(504);
@@ -143,12 +143,14 @@ describe("a money outcome", () => {
     expect(outcomes(lost)).toEqual(["MoneyOutcome{operation=order,outcome=unknown}"]);
     expect(seriesOf(lost)).toContain("VendorCall{func=soft.order.param,result=timeout}");
 
+    let pending: Answer | undefined;
     const early = await emfDuring(async () => {
-      expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(409);
+      pending = await h.call("POST", "/licenses", { body, key: "metric-ghost" });
+      expect(pending.status).toBe(409);
     });
     expect(outcomes(early)).toEqual(["MoneyOutcome{operation=order,outcome=pending}"]);
 
-    await settle();
+    waitAsTold(pending as Answer);
     const settled = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-ghost" })).status).toBe(201);
     });
@@ -156,10 +158,13 @@ describe("a money outcome", () => {
   });
 
   it("settled as not applied: the call timed out before the vendor acted", async () => {
-    const body = lite({ name: "metric-never" });
+    const body = liteOrder({ name: "metric-never" });
     await h.vendor.fault("soft.order.param", "timeout", 1);
-    await emfDuring(() => h.call("POST", "/licenses", { body, key: "metric-never" }));
-    await settle();
+    let lost: Answer | undefined;
+    await emfDuring(async () => {
+      lost = await h.call("POST", "/licenses", { body, key: "metric-never" });
+    });
+    waitAsTold(lost as Answer);
     const settled = await emfDuring(async () => {
       expect((await h.call("POST", "/licenses", { body, key: "metric-never" })).status).toBe(409);
     });

@@ -3,11 +3,10 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { WatcherResult } from "../../functions/watcher.ts";
-import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
-import { VENDOR_CREDENTIALS } from "../support/secrets.ts";
+import { handlerEnv } from "../support/fixtures.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 import { fleetLicence, tempDir } from "../support/watcher.ts";
 import { type EmfLine, emfDuring, seriesOf, sum, valuesOf } from "./support.ts";
@@ -50,12 +49,7 @@ async function night(notify: Record<string, string>) {
   const register = createDynamoRegister({ client: dynamo, tableName: table });
   for (const licence of FLEET) await seedLicence(vendor.sandbox, register, licence);
   const env: Record<string, string> = {
-    ...LOCAL_AWS_ENV,
-    TABLE_NAME: table,
-    DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-    BILLMGR_URL: vendor.sandbox.url,
-    BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-    BILLMGR_RETRY_BASE_MS: "1",
+    ...handlerEnv({ vendorUrl: vendor.sandbox.url, table }),
     POWERTOOLS_METRICS_DISABLED: "false",
     POWERTOOLS_SERVICE_NAME: SERVICE,
     ...notify,

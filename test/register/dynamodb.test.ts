@@ -15,6 +15,7 @@ import {
   StaleRecordError,
 } from "../../shared/register/types.ts";
 import { type Dynalite, dynamoClient, freshTable, startDynalite } from "../support/dynamodb.ts";
+import { licenceRecord } from "../support/fixtures.ts";
 
 interface Engine {
   engine: string;
@@ -29,23 +30,8 @@ const engines: Engine[] = [
   { engine: "dynalite", start: startDynalite },
 ];
 
-const licence = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord => ({
-  id,
-  name: `web-${id}`,
-  ip: "82.156.37.16",
-  product: "ispmanager5-lite",
-  pricelist: "3541",
-  period: 1,
-  status: "active",
-  statusCode: "2",
-  expiresOn: "2021-06-16",
-  createdOn: "2021-05-16",
-  key: "AAAA-BBBB-CCCC",
-  autoRenew: 1,
-  syncedAt: "2021-05-20T02:00:00.000Z",
-  updatedAt: "2021-05-20T02:00:01.000Z",
-  ...overrides,
-});
+const licence = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord =>
+  licenceRecord({ id, autoRenew: 1, ...overrides });
 
 /** A record as `get` gives it back: absent optional fields are absent properties. */
 const clean = (record: LicenceRecord) =>

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import type { LicenceRecord, Register } from "../../shared/register/types.ts";
 import { type Dynalite, dynamoClient, freshTable, startDynalite } from "../support/dynamodb.ts";
+import { licenceRecord } from "../support/fixtures.ts";
 
 /**
  * `licences.createMany`, the sync's batched creation of licences new to the register: BatchWriteItem has
@@ -19,23 +20,8 @@ const engines = [
 
 const NOW = Date.parse("2021-05-20T10:00:00Z");
 
-const licence = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord => ({
-  id,
-  name: `web-${id}`,
-  ip: "82.156.37.16",
-  product: "ispmanager5-lite",
-  pricelist: "3541",
-  period: 1,
-  status: "active",
-  statusCode: "2",
-  expiresOn: "2021-06-16",
-  createdOn: "2021-05-16",
-  key: "AAAA-BBBB-CCCC",
-  autoRenew: null,
-  syncedAt: "2021-05-20T02:00:00.000Z",
-  updatedAt: "2021-05-20T02:00:01.000Z",
-  ...overrides,
-});
+const licence = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord =>
+  licenceRecord({ id, ...overrides });
 const many = (count: number, from = 1000) =>
   Array.from({ length: count }, (_, i) => licence(String(from + i)));
 

@@ -4,25 +4,14 @@ import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import { type LicenceRecord, type LicenceStore, StaleRecordError } from "../../shared/register/types.ts";
 import { UPDATE_ROUNDS, updateAtVersion } from "../../shared/register/update-at-version.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+import { licenceRecord } from "../support/fixtures.ts";
 
 /**
  * The one read-then-write of a licence (the order's and the renewal's stores, the sync, new licences):
  * written at the version read, decided again on the record as it is after a lost write, and given up
  * after `UPDATE_ROUNDS` lost writes. A second writer plays the concurrent one inside `decide`.
  */
-const licence = (id: string): LicenceRecord => ({
-  id,
-  name: `web-${id}`,
-  ip: "82.156.37.16",
-  product: "ispmanager5-lite",
-  pricelist: "3541",
-  period: 1,
-  status: "active",
-  statusCode: "2",
-  expiresOn: "2021-06-16",
-  autoRenew: null,
-  updatedAt: "2021-05-20T02:00:01.000Z",
-});
+const licence = (id: string): LicenceRecord => licenceRecord({ id });
 
 describe("updateAtVersion", () => {
   let client: DynamoDBClient;

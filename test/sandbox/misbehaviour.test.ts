@@ -5,6 +5,7 @@ import { FaultQueue } from "../../sandbox/faults.ts";
 import { canonicalIpv6, DEFAULT_QUIRKS, storableText } from "../../sandbox/quirks.ts";
 import { escapeXml, numericReferences } from "../../sandbox/render.ts";
 import type { SandboxOptions } from "../../sandbox/server.ts";
+import { sleep } from "../support/fixtures.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 import {
   at,
@@ -47,8 +48,6 @@ async function control(method: string, path: string, body?: unknown) {
 
 const prolong = (elid: string, out = "xml") =>
   call(v.sandbox, { func: "service.prolong", elid, period: "1", sok: "ok", out });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Settles to "pending" if the promise has not settled yet. */
 function settledYet(promise: Promise<unknown>): Promise<"settled" | "pending"> {

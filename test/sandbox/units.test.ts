@@ -6,6 +6,7 @@ import { formatMinor } from "../../sandbox/pricing.ts";
 import { DEFAULT_PRODUCTS, priceOf } from "../../sandbox/products.ts";
 import { el, errorNode, escapeXml, parent, renderJson, renderXml } from "../../sandbox/render.ts";
 import { SandboxState } from "../../sandbox/state.ts";
+import { sleep } from "../support/fixtures.ts";
 import { findSecret } from "../support/secrets.ts";
 import { CREDENTIALS, fixture, xmlDoc } from "./support.ts";
 
@@ -76,7 +77,7 @@ describe("state", () => {
   it("runs its clock on from the given start", async () => {
     const state = new SandboxState({ now: new Date("2021-05-01T00:00:00Z") });
     const t0 = state.now().getTime();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(state.now().getTime() - t0).toBeGreaterThanOrEqual(15);
     expect(state.today()).toBe("2021-05-01");
   });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
@@ -11,6 +12,9 @@ import type { TestProject } from "vitest/node";
  * `inject("dynamodbEndpoint")`. Each test file creates its own table (`freshTable`), so files run in
  * parallel on the one engine. `TEST_DYNAMODB_ENDPOINT` set to a URL uses that engine instead of starting one
  * (named apart from the app's `DYNAMODB_ENDPOINT`, so a local server's setting never redirects the tests).
+ * Java's temporary files (sqlite4java unpacks its native library, `sqlite-*-libsqlite4java.so`, there at
+ * every start and never removes it) go to a directory of the engine's own under the run's, removed when
+ * the engine stops.
  */
 declare module "vitest" {
   export interface ProvidedContext {
@@ -64,6 +68,7 @@ class PortInUseError extends Error {}
 
 async function startOnce(jar: string, port: number): Promise<DynamoDbLocal> {
   const started = performance.now();
+  const javaTmp = mkdtempSync(join(tmpdir(), "dynamodb-local-"));
   const java = spawn(
     "java",
     [
@@ -71,6 +76,7 @@ async function startOnce(jar: string, port: number): Promise<DynamoDbLocal> {
       "-XX:TieredStopAtLevel=1",
       "-XX:+UseSerialGC",
       `-Djava.library.path=${join(EMULATOR, "DynamoDBLocal_lib")}`,
+      `-Djava.io.tmpdir=${javaTmp}`,
       "-jar",
       jar,
       "-inMemory",
@@ -84,13 +90,17 @@ async function startOnce(jar: string, port: number): Promise<DynamoDbLocal> {
     { cwd: EMULATOR, stdio: ["ignore", "pipe", "pipe"] },
   );
   const output = tail(java);
-  const killOnExit = () => java.kill("SIGKILL");
+  const killOnExit = () => {
+    java.kill("SIGKILL");
+    rmSync(javaTmp, { recursive: true, force: true });
+  };
   process.once("exit", killOnExit);
 
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
     process.removeListener("exit", killOnExit);
     await kill(java);
+    rmSync(javaTmp, { recursive: true, force: true });
   };
 
   let exited: string | undefined;

@@ -1,10 +1,10 @@
 import { Agent, request } from "undici";
-import { inject } from "vitest";
-import { pinClock } from "../../functions/lib/clock.ts";
-import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
+import { advanceClock, pinClock, resetClock } from "../../functions/lib/clock.ts";
 import { startLocalApi } from "../../local/server.ts";
-import { VENDOR_CREDENTIALS } from "./secrets.ts";
+import { handlerEnv } from "./fixtures.ts";
 import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
+
+export { freshIp } from "./fixtures.ts";
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const OTHER_TOKEN = "unknown-token-0123456789abcdef";
@@ -22,7 +22,8 @@ export interface Answer {
 
 /**
  * The API as a client sees it: the local server (the real handler modules) over real HTTP,
- * the register on DynamoDB Local, the vendor sandbox, the service clock pinned to `now`.
+ * the register on DynamoDB Local, the vendor sandbox, the service clock pinned to `now`. Time passes by
+ * `advance` (settle windows, locks, leases), never by sleeping.
  */
 export async function apiHarness(options: { now: string; env?: Record<string, string> }) {
   const vendor: VendorSandbox = await vendorSandbox({ now: new Date(`${options.now}T00:00:00Z`) });
@@ -31,12 +32,7 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
   const api = await startLocalApi({
     port: 0,
     env: {
-      ...LOCAL_AWS_ENV,
-      TABLE_NAME: table,
-      DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-      BILLMGR_URL: vendor.sandbox.url,
-      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-      BILLMGR_RETRY_BASE_MS: "1",
+      ...handlerEnv({ vendorUrl: vendor.sandbox.url, table }),
       API_TOKEN: TOKEN,
       OPERATOR_TOKEN,
       ...options.env,
@@ -84,20 +80,23 @@ export async function apiHarness(options: { now: string; env?: Record<string, st
       pinClock(instant);
       vendor.sandbox.setNow(instant);
     },
+    /**
+     * Lets `ms` pass for the desk (its business date, its locks, leases and settle windows) and for the
+     * vendor, as a client that waits that long would see. Real timers (request deadlines, the vendor
+     * client's timeouts, the sandbox's late acts) are not moved.
+     */
+    advance(ms: number) {
+      advanceClock(ms);
+      vendor.sandbox.setNow(new Date(vendor.sandbox.state.now().getTime() + ms));
+    },
     async close() {
       await agent.close();
       await api.close();
       await vendor.close();
       pinClock(undefined);
+      resetClock();
     },
   };
 }
 
 export type ApiHarness = Awaited<ReturnType<typeof apiHarness>>;
-
-let ipCounter = 1;
-/** A fresh IP per order: the vendor licenses an IP once. */
-export function freshIp(): string {
-  ipCounter++;
-  return `10.${Math.floor(ipCounter / 250) % 250}.${ipCounter % 250}.${(process.pid % 200) + 1}`;
-}

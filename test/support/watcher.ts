@@ -89,6 +89,11 @@ export interface WatchHarness {
   billing: BillingClient;
   notifier: Notifier;
   deps: WatcherDeps;
+  /**
+   * Lets `ms` pass for the runs' locks and leases (`deps.nowMs`: the real time plus what tests moved it
+   * by) and for the vendor, as a later run would find them. Nothing sleeps.
+   */
+  advance(ms: number): void;
   /** Books a licence at the vendor (no charge) and in the register; returns its id. */
   seed(licence: FleetLicence): Promise<string>;
   /** Books a licence at the vendor only (the register learns of it from the sync). */
@@ -126,6 +131,7 @@ export async function watchHarness(options: {
   const register = createDynamoRegister({ client, tableName: table });
   const billing = vendor.client({ BILLMGR_RETRIES: "1", ...options.clientEnv });
   const notifier = options.notifier ?? arrayNotifier();
+  let movedMs = 0;
   const deps: WatcherDeps = {
     billing,
     register,
@@ -133,6 +139,7 @@ export async function watchHarness(options: {
     notifier,
     settings: defaultSettings(options.settings),
     idempotency: { ttlSeconds: 30 * 86_400, lockMs: options.lockMs ?? 120_000, settleMs: 0 },
+    nowMs: () => Date.now() + movedMs,
   };
   return {
     vendor,
@@ -142,6 +149,10 @@ export async function watchHarness(options: {
     billing,
     notifier,
     deps,
+    advance(ms) {
+      movedMs += ms;
+      vendor.sandbox.setNow(new Date(vendor.sandbox.state.now().getTime() + ms));
+    },
     seed: (licence) => seedLicence(vendor.sandbox, register, licence),
     seedVendorOnly(licence) {
       return vendor.sandbox.state.seed(seedInput(licence)).id;
@@ -204,7 +215,8 @@ export interface KillPoint {
 export function mortal(deps: WatcherDeps, kill: KillPoint) {
   let dead = false;
   let inflight = 0;
-  let lastCall = Date.now();
+  /** Who waits for the calls in flight to have landed. */
+  const idle: Array<() => void> = [];
   let counted = 0;
   let killedAt: string | undefined;
   const calls: string[] = [];
@@ -229,7 +241,6 @@ export function mortal(deps: WatcherDeps, kill: KillPoint) {
         return async (...args: unknown[]) => {
           if (dead) throw new Killed(`dead before ${name}`);
           calls.push(name);
-          lastCall = Date.now();
           const here = matches(name, args) && ++counted === kill.nth;
           if (here) killedAt = name;
           if (here && kill.when === "before") {
@@ -244,7 +255,7 @@ export function mortal(deps: WatcherDeps, kill: KillPoint) {
             return result;
           } finally {
             inflight--;
-            lastCall = Date.now();
+            if (inflight === 0) for (const resolve of idle.splice(0)) resolve();
           }
         };
       },
@@ -269,9 +280,13 @@ export function mortal(deps: WatcherDeps, kill: KillPoint) {
     died: () => dead,
     /** The call the run died at. */
     killedAt: () => killedAt,
-    /** Resolves once nothing of the dead run is in flight or retrying any more. */
+    /**
+     * Resolves once every call of the dead run has landed. Nothing else of it can act any more: once it
+     * is dead, a call (a retry's too) throws before it reaches anything.
+     */
     async settled(): Promise<void> {
-      while (inflight > 0 || Date.now() - lastCall < 300) await new Promise((r) => setTimeout(r, 25));
+      if (!dead) throw new Error("settled() is for a run that died");
+      if (inflight > 0) await new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { fleet, OPENING_BALANCE_MINOR } from "../../local/fleet.ts";
 import { type ReplayNight, replay } from "../../local/replay.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -9,6 +8,7 @@ import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import type { LicenceRecord } from "../../shared/register/types.ts";
 import { allLicences } from "../../shared/watcher/sync.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+import { handlerEnv } from "../support/fixtures.ts";
 import {
   dayCounts,
   fateContradictions,
@@ -45,14 +45,7 @@ beforeAll(async () => {
     from: "2021-01-01",
     to: "2021-12-31",
     sandbox,
-    env: {
-      ...LOCAL_AWS_ENV,
-      TABLE_NAME: table,
-      DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-      BILLMGR_URL: sandbox.url,
-      BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-      OUTBOX_FILE: outboxFile,
-    },
+    env: { ...handlerEnv({ vendorUrl: sandbox.url, table }), OUTBOX_FILE: outboxFile },
   });
   replayMs = performance.now() - started;
   console.log(`calendar: 365 nights replayed on DynamoDB Local in ${(replayMs / 1000).toFixed(1)} s`);

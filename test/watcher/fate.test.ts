@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadCatalogue, type Product } from "../../shared/catalogue/index.ts";
+import type { Product } from "../../shared/catalogue/index.ts";
 import { addDays, type IsoDate } from "../../shared/dates.ts";
 import type { LicenceRecord } from "../../shared/register/types.ts";
 import { type Fate, fateLine, fateOf } from "../../shared/watcher/fate.ts";
 import { decideRenewal, type PlanSettings } from "../../shared/watcher/plan.ts";
+import { catalogue, licenceRecord } from "../support/fixtures.ts";
 
-const catalogue = loadCatalogue();
 const settings: PlanSettings = { renewalLeadDays: 3, earlyRenewalDays: 7, expiryAlertDays: [14, 7, 3, 1] };
 
 /**
@@ -42,19 +42,15 @@ describe("a licence's fate", () => {
         fc.boolean(),
         fc.constantFrom("3541", "4601", "9999"),
         (night, expiresOn, autoRenew, status, byDesk, pricelist) => {
-          const record: LicenceRecord = {
-            id: "1",
-            name: "n",
-            ip: "82.156.1.1",
+          const product = catalogue.byPricelist(pricelist);
+          const record = licenceRecord({
+            product: product?.id,
             pricelist,
             status,
-            statusCode: "2",
             expiresOn,
             autoRenew,
-            updatedAt: "",
             ...(byDesk && status === "suspended" ? { suspendedBy: "desk" as const } : {}),
-          };
-          const product = catalogue.byPricelist(pricelist);
+          });
           expect(fateOf(record, product, night, settings)).toEqual(walkedFate(record, product, night));
         },
       ),

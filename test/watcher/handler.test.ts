@@ -3,11 +3,11 @@ import { PublishCommand, type PublishCommandInput, SNSClient } from "@aws-sdk/cl
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { WatcherResult } from "../../functions/watcher.ts";
-import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
 import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
-import { expectNoSecret, VENDOR_CREDENTIALS } from "../support/secrets.ts";
+import { handlerEnv } from "../support/fixtures.ts";
+import { expectNoSecret } from "../support/secrets.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 import { fleetLicence, readOutbox, tempDir } from "../support/watcher.ts";
 
@@ -49,12 +49,7 @@ async function setup(notify: { outbox: string } | { topic: string }, extraEnv: R
   const ids: Record<string, string> = {};
   for (const licence of FLEET) ids[licence.name] = await seedLicence(vendor.sandbox, register, licence);
   const env: Record<string, string | undefined> = {
-    ...LOCAL_AWS_ENV,
-    TABLE_NAME: table,
-    DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-    BILLMGR_URL: vendor.sandbox.url,
-    BILLMGR_CREDENTIALS: VENDOR_CREDENTIALS,
-    BILLMGR_RETRY_BASE_MS: "1",
+    ...handlerEnv({ vendorUrl: vendor.sandbox.url, table }),
     ALERT_TOPIC_ARN: "topic" in notify ? notify.topic : undefined,
     OUTBOX_FILE: "outbox" in notify ? notify.outbox : undefined,
     ...extraEnv,

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FleetLicence } from "../../local/fleet.ts";
 import { type Alert, LIST_MAX } from "../../shared/watcher/alerts.ts";
@@ -19,12 +18,17 @@ import {
  * next schedule would): nothing is renewed or charged twice, no alert is lost or sent twice, and the
  * summary's counts are exact. A kill is simulated by a wrapper around the run's dependencies (vendor
  * client, register, notifier) that "dies" at a chosen call: from then on every call of the dead run
- * throws, and a call in flight at that moment lands but is never answered.
+ * throws, and a call in flight at that moment lands but is never answered. The runs' locks and leases
+ * are the shipped ones, on the harness's clock: the rerun comes once the clock has moved past them, and
+ * nothing sleeps.
  */
 const NIGHT = "2021-05-17";
 const AT = new Date(`${NIGHT}T02:00:00Z`);
-/** The desk's lock, the night's renewal lease and the send lease: a dead run's hold ends this soon. */
-const LEASE_MS = 1200;
+/**
+ * Past every hold a dead run leaves: the desk's lock and the night's renewal lease (120 s, the shipped
+ * IDEMPOTENCY_LOCK_SECONDS), the send lease (30 s) and the settle lease (30 s).
+ */
+const PAST_LEASES_MS = 120_000 + 1000;
 
 /** Due tonight (each renewed to the cap, 12 months, 60.00), warned (one digest), changed at the vendor. */
 const DUE = ["due-a", "due-b", "due-c"];
@@ -79,9 +83,8 @@ async function night(): Promise<Night> {
   const h = await watchHarness({
     now: NIGHT,
     notifier,
-    lockMs: LEASE_MS,
     // One renewal at a time, so each kill point meets a known renewal (concurrency: see below).
-    settings: { digestMin: 3, sendLeaseMs: LEASE_MS, vendorConcurrency: 1 },
+    settings: { digestMin: 3, vendorConcurrency: 1 },
   });
   harnesses.push(h);
   const ids: Record<string, string> = {};
@@ -111,9 +114,9 @@ async function killedRun(
   expect(m.died(), `the run died at ${kill.at} #${kill.nth} (${kill.when})`).toBe(true);
   expect(outcome).toBeInstanceOf(Killed);
   await m.settled();
-  // Lambda retries a failed asynchronous invocation after a minute or more: the dead run's leases
-  // (here 1.2 s) have run out by then.
-  await sleep(LEASE_MS + 100);
+  // Lambda retries a failed asynchronous invocation after a minute or more (the schedule's retry policy
+  // up to 6 h): a rerun past the dead run's leases, as here, finds them all run out.
+  n.h.advance(PAST_LEASES_MS);
   // Once dead, nothing more is called: the last call is the one it died at.
   const betweenSendAndMark =
     (kill.when === "after" && m.killedAt() === "notifier.send") ||
@@ -304,15 +307,9 @@ describe("copies of one night at once (150 renewals)", () => {
   const MANY = 150;
   const names = Array.from({ length: MANY }, (_, i) => `auto-${String(i).padStart(3, "0")}`);
 
-  async function fleetNight(options: { lockMs?: number } = {}) {
+  async function fleetNight() {
     const notifier = arrayNotifier();
-    const h = await watchHarness({
-      now: NIGHT,
-      notifier,
-      balanceMinor: 10_000_000,
-      lockMs: options.lockMs,
-      settings: { sendLeaseMs: options.lockMs ?? 30_000 },
-    });
+    const h = await watchHarness({ now: NIGHT, notifier, balanceMinor: 10_000_000 });
     harnesses.push(h);
     for (const [i, name] of names.entries()) {
       const expiredate = `2021-05-${String(18 + (i % 3)).padStart(2, "0")}`;
@@ -363,19 +360,19 @@ describe("copies of one night at once (150 renewals)", () => {
   );
 
   it("a run killed while sending its alerts, then run again: the summary still counts all 150", async () => {
-    const { h, notifier, balance } = await fleetNight({ lockMs: LEASE_MS });
+    const { h, notifier, balance } = await fleetNight();
     const m = mortal(h.deps, { at: "notifier.send", nth: 1, when: "before" });
     await expect(runNight(m.deps, NIGHT, AT)).rejects.toBeInstanceOf(Killed);
     expect(notifier.sent).toEqual([]);
     await m.settled();
-    await sleep(LEASE_MS + 100);
+    h.advance(PAST_LEASES_MS);
     const rerun = await runNight(h.deps, NIGHT, AT);
     expect(rerun.renewed).toEqual([]);
     await expectAllOnce(h, notifier, balance);
   });
 
   it("two runs at once, one killed among its renewals, then a rerun: none renewed twice, one exact summary, the rest the next night", async () => {
-    const { h, notifier, balance } = await fleetNight({ lockMs: LEASE_MS });
+    const { h, notifier, balance } = await fleetNight();
     const m = mortal(h.deps, { at: "billing.prolong", nth: 30, when: "after" });
     const [killed, survivor] = await Promise.allSettled([
       runNight(m.deps, NIGHT, AT),
@@ -384,7 +381,7 @@ describe("copies of one night at once (150 renewals)", () => {
     expect(killed.status === "rejected" && killed.reason).toBeInstanceOf(Killed);
     expect(survivor.status).toBe("fulfilled");
     await m.settled();
-    await sleep(LEASE_MS + 100);
+    h.advance(PAST_LEASES_MS);
     const rerun = await runNight(h.deps, NIGHT, AT);
 
     // A renewal of the dead run that was marked sent but had not left when it died is settled, on

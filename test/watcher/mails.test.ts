@@ -1,6 +1,5 @@
 import { SNSClient } from "@aws-sdk/client-sns";
 import { describe, expect, it, vi } from "vitest";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
 import { addDays } from "../../shared/dates.ts";
 import type {
   LicenceRecord,
@@ -12,33 +11,31 @@ import type {
 import { type Alert, digest } from "../../shared/watcher/alerts.ts";
 import { composeSummary } from "../../shared/watcher/phases/summary.ts";
 import { SNS_BODY_MAX_BYTES, snsNotifier } from "../../shared/watcher/sns-notifier.ts";
+import { BUSINESS, catalogue, licenceRecord, PRICELIST } from "../support/fixtures.ts";
 import { defaultSettings } from "../support/watcher.ts";
 
 /**
  * The summary and digests of the worst nights a large fleet can have, from a register held in memory
  * (the DynamoDB paths are the calendar's and the kill tests'): what the mail says, and that it fits SNS.
  */
-const catalogue = loadCatalogue();
 const settings = defaultSettings();
 const NIGHT = "2021-06-08"; // the first night of the early-renewal window before renewals close
 const SNS_MAX = 262_144;
 
 function licence(i: number): LicenceRecord {
-  return {
+  return licenceRecord({
     id: String(3_000_000 + i),
     // The longest name the API accepts, and the longest IPv6 text.
     name: `${"x".repeat(56)}-${String(i).padStart(7, "0")}`,
     ip: `2a01:4f8:c17:b8f:1234:5678:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`,
-    product: "ispmanager5-business",
-    pricelist: "4601",
+    product: BUSINESS.id,
+    pricelist: PRICELIST.business,
     period: 12,
     nodes: 64,
-    status: "active",
-    statusCode: "2",
     expiresOn: addDays(NIGHT, 1 + (i % 29)),
     autoRenew: 12,
     updatedAt: `${NIGHT}T02:00:00.000Z`,
-  };
+  });
 }
 
 /** A register holding `licences` and one night record; just what the summary reads. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadCatalogue, type Product } from "../../shared/catalogue/index.ts";
+import type { Product } from "../../shared/catalogue/index.ts";
 import type { LicenceRecord } from "../../shared/register/types.ts";
 import {
   decideRenewal,
@@ -9,31 +9,15 @@ import {
   renewalCost,
   renewalNight,
 } from "../../shared/watcher/plan.ts";
+import { BUSINESS as business, licenceRecord, LITE as lite } from "../support/fixtures.ts";
 import { defaultSettings } from "../support/watcher.ts";
 
 /** The renewal decisions, against the real catalogue (ISPmanager 5: cap from 2021-04-08, close 2021-06-15). */
-const catalogue = loadCatalogue();
-const lite = catalogue.byId("ispmanager5-lite") as Product;
-const business = catalogue.byId("ispmanager5-business") as Product;
 const settings: PlanSettings = defaultSettings();
 
-function licence(overrides: Partial<LicenceRecord> = {}): LicenceRecord {
-  return {
-    id: "2512171",
-    name: "web-1",
-    ip: "82.156.37.11",
-    product: "ispmanager5-lite",
-    pricelist: "3541",
-    period: 1,
-    status: "active",
-    statusCode: "2",
-    expiresOn: "2021-05-01",
-    createdOn: "2021-04-01",
-    autoRenew: 1,
-    updatedAt: "2021-04-01T00:00:00.000Z",
-    ...overrides,
-  };
-}
+/** A Lite month set to renew monthly, expiring 2021-05-01. */
+const licence = (overrides: Partial<LicenceRecord> = {}): LicenceRecord =>
+  licenceRecord({ expiresOn: "2021-05-01", createdOn: "2021-04-01", autoRenew: 1, ...overrides });
 
 const renew = (period: 1 | 12, reason: "due" | "early" | "lapsed") => ({
   action: "renew",

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { LicenceSummary } from "../../shared/billmgr/licence.ts";
 import type { LicenceRecord } from "../../shared/register/types.ts";
 import { planSync } from "../../shared/watcher/sync/plan.ts";
+import { licenceRecord } from "../support/fixtures.ts";
 
 /**
  * The sync's plan, from the vendor's list and the register alone: which forms are read (only new,
@@ -22,21 +23,15 @@ const row = (id: string, overrides: Partial<LicenceSummary> = {}): LicenceSummar
   ...overrides,
 });
 
-const record = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord => ({
-  id,
-  name: `web-${id}`,
-  ip: `82.156.60.${id}`,
-  pricelist: "3541",
-  period: 1,
-  status: "active",
-  statusCode: "2",
-  expiresOn: "2021-06-16",
-  key: "AAAA-BBBB",
-  autoRenew: null,
-  syncedAt: "2021-05-19T02:00:00.000Z",
-  updatedAt: "2021-05-19T02:00:01.000Z",
-  ...overrides,
-});
+/** The register's record of what `row` lists, as the last sync wrote it. */
+const record = (id: string, overrides: Partial<LicenceRecord> = {}): LicenceRecord =>
+  licenceRecord({
+    id,
+    ip: `82.156.60.${id}`,
+    syncedAt: "2021-05-19T02:00:00.000Z",
+    updatedAt: "2021-05-19T02:00:01.000Z",
+    ...overrides,
+  });
 
 const register = (...records: LicenceRecord[]) => new Map(records.map((r) => [r.id, r]));
 
