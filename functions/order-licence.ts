@@ -1,4 +1,5 @@
 import { deskFor } from "./lib/desk.ts";
+import { MONEY_SUCCESS, moneyAnswerReply } from "./lib/errors.ts";
 import { api } from "./lib/http.ts";
 import { OrderRequest } from "./lib/schemas.ts";
 
@@ -6,8 +7,7 @@ export const handler = api(async (request) => {
   const { body, idempotencyKey } = request.inputs({ body: OrderRequest, idempotencyKey: true });
   const result = await deskFor(request.client, request.deadlineMs).order(body, idempotencyKey);
   return {
-    statusCode: result.statusCode,
-    body: result.body,
+    ...moneyAnswerReply(result, MONEY_SUCCESS.order),
     headers: { "idempotent-replayed": String(result.replayed) },
   };
 });

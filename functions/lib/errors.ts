@@ -7,7 +7,7 @@ import {
 } from "../../shared/billmgr/errors.ts";
 import { DeskError } from "../../shared/licences/errors.ts";
 import { redact } from "../../shared/redact.ts";
-import { InvalidCursorError } from "../../shared/register/types.ts";
+import { InvalidCursorError, type MoneyAnswer } from "../../shared/register/types.ts";
 
 export interface ErrorReply {
   statusCode: number;
@@ -143,3 +143,19 @@ export const CODE_STATUS: Readonly<Record<string, number>> = {
 
 /** Every `code` the API answers with, for docs/api.md and the OpenAPI document. */
 export const ERROR_CODES: readonly string[] = Object.keys(CODE_STATUS);
+
+/**
+ * A money call's answer as HTTP: applied is `success` (201 for an order, 200 for a renewal) with the
+ * licence; not applied is its refusal's status, in the one envelope. The first answer and every replay
+ * of it go through here, so a client always reads the same.
+ */
+export function moneyAnswerReply(
+  answer: MoneyAnswer,
+  success: number,
+): { statusCode: number; body: unknown } {
+  if (answer.outcome === "applied") return { statusCode: success, body: answer.licence };
+  return { statusCode: CODE_STATUS[answer.refusal.code] ?? 409, body: { error: answer.refusal } };
+}
+
+/** An order's success status, or a renewal's. */
+export const MONEY_SUCCESS = { order: 201, renew: 200 } as const;

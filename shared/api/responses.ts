@@ -86,6 +86,9 @@ const outcomesInStep: [
     Omit<OpenOutcome, "operation" | "request">,
     Omit<v.InferOutput<typeof OpenOutcomeSchema>, "operation" | "request">
   >,
-  Fits<Omit<SettledOutcome, "operation">, Omit<v.InferOutput<typeof Settlement>, "operation">>,
+  Fits<
+    Omit<SettledOutcome, "operation" | "answer">,
+    Omit<v.InferOutput<typeof Settlement>, "operation" | "answer">
+  >,
 ] = [true, true];
 void outcomesInStep;

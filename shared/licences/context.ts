@@ -89,7 +89,7 @@ export function deskContext(deps: DeskDeps, caller: Caller): DeskContext {
         throw e;
       } finally {
         const entry: AuditEntry = {
-          at: new Date().toISOString(),
+          at: new Date(nowMs()).toISOString(),
           client: caller.client,
           operation,
           licenceId: id,

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { METRIC, type MoneyOutcome, metrics } from "../metrics.ts";
-import type { IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "../register/types.ts";
+import type {
+  IdempotencyRecord,
+  IdempotencyStore,
+  IntentRef,
+  LicenceRecord,
+  MoneyAnswer,
+  Refusal,
+} from "../register/types.ts";
 import {
   IdempotencyKeyReusedError,
   NotFoundError,
@@ -16,7 +23,7 @@ import { failedCall } from "./vendor-outcome.ts";
 /** What the vendor did, as evidence read after the settle window shows it. */
 export type Evidence =
   | { kind: "applied"; facts: Record<string, string> }
-  | { kind: "not_applied"; response: StoredResponse }
+  | { kind: "not_applied"; refusal: Refusal }
   /**
    * Not decidable now. `staff`: nor later by reading again (an expiry moved, but not to the expected
    * date; more than one candidate): a person must look, and settle it.
@@ -31,8 +38,8 @@ export interface OperatorVerdict {
   reason: string;
   /** What the vendor did, where the answer needs it (an order's licence id). */
   facts?: Record<string, string>;
-  /** The final answer of a call settled as not applied. */
-  notApplied: StoredResponse;
+  /** Why, for a call settled as not applied. */
+  notApplied: Refusal;
 }
 
 /** A money-moving operation, in the phases the outcome model needs. */
@@ -43,7 +50,7 @@ export interface MoneyOperation {
    */
   prepare(): Promise<Prepared>;
   /** The answer for an applied call. Must not fail for a register or read failure: the money moved. */
-  applied(facts: Record<string, string>, context: Record<string, string>): Promise<StoredResponse>;
+  applied(facts: Record<string, string>, context: Record<string, string>): Promise<LicenceRecord>;
   /** After the settle window: what the vendor's state says about the call. Never sends it again. */
   reconcile(context: Record<string, string>): Promise<Evidence>;
   /** The call provably did nothing (refused, never sent, or settled as not applied): free what it held. */
@@ -83,7 +90,7 @@ export interface MoneyIntent {
   nowMs: () => number;
 }
 
-export type MoneyResult = StoredResponse & { replayed: boolean };
+export type MoneyResult = MoneyAnswer & { replayed: boolean };
 
 /** One money call under one key: its intent and its operation, to run (`runMoneyIntent`) or settle (`settleRecorded`). */
 export interface MoneyCall {
@@ -105,13 +112,7 @@ export function notApplied(
   message: string,
   details: Record<string, unknown> = {},
 ): Extract<Evidence, { kind: "not_applied" }> {
-  return {
-    kind: "not_applied",
-    response: {
-      statusCode: 409,
-      body: { error: { code, message, details: { outcome: "not_applied", ...details } } },
-    },
-  };
+  return { kind: "not_applied", refusal: { code, message, details: { outcome: "not_applied", ...details } } };
 }
 
 export function requestHash(request: unknown): string {
@@ -215,11 +216,7 @@ function counted(intent: MoneyIntent, outcome: MoneyOutcome): void {
 }
 
 /** Runs a claimed intent; `lock` is the lock this holder wrote, so it only ever frees its own claim. */
-async function sendOnce(
-  intent: MoneyIntent,
-  operation: MoneyOperation,
-  lock: number,
-): Promise<StoredResponse> {
+async function sendOnce(intent: MoneyIntent, operation: MoneyOperation, lock: number): Promise<MoneyAnswer> {
   const { store, ref } = intent;
   let prepared: Prepared;
   try {
@@ -256,13 +253,13 @@ async function finishApplied(
   operation: MoneyOperation,
   facts: Record<string, string>,
   context: Record<string, string>,
-): Promise<StoredResponse> {
+): Promise<MoneyAnswer> {
   const { store, ref } = intent;
   await retried("mark the intent applied", () => store.markApplied(ref.scope, ref.key, facts)).catch(
     () => {},
   );
-  const response = await operation.applied(facts, context);
-  const { response: kept, kept: final } = await keep(intent, response, "applied");
+  const licence = await operation.applied(facts, context);
+  const { answer: kept, kept: final } = await keep(intent, { outcome: "applied", licence });
   const { kept: free } = operation;
   // A failure here leaves a hold whose intent is completed: the next taker clears it as stale.
   if (final && free) await retried("free what the applied call held", () => free(context)).catch(() => {});
@@ -273,7 +270,7 @@ async function settle(
   intent: MoneyIntent,
   operation: MoneyOperation,
   record: IdempotencyRecord,
-): Promise<StoredResponse> {
+): Promise<MoneyAnswer> {
   const { store, ref, settings } = intent;
   const now = intent.nowMs();
   const settleAt = (record.sentAt ?? now) + settings.settleMs;
@@ -307,11 +304,11 @@ async function settle(
     case "not_applied": {
       // Kept first, then freed: a kill in between must never leave the licence free while this intent
       // is still open (another renewal would then be read as this one's evidence).
-      const { response, kept } = await keep(intent, evidence.response, "not_applied");
+      const { answer, kept } = await keep(intent, { outcome: "not_applied", refusal: evidence.refusal });
       counted(intent, "settled_not_applied");
       // Unkept, it stays open (listed for the reconciler), so it keeps what it holds.
       if (kept) await operation.released(record.context);
-      return response;
+      return answer;
     }
     case "undecided":
       if (evidence.staff) {
@@ -360,10 +357,10 @@ export async function settleByOperator(
     counted(intent, "settled_applied");
     return { ...(await finishApplied(intent, operation, facts, record.context)), replayed: false };
   }
-  const { response, kept } = await keep(intent, verdict.notApplied, "not_applied");
+  const { answer, kept } = await keep(intent, { outcome: "not_applied", refusal: verdict.notApplied });
   counted(intent, "settled_not_applied");
   if (kept) await operation.released(record.context);
-  return { ...response, replayed: false };
+  return { ...answer, replayed: false };
 }
 
 /**
@@ -372,19 +369,18 @@ export async function settleByOperator(
  */
 async function keep(
   intent: MoneyIntent,
-  response: StoredResponse,
-  outcome: "applied" | "not_applied",
-): Promise<{ response: StoredResponse; kept: boolean }> {
+  answer: MoneyAnswer,
+): Promise<{ answer: MoneyAnswer; kept: boolean }> {
   const { store, ref, settings } = intent;
   const expiresAt = Math.floor(intent.nowMs() / 1000) + settings.ttlSeconds;
   try {
     const kept = await retried("keep the answer", () =>
-      store.complete(ref.scope, ref.key, response, outcome, expiresAt),
+      store.complete(ref.scope, ref.key, answer, expiresAt),
     );
-    return { response: kept.response ?? response, kept: true };
+    return { answer: kept.response ?? answer, kept: true };
   } catch {
     // Unkept, the record stays applied (or unknown) and the next repeat or reconciler builds it again.
-    return { response, kept: false };
+    return { answer, kept: false };
   }
 }
 

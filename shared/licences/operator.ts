@@ -1,4 +1,4 @@
-import type { IdempotencyRecord } from "../register/types.ts";
+import type { IdempotencyRecord, MoneyAnswer } from "../register/types.ts";
 import { type DeskContext, type DeskDeps, deskContext } from "./context.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.ts";
 import { notApplied, settleByOperator } from "./intent.ts";
@@ -46,7 +46,7 @@ export interface SettledOutcome {
   operation: string;
   outcome: "applied" | "not_applied";
   /** The call's final answer, as its client's next retry with the key receives it. */
-  answer: { statusCode: number; body: unknown };
+  answer: MoneyAnswer;
 }
 
 export function checkOperator(operators: readonly string[], client: string): void {
@@ -118,7 +118,7 @@ export async function settleOutcome(
     by: operator.client,
     reason: verdict.reason,
     ...(verdict.licenceId !== undefined && { facts: { licenceId: verdict.licenceId } }),
-    notApplied: notAppliedAnswer(record, said).response,
+    notApplied: notAppliedAnswer(record, said).refusal,
   });
   await audit(ctx, operator.client, record, verdict);
   return {
@@ -126,7 +126,7 @@ export async function settleOutcome(
     key: verdict.key,
     operation: record.operation,
     outcome: verdict.outcome,
-    answer: { statusCode: result.statusCode, body: result.body },
+    answer: result,
   };
 }
 
@@ -163,7 +163,7 @@ async function audit(
   const request = record.request as { id?: string } | undefined;
   await retried("audit the settlement", () =>
     ctx.register.audit.record({
-      at: new Date().toISOString(),
+      at: new Date(ctx.nowMs()).toISOString(),
       client: operator,
       operation: "settle-outcome",
       licenceId: request?.id ?? verdict.licenceId,

@@ -4,7 +4,7 @@ import { generationOf, ordersOpen, type Product } from "../catalogue/index.ts";
 import { nodesProblem } from "../catalogue/rules.ts";
 import { canonicalIp } from "../ip.ts";
 import { log } from "../log.ts";
-import type { IntentRef, LicenceRecord, StoredResponse } from "../register/types.ts";
+import type { IntentRef, LicenceRecord } from "../register/types.ts";
 import { updateAtVersion } from "../register/update-at-version.ts";
 import { pendingOf } from "../watcher/delivery.ts";
 import type { DeskContext } from "./context.ts";
@@ -102,7 +102,7 @@ function orderNodes(product: Product, nodes: number | undefined): number | undef
 }
 
 /**
- * The 201 of a placed order. The money moved: a form that cannot be read yet, or a register write
+ * The licence of a placed order. The money moved: a form that cannot be read yet, or a register write
  * that fails, leaves the order's own facts in the answer (the next sync fills in the rest).
  */
 async function orderedAnswer(
@@ -112,7 +112,7 @@ async function orderedAnswer(
   body: OrderInput,
   product: Product,
   nodes: number | undefined,
-): Promise<StoredResponse> {
+): Promise<LicenceRecord> {
   // The vendor named the id: it is this order's, whatever the claim says. Another intent holding it
   // would mean that intent's evidence took this order's licence: never silent.
   const claimed = await retried("claim the new licence id", () =>
@@ -137,7 +137,7 @@ async function orderedAnswer(
     record = recordFromOrder({ ...body, id, nodes }, product, ctx.caller.now);
   }
   const stored = await retried(`store licence ${id}`, () => storeOrdered(ctx, record)).catch(() => undefined);
-  return { statusCode: 201, body: stored ?? record };
+  return stored ?? record;
 }
 
 /**

@@ -31,7 +31,8 @@ export interface SettledIntent {
   outcome: "applied" | "not_applied";
   /** The order's new licence, or the renewed one. */
   licenceId: string | undefined;
-  statusCode: number;
+  /** Why not, for one settled as not applied. */
+  code?: string;
 }
 
 export interface ReconcileReport {
@@ -121,15 +122,14 @@ export async function reconcileUnresolved(
 }
 
 function settledFrom(record: IdempotencyRecord, result: MoneyResult): SettledIntent {
-  const body = result.body as { id?: string } | undefined;
-  const request = record.request as { id?: string };
+  const request = record.request as { id?: string } | undefined;
   return {
     client: record.scope,
     key: record.key,
     operation: record.operation,
-    outcome: result.statusCode < 300 ? "applied" : "not_applied",
-    licenceId: body?.id ?? request?.id,
-    statusCode: result.statusCode,
+    outcome: result.outcome,
+    licenceId: result.outcome === "applied" ? result.licence.id : request?.id,
+    ...(result.outcome === "not_applied" && { code: result.refusal.code }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { BillmgrVendorError } from "../billmgr/errors.ts";
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
-import type { LicenceChanges, LicenceRecord, StoredResponse } from "../register/types.ts";
+import type { LicenceChanges, LicenceRecord } from "../register/types.ts";
 import { updateAtVersion } from "../register/update-at-version.ts";
 import { suspensionMark } from "../watcher/plan.ts";
 import type { DeskContext } from "./context.ts";
@@ -185,13 +185,13 @@ async function checkVendorView(
   throw refusal;
 }
 
-/** The 200 of an applied renewal. The money moved: a missing expiry or a failed write never changes that. */
+/** The licence after an applied renewal. The money moved: a missing expiry or a failed write never changes that. */
 async function renewedAnswer(
   ctx: DeskContext,
   id: string,
   facts: Record<string, string>,
   context: Record<string, string>,
-): Promise<StoredResponse> {
+): Promise<LicenceRecord> {
   let expiresOn = facts.newExpiry;
   let confirmed = expiresOn !== undefined;
   if (!confirmed) {
@@ -233,8 +233,10 @@ async function renewedAnswer(
           };
     });
   const after = await retried(`store the renewal of ${id}`, store).catch(() => undefined);
-  const body = after ?? { ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...renewed };
-  return { statusCode: 200, body };
+  return (
+    after ??
+    ({ ...(await ctx.register.licences.get(id).catch(() => undefined)), id, ...renewed } as LicenceRecord)
+  );
 }
 
 /** Was the unanswered renewal applied? Only the exact expiry it leads to says yes; the old one, no. */

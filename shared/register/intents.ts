@@ -8,7 +8,15 @@ import {
 import { conditional, conditionalWrite } from "./conditional.ts";
 import { batchGet, queryAll } from "./queries.ts";
 import { BY_STATUS_INDEX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "./table.ts";
-import type { ClaimResult, IdempotencyRecord, IdempotencyStore, IntentRef, StoredResponse } from "./types.ts";
+import type {
+  ClaimResult,
+  IdempotencyRecord,
+  IdempotencyStore,
+  IntentRef,
+  LicenceRecord,
+  MoneyAnswer,
+  Refusal,
+} from "./types.ts";
 
 /** `markSent`, `markUnknown` or `markApplied` on a key with no record (never claimed, or released). */
 export class IdempotencyRecordNotFoundError extends Error {
@@ -217,7 +225,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
       );
     },
 
-    async complete(scope, key, response, outcome, expiresAt) {
+    async complete(scope, key, answer, expiresAt) {
       // The record as written comes back with the write: no read after it unless the write lost.
       const written = await updated(
         idempotencyKey(scope, key),
@@ -231,8 +239,10 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         },
         {
           ":completed": "completed",
-          ":response": JSON.stringify({ statusCode: response.statusCode, body: response.body }),
-          ":outcome": outcome,
+          ":response": JSON.stringify(
+            answer.outcome === "applied" ? { licence: answer.licence } : { refusal: answer.refusal },
+          ),
+          ":outcome": answer.outcome,
           ":expiresAt": expiresAt,
         },
         true,
@@ -333,7 +343,8 @@ function toIntent(item: Item): IdempotencyRecord {
     status: item.status as IdempotencyRecord["status"],
     context: (item.context ?? {}) as Record<string, string>,
     facts: (item.facts ?? {}) as Record<string, string>,
-    response: typeof item.response === "string" ? parseResponse(item.response) : undefined,
+    response:
+      typeof item.response === "string" ? keptAnswer(item.response, item.outcome as string) : undefined,
     outcome: item.outcome as IdempotencyRecord["outcome"],
     lockedUntil: item.lockedUntil as number,
     sentAt: item.sentAt as number | undefined,
@@ -345,7 +356,16 @@ function toIntent(item: Item): IdempotencyRecord {
   };
 }
 
-function parseResponse(json: string): StoredResponse {
-  const parsed = JSON.parse(json) as { statusCode: number; body?: unknown };
-  return { statusCode: parsed.statusCode, body: parsed.body };
+/**
+ * A kept answer. Answers kept before the desk spoke in outcomes are `{statusCode, body}`, the body the
+ * licence or the error envelope: read here, and only here, by the record's outcome.
+ */
+function keptAnswer(json: string, outcome: string): MoneyAnswer {
+  const kept = JSON.parse(json) as {
+    licence?: LicenceRecord;
+    refusal?: Refusal;
+    body?: LicenceRecord & { error?: Refusal };
+  };
+  if (outcome === "applied") return { outcome, licence: (kept.licence ?? kept.body) as LicenceRecord };
+  return { outcome: "not_applied", refusal: (kept.refusal ?? kept.body?.error) as Refusal };
 }

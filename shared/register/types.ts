@@ -147,11 +147,20 @@ export interface AuditLog {
   forLicence(licenceId: string, limit: number): Promise<AuditEntry[]>;
 }
 
-/** A stored answer, replayed for a repeated request. */
-export interface StoredResponse {
-  statusCode: number;
-  body: unknown;
+/** A money call's refusal as its client is told it: a stable code, plain words, the facts. */
+export interface Refusal {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
 }
+
+/**
+ * What a money call came to, as its client is answered the first time and on every replay: applied,
+ * with the licence as the call left it, or not applied, with why (nothing was charged).
+ */
+export type MoneyAnswer =
+  | { outcome: "applied"; licence: LicenceRecord }
+  | { outcome: "not_applied"; refusal: Refusal };
 
 /**
  * One money intent (an order or a renewal under one Idempotency-Key), from its claim to its outcome.
@@ -179,7 +188,8 @@ export interface IdempotencyRecord {
   context: Record<string, string>;
   /** What the vendor did, once it answered OK (the new licence id, the new expiry). */
   facts: Record<string, string>;
-  response: StoredResponse | undefined;
+  /** The final answer, once completed. */
+  response: MoneyAnswer | undefined;
   /** How it ended: applied (the vendor acted) or not (refused, or settled as not applied). */
   outcome: "applied" | "not_applied" | undefined;
   /** Epoch ms after which the holder of an in_progress record is presumed dead (its Lambda ended). */
@@ -233,13 +243,7 @@ export interface IdempotencyStore {
    * The final answer, kept `ttlSeconds`. Only the first completion counts: the stored record after
    * the call (another reconciler's answer, if it came first).
    */
-  complete(
-    scope: string,
-    key: string,
-    response: StoredResponse,
-    outcome: "applied" | "not_applied",
-    expiresAt: number,
-  ): Promise<IdempotencyRecord>;
+  complete(scope: string, key: string, answer: MoneyAnswer, expiresAt: number): Promise<IdempotencyRecord>;
   /**
    * Forgets the key: the request provably did nothing, so the same key may be used again. With
    * `ownLock`, only while the record still carries that lock: a holder whose lock ran out (and was taken

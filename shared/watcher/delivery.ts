@@ -122,7 +122,7 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
     if (mine.length === 0) return;
     const done = await ledger.sent(mine);
     const already = mine.filter((e) => done.has(alertKeyText(e)));
-    if (already.length > 0) await ledger.markSent(already, new Date().toISOString());
+    if (already.length > 0) await ledger.markSent(already, new Date(options.nowMs()).toISOString());
     const toSend = mine.filter((e) => !done.has(alertKeyText(e)));
     if (toSend.length === 0) return;
     const alert = mail(toSend);
@@ -147,7 +147,7 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
     // Nothing may come between the send and this write. A process killed exactly here sends this one
     // mail again on the next run (SNS standard topics do not deduplicate): at least once at this one
     // point, never lost; everywhere else, exactly once.
-    await ledger.markSent(toSend, new Date().toISOString());
+    await ledger.markSent(toSend, new Date(options.nowMs()).toISOString());
     result.sent.push(alert);
   }
 }

@@ -14,12 +14,14 @@ import {
   type Evidence,
   type MoneyIntent,
   type MoneyOperation,
+  notApplied,
   resumeIntent,
   runMoneyIntent,
 } from "../../shared/licences/intent.ts";
 import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
 import type { IdempotencyStore, Register } from "../../shared/register/types.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+import { licenceRecord } from "../support/fixtures.ts";
 
 /**
  * The outcome model on DynamoDB Local: every way a money call can end, a repeat with the same key in
@@ -63,16 +65,13 @@ class FakeVendor {
           return { newExpiry: "2021-07-01" };
         },
       }),
-      applied: async (facts) => ({ statusCode: 200, body: { expiresOn: facts.newExpiry ?? "?" } }),
+      applied: async (facts) => licenceRecord({ id: "7", expiresOn: facts.newExpiry ?? "?" }),
       reconcile: async (context): Promise<Evidence> => {
         this.reads++;
         if (this.unreadable) throw new BillmgrUnavailableError("soft.edit", "HTTP 429", "not_applied");
         return this.applied > 0
           ? { kind: "applied", facts: { newExpiry: context.expected ?? "" } }
-          : {
-              kind: "not_applied",
-              response: { statusCode: 409, body: { error: { code: "renewal_not_applied" } } },
-            };
+          : notApplied("renewal_not_applied", "not applied");
       },
       released: async () => {},
       ...hooks,
@@ -100,7 +99,11 @@ describe("applied", () => {
     const { intent, vendor } = setup();
     const first = await runMoneyIntent(intent(), vendor.operation());
     const again = await runMoneyIntent(intent(), vendor.operation());
-    expect(first).toEqual({ statusCode: 200, body: { expiresOn: "2021-07-01" }, replayed: false });
+    expect(first).toEqual({
+      outcome: "applied",
+      licence: licenceRecord({ id: "7", expiresOn: "2021-07-01" }),
+      replayed: false,
+    });
     expect(again).toEqual({ ...first, replayed: true });
     expect(vendor.sends).toBe(1);
   });
@@ -128,7 +131,7 @@ describe("applied", () => {
     expect(record).toMatchObject({ status: "applied", facts: { newExpiry: "2021-07-01" } });
     // The repeat builds the answer from the recorded facts: applied, never sent again.
     const again = await runMoneyIntent(intent(), vendor.operation());
-    expect(again).toMatchObject({ statusCode: 200, body: { expiresOn: "2021-07-01" } });
+    expect(again).toMatchObject({ outcome: "applied", licence: { expiresOn: "2021-07-01" } });
     expect(vendor.sends).toBe(1);
   });
 
@@ -182,7 +185,7 @@ describe("unknown: pending for the settle window, then decided on evidence", () 
     vendor.applied++; // the vendor carries out the lost call, late
     clock.now += SETTLE_MS;
     const settled = await runMoneyIntent(intent(), vendor.operation());
-    expect(settled).toMatchObject({ statusCode: 200, replayed: true });
+    expect(settled).toMatchObject({ outcome: "applied", replayed: true });
     expect(vendor.sends).toBe(1);
     const record = await register.idempotency.find("panel", key);
     expect(record).toMatchObject({ status: "completed", outcome: "applied" });
@@ -194,7 +197,7 @@ describe("unknown: pending for the settle window, then decided on evidence", () 
     await runMoneyIntent(intent(), vendor.operation()).catch(() => {});
     clock.now += SETTLE_MS + 1;
     const settled = await runMoneyIntent(intent(), vendor.operation());
-    expect(settled).toMatchObject({ statusCode: 409, body: { error: { code: "renewal_not_applied" } } });
+    expect(settled).toMatchObject({ outcome: "not_applied", refusal: { code: "renewal_not_applied" } });
     expect(await runMoneyIntent(intent(), vendor.operation())).toEqual(settled);
     expect(vendor.sends).toBe(1);
   });
@@ -239,7 +242,7 @@ describe("unknown: pending for the settle window, then decided on evidence", () 
     expect(record?.expiresAt).toBeUndefined();
     vendor.unreadable = false;
     clock.now += 31_000; // past the first reconcile's lease
-    expect(await runMoneyIntent(intent(), vendor.operation())).toMatchObject({ statusCode: 200 });
+    expect(await runMoneyIntent(intent(), vendor.operation())).toMatchObject({ outcome: "applied" });
     expect(vendor.sends).toBe(1);
   });
 
@@ -288,7 +291,7 @@ describe("the process dies", () => {
     );
     await expect(runMoneyIntent(intent(), vendor.operation())).rejects.toBeInstanceOf(RequestInProgressError);
     clock.now += LOCK_MS + 1;
-    expect(await runMoneyIntent(intent(), vendor.operation())).toMatchObject({ statusCode: 200 });
+    expect(await runMoneyIntent(intent(), vendor.operation())).toMatchObject({ outcome: "applied" });
     expect(vendor.sends).toBe(1);
   });
 
@@ -349,8 +352,7 @@ describe("the process dies", () => {
         expect(final, where).toBeDefined();
         expect(vendor.applied, where).toBeLessThanOrEqual(1);
         expect(vendor.sends, where).toBeLessThanOrEqual(1);
-        if (vendor.applied === 1) expect(final?.statusCode, where).toBe(200);
-        else expect(final?.statusCode, where).toBe(409);
+        expect(final?.outcome, where).toBe(vendor.applied === 1 ? "applied" : "not_applied");
       }
     }
   });
@@ -415,7 +417,7 @@ describe("a holder that outlived its lock", () => {
     expect(await first).toBeInstanceOf(Error);
     sending.letGo();
     expect(released).toBe(0);
-    expect(await second).toMatchObject({ statusCode: 200 });
+    expect(await second).toMatchObject({ outcome: "applied" });
     expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
     expect(vendor.sends).toBe(1);
   });
@@ -436,7 +438,7 @@ describe("a holder that outlived its lock", () => {
     await check.reached; // it holds the key, in its check
     clock.now += LOCK_MS + 1;
     const second = await runMoneyIntent(intent(), vendor.operation());
-    expect(second).toMatchObject({ statusCode: 200 });
+    expect(second).toMatchObject({ outcome: "applied" });
     check.letGo();
     expect(await first).toBeInstanceOf(Error);
     expect(vendor.sends).toBe(1);

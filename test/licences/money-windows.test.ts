@@ -243,7 +243,7 @@ describe("smaller windows (issue 15, point 7)", () => {
     expect(h.prolongs()).toBe(0);
     expect(await h.register.idempotency.find("watcher", `watch:${id}:2021-05-01`)).toBeUndefined();
     // The licence is free: a renewal by hand goes through.
-    expect((await api.renew(id, { period: 1 }, "by-hand")).statusCode).toBe(200);
+    expect((await api.renew(id, { period: 1 }, "by-hand")).outcome).toBe("applied");
     expect(await charges("service.prolong")).toHaveLength(1);
   });
 
@@ -262,7 +262,7 @@ describe("smaller windows (issue 15, point 7)", () => {
     expect(h.vendor.sandbox.calls.length).toBe(0);
     // The same key, once the store answers: sent once, charged once.
     const ok = licenceDesk(deskDeps(), { client: "panel", now: now() });
-    expect((await ok.renew(id, { period: 1 }, "ssm-down")).statusCode).toBe(200);
+    expect((await ok.renew(id, { period: 1 }, "ssm-down")).outcome).toBe("applied");
     expect(await charges("service.prolong")).toHaveLength(1);
   });
 
@@ -278,13 +278,16 @@ describe("smaller windows (issue 15, point 7)", () => {
       },
     };
     const desk = () => licenceDesk(deskDeps({ register }), { client: "panel", now: now() });
-    expect((await desk().renew(id, { period: 1 }, "first")).statusCode).toBe(200);
+    expect((await desk().renew(id, { period: 1 }, "first")).outcome).toBe("applied");
     expect((await store.find("panel", "first"))?.status).toBe("applied");
     // Its answer is not kept yet: another renewal of the licence waits.
     expect((await failure(desk().renew(id, { period: 1 }, "second")))?.code).toBe("renewal_in_flight");
     keepFails = false;
-    expect(await desk().renew(id, { period: 1 }, "first")).toMatchObject({ statusCode: 200, replayed: true });
-    expect((await desk().renew(id, { period: 1 }, "second")).statusCode).toBe(200);
+    expect(await desk().renew(id, { period: 1 }, "first")).toMatchObject({
+      outcome: "applied",
+      replayed: true,
+    });
+    expect((await desk().renew(id, { period: 1 }, "second")).outcome).toBe("applied");
     expect(await charges("service.prolong")).toHaveLength(2);
   });
 
@@ -481,7 +484,7 @@ describe("orders: one in flight per IP and product line, and evidence only a new
     clock.ms += 900_000;
     expect((await failure(b.order(lite("10.3.0.2", "shop"), "b-1")))?.code).toBe("order_in_flight");
     const placed = await a.order(lite("10.3.0.2", "shop"), "a-1");
-    expect(placed.statusCode).toBe(201);
+    expect(placed.outcome).toBe("applied");
     // Settled: the slot is free, and B's order reaches the vendor, which refuses it (the IP is taken).
     expect(await failure(b.order(lite("10.3.0.2", "shop"), "b-1"))).toMatchObject({ type: "exists" });
     expect(orderCalls()).toBe(1);
@@ -560,11 +563,11 @@ describe("undecided outcomes have an owner", () => {
       (await failure(settleOutcome(deps, operators, { ...operator, client: "panel" }, verdict)))?.code,
     ).toBe("forbidden");
     const settled = await settleOutcome(deps, operators, operator, verdict);
-    expect(settled).toMatchObject({ outcome: "not_applied", answer: { statusCode: 409 } });
+    expect(settled).toMatchObject({ outcome: "not_applied", answer: { outcome: "not_applied" } });
     const retry = await desk().renew(id, { period: 1 }, key);
-    expect(retry.statusCode).toBe(409);
-    expect(JSON.stringify(retry.body)).toMatch(
-      /settled by operator \\"ops\\" as not applied: no charge on 2021-05-01/,
+    expect(retry).toMatchObject({ outcome: "not_applied", refusal: { code: "renewal_not_applied" } });
+    expect(retry.outcome === "not_applied" && retry.refusal.message).toMatch(
+      /settled by operator "ops" as not applied: no charge on 2021-05-01/,
     );
     expect((await failure(settleOutcome(deps, operators, operator, verdict)))?.code).toBe("outcome_settled");
     const [entry] = await h.register.audit.forLicence(id, 1);

@@ -1,13 +1,20 @@
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import type { NewIntent, Register } from "../../shared/register/types.ts";
+import { createDynamoRegister, idempotencyKey } from "../../shared/register/dynamodb.ts";
+import type { MoneyAnswer, NewIntent, Register } from "../../shared/register/types.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
+import { licenceRecord } from "../support/fixtures.ts";
+
+/** An applied answer: the licence as the call left it. */
+const applied = (id: string): MoneyAnswer => ({ outcome: "applied", licence: licenceRecord({ id }) });
 
 /** The money intents' store on DynamoDB Local: every write is conditional, so racing callers never both win. */
 let register: Register;
+let table: string;
 const client = dynamoClient(inject("dynamodbEndpoint"));
 beforeAll(async () => {
-  register = createDynamoRegister({ client, tableName: await freshTable(client, "intents") });
+  table = await freshTable(client, "intents");
+  register = createDynamoRegister({ client, tableName: table });
 });
 afterAll(() => client.destroy());
 
@@ -100,18 +107,11 @@ describe("from sent to completed", () => {
 
     await register.idempotency.markApplied(it1.scope, it1.key, { newExpiry: "2021-07-01" });
     const [first, second] = await Promise.all([
+      register.idempotency.complete(it1.scope, it1.key, applied("1"), NOW / 1000 + 60),
       register.idempotency.complete(
         it1.scope,
         it1.key,
-        { statusCode: 200, body: { n: 1 } },
-        "applied",
-        NOW / 1000 + 60,
-      ),
-      register.idempotency.complete(
-        it1.scope,
-        it1.key,
-        { statusCode: 409, body: { n: 2 } },
-        "not_applied",
+        { outcome: "not_applied", refusal: { code: "renewal_not_applied", message: "no", details: {} } },
         NOW / 1000 + 60,
       ),
     ]);
@@ -145,16 +145,10 @@ describe("from sent to completed", () => {
       await store.markSent(it1.scope, it1.key, { a: "1" }, NOW, it1.lockedUntil);
       await store.markApplied(it1.scope, it1.key, { newExpiry: "2021-07-01" });
       sent.length = 0;
-      const done = await store.complete(
-        it1.scope,
-        it1.key,
-        { statusCode: 200, body: { n: 1 } },
-        "applied",
-        NOW / 1000 + 60,
-      );
+      const done = await store.complete(it1.scope, it1.key, applied("1"), NOW / 1000 + 60);
       expect(sent).toEqual(["UpdateItemCommand"]);
       expect(done).toEqual(await store.find(it1.scope, it1.key));
-      expect(done).toMatchObject({ status: "completed", response: { statusCode: 200, body: { n: 1 } } });
+      expect(done).toMatchObject({ status: "completed", response: applied("1") });
 
       // A repeat: the claim's write is refused, one read tells what holds the key.
       sent.length = 0;
@@ -166,18 +160,50 @@ describe("from sent to completed", () => {
     }
   });
 
-  it("keeps any JSON body as it was", async () => {
-    for (const [n, body] of ["", 0, null, [], "text", { deep: { a: [1] } }].entries()) {
+  it("keeps an answer as it was: the licence, or the refusal with its details", async () => {
+    const answers: MoneyAnswer[] = [
+      { outcome: "applied", licence: licenceRecord({ name: "Zoë & Jürgen 😀", key: "" }) },
+      {
+        outcome: "not_applied",
+        refusal: { code: "order_not_placed", message: "no", details: { deep: { a: [1] }, none: null } },
+      },
+    ];
+    for (const [n, answer] of answers.entries()) {
       const i = intentOf(`odd-${n}`);
       await register.idempotency.claim(i, NOW);
-      const kept = await register.idempotency.complete(
-        i.scope,
-        i.key,
-        { statusCode: 200, body },
-        "applied",
-        1e10,
+      const kept = await register.idempotency.complete(i.scope, i.key, answer, 1e10);
+      expect(kept.response).toStrictEqual(answer);
+    }
+  });
+
+  it("reads an answer kept before the desk spoke in outcomes ({statusCode, body}) as the outcome it was", async () => {
+    for (const [outcome, body, answer] of [
+      ["applied", licenceRecord(), { outcome: "applied", licence: licenceRecord() }],
+      [
+        "not_applied",
+        { error: { code: "renewal_not_applied", message: "no", details: { outcome: "not_applied" } } },
+        {
+          outcome: "not_applied",
+          refusal: { code: "renewal_not_applied", message: "no", details: { outcome: "not_applied" } },
+        },
+      ],
+    ] as const) {
+      const i = intentOf(`kept-before-${outcome}`);
+      await register.idempotency.claim(i, NOW);
+      await DynamoDBDocumentClient.from(client).send(
+        new UpdateCommand({
+          TableName: table,
+          Key: idempotencyKey(i.scope, i.key),
+          UpdateExpression: "SET #s = :c, #r = :r, #o = :o",
+          ExpressionAttributeNames: { "#s": "status", "#r": "response", "#o": "outcome" },
+          ExpressionAttributeValues: {
+            ":c": "completed",
+            ":r": JSON.stringify({ statusCode: outcome === "applied" ? 201 : 409, body }),
+            ":o": outcome,
+          },
+        }),
       );
-      expect(kept.response).toStrictEqual({ statusCode: 200, body });
+      expect((await register.idempotency.find(i.scope, i.key))?.response).toStrictEqual(answer);
     }
   });
 
@@ -216,13 +242,7 @@ describe("from sent to completed", () => {
     expect(await register.idempotency.endLease(sent.scope, sent.key, NOW + 30_000)).toBe(true);
     expect(await register.idempotency.lease(sent.scope, sent.key, NOW + 3, NOW + 30_003)).toBe(true);
     // Completed: no lease to end.
-    await register.idempotency.complete(
-      sent.scope,
-      sent.key,
-      { statusCode: 200, body: {} },
-      "applied",
-      NOW / 1000 + 60,
-    );
+    await register.idempotency.complete(sent.scope, sent.key, applied("1"), NOW / 1000 + 60);
     expect(await register.idempotency.endLease(sent.scope, sent.key, NOW + 30_003)).toBe(false);
   });
 });

@@ -142,7 +142,7 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
         );
       if (record.status === "completed" && record.outcome === "not_applied") {
         throw new Violation(
-          `intent ${id} completed as not applied (${JSON.stringify(record.response?.body)}) but the vendor charged it: ${describe(charge)}${lateness(charge, record)}`,
+          `intent ${id} completed as not applied (${JSON.stringify(record.response)}) but the vendor charged it: ${describe(charge)}${lateness(charge, record)}`,
         );
       }
       const told = intent?.answers.find(saysNotApplied);
@@ -153,14 +153,14 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
     }
     if (record?.status === "completed" && record.outcome === "applied") {
       const charge = charges[0];
-      const named = (record.response?.body as { id?: string } | undefined)?.id;
+      const named = record.response?.outcome === "applied" ? record.response.licence.id : undefined;
       if (!charge && panelTwin(world, record, named)) {
         sim.stats.exempted += 1;
         continue;
       }
       if (!charge)
         throw new Violation(
-          `intent ${id} completed as applied (${JSON.stringify(record.response?.body)}) but the vendor never charged it`,
+          `intent ${id} completed as applied (${JSON.stringify(record.response)}) but the vendor never charged it`,
         );
       if (charge.func === "soft.order.param" && named !== charge.elid) {
         throw new Violation(

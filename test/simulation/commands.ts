@@ -106,7 +106,7 @@ function call(world: World, intent: Intent, death?: Death): Promise<OpOutcome<Mo
 }
 
 async function ask(sim: Sim, world: World, intent: Intent, death?: Death): Promise<Answer> {
-  const answer = answerOf(await call(world, intent, death));
+  const answer = answerOf(await call(world, intent, death), intent.kind);
   recordAnswer(sim, intent, answer);
   if (answer.killedAt) await noteKill(sim, world, intent);
   return answer;
@@ -485,7 +485,7 @@ class ConcurrentCommand implements Cmd {
       // Final answers first, so a concurrent "in progress" is not taken for a change of mind.
       const answers = outcomes.map((o, i) => ({
         intent: (calls[i] as (typeof calls)[number]).intent,
-        answer: answerOf(o),
+        answer: answerOf(o, (calls[i] as (typeof calls)[number]).intent.kind),
       }));
       answers.sort(
         (a, b) =>
@@ -655,7 +655,7 @@ class ReconcileRaceCommand implements Cmd {
         const pass = sent
           ? world.op("reconciler", () => world.reconcilePass(state.now()))
           : Promise.resolve(undefined);
-        const answer = answerOf(await attempt);
+        const answer = answerOf(await attempt, intent.kind);
         const passOutcome = await pass;
         over.abort();
         recordAnswer(sim, intent, answer);
@@ -729,8 +729,8 @@ class SameIpOrderCommand implements Cmd {
           call(world, second).finally(() => secondAnswered()),
         ]);
         over.abort();
-        recordAnswer(sim, first, answerOf(outcomes[0]), true);
-        recordAnswer(sim, second, answerOf(outcomes[1]), true);
+        recordAnswer(sim, first, answerOf(outcomes[0], first.kind), true);
+        recordAnswer(sim, second, answerOf(outcomes[1], second.kind), true);
         return;
       }
       if (this.how === "after") {
@@ -759,7 +759,7 @@ class SameIpOrderCommand implements Cmd {
         expectSettledAlerts(sim, world, from);
       }
       over();
-      recordAnswer(sim, second, answerOf(await attempt));
+      recordAnswer(sim, second, answerOf(await attempt, second.kind));
       sim.log.push(
         `    ${held ? "a reconciler pass ran while the second order was held before claiming its licence" : "(the second order placed nothing: no race)"}`,
       );

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { errorReply } from "../../functions/lib/errors.ts";
+import { errorReply, MONEY_SUCCESS, moneyAnswerReply } from "../../functions/lib/errors.ts";
 import type { OrderBody, RenewBody } from "../../shared/api/requests.ts";
 import type { IsoDate } from "../../shared/dates.ts";
 import type { MoneyResult } from "../../shared/licences/service.ts";
@@ -224,7 +224,8 @@ export function saysNothingCharged(a: Answer): boolean {
   return body?.outcome !== "unknown" && body?.error?.details?.outcome !== "unknown";
 }
 
-export function answerOf(outcome: OpOutcome<MoneyResult>): Answer {
+/** The desk's result as the client reads it over HTTP (the routes' own translation). */
+export function answerOf(outcome: OpOutcome<MoneyResult>, kind: IntentKind): Answer {
   if (outcome.kind === "killed")
     return {
       status: 0,
@@ -236,11 +237,9 @@ export function answerOf(outcome: OpOutcome<MoneyResult>): Answer {
   const attempt = outcome.attempt !== undefined ? { attempt: outcome.attempt } : {};
   if (outcome.kind === "ok") {
     const result = outcome.value;
-    const code =
-      result.statusCode >= 300
-        ? (result.body as { error?: { code?: string } } | undefined)?.error?.code
-        : undefined;
-    return { status: result.statusCode, code, body: result.body, replayed: result.replayed, ...attempt };
+    const reply = moneyAnswerReply(result, MONEY_SUCCESS[kind]);
+    const code = result.outcome === "not_applied" ? result.refusal.code : undefined;
+    return { status: reply.statusCode, code, body: reply.body, replayed: result.replayed, ...attempt };
   }
   const reply = errorReply(outcome.error);
   return { status: reply.statusCode, code: reply.body.error.code, body: reply.body, ...attempt };

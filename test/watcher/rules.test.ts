@@ -336,7 +336,8 @@ describe("keys reach the register", () => {
       { ip: "82.156.64.2", name: "late-key", product: "ispmanager5-lite", period: 1, autoRenew: null },
       "order-late-key",
     );
-    const id = (ordered.body as { id: string }).id;
+    if (ordered.outcome !== "applied") throw new Error("the order was not placed");
+    const id = ordered.licence.id;
     expect((await h.record(id))?.key ?? "").toBe("");
 
     await h.run("2021-05-11");

@@ -111,7 +111,7 @@ async function renewOne(
     detail: undefined,
     run: run.id,
     leaseUntil: run.nowMs() + deps.idempotency.lockMs,
-    at: new Date().toISOString(),
+    at: new Date(run.nowMs()).toISOString(),
   };
   const begun = await deps.register.nights.begin(night, entry, run.nowMs());
   if (!begun.began) {
@@ -174,7 +174,7 @@ async function recordAttempt(run: NightRun, entry: NightRenewal, attempt: Attemp
     outcome: attempt.outcome,
     to: attempt.to,
     detail: attempt.detail,
-    at: new Date().toISOString(),
+    at: new Date(run.nowMs()).toISOString(),
   });
   // The summary lists a night's first renewals; the log keeps every one (the summary says where).
   log("INFO", "renewal", {
@@ -218,13 +218,12 @@ async function attempted(
   try {
     const result = await call();
     if (result === undefined) return NOTHING_SENT;
-    if (result.statusCode === 200) {
-      const after = result.body as LicenceRecord;
+    if (result.outcome === "applied") {
+      const after = result.licence;
       return { outcome: "applied", to: after.expiresOn, after, replayed: result.replayed };
     }
     // Settled as not applied, on evidence, after the settle window: the licence was not renewed.
-    const message = (result.body as { error?: { message?: string } }).error?.message;
-    return failed(message ?? `HTTP ${result.statusCode}`, "not_applied");
+    return failed(result.refusal.message, "not_applied");
   } catch (error) {
     const message = redact(error instanceof Error ? error.message : String(error));
     if (error instanceof OutcomeUnknownError || error instanceof OutcomePendingError) {
