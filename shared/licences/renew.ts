@@ -1,4 +1,5 @@
 import { BillmgrVendorError } from "../billmgr/errors.ts";
+import type { LicenceDetails } from "../billmgr/licence.ts";
 import { type Product, renewalsOpen } from "../catalogue/index.ts";
 import type { IsoDate } from "../dates.ts";
 import type { LicenceChanges, LicenceRecord } from "../register/types.ts";
@@ -247,9 +248,19 @@ async function renewalEvidence(
 ): Promise<Evidence> {
   const expiryBefore = context.expiryBefore ?? "";
   const expected = context.expectedExpiry ?? "";
-  const details = await ctx.audited("reconcile-renew", id, { id }, () =>
-    ctx.billing.get(id, ctx.vendorOptions),
-  );
+  let details: LicenceDetails;
+  try {
+    details = await ctx.audited("reconcile-renew", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
+  } catch (error) {
+    if (!isMissed(error)) throw error;
+    // Deleted since: its expiry is gone with it, and only the account's charges can tell.
+    return {
+      kind: "undecided",
+      staff: true,
+      reason: `the vendor no longer knows licence ${id} (deleted since the renewal was sent), so its expiry cannot tell whether the renewal was charged`,
+      facts: { licenceId: id, before: expiryBefore, expected, seen: "none: the licence is deleted" },
+    };
+  }
   if (details.expiresOn === expected) return { kind: "applied", facts: { newExpiry: expected } };
   if (details.expiresOn !== expiryBefore) {
     const seen = details.expiresOn ?? "unknown";

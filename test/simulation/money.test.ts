@@ -317,6 +317,18 @@ describe("what the simulation found with --panel, each a few steps (each failed 
     ]);
   });
 
+  // Found by a long campaign (seed 101): "intent reseller|sim-5 (renew) is still unknown ...: its evidence
+  // may be ambiguous (the reseller's delete of licence 2512175 in the vendor's panel), but staff were never
+  // alerted (outcome_undecided)". A deleted licence has no expiry left to read.
+  it("a renewal whose licence was deleted in the panel before it was answered goes to staff", async () => {
+    const { stats } = await runSequence(endpoint(), [
+      steps.fault("timeout", "renew"),
+      steps.renew(0),
+      steps.panel({ what: "delete", pick: 0, target: "pending" }),
+    ]);
+    expect(stats.undecided).toBeGreaterThan(0);
+  });
+
   // "after night 2021-05-02: licence 2512175 is deleted at the vendor, active in the register"
   it("a rerun of the night syncs a panel change made after the API wrote the licence", async () => {
     await runSequence(endpoint(), [
