@@ -21,7 +21,8 @@ import {
 import { holdForOrder, orderSlot } from "./order-hold.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
-import { orderSettled, tellUndecided } from "./settled-alerts.ts";
+import { orderSettled } from "./settled-alerts.ts";
+import { tellUndecided } from "./staff-alerts.ts";
 
 /**
  * `POST /licenses`: one licence bought per Idempotency-Key. The IP arrives canonical (the schema

@@ -20,7 +20,7 @@ import {
 import { holdForRenewal } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 import { retried } from "./retried.ts";
-import { tellUndecided } from "./settled-alerts.ts";
+import { tellUndecided } from "./staff-alerts.ts";
 
 export interface RenewOptions {
   /** The watcher's renewals: re-checked against the register right before sending. */

@@ -1,11 +1,7 @@
 import { toIsoDate } from "../dates.ts";
 import type { IdempotencyRecord, IntentRef } from "../register/types.ts";
 import type { Alert } from "../watcher/alerts.ts";
-import { pendingOf } from "../watcher/delivery.ts";
 import { api, months } from "../watcher/words.ts";
-import type { DeskContext } from "./context.ts";
-import type { Evidence } from "./intent.ts";
-import { retried } from "./retried.ts";
 
 /**
  * "An unanswered order was placed after all": one alert per intent (its ledger key names the intent),
@@ -49,7 +45,7 @@ export function requestedCall(record: Pick<IdempotencyRecord, "operation" | "req
  */
 export function outcomeUndecided(
   record: IdempotencyRecord,
-  evidence: Extract<Evidence, { kind: "undecided" }>,
+  evidence: { reason: string; facts?: Record<string, string> | undefined },
   at: Date,
 ): Alert {
   const facts = evidence.facts ?? {};
@@ -81,14 +77,4 @@ export function outcomeUndecided(
     night: toIsoDate(at),
     ledger: { subject: `intent:${record.scope}:${record.key}`, threshold: "undecided" },
   };
-}
-
-/** Records the undecided alert as pending: sent by the reconciler's pass or the night, whichever comes first. */
-export async function tellUndecided(
-  ctx: DeskContext,
-  record: IdempotencyRecord,
-  evidence: Extract<Evidence, { kind: "undecided" }>,
-): Promise<void> {
-  const alert = outcomeUndecided(record, evidence, ctx.caller.now);
-  await retried("record the undecided outcome's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
 }

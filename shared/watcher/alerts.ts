@@ -2,28 +2,13 @@ import type { Product } from "../catalogue/index.ts";
 import { addDays, daysBetween, type IsoDate } from "../dates.ts";
 import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../register/types.ts";
+import { type AlertKind, KIND_NAMES } from "./alert-kinds.ts";
 import { type Fate, fateAction, fateLine } from "./fate.ts";
-import { api, count, fromNight, KIND_NAMES, months } from "./words.ts";
+import { api, count, fromNight, months } from "./words.ts";
 
 export type Severity = "info" | "warning" | "critical";
 
-export type AlertKind =
-  | "expiry"
-  | "expired"
-  | "cannot_renew"
-  | "renewal_failed"
-  | "renewal_unknown"
-  | "renewal_blocked"
-  | "vendor_suspended"
-  | "vendor_deleted"
-  | "lifecycle"
-  | "low_balance"
-  | "sync_failed"
-  | "vendor_unreachable"
-  | "order_settled"
-  | "outcome_stale"
-  | "outcome_undecided"
-  | "summary";
+export type { AlertKind } from "./alert-kinds.ts";
 
 /** One e-mail to staff. `subject`, `kind` and `threshold` together name it in the ledger: it goes out once. */
 export interface Alert {

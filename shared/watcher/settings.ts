@@ -1,5 +1,5 @@
 import type { WatcherConfig } from "../config.ts";
-import type { WatcherSettings } from "./night.ts";
+import type { WatcherSettings } from "./night-types.ts";
 
 /** A run sending an alert holds it this long against another run: a send takes well under a second. */
 const SEND_LEASE_MS = 30_000;

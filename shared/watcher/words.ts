@@ -1,5 +1,4 @@
 import { daysBetween, type IsoDate } from "../dates.ts";
-import type { AlertKind } from "./alerts.ts";
 
 /** "1 month", "12 months", "1 licence", "3 licences". */
 export function count(n: number, one: string, many = `${one}s`): string {
@@ -20,26 +19,6 @@ export function fromNight(night: IsoDate, date: IsoDate): string {
   if (left === -1) return `yesterday (${date})`;
   return left > 0 ? `in ${count(left, "day")} (${date})` : `${count(-left, "day")} ago (${date})`;
 }
-
-/** What each kind of alert is called where people read it (summaries, digests). */
-export const KIND_NAMES: Record<AlertKind, string> = {
-  expiry: "expiring soon",
-  expired: "expired",
-  cannot_renew: "cannot be renewed",
-  renewal_failed: "renewal failed",
-  renewal_unknown: "renewal outcome unknown",
-  renewal_blocked: "cannot be renewed automatically",
-  vendor_suspended: "suspended by the vendor",
-  vendor_deleted: "deleted or gone at the vendor",
-  lifecycle: "product lifecycle dates",
-  low_balance: "balance too low",
-  sync_failed: "could not be read from the vendor",
-  vendor_unreachable: "vendor unreachable",
-  order_settled: "order outcome settled",
-  outcome_stale: "money outcome still unknown",
-  outcome_undecided: "money outcome for staff to settle",
-  summary: "nightly summary",
-};
 
 /** The API calls staff are told to make, with the licence filled in. */
 export const api = {

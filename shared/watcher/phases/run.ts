@@ -5,7 +5,7 @@ import type { LicenceRecord } from "../../register/types.ts";
 import type { Alert, Told } from "../alerts.ts";
 import { pendingOf, recordAlerts } from "../delivery.ts";
 import { fateOf } from "../fate.ts";
-import type { NightReport, WatcherDeps } from "../night.ts";
+import type { NightReport, WatcherDeps } from "../night-types.ts";
 
 /** One run of one night: what every phase works with. */
 export interface NightRun {

@@ -7,10 +7,11 @@ import type {
   NightRecord,
   NightRenewal,
 } from "../../register/types.ts";
+import { KIND_NAMES } from "../alert-kinds.ts";
 import { type Alert, type AlertKind, LIST_MAX } from "../alerts.ts";
 import { fateLine, fateOf } from "../fate.ts";
-import type { WatcherDeps } from "../night.ts";
-import { api, count, KIND_NAMES, months } from "../words.ts";
+import type { NightCounts, WatcherDeps } from "../night-types.ts";
+import { api, count, months } from "../words.ts";
 
 /**
  * Everything the night's summary tells, as read from the register before a word of it is written:
@@ -30,14 +31,6 @@ export interface SummaryFacts {
 
 /** The night's one summary, in the ledger like every alert: a rerun does not send it again. */
 export const summaryLedger = (night: IsoDate) => ({ subject: "watcher", threshold: `summary:${night}` });
-
-/** The night's counts as the register holds them. */
-export interface NightCounts {
-  renewed: number;
-  failed: number;
-  /** Sent and not known yet, in flight elsewhere, or held by a run (live or interrupted). */
-  awaiting: number;
-}
 
 const AWAITING: NightRenewal["outcome"][] = ["unknown", "pending", "in_flight", "in_progress", "started"];
 

@@ -3,12 +3,13 @@ import type { IdempotencyRecord, LicenceRecord, Register } from "../../register/
 import type { Alert } from "../alerts.ts";
 import { composedLater, recordAlerts } from "../delivery.ts";
 import { mapLimit } from "../limit.ts";
-import type { WatcherDeps } from "../night.ts";
+import type { WatcherDeps } from "../night-types.ts";
 import { isLive } from "../plan.ts";
 import type { NightRun } from "./run.ts";
 import { namedLicences, renderSummary, type SummaryFacts, summaryLedger } from "./summary-mail.ts";
 
-export { type NightCounts, nightCounts, summaryLedger } from "./summary-mail.ts";
+export type { NightCounts } from "../night-types.ts";
+export { nightCounts, summaryLedger } from "./summary-mail.ts";
 
 /**
  * Records the night's summary as pending. Its mail is composed when it is sent, from the register's
