@@ -7,7 +7,7 @@ import { LOCAL_AWS_ENV } from "../local/aws-env.ts";
 import { startDynalite } from "../local/dynalite.ts";
 import { startLocalApi } from "../local/server.ts";
 import { startSandbox } from "../sandbox/server.ts";
-import { billingClientFromConfig } from "../shared/billmgr/index.ts";
+import { billingClientFromConfig } from "../shared/adapters/billmgr/index.ts";
 import { readBillmgrConfig } from "../shared/config.ts";
 import { median, ms, p99 } from "./stats.ts";
 

@@ -1,8 +1,8 @@
 import { Agent, request } from "undici";
 import { startSandbox } from "../sandbox/server.ts";
-import { parseAnswer } from "../shared/billmgr/document.ts";
-import { billingClientFromConfig } from "../shared/billmgr/index.ts";
-import { formTarget, postForm } from "../shared/billmgr/undici.ts";
+import { parseAnswer } from "../shared/adapters/billmgr/document.ts";
+import { billingClientFromConfig } from "../shared/adapters/billmgr/index.ts";
+import { formTarget, postForm } from "../shared/adapters/billmgr/undici.ts";
 import { readBillmgrConfig } from "../shared/config.ts";
 import { median, ms, p99 } from "./stats.ts";
 

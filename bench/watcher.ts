@@ -5,22 +5,21 @@ import { startDynalite } from "../local/dynalite.ts";
 import { type FleetLicence, registerRecord, seedInput } from "../local/fleet.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import type { SandboxState } from "../sandbox/state.ts";
-import { type BillingClient, billingClientFromConfig } from "../shared/billmgr/index.ts";
-import { loadCatalogue } from "../shared/catalogue/index.ts";
-import { readBillmgrConfig, readWatcherConfig } from "../shared/config.ts";
-import { addDays, addMonths, type IsoDate } from "../shared/dates.ts";
+import { type BillingClient, billingClientFromConfig } from "../shared/adapters/billmgr/index.ts";
 import {
   createDynamoRegister,
   licenceExpirySortKey,
   licenceKey,
   licenceStatusPartition,
-} from "../shared/register/dynamodb.ts";
-import { BY_EXPIRY_INDEX, ensureTable } from "../shared/register/table.ts";
-import type { AutoRenew, LicenceRecord } from "../shared/register/types.ts";
-import type { Alert } from "../shared/watcher/alerts.ts";
-import { mapLimit } from "../shared/watcher/limit.ts";
-import { type NightReport, runNight, type WatcherDeps } from "../shared/watcher/night.ts";
-import { watcherSettings } from "../shared/watcher/settings.ts";
+} from "../shared/adapters/dynamodb/register.ts";
+import { BY_EXPIRY_INDEX, ensureTable } from "../shared/adapters/dynamodb/table.ts";
+import { readBillmgrConfig, readWatcherConfig, watcherSettings } from "../shared/config.ts";
+import type { Alert } from "../shared/domain/alerts/alerts.ts";
+import { loadCatalogue } from "../shared/domain/catalogue/catalogue.ts";
+import { addDays, addMonths, type IsoDate } from "../shared/domain/dates.ts";
+import { mapLimit } from "../shared/domain/map-limit.ts";
+import { type NightReport, runNight, type WatcherDeps } from "../shared/domain/night/night.ts";
+import type { AutoRenew, LicenceRecord } from "../shared/domain/ports/licence-store.ts";
 import { median, ms } from "./stats.ts";
 
 const CREDENTIALS = "bench:bench-password";

@@ -1,5 +1,5 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
-import { ssmTokenDirectory } from "../shared/auth/ssm-tokens.ts";
+import { ssmTokenDirectory } from "../shared/adapters/ssm-tokens.ts";
 import { bearerToken, hashToken, type TokenDirectory, tokenDirectory } from "../shared/auth/tokens.ts";
 import { config } from "./lib/config.ts";
 import { headerValues } from "./lib/headers.ts";

@@ -1,5 +1,5 @@
 import { ListQuery } from "../shared/api/requests.ts";
-import { listLicences } from "../shared/licences/queries.ts";
+import { listLicences } from "../shared/domain/licences/queries.ts";
 import { api, ok } from "./lib/http.ts";
 import { register } from "./lib/register.ts";
 

@@ -1,5 +1,5 @@
 import { OutcomesQuery } from "../shared/api/requests.ts";
-import { openOutcomes } from "../shared/licences/operator.ts";
+import { openOutcomes } from "../shared/domain/licences/operator.ts";
 import { config } from "./lib/config.ts";
 import { api, ok } from "./lib/http.ts";
 import { register } from "./lib/register.ts";

@@ -1,9 +1,8 @@
 import * as v from "valibot";
-import { readWatcherConfig } from "../shared/config.ts";
-import { isIsoDate } from "../shared/dates.ts";
+import { readWatcherConfig, watcherSettings } from "../shared/config.ts";
+import { isIsoDate } from "../shared/domain/dates.ts";
+import { type NightReport, runNight } from "../shared/domain/night/night.ts";
 import { log } from "../shared/log.ts";
-import { type NightReport, runNight } from "../shared/watcher/night.ts";
-import { watcherSettings } from "../shared/watcher/settings.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { nightFigures } from "./lib/figures.ts";
 import { publishing } from "./lib/metrics.ts";

@@ -6,7 +6,7 @@ import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { type BundlingOptions, LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { registerTable } from "../shared/register/table.ts";
+import { registerTable } from "../shared/adapters/dynamodb/table.ts";
 import { lambdaBundling } from "./bundling.ts";
 import type { SecureParameter } from "./secure-parameter.ts";
 

@@ -1,6 +1,6 @@
 import type { Duration } from "aws-cdk-lib";
 import { MathExpression, Metric } from "aws-cdk-lib/aws-cloudwatch";
-import type { CallEvent } from "../shared/billmgr/transport.ts";
+import type { CallEvent } from "../shared/adapters/billmgr/transport.ts";
 import { METRIC, METRICS_NAMESPACE, MONEY_OUTCOMES, type MoneyOutcome } from "../shared/metrics.ts";
 
 export type VendorResult = CallEvent["result"];

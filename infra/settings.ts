@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { loadCatalogue } from "../shared/catalogue/index.ts";
 import { readBillmgrConfig, readServiceConfig, readWatcherConfig } from "../shared/config.ts";
+import { loadCatalogue } from "../shared/domain/catalogue/catalogue.ts";
 import { skippedDay } from "./schedule-time.ts";
 
 /**

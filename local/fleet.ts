@@ -1,8 +1,9 @@
 import type { Sandbox } from "../sandbox/server.ts";
 import type { Licence, SeedInput } from "../sandbox/state.ts";
-import { loadCatalogue } from "../shared/catalogue/index.ts";
-import type { IsoDate } from "../shared/dates.ts";
-import type { AutoRenew, LicenceRecord, Register } from "../shared/register/types.ts";
+import { loadCatalogue } from "../shared/domain/catalogue/catalogue.ts";
+import type { IsoDate } from "../shared/domain/dates.ts";
+import type { AutoRenew, LicenceRecord } from "../shared/domain/ports/licence-store.ts";
+import type { Register } from "../shared/domain/ports/register.ts";
 
 /**
  * A reseller's fleet through 2021, covering every case the watcher must handle, and what the vendor

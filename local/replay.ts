@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { WatcherResult } from "../functions/watcher.ts";
 import type { Sandbox } from "../sandbox/server.ts";
-import { addDays, type IsoDate } from "../shared/dates.ts";
-import { createDynamoRegister } from "../shared/register/dynamodb.ts";
-import { ensureTable } from "../shared/register/table.ts";
+import { createDynamoRegister } from "../shared/adapters/dynamodb/register.ts";
+import { ensureTable } from "../shared/adapters/dynamodb/table.ts";
+import { addDays, type IsoDate } from "../shared/domain/dates.ts";
 import { fleet, OPENING_BALANCE_MINOR, seedLicence, vendorEvents } from "./fleet.ts";
 
 export interface ReplayNight {

@@ -1,5 +1,5 @@
 import type { WatcherResult } from "../functions/watcher.ts";
-import { months } from "../shared/watcher/words.ts";
+import { months } from "../shared/domain/wording.ts";
 
 /** A night's result as a person reads it. */
 export function printNight(result: WatcherResult): void {

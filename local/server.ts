@@ -1,9 +1,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ensureTable } from "../shared/adapters/dynamodb/table.ts";
 import { routes } from "../shared/api/routes.ts";
 import { log } from "../shared/log.ts";
-import { ensureTable } from "../shared/register/table.ts";
 import { type Authorizer, gateway, type ProxyHandler } from "./gateway.ts";
 
 export interface LocalApiOptions {

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { isIsoDate } from "../shared/dates.ts";
-import { ensureTable } from "../shared/register/table.ts";
+import { ensureTable } from "../shared/adapters/dynamodb/table.ts";
+import { isIsoDate } from "../shared/domain/dates.ts";
 import { localEnvironment } from "./environment.ts";
 import { printNight } from "./report.ts";
 import { SettingError } from "./settings.ts";

@@ -1,4 +1,4 @@
-import { parseInstant } from "../shared/dates.ts";
+import { parseInstant } from "../shared/domain/dates.ts";
 import { DEFAULT_CREDENTIALS, splitCredentials } from "./auth.ts";
 import { readPort } from "./ports.ts";
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseInstant } from "../shared/dates.ts";
+import { parseInstant } from "../shared/domain/dates.ts";
 import type { RecordedCall } from "./calls.ts";
 import { SandboxError } from "./errors.ts";
 import { FAULT_KINDS, type FaultQueue, isFaultKind } from "./faults.ts";

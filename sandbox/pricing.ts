@@ -1,4 +1,4 @@
-import { addMonths, type IsoDate } from "../shared/dates.ts";
+import { addMonths, type IsoDate } from "../shared/domain/dates.ts";
 import { SandboxError } from "./errors.ts";
 import { type Product, periodsOf, priceOf } from "./products.ts";
 import { knownProduct, type OrderInput, validNodes, validPeriod } from "./validation.ts";

@@ -1,4 +1,4 @@
-import type { IsoDate } from "../shared/dates.ts";
+import type { IsoDate } from "../shared/domain/dates.ts";
 
 /**
  * The vendor's own lifecycle for a product line. Dates are inclusive "from" days, compared as

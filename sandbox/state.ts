@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { addDays, addMonths, type IsoDate, toIsoDate } from "../shared/dates.ts";
+import { addDays, addMonths, type IsoDate, toIsoDate } from "../shared/domain/dates.ts";
 import { SandboxError } from "./errors.ts";
 import {
   assertAffordable,

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { isIsoDate } from "../shared/dates.ts";
+import { isIsoDate } from "../shared/domain/dates.ts";
 import { SandboxError } from "./errors.ts";
 import { type Product, periodsOf, sellsPeriod } from "./products.ts";
 import { canonicalIpv6, type Quirks, storableText } from "./quirks.ts";

@@ -1,5 +1,6 @@
 import * as v from "valibot";
-import type { IdempotencySettings } from "./licences/idempotency.ts";
+import type { IdempotencySettings } from "./domain/licences/idempotency-settings.ts";
+import type { WatcherSettings } from "./domain/night/night-types.ts";
 
 const integer = (fallback: number, min: number) =>
   v.optional(
@@ -161,4 +162,23 @@ export type WatcherConfig = v.InferOutput<typeof WatcherEnv>;
 
 export function readWatcherConfig(env: Record<string, string | undefined> = process.env): WatcherConfig {
   return parseEnv(WatcherEnv, env);
+}
+
+/** A run sending an alert holds it this long against another run: a send takes well under a second. */
+const SEND_LEASE_MS = 30_000;
+
+/** The watcher's settings from its configuration (environment variables, with their defaults). */
+export function watcherSettings(config: WatcherConfig): WatcherSettings {
+  return {
+    renewalLeadDays: config.RENEWAL_LEAD_DAYS,
+    earlyRenewalDays: config.EARLY_RENEWAL_DAYS,
+    expiryAlertDays: config.EXPIRY_ALERT_DAYS,
+    lifecycleAlertDays: config.LIFECYCLE_ALERT_DAYS,
+    balanceForecastDays: config.BALANCE_FORECAST_DAYS,
+    expiringSoonDays: config.EXPIRING_SOON_DAYS,
+    vendorConcurrency: config.VENDOR_CONCURRENCY,
+    registerConcurrency: config.REGISTER_CONCURRENCY,
+    digestMin: config.ALERT_DIGEST_MIN,
+    sendLeaseMs: SEND_LEASE_MS,
+  };
 }

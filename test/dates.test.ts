@@ -6,7 +6,7 @@ import {
   isIsoDate,
   parseInstant,
   parseVendorDate,
-} from "../shared/dates.ts";
+} from "../shared/domain/dates.ts";
 
 describe("calendar dates", () => {
   it("accepts only real YYYY-MM-DD dates", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMoney, parseMoney } from "../shared/money.ts";
+import { formatMoney, parseMoney } from "../shared/domain/money.ts";
 
 describe("an amount as billing panels print it", () => {
   it.each([

@@ -2,7 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { Agent } from "../../shared/billmgr/undici.ts";
+import { Agent } from "../../shared/adapters/billmgr/undici.ts";
 
 /**
  * Cold-start floor of a function that calls the vendor: the DynamoDB floor, the SSM client its vendor

@@ -1,4 +1,4 @@
-import { parseInstant } from "../../shared/dates.ts";
+import { parseInstant } from "../../shared/domain/dates.ts";
 
 /**
  * The service's clocks, both the real time in Lambda (where nothing here can change them):

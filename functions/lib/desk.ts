@@ -1,8 +1,8 @@
-import { billingClientFromConfig } from "../../shared/billmgr/index.ts";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
+import { billingClientFromConfig } from "../../shared/adapters/billmgr/index.ts";
 import { idempotencySettings, readBillmgrConfig } from "../../shared/config.ts";
-import { settleOutcome, type Verdict } from "../../shared/licences/operator.ts";
-import { licenceDesk } from "../../shared/licences/service.ts";
+import { loadCatalogue } from "../../shared/domain/catalogue/catalogue.ts";
+import { licenceDesk } from "../../shared/domain/licences/desk.ts";
+import { settleOutcome, type Verdict } from "../../shared/domain/licences/operator.ts";
 import { now, nowMs } from "./clock.ts";
 import { config } from "./config.ts";
 import { vendorCallFigures } from "./figures.ts";

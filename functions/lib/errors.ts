@@ -1,13 +1,14 @@
+import { DeskError } from "../../shared/domain/licences/errors.ts";
 import {
   BillmgrCredentialsError,
   BillmgrError,
   BillmgrThrottledError,
   BillmgrTimeoutError,
   BillmgrVendorError,
-} from "../../shared/billmgr/errors.ts";
-import { DeskError } from "../../shared/licences/errors.ts";
+} from "../../shared/domain/ports/billing-errors.ts";
+import type { MoneyAnswer } from "../../shared/domain/ports/intent-store.ts";
+import { InvalidCursorError } from "../../shared/domain/ports/licence-store.ts";
 import { redact } from "../../shared/redact.ts";
-import { InvalidCursorError, type MoneyAnswer } from "../../shared/register/types.ts";
 
 export interface ErrorReply {
   statusCode: number;

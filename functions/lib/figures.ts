@@ -1,8 +1,8 @@
-import type { CallEvent } from "../../shared/billmgr/transport.ts";
-import { addDays, type IsoDate } from "../../shared/dates.ts";
-import type { ReconcileReport } from "../../shared/licences/reconciler.ts";
+import type { CallEvent } from "../../shared/adapters/billmgr/transport.ts";
+import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
+import type { ReconcileReport } from "../../shared/domain/licences/reconciler.ts";
+import type { NightReport } from "../../shared/domain/night/night.ts";
 import { METRIC, metrics } from "../../shared/metrics.ts";
-import type { NightReport } from "../../shared/watcher/night.ts";
 
 /**
  * Every vendor attempt, by function and result, and by result alone: an alarm cannot add up series found

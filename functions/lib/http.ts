@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import * as v from "valibot";
 import { type FieldErrors, IdempotencyKey, LicenceId, validate } from "../../shared/api/requests.ts";
-import { ValidationError } from "../../shared/licences/errors.ts";
-import { fieldErrors } from "../../shared/licences/inputs.ts";
+import { ValidationError } from "../../shared/domain/licences/errors.ts";
+import { fieldErrors } from "../../shared/domain/licences/inputs.ts";
 import { errorText, log } from "../../shared/log.ts";
 import { errorReply, UnauthorizedError } from "./errors.ts";
 import { headerValues, repeatedAuthorization } from "./headers.ts";

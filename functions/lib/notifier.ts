@@ -1,7 +1,7 @@
 import { SNSClient } from "@aws-sdk/client-sns";
-import type { Notifier } from "../../shared/watcher/notifier.ts";
-import { outboxNotifier } from "../../shared/watcher/outbox-notifier.ts";
-import { snsNotifier } from "../../shared/watcher/sns-notifier.ts";
+import { outboxNotifier } from "../../shared/adapters/outbox-notifier.ts";
+import { snsNotifier } from "../../shared/adapters/sns-notifier.ts";
+import type { Notifier } from "../../shared/domain/ports/notifier.ts";
 
 /** Where alerts go: the SNS topic in AWS, the local outbox file on a laptop. Built once per container. */
 export function alertNotifier(topicArn: string | undefined): Notifier {

@@ -1,11 +1,11 @@
-import type { DeskDeps } from "../../shared/licences/context.ts";
+import { deliverOnce } from "../../shared/domain/alerts/send-now.ts";
+import type { DeskDeps } from "../../shared/domain/licences/context.ts";
 import {
   RECONCILER_DEFAULTS,
   type ReconcileReport,
   reconcileUnresolved,
-} from "../../shared/licences/reconciler.ts";
-import { deliverOnce } from "../../shared/watcher/deliver-once.ts";
-import type { Notifier } from "../../shared/watcher/notifier.ts";
+} from "../../shared/domain/licences/reconciler.ts";
+import type { Notifier } from "../../shared/domain/ports/notifier.ts";
 import { reconcileFigures } from "./figures.ts";
 
 /** One reconciler pass and its alerts, as the 15-minute schedule and each watcher night run it. */

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import { config } from "./config.ts";
 
 /** One DynamoDB client per container; locally pointed at DynamoDB Local or dynalite. */

@@ -1,10 +1,10 @@
 import * as v from "valibot";
-import type { Catalogue, Product } from "../catalogue/index.ts";
+import type { Catalogue, Product } from "../domain/catalogue/catalogue.ts";
 import {
   nodesProblem as nodesRule,
   periodProblem as periodRule,
   productProblem,
-} from "../catalogue/rules.ts";
+} from "../domain/catalogue/rules.ts";
 import { IpAvailabilityQuery, OrderBody } from "./requests.ts";
 
 type Lookup = Pick<Catalogue, "byId" | "products">;

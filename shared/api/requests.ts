@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import { isIsoDate } from "../dates.ts";
-import { canonicalIp, ipProblem } from "../ip.ts";
+import { isIsoDate } from "../domain/dates.ts";
+import { canonicalIp, ipProblem } from "../domain/ip.ts";
 import {
   type FieldErrors,
   fieldErrors,
@@ -9,8 +9,8 @@ import {
   type OrderInput,
   type RenewInput,
   type UpdateInput,
-} from "../licences/inputs.ts";
-import type { OutcomeState, Verdict } from "../licences/operator.ts";
+} from "../domain/licences/inputs.ts";
+import type { OutcomeState, Verdict } from "../domain/licences/operator.ts";
 import { plainMessage, UNKNOWN_FIELD } from "./messages.ts";
 
 /**
@@ -239,7 +239,7 @@ export const SettleBody = v.pipe(
 );
 export type SettleBody = v.InferOutput<typeof SettleBody>;
 
-export type { FieldErrors } from "../licences/inputs.ts";
+export type { FieldErrors } from "../domain/licences/inputs.ts";
 
 /**
  * Validates, or returns every offending field with a message each, in plain words (`root` names the

@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import type { OpenOutcome, SettledOutcome } from "../licences/operator.ts";
-import type { LicenceRecord } from "../register/types.ts";
+import type { OpenOutcome, SettledOutcome } from "../domain/licences/operator.ts";
+import type { LicenceRecord } from "../domain/ports/licence-store.ts";
 
 /** The licence as the API answers it: for the OpenAPI document; the compiler keeps it equal to LicenceRecord. */
 export const Licence = v.object({

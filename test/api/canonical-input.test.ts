@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IpAvailabilityQuery, OrderBody, UpdateBody, validate } from "../../shared/api/requests.ts";
-import { canonicalIp, ipProblem } from "../../shared/ip.ts";
+import { canonicalIp, ipProblem } from "../../shared/domain/ip.ts";
 
 /**
  * The vendor stores some values in a normal form other than the one sent (IPv6 short and lower case) and

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import { type ApiHarness, apiHarness, OPERATOR_TOKEN, TOKEN } from "../support/api.ts";
 import { liteOrder } from "../support/fixtures.ts";
 

@@ -10,7 +10,7 @@ import {
   UpdateBody,
   validate,
 } from "../../shared/api/requests.ts";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
+import { loadCatalogue } from "../../shared/domain/catalogue/catalogue.ts";
 
 /**
  * What a client reads when a request is refused: every bad field named, each in plain words, never the

@@ -137,7 +137,7 @@ describe("every route, happy path, through real HTTP", () => {
     const { body } = await order(liteOrder({ name: "audited" }));
     await h.call("POST", `/licenses/${body.id}/suspend`);
     const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-    const { createDynamoRegister } = await import("../../shared/register/dynamodb.ts");
+    const { createDynamoRegister } = await import("../../shared/adapters/dynamodb/register.ts");
     const { inject } = await import("vitest");
     const register = createDynamoRegister({
       client: new DynamoDBClient({ endpoint: inject("dynamodbEndpoint") }),

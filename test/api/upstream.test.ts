@@ -1,6 +1,6 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
+import { loadCatalogue } from "../../shared/domain/catalogue/catalogue.ts";
 import { type Answer, type ApiHarness, apiHarness, freshIp } from "../support/api.ts";
 import { liteOrder } from "../support/fixtures.ts";
 import { findSecret } from "../support/secrets.ts";

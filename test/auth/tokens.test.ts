@@ -2,7 +2,7 @@ import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ssmTokenDirectory } from "../../shared/auth/ssm-tokens.ts";
+import { ssmTokenDirectory } from "../../shared/adapters/ssm-tokens.ts";
 import { bearerToken, generateToken, hashToken, tokenDirectory } from "../../shared/auth/tokens.ts";
 import { readServiceConfig } from "../../shared/config.ts";
 

@@ -5,9 +5,9 @@ import {
   BillmgrUnavailableError,
   BillmgrVendorError,
   type OrderRequest,
-} from "../../shared/billmgr/index.ts";
-import type { CallEvent } from "../../shared/billmgr/transport.ts";
-import type { CredentialsProvider } from "../../shared/credentials.ts";
+} from "../../shared/adapters/billmgr/index.ts";
+import type { CallEvent } from "../../shared/adapters/billmgr/transport.ts";
+import type { CredentialsProvider } from "../../shared/domain/ports/credentials.ts";
 import { expectNoSecret, VENDOR_PASSWORD } from "../support/secrets.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 

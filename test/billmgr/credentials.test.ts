@@ -1,9 +1,9 @@
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseCredentials, staticCredentials } from "../../shared/credentials.ts";
+import { ssmCredentials } from "../../shared/adapters/ssm-credentials.ts";
+import { parseCredentials, staticCredentials } from "../../shared/domain/ports/credentials.ts";
 import { redact, redactError } from "../../shared/redact.ts";
-import { ssmCredentials } from "../../shared/ssm-credentials.ts";
 import { expectNoSecret, VENDOR_CREDENTIALS, VENDOR_PASSWORD } from "../support/secrets.ts";
 
 const ssm = mockClient(SSMClient);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Quirks } from "../../sandbox/quirks.ts";
-import type { LicenceList } from "../../shared/billmgr/index.ts";
+import type { LicenceList } from "../../shared/adapters/billmgr/index.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 
 /**

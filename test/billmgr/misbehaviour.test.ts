@@ -8,14 +8,14 @@ import {
   BillmgrUnavailableError,
   createBillingClient,
   type OrderRequest,
-} from "../../shared/billmgr/index.ts";
+} from "../../shared/adapters/billmgr/index.ts";
 import {
   type CallEvent,
   createTransport,
   parseRetryAfter,
   type TransportOptions,
-} from "../../shared/billmgr/transport.ts";
-import { staticCredentials } from "../../shared/credentials.ts";
+} from "../../shared/adapters/billmgr/transport.ts";
+import { staticCredentials } from "../../shared/domain/ports/credentials.ts";
 import { sleep } from "../support/fixtures.ts";
 import { expectNoSecret, VENDOR_CREDENTIALS } from "../support/secrets.ts";
 

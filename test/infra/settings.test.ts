@@ -53,7 +53,9 @@ describe("context", () => {
   });
 
   it("passes a catalogue given in context to every function that loads one, checked at synth", () => {
-    const products = JSON.parse(readFileSync(join(PROJECT_ROOT, "shared/catalogue/products.json"), "utf8"));
+    const products = JSON.parse(
+      readFileSync(join(PROJECT_ROOT, "shared/domain/catalogue/products.json"), "utf8"),
+    );
     const custom = synthDesk({ catalogueJson: products });
     for (const handler of ["order-licence", "list-licences"]) {
       const desk = custom.stack.routeFunctions.get(handler);

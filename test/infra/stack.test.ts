@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { registerTable } from "../../shared/register/table.ts";
+import { registerTable } from "../../shared/adapters/dynamodb/table.ts";
 import { resourcesOfType, shippedDesk } from "./support.ts";
 
 /** The stack's own resources (infra/stack.ts): the register table. */

@@ -1,12 +1,12 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import { ipAvailabilityQueryIn, orderBodyIn } from "../../shared/api/catalogue-checks.ts";
 import { validate } from "../../shared/api/requests.ts";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
-import { ValidationError } from "../../shared/licences/errors.ts";
-import type { OrderInput } from "../../shared/licences/inputs.ts";
-import { licenceDesk } from "../../shared/licences/service.ts";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import { loadCatalogue } from "../../shared/domain/catalogue/catalogue.ts";
+import { licenceDesk } from "../../shared/domain/licences/desk.ts";
+import { ValidationError } from "../../shared/domain/licences/errors.ts";
+import type { OrderInput } from "../../shared/domain/licences/inputs.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  BillmgrTimeoutError,
-  BillmgrUnavailableError,
-  BillmgrVendorError,
-} from "../../shared/billmgr/errors.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import {
   IdempotencyKeyReusedError,
   OutcomePendingError,
   OutcomeUnknownError,
   RequestInProgressError,
-} from "../../shared/licences/errors.ts";
+} from "../../shared/domain/licences/errors.ts";
 import {
   type Evidence,
   type MoneyIntent,
@@ -17,9 +13,14 @@ import {
   notApplied,
   resumeIntent,
   runMoneyIntent,
-} from "../../shared/licences/intent.ts";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import type { IdempotencyStore, Register } from "../../shared/register/types.ts";
+} from "../../shared/domain/licences/outcome-model.ts";
+import {
+  BillmgrTimeoutError,
+  BillmgrUnavailableError,
+  BillmgrVendorError,
+} from "../../shared/domain/ports/billing-errors.ts";
+import type { IdempotencyStore } from "../../shared/domain/ports/intent-store.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 
@@ -281,7 +282,9 @@ describe("the process dies", () => {
       {
         scope: "panel",
         key,
-        requestHash: (await import("../../shared/licences/intent.ts")).requestHash(intent().request),
+        requestHash: (await import("../../shared/domain/licences/outcome-model.ts")).requestHash(
+          intent().request,
+        ),
         operation: "renew",
         request: intent().request,
         lockedUntil: clock.now + LOCK_MS,

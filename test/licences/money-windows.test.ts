@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type BillingClient, BillmgrUnavailableError } from "../../shared/billmgr/index.ts";
-import type { DeskDeps } from "../../shared/licences/context.ts";
-import { openOutcomes, settleOutcome } from "../../shared/licences/operator.ts";
-import { reconcileUnresolved } from "../../shared/licences/reconciler.ts";
-import { licenceDesk } from "../../shared/licences/service.ts";
-import type { IdempotencyRecord, Register } from "../../shared/register/types.ts";
+import { type BillingClient, BillmgrUnavailableError } from "../../shared/adapters/billmgr/index.ts";
+import type { DeskDeps } from "../../shared/domain/licences/context.ts";
+import { licenceDesk } from "../../shared/domain/licences/desk.ts";
+import { openOutcomes, settleOutcome } from "../../shared/domain/licences/operator.ts";
+import { reconcileUnresolved } from "../../shared/domain/licences/reconciler.ts";
+import type { IdempotencyRecord } from "../../shared/domain/ports/intent-store.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 
 /**

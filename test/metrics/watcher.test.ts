@@ -4,7 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { WatcherResult } from "../../functions/watcher.ts";
 import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { handlerEnv } from "../support/fixtures.ts";
 import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { conditional, conditionalWrite } from "../../shared/register/conditional.ts";
+import { conditional, conditionalWrite } from "../../shared/adapters/dynamodb/conditional.ts";
 import { dynamoFaultProxy } from "../support/dynamo-faults.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 

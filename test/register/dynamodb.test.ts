@@ -5,15 +5,15 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import { ensureTable, TTL_ATTRIBUTE } from "../../shared/register/table.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import { ensureTable, TTL_ATTRIBUTE } from "../../shared/adapters/dynamodb/table.ts";
+import type { AuditEntry } from "../../shared/domain/ports/audit-log.ts";
 import {
-  type AuditEntry,
   InvalidCursorError,
   type LicenceRecord,
-  type Register,
   StaleRecordError,
-} from "../../shared/register/types.ts";
+} from "../../shared/domain/ports/licence-store.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { type Dynalite, dynamoClient, freshTable, startDynalite } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 

@@ -1,7 +1,8 @@
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister, idempotencyKey } from "../../shared/register/dynamodb.ts";
-import type { MoneyAnswer, NewIntent, Register } from "../../shared/register/types.ts";
+import { createDynamoRegister, idempotencyKey } from "../../shared/adapters/dynamodb/register.ts";
+import type { MoneyAnswer, NewIntent } from "../../shared/domain/ports/intent-store.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 

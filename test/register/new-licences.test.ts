@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import type { LicenceRecord, Register } from "../../shared/register/types.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { type Dynalite, dynamoClient, freshTable, startDynalite } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 

@@ -1,8 +1,12 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import { type LicenceRecord, type LicenceStore, StaleRecordError } from "../../shared/register/types.ts";
-import { UPDATE_ROUNDS, updateAtVersion } from "../../shared/register/update-at-version.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import { UPDATE_ROUNDS, updateAtVersion } from "../../shared/domain/licences/update-at-version.ts";
+import {
+  type LicenceRecord,
+  type LicenceStore,
+  StaleRecordError,
+} from "../../shared/domain/ports/licence-store.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 

@@ -1,11 +1,12 @@
-import type { IsoDate } from "../../shared/dates.ts";
-import { canonicalIp } from "../../shared/ip.ts";
-import type { IdempotencyRecord, LicenceRecord } from "../../shared/register/types.ts";
-import { alertKeyText } from "../../shared/register/types.ts";
-import { composedLater } from "../../shared/watcher/delivery.ts";
-import { fateOf } from "../../shared/watcher/fate.ts";
-import { summaryLedger } from "../../shared/watcher/phases/summary.ts";
-import { allLicences } from "../../shared/watcher/sync.ts";
+import { composedLater } from "../../shared/domain/alerts/send-pending.ts";
+import type { IsoDate } from "../../shared/domain/dates.ts";
+import { canonicalIp } from "../../shared/domain/ip.ts";
+import { summaryLedger } from "../../shared/domain/night/phases/summary.ts";
+import { allLicences } from "../../shared/domain/night/sync.ts";
+import { alertKeyText } from "../../shared/domain/ports/alert-ledger.ts";
+import type { IdempotencyRecord } from "../../shared/domain/ports/intent-store.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
+import { fateOf } from "../../shared/domain/renewal/fate.ts";
 import {
   type Answer,
   type LapseNews,

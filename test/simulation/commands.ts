@@ -2,10 +2,10 @@ import fc from "fast-check";
 import type { FaultKind } from "../../sandbox/faults.ts";
 import type { Quirks } from "../../sandbox/quirks.ts";
 import { OrderBody, type RenewBody, validate } from "../../shared/api/requests.ts";
-import { addDays, type IsoDate } from "../../shared/dates.ts";
-import { licenceDesk, type MoneyResult } from "../../shared/licences/service.ts";
-import type { AutoRenew } from "../../shared/register/types.ts";
-import { allLicences } from "../../shared/watcher/sync.ts";
+import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
+import { licenceDesk, type MoneyResult } from "../../shared/domain/licences/desk.ts";
+import { allLicences } from "../../shared/domain/night/sync.ts";
+import type { AutoRenew } from "../../shared/domain/ports/licence-store.ts";
 import {
   checkAlertsDelivered,
   checkConverged,

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { errorReply, MONEY_SUCCESS, moneyAnswerReply } from "../../functions/lib/errors.ts";
 import type { OrderBody, RenewBody } from "../../shared/api/requests.ts";
-import type { IsoDate } from "../../shared/dates.ts";
-import type { MoneyResult } from "../../shared/licences/service.ts";
+import type { IsoDate } from "../../shared/domain/dates.ts";
+import type { MoneyResult } from "../../shared/domain/licences/desk.ts";
 import { API_SCOPE, type OpOutcome } from "./world.ts";
 
 /**

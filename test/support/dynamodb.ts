@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureTable } from "../../shared/register/table.ts";
+import { ensureTable } from "../../shared/adapters/dynamodb/table.ts";
 
 /** An SDK client for a local engine: any region, dummy credentials. */
 export function dynamoClient(endpoint: string): DynamoDBClient {

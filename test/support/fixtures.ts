@@ -1,8 +1,8 @@
 import { setTimeout } from "node:timers/promises";
 import { inject } from "vitest";
 import { LOCAL_AWS_ENV } from "../../local/aws-env.ts";
-import { loadCatalogue, type Product } from "../../shared/catalogue/index.ts";
-import type { LicenceRecord } from "../../shared/register/types.ts";
+import { loadCatalogue, type Product } from "../../shared/domain/catalogue/catalogue.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { VENDOR_CREDENTIALS } from "./secrets.ts";
 
 /**

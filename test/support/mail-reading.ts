@@ -1,4 +1,4 @@
-import { daysBetween } from "../../shared/dates.ts";
+import { daysBetween } from "../../shared/domain/dates.ts";
 import type { OutboxLine } from "./watcher.ts";
 
 /**

@@ -4,21 +4,21 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { inject } from "vitest";
 import { type FleetLicence, seedInput, seedLicence } from "../../local/fleet.ts";
-import type { BillingClient } from "../../shared/billmgr/index.ts";
-import { loadCatalogue } from "../../shared/catalogue/index.ts";
-import { readWatcherConfig } from "../../shared/config.ts";
-import type { IsoDate } from "../../shared/dates.ts";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import type { LicenceRecord, Register } from "../../shared/register/types.ts";
-import type { Alert } from "../../shared/watcher/alerts.ts";
+import type { BillingClient } from "../../shared/adapters/billmgr/index.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import { readWatcherConfig, watcherSettings } from "../../shared/config.ts";
+import type { Alert } from "../../shared/domain/alerts/alerts.ts";
+import { loadCatalogue } from "../../shared/domain/catalogue/catalogue.ts";
+import type { IsoDate } from "../../shared/domain/dates.ts";
 import {
   type NightReport,
   runNight,
   type WatcherDeps,
   type WatcherSettings,
-} from "../../shared/watcher/night.ts";
-import type { Notifier } from "../../shared/watcher/notifier.ts";
-import { watcherSettings } from "../../shared/watcher/settings.ts";
+} from "../../shared/domain/night/night.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
+import type { Notifier } from "../../shared/domain/ports/notifier.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { dynamoClient, freshTable } from "./dynamodb.ts";
 import { type VendorSandbox, vendorSandbox } from "./vendor.ts";
 

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fleet, OPENING_BALANCE_MINOR } from "../../local/fleet.ts";
 import { type ReplayNight, replay } from "../../local/replay.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { createDynamoRegister } from "../../shared/register/dynamodb.ts";
-import type { LicenceRecord } from "../../shared/register/types.ts";
-import { allLicences } from "../../shared/watcher/sync.ts";
+import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import { allLicences } from "../../shared/domain/night/sync.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { handlerEnv } from "../support/fixtures.ts";
 import {

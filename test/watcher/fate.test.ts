@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Product } from "../../shared/catalogue/index.ts";
-import { addDays, type IsoDate } from "../../shared/dates.ts";
-import type { LicenceRecord } from "../../shared/register/types.ts";
-import { type Fate, fateLine, fateOf } from "../../shared/watcher/fate.ts";
-import { decideRenewal, type PlanSettings } from "../../shared/watcher/plan.ts";
+import type { Product } from "../../shared/domain/catalogue/catalogue.ts";
+import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
+import { type Fate, fateLine, fateOf } from "../../shared/domain/renewal/fate.ts";
+import { decideRenewal, type PlanSettings } from "../../shared/domain/renewal/renewal-rules.ts";
 import { catalogue, licenceRecord } from "../support/fixtures.ts";
 
 const settings: PlanSettings = { renewalLeadDays: 3, earlyRenewalDays: 7, expiryAlertDays: [14, 7, 3, 1] };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Alert } from "../../shared/watcher/alerts.ts";
-import { type NightReport, VendorUnreachableError } from "../../shared/watcher/night.ts";
+import type { Alert } from "../../shared/domain/alerts/alerts.ts";
+import { type NightReport, VendorUnreachableError } from "../../shared/domain/night/night.ts";
 import { expectNoSecret } from "../support/secrets.ts";
 import { arrayNotifier, fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 

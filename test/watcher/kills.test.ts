@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { FleetLicence } from "../../local/fleet.ts";
-import { type Alert, LIST_MAX } from "../../shared/watcher/alerts.ts";
-import { type NightReport, runNight } from "../../shared/watcher/night.ts";
+import { type Alert, LIST_MAX } from "../../shared/domain/alerts/alerts.ts";
+import { type NightReport, runNight } from "../../shared/domain/night/night.ts";
 import {
   arrayNotifier,
   fleetLicence,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from "vitest";
-import type { NightReport } from "../../shared/watcher/night.ts";
+import type { NightReport } from "../../shared/domain/night/night.ts";
 import { arrayNotifier, fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 
 /**

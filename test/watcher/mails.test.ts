@@ -1,16 +1,12 @@
 import { SNSClient } from "@aws-sdk/client-sns";
 import { describe, expect, it, vi } from "vitest";
-import { addDays } from "../../shared/dates.ts";
-import type {
-  LicenceRecord,
-  NightForecast,
-  NightRecord,
-  NightRenewal,
-  Register,
-} from "../../shared/register/types.ts";
-import { type Alert, digest } from "../../shared/watcher/alerts.ts";
-import { composeSummary } from "../../shared/watcher/phases/summary.ts";
-import { SNS_BODY_MAX_BYTES, snsNotifier } from "../../shared/watcher/sns-notifier.ts";
+import { SNS_BODY_MAX_BYTES, snsNotifier } from "../../shared/adapters/sns-notifier.ts";
+import { type Alert, digest } from "../../shared/domain/alerts/alerts.ts";
+import { addDays } from "../../shared/domain/dates.ts";
+import { composeSummary } from "../../shared/domain/night/phases/summary.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
+import type { NightForecast, NightRecord, NightRenewal } from "../../shared/domain/ports/night-ledger.ts";
+import type { Register } from "../../shared/domain/ports/register.ts";
 import { BUSINESS, catalogue, licenceRecord, PRICELIST } from "../support/fixtures.ts";
 import { defaultSettings } from "../support/watcher.ts";
 

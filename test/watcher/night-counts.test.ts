@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { runNight } from "../../shared/watcher/night.ts";
+import { runNight } from "../../shared/domain/night/night.ts";
 import {
   arrayNotifier,
   fleetLicence,

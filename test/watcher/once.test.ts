@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FleetLicence } from "../../local/fleet.ts";
-import type { Alert } from "../../shared/watcher/alerts.ts";
-import { runNight } from "../../shared/watcher/night.ts";
-import { outboxNotifier } from "../../shared/watcher/outbox-notifier.ts";
+import { outboxNotifier } from "../../shared/adapters/outbox-notifier.ts";
+import type { Alert } from "../../shared/domain/alerts/alerts.ts";
+import { runNight } from "../../shared/domain/night/night.ts";
 import {
   arrayNotifier,
   fleetLicence,

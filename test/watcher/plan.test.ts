@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Product } from "../../shared/catalogue/index.ts";
-import type { LicenceRecord } from "../../shared/register/types.ts";
+import type { Product } from "../../shared/domain/catalogue/catalogue.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import {
   decideRenewal,
   isLive,
@@ -8,7 +8,7 @@ import {
   type PlanSettings,
   renewalCost,
   renewalNight,
-} from "../../shared/watcher/plan.ts";
+} from "../../shared/domain/renewal/renewal-rules.ts";
 import { BUSINESS as business, licenceRecord, LITE as lite } from "../support/fixtures.ts";
 import { defaultSettings } from "../support/watcher.ts";
 

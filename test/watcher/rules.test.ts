@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { registerRecord, seedInput } from "../../local/fleet.ts";
-import { licenceDesk } from "../../shared/licences/service.ts";
-import type { Alert } from "../../shared/watcher/alerts.ts";
-import { runNight } from "../../shared/watcher/night.ts";
+import type { Alert } from "../../shared/domain/alerts/alerts.ts";
+import { licenceDesk } from "../../shared/domain/licences/desk.ts";
+import { runNight } from "../../shared/domain/night/night.ts";
 import { arrayNotifier, fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 
 /**

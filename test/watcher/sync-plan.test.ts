@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { LicenceSummary } from "../../shared/billmgr/licence.ts";
-import type { LicenceRecord } from "../../shared/register/types.ts";
-import { planSync } from "../../shared/watcher/sync/plan.ts";
+import { planSync } from "../../shared/domain/night/sync/plan.ts";
+import type { LicenceSummary } from "../../shared/domain/ports/billing.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { licenceRecord } from "../support/fixtures.ts";
 
 /**

@@ -1,0 +1,391 @@
+import type { Product } from "../catalogue/catalogue.ts";
+import { addDays, daysBetween, type IsoDate } from "../dates.ts";
+import { formatMoney } from "../money.ts";
+import type { LicenceRecord } from "../ports/licence-store.ts";
+import type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
+import { type Fate, fateAction, fateLine } from "../renewal/fate.ts";
+import { api, count, fromNight, months } from "../wording.ts";
+import { KIND_NAMES } from "./alert-kinds.ts";
+
+export type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
+
+/** SNS takes subjects of fewer than 100 characters. */
+const TITLE_MAX = 99;
+
+function title(text: string): string {
+  return text.length <= TITLE_MAX ? text : `${text.slice(0, TITLE_MAX - 3)}...`;
+}
+
+/** A licence as the alerts see it: its record, product, and fate from the night after tonight's renewals. */
+export interface Told {
+  licence: LicenceRecord;
+  product: Product | undefined;
+  fate: Fate;
+}
+
+/** The lines every licence alert starts with, so staff can find it without looking anything up. */
+function facts({ licence, product, fate }: Told, night: IsoDate): string {
+  return [
+    `Licence:  ${licence.name} (id ${licence.id})`,
+    `IP:       ${licence.ip}`,
+    `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${count(licence.nodes, "node")}` : ""}`,
+    `Status:   ${licence.status}${licence.suspendedBy === "desk" ? " (suspended through the desk)" : ""}`,
+    `Expires:  ${licence.expiresOn ?? "not known yet"}`,
+    `Renewal:  ${fateLine(fate, night, product)}`,
+  ].join("\n");
+}
+
+const label = (licence: LicenceRecord) => `${licence.name} (${licence.ip})`;
+
+interface LicenceMail {
+  kind: AlertKind;
+  severity: Severity;
+  threshold: string;
+  heading: string;
+  /** What has happened, if the heading does not say it all. */
+  what?: string[];
+  next: string;
+  /** Defaults to the fate's action. */
+  todo?: string | undefined;
+}
+
+function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
+  const action = mail.todo ?? fateAction(told.fate, told.licence, told.product) ?? "nothing";
+  const todo = /[.!?]$/.test(action) ? action : `${action}.`;
+  return {
+    kind: mail.kind,
+    severity: mail.severity,
+    title: title(`[licence desk] ${mail.heading}`),
+    body: [
+      facts(told, night),
+      ...(mail.what ?? []),
+      `What happens next: ${mail.next}`,
+      `What to do: ${todo.charAt(0).toUpperCase()}${todo.slice(1)}`,
+      "",
+    ].join("\n\n"),
+    licenceId: told.licence.id,
+    night,
+    ledger: { subject: `licence:${told.licence.id}`, threshold: mail.threshold },
+    action: todo,
+  };
+}
+
+/** What follows the expiry of a licence nobody renews, from the vendor's habits. */
+function afterExpiry(expiresOn: IsoDate): string {
+  return `the licence stops working after ${expiresOn}; the vendor suspends it, then deletes it about 30 days later (around ${addDays(expiresOn, 30)}).`;
+}
+
+/** The next step of a licence, from its fate (the night's renewals done). */
+function nextFor({ fate }: Told, night: IsoDate, expiresOn: IsoDate): string {
+  switch (fate.kind) {
+    case "automatic":
+      return `the watcher renews it ${fromNight(night, fate.on)} for ${months(fate.period)}.`;
+    case "blocked":
+      return `the watcher will not renew it, so ${afterExpiry(expiresOn)}`;
+    case "ends":
+      return `nothing can extend it: ${afterExpiry(expiresOn)}`;
+    default:
+      return `unless it is renewed, ${afterExpiry(expiresOn)}`;
+  }
+}
+
+export const alerts = {
+  /** `threshold` is the alert distance reached (14, 7, 3, 1); the title counts the days actually left. */
+  expiry(night: IsoDate, told: Told, threshold: number): Alert {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    const left = daysBetween(night, expiresOn);
+    return licenceAlert(night, told, {
+      kind: "expiry",
+      severity: left <= 1 ? "critical" : left <= 3 ? "warning" : "info",
+      threshold: `${expiresOn}:${threshold}`,
+      heading: `${label(told.licence)} expires ${fromNight(night, expiresOn)}`,
+      next: nextFor(told, night, expiresOn),
+    });
+  },
+
+  /**
+   * Past its expiry and not renewed. The vendor suspending it for non-payment is the usual course, said
+   * here: it is no separate "suspended by the vendor" story.
+   */
+  expired(night: IsoDate, told: Told): Alert {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    const suspended = told.licence.status === "suspended";
+    return licenceAlert(night, told, {
+      kind: "expired",
+      severity: "critical",
+      threshold: `${expiresOn}:expired`,
+      heading: `${label(told.licence)} expired ${fromNight(night, expiresOn)}`,
+      what: [
+        suspended
+          ? "The vendor has suspended it for non-payment, as it does with every licence not renewed by its expiry."
+          : "It has not been renewed; the vendor suspends it for non-payment.",
+      ],
+      next:
+        told.fate.kind === "ends"
+          ? `nothing can extend it; the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}).`
+          : `the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}) unless it is renewed; a renewal resumes it.`,
+    });
+  },
+
+  /** Set to renew automatically, and it never will again: tell once per end date. */
+  cannotRenew(night: IsoDate, told: Told & { fate: Extract<Fate, { kind: "ends" }> }): Alert {
+    const { fate } = told;
+    return licenceAlert(night, told, {
+      kind: "cannot_renew",
+      severity: fate.why === "renewals_closed" ? "critical" : "warning",
+      threshold: fate.on,
+      heading: `${label(told.licence)} cannot be renewed: it stops working after ${fate.on}`,
+      what: ["It is set to renew automatically, but no renewal can extend it any more."],
+      next: `${afterExpiry(fate.on)}`,
+    });
+  },
+
+  renewalFailed(night: IsoDate, told: Told, reason: string, how: RefusedHow): Alert {
+    const expiresOn = told.licence.expiresOn ?? night;
+    return licenceAlert(night, told, {
+      kind: "renewal_failed",
+      severity: "critical",
+      // One per licence and night, whatever its expiry reads by then (a rerun may see it moved).
+      threshold: night,
+      heading: `Renewal failed: ${label(told.licence)}`,
+      what: [REFUSED[how](reason)],
+      next:
+        told.fate.kind === "automatic"
+          ? `the watcher tries again ${fromNight(night, told.fate.on)}; if the cause stays, it fails again.`
+          : nextFor(told, night, expiresOn),
+      todo:
+        told.fate.kind === "automatic"
+          ? `fix the cause (most often a low balance: top up the vendor account), or renew it by hand now: ${api.renew(told.licence.id, told.fate.period)}`
+          : undefined,
+    });
+  },
+
+  renewalUnknown(night: IsoDate, told: Told): Alert {
+    return licenceAlert(night, told, {
+      kind: "renewal_unknown",
+      severity: "warning",
+      threshold: night,
+      heading: `Renewal outcome unknown: ${label(told.licence)}`,
+      what: [
+        "Tonight's renewal was sent, and the vendor did not confirm it, so it may or may not have been charged.",
+      ],
+      next: "it is never sent again blindly. Once the vendor has had time to act, the reconciler (or the next night) decides it from the vendor's exact expiry date, and the next summary says which.",
+      todo: "nothing, unless a later summary still lists it. Do not renew it by hand meanwhile: that could pay twice.",
+    });
+  },
+
+  /** Set to renew and due (or lapsed), but the watcher will not renew it. */
+  renewalBlocked(night: IsoDate, told: Told & { fate: Extract<Fate, { kind: "blocked" }> }, lapsed: boolean) {
+    const expiresOn = told.licence.expiresOn as IsoDate;
+    return licenceAlert(night, told, {
+      kind: "renewal_blocked",
+      severity: "critical",
+      threshold: `${expiresOn}:${told.fate.why}:${lapsed ? "lapsed" : "due"}`,
+      heading: `Will not renew automatically: ${label(told.licence)} ${lapsed ? "expired" : "expires"} ${expiresOn}`,
+      what: [
+        `It is set to renew automatically and is ${lapsed ? "past its expiry" : "due for renewal"}, but the watcher will not renew it.`,
+      ],
+      next: nextFor(told, night, expiresOn),
+    });
+  },
+
+  /** Suspended before its expiry, and not by us (an expired one's suspension is the `expired` alert's). */
+  vendorSuspended(night: IsoDate, told: Told): Alert {
+    return licenceAlert(night, told, {
+      kind: "vendor_suspended",
+      severity: "warning",
+      threshold: night,
+      heading: `Suspended before its expiry: ${label(told.licence)}`,
+      what: [
+        "The vendor's list shows this licence suspended before its expiry, and the desk did not suspend it: someone suspended it in the vendor's panel, or the vendor did.",
+      ],
+      next: "it stays suspended; the server's ISPmanager stops working meanwhile.",
+      todo: `check it in the vendor's panel; if it should run, resume it there, or through the desk (${api.resume(told.licence.id)}).`,
+    });
+  },
+
+  vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
+    return licenceAlert(night, told, {
+      kind: "vendor_deleted",
+      severity: "critical",
+      threshold: night,
+      heading: `${gone ? "Gone from the vendor" : "Deleted by the vendor"}: ${label(told.licence)}`,
+      what: [
+        gone
+          ? "The licence no longer appears in the vendor's list. The register keeps it, marked as gone."
+          : "The vendor's list shows this licence deleted. The register keeps it, marked deleted.",
+      ],
+      next: "nothing: a deleted licence cannot be renewed or resumed.",
+    });
+  },
+
+  syncFailed(night: IsoDate, told: Told, reason: string): Alert {
+    return licenceAlert(night, told, {
+      kind: "sync_failed",
+      severity: "warning",
+      threshold: night,
+      heading: `Could not read ${label(told.licence)} from the vendor`,
+      what: [`Reason: ${reason}`],
+      next: "the next night reads it again; the register keeps what it knew.",
+      todo: `nothing, unless it keeps failing; then read it by hand: ${api.refresh(told.licence.id)}`,
+    });
+  },
+
+  lifecycle(
+    night: IsoDate,
+    product: Product,
+    event: { name: string; date: IsoDate; meaning: string; todo: string },
+    threshold: number,
+    told: Told[],
+  ): Alert {
+    const listed = told
+      .slice(0, LIST_MAX)
+      .map(
+        (t) =>
+          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product)}`,
+      );
+    const more =
+      told.length > listed.length
+        ? [`  … and ${count(told.length - listed.length, "more licence", "more licences")}: ${LIST_ALL}`]
+        : [];
+    return {
+      kind: "lifecycle",
+      severity: daysBetween(night, event.date) <= 1 ? "critical" : "warning",
+      title: title(`[licence desk] ${product.title}: ${event.name} ${fromNight(night, event.date)}`),
+      body: [
+        `${product.title}: ${event.name} on ${event.date}.`,
+        event.meaning,
+        "",
+        `Your licences of this product (${told.length}), and what becomes of each:`,
+        ...listed,
+        ...more,
+        "",
+        `What to do: ${event.todo}`,
+        "",
+      ].join("\n"),
+      licenceId: undefined,
+      night,
+      ledger: { subject: `product:${product.id}`, threshold: `${event.name}:${event.date}:${threshold}` },
+    };
+  },
+
+  lowBalance(night: IsoDate, forecast: ShortForecast): Alert {
+    const money = (minor: number) => formatMoney({ minor, currency: forecast.currency });
+    const first = forecast.due[0] as DueRenewal;
+    return {
+      kind: "low_balance",
+      severity: "critical",
+      title: title(
+        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for renewals from ${first.night}`,
+      ),
+      body: [
+        `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
+        `The ${count(forecast.due.length, "renewal")} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
+        "",
+        "Renewals due, in date order:",
+        ...forecast.due.map(
+          (d) =>
+            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${months(d.period)}, ${money(d.costMinor)}`,
+        ),
+        "",
+        `What happens next: renewals the balance cannot pay fail, and those licences expire. This mail is sent again only if the shortfall changes.`,
+        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}.`,
+        "",
+      ].join("\n"),
+      licenceId: undefined,
+      night,
+      ledger: {
+        subject: "account",
+        threshold: `short:${first.night}:${forecast.currency}:${forecast.shortfallMinor}`,
+      },
+    };
+  },
+
+  vendorUnreachable(night: IsoDate, reason: string): Alert {
+    return {
+      kind: "vendor_unreachable",
+      severity: "critical",
+      title: title(`[licence desk] Nightly run ${night} could not reach the vendor`),
+      body: `The vendor's licence list could not be read: ${reason}\n\nWhat happens next: nothing was synced or renewed tonight. The schedule retries the run; renewals due tonight are made by the retry or the next night, while the licences can still be renewed.\n\nWhat to do: if this repeats, check the vendor endpoint and the credentials in SSM.\n`,
+      licenceId: undefined,
+      night,
+      ledger: { subject: "watcher", threshold: `unreachable:${night}` },
+    };
+  },
+};
+
+/** Who refused a renewal: the vendor, the desk before sending, or the evidence after an unknown outcome. */
+export type RefusedHow = "vendor" | "desk" | "not_applied";
+
+/** The reason as a sentence of its own (vendor and desk messages may or may not end with a stop). */
+const asSentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
+/** The verdict first, then the reason in its own words: a reason that says "nothing was sent" repeats no verdict. */
+const REFUSED: Record<RefusedHow, (reason: string) => string> = {
+  vendor: (reason) =>
+    `The vendor refused tonight's renewal, so nothing was charged. Its reason: ${asSentence(reason)}`,
+  desk: (reason) =>
+    `The desk did not send tonight's renewal, so nothing was charged. Why: ${asSentence(reason)}`,
+  not_applied: (reason) =>
+    `Tonight's renewal got no answer, and the vendor's records show it was not applied, so nothing was charged. ${asSentence(reason)}`,
+};
+
+/** Licences listed by name in one mail; the rest are counted, with the call that lists them. */
+export const LIST_MAX = 25;
+export const LIST_ALL = "GET /licenses lists every licence with its expiry (filters: status, expiresBefore)";
+
+export interface DueRenewal {
+  night: IsoDate;
+  licenceId: string;
+  name: string;
+  period: number;
+  costMinor: number;
+}
+
+/** A forecast whose renewals the balance does not cover; every amount in `currency`. */
+export interface ShortForecast {
+  currency: string;
+  balanceMinor: number;
+  balanceText: string;
+  dueMinor: number;
+  shortfallMinor: number;
+  days: number;
+  due: DueRenewal[];
+}
+
+const SEVERITY_ORDER: Severity[] = ["info", "warning", "critical"];
+/** Licences listed in one digest; its covers hold them all, so each one's ledger entry is marked sent. */
+const DIGEST_LIST_MAX = 200;
+
+/** Many alerts of one kind in one e-mail: each licence's heading and what to do about it. */
+export function digest(group: Alert[]): Alert {
+  const first = group[0] as Alert;
+  const severity =
+    SEVERITY_ORDER[Math.max(...group.map((a) => SEVERITY_ORDER.indexOf(a.severity)))] ?? "warning";
+  const listed = group
+    .slice(0, DIGEST_LIST_MAX)
+    .flatMap((a) => [
+      `- ${a.licenceId ? `id ${a.licenceId}: ` : ""}${a.title.replace("[licence desk] ", "")}`,
+      ...(a.action ? [`  What to do: ${a.action}`] : []),
+    ]);
+  const more =
+    group.length > DIGEST_LIST_MAX
+      ? [`… and ${count(group.length - DIGEST_LIST_MAX, "more licence", "more licences")}: ${LIST_ALL}`]
+      : [];
+  return {
+    kind: first.kind,
+    severity,
+    title: title(`[licence desk] ${count(group.length, "licence")}: ${KIND_NAMES[first.kind]}`),
+    body: [
+      `${count(group.length, "licence")} tonight (${first.night}): ${KIND_NAMES[first.kind]}.`,
+      "",
+      ...listed,
+      ...more,
+      "",
+    ].join("\n"),
+    licenceId: undefined,
+    night: first.night,
+    ledger: { subject: "digest", threshold: `${first.kind}:${first.night}` },
+    covers: group.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`),
+  };
+}

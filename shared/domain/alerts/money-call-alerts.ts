@@ -1,0 +1,80 @@
+import { toIsoDate } from "../dates.ts";
+import type { IdempotencyRecord, IntentRef } from "../ports/intent-store.ts";
+import { api, months } from "../wording.ts";
+import type { Alert } from "./alerts.ts";
+
+/**
+ * "An unanswered order was placed after all": one alert per intent (its ledger key names the intent),
+ * recorded as pending by the order when the evidence settles it, and sent by the reconciler's pass or
+ * the next night, whichever comes first.
+ */
+export function orderSettled(ref: IntentRef, licenceId: string, at: Date): Alert {
+  return {
+    kind: "order_settled",
+    severity: "warning",
+    title: `[licence desk] Unanswered order settled as placed: licence ${licenceId}`,
+    body: [
+      "An order whose answer never reached the desk was placed by the vendor, and charged.",
+      "",
+      `Licence id:       ${licenceId}`,
+      `Ordered by:       API client "${ref.scope}", Idempotency-Key ${ref.key}`,
+      "",
+      "The licence is now in the register. The client that ordered it receives it (201) when it retries",
+      "with the same Idempotency-Key. If the client ordered again with a new key meanwhile, it holds two",
+      `licences: check the register for its IP and delete the one not wanted (DELETE /licenses/${licenceId}).`,
+    ].join("\n"),
+    licenceId,
+    night: toIsoDate(at),
+    ledger: { subject: `intent:${ref.scope}:${ref.key}`, threshold: "settled" },
+  };
+}
+
+/** What an intent's request asked for, in words. */
+export function requestedCall(record: Pick<IdempotencyRecord, "operation" | "request">): string {
+  const request = record.request as { id?: string; body?: Record<string, unknown> } | undefined;
+  const body = request?.body ?? {};
+  return record.operation === "renew"
+    ? `renewal of licence ${request?.id} for ${months(Number(body.period))}`
+    : `order of ${String(body.product)} for "${String(body.name)}" on ${String(body.ip)}`;
+}
+
+/**
+ * "The evidence cannot decide this money call: a person must", at once, with the facts and the call
+ * that settles it. One per intent (its ledger key names the intent), recorded before anyone else can
+ * miss it, sent by the reconciler's pass or the next night.
+ */
+export function outcomeUndecided(
+  record: IdempotencyRecord,
+  evidence: { reason: string; facts?: Record<string, string> | undefined },
+  at: Date,
+): Alert {
+  const facts = evidence.facts ?? {};
+  const renewal = record.operation === "renew";
+  const sentAt = record.sentAt === undefined ? "" : ` at ${new Date(record.sentAt).toISOString()}`;
+  return {
+    kind: "outcome_undecided",
+    severity: "critical",
+    title: `[licence desk] Settle by hand: ${record.operation} ${record.key}`.slice(0, 99),
+    body: [
+      `The ${requestedCall(record)} was sent to the vendor${sentAt}, its answer never came, and the vendor's records cannot tell whether it was carried out: ${evidence.reason}.`,
+      "",
+      ...(renewal
+        ? [
+            `Expiry before the renewal:       ${facts.before ?? "?"}`,
+            `Expiry had the renewal applied:  ${facts.expected ?? "?"}`,
+            `Expiry the vendor shows now:     ${facts.seen ?? "?"}`,
+          ]
+        : []),
+      `API client: "${record.scope}", Idempotency-Key ${record.key}.`,
+      "",
+      renewal
+        ? "Until it is settled, the licence is held: no other renewal or suspend of it is sent, and its client's retries are told to wait."
+        : "Until it is settled, no other order for this IP and product line is sent, and its client's retries are told to wait.",
+      `What to do: in the vendor's panel, look at ${renewal ? `licence ${facts.licenceId ?? ""}'s expiry history` : "the licences on that IP"} and the account's charges since the call was sent. If this call was charged, settle it as applied${renewal ? "" : ' (with "licenceId": the licence it placed)'}; if not, as not applied. The desk never sends it again.`,
+      `How: ${api.settle(record.scope, record.key)}`,
+    ].join("\n"),
+    licenceId: renewal ? facts.licenceId : undefined,
+    night: toIsoDate(at),
+    ledger: { subject: `intent:${record.scope}:${record.key}`, threshold: "undecided" },
+  };
+}

@@ -1,0 +1,29 @@
+import type { IdempotencyRecord } from "../ports/intent-store.ts";
+import { licenceChanges } from "./changes.ts";
+import { type Caller, type DeskDeps, deskContext } from "./context.ts";
+import type { OrderInput, RenewInput } from "./inputs.ts";
+import { orderLicence } from "./order.ts";
+import type { MoneyResult } from "./outcome-model.ts";
+import { type RenewOptions, renewLicence } from "./renew.ts";
+import { settleIntent } from "./settle.ts";
+
+export type { Caller, DeskDeps } from "./context.ts";
+export type { MoneyResult } from "./outcome-model.ts";
+
+/**
+ * The licence desk's use cases for one caller at one moment: what each HTTP route (and the watcher's
+ * renewals) does, without HTTP. Money moves only through the outcome model (`intent.ts`).
+ */
+export function licenceDesk(deps: DeskDeps, caller: Caller) {
+  const ctx = deskContext(deps, caller);
+  return {
+    order: (body: OrderInput, key: string): Promise<MoneyResult> => orderLicence(ctx, body, key),
+    renew: (id: string, body: RenewInput, key: string, options?: RenewOptions): Promise<MoneyResult> =>
+      renewLicence(ctx, id, body, key, options),
+    /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */
+    settle: (record: IdempotencyRecord): Promise<MoneyResult | undefined> => settleIntent(ctx, record),
+    ...licenceChanges(ctx),
+  };
+}
+
+export type LicenceDesk = ReturnType<typeof licenceDesk>;

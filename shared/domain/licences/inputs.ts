@@ -1,0 +1,55 @@
+import type { AutoRenew } from "../ports/licence-store.ts";
+
+/**
+ * What the desk's use cases take, in the domain's own terms. The API's schemas (`shared/api/requests.ts`)
+ * validate requests into these shapes (a compile-time check there keeps them in step); the domain never
+ * sees an HTTP request.
+ */
+export interface OrderInput {
+  /** Canonical: IPv6 short and lower-case, as the vendor keeps it. */
+  ip: string;
+  name: string;
+  product: string;
+  period: 1 | 12;
+  nodes?: number | undefined;
+  autoRenew: AutoRenew;
+}
+
+export interface RenewInput {
+  period: 1 | 12;
+}
+
+export interface UpdateInput {
+  name?: string | undefined;
+  ip?: string | undefined;
+  autoRenew?: AutoRenew | undefined;
+}
+
+export interface IpQuery {
+  ip: string;
+  product: string;
+  period: 1 | 12;
+}
+
+export interface LicenceListQuery {
+  status?: "ordered" | "active" | "suspended" | "deleted" | "processing" | "unknown" | undefined;
+  expiresBefore?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Field name → what is wrong with it. */
+export type FieldErrors = Record<string, string>;
+
+/**
+ * Field errors in an object without a prototype: a field is named by the client (`__proto__`,
+ * `constructor`, `toString` are keys like any other), so no name may reach an inherited property, and
+ * copying one in never sets a prototype. The first message given for a field is kept.
+ */
+export function fieldErrors(entries: Iterable<readonly [string, string]>): FieldErrors {
+  const fields: FieldErrors = Object.create(null);
+  for (const [field, message] of entries) {
+    if (!Object.hasOwn(fields, field)) fields[field] = message;
+  }
+  return fields;
+}

@@ -1,0 +1,27 @@
+import type { IdempotencyRecord } from "../ports/intent-store.ts";
+import type { DeskContext } from "./context.ts";
+import type { OrderInput, RenewInput } from "./inputs.ts";
+import { orderCall } from "./order.ts";
+import { type MoneyCall, type MoneyResult, settleRecorded } from "./outcome-model.ts";
+import { renewCall } from "./renew.ts";
+
+/** The money call an intent's stored request names, rebuilt to be settled (never sent). */
+export function callOf(ctx: DeskContext, record: IdempotencyRecord): MoneyCall {
+  const request = record.request as
+    | { operation: "order"; body: OrderInput }
+    | { operation: "renew"; id: string; body: RenewInput }
+    | undefined;
+  if (request?.operation === "order") return orderCall(ctx, request.body, record.key);
+  if (request?.operation === "renew") return renewCall(ctx, request.id, request.body, record.key);
+  throw new Error(`intent ${record.key}: unknown operation ${record.operation}`);
+}
+
+/**
+ * Settles an intent listed earlier (the reconciler's pass, the watcher's open renewals), as its
+ * client's retry would, except that nothing is ever sent: undefined when its record is gone or
+ * nothing was sent under it.
+ */
+export function settleIntent(ctx: DeskContext, record: IdempotencyRecord): Promise<MoneyResult | undefined> {
+  const { intent, operation } = callOf(ctx, record);
+  return settleRecorded(intent, operation);
+}

@@ -1,0 +1,43 @@
+import { errorText, log } from "../../log.ts";
+import type { IsoDate } from "../dates.ts";
+import type { NightReport, WatcherDeps } from "./night-types.ts";
+import { alertPhase } from "./phases/alert.ts";
+import { decidePhase } from "./phases/decide.ts";
+import { listPhase } from "./phases/list.ts";
+import { renewPhase } from "./phases/renew.ts";
+import { nightRun } from "./phases/run.ts";
+import { sendPhase } from "./phases/send.ts";
+import { summaryPhase } from "./phases/summary.ts";
+import { syncPhase } from "./phases/sync.ts";
+
+export type { NightReport, RenewedLicence, WatcherDeps, WatcherSettings } from "./night-types.ts";
+export { VendorUnreachableError } from "./phases/list.ts";
+
+/**
+ * One night of the watcher, for the night given (the schedule's date, so any night can be replayed):
+ * sync the register, renew what is due (at most once per licence and night, whatever reruns or
+ * concurrent runs do), alert (each alert once, none lost to a killed run), and send one summary that
+ * counts from the register.
+ */
+export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Promise<NightReport> {
+  const run = nightRun(deps, night, at);
+  await reconcileFirst(deps, at);
+  const listed = await listPhase(run);
+  const records = await syncPhase(run, listed);
+  const planned = await decidePhase(run, records);
+  await renewPhase(run, planned, records);
+  await alertPhase(run, records);
+  await summaryPhase(run);
+  await sendPhase(run);
+  return run.report;
+}
+
+/** Unknown outcomes settled first, so tonight decides on them; a failing reconciler does not stop the night. */
+async function reconcileFirst(deps: WatcherDeps, at: Date): Promise<void> {
+  if (!deps.reconcile) return;
+  try {
+    await deps.reconcile(at);
+  } catch (error) {
+    log("ERROR", "reconciler failed before the night; the night goes on", { error: errorText(error) });
+  }
+}

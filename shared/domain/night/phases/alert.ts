@@ -1,0 +1,126 @@
+import { type Alert, alerts } from "../../alerts/alerts.ts";
+import type { Product } from "../../catalogue/catalogue.ts";
+import { addDays, type IsoDate } from "../../dates.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
+import type { NightRun } from "./run.ts";
+
+interface LifecycleEvent {
+  name: string;
+  date: IsoDate;
+  meaning: string;
+  todo: string;
+  /** Whether the event changes anything for this licence. */
+  concerns: (licence: LicenceRecord) => boolean;
+}
+
+/**
+ * A product's lifecycle dates, each with what it means in the vendor's own terms. Licences bought
+ * before the cap (`capFrom`) run to their own expiry with LTS support, so a licence may rightly run
+ * past the last valid day; the texts say so rather than claim none does.
+ */
+function lifecycleEvents(product: Product): LifecycleEvent[] {
+  const { salesCloseOn, renewalsCloseOn, lastValidDay, supportEndsOn, capFrom } = product.lifecycle;
+  const lts = capFrom
+    ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`
+    : "";
+  const events: LifecycleEvent[] = [];
+  if (salesCloseOn)
+    events.push({
+      name: "sales close",
+      date: salesCloseOn,
+      meaning: `From that day the vendor takes no new orders for ${product.title}. Licences already bought are not affected.`,
+      todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (POST /licenses); after that, order a product that is still sold.`,
+      concerns: () => true,
+    });
+  if (renewalsCloseOn)
+    events.push({
+      name: "renewals close",
+      date: renewalsCloseOn,
+      meaning: `From that day no ${product.title} licence can be renewed: each stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
+      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running; plan the move to a product that is still sold for all of them.`,
+      concerns: () => true,
+    });
+  if (lastValidDay)
+    events.push({
+      name: "licences end",
+      date: lastValidDay,
+      meaning: `${product.title} licences bought or renewed${capFrom ? ` from ${capFrom}` : ""} stop working after ${lastValidDay}.${lts}`,
+      todo: `move the servers listed above to a product that is still sold before ${lastValidDay}; nothing can extend these licences.`,
+      concerns: (l) => l.expiresOn !== undefined && l.expiresOn <= lastValidDay,
+    });
+  if (supportEndsOn)
+    events.push({
+      name: "support ends",
+      date: supportEndsOn,
+      meaning: `From that day the vendor ships no support and no updates for ${product.title}.${capFrom ? ` Licences bought before ${capFrom} keep LTS support until they expire.` : ""} Licences that stop working before that day are not listed here.`,
+      todo: "nothing for the licences listed above until they expire; plan their move to a product that is still sold before then.",
+      concerns: (l) => l.expiresOn !== undefined && l.expiresOn >= supportEndsOn,
+    });
+  return events;
+}
+
+/**
+ * The alerts tonight's state calls for, after the renewals (a renewed licence is not warned about), each
+ * told with the licence's one fate: expiry distances and expired (for a licence the watcher will not
+ * renew), cannot be renewed (set to renew, and nothing can extend it), will not renew automatically (due,
+ * but suspended or not running: never silence), and the products' lifecycle dates.
+ */
+export async function alertPhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
+  const { night, deps, report } = run;
+  const { settings, catalogue } = deps;
+  const live = [...records.values()].filter(isLive);
+  const due: Alert[] = [];
+  for (const licence of live) {
+    const expiresOn = licence.expiresOn;
+    if (expiresOn === undefined) continue;
+    const told = run.tell(licence);
+    const { fate } = told;
+    if (fate.kind === "ends") report.pastCutoff++;
+    if (fate.kind === "automatic") continue;
+    // Once renewals have closed (before then, one renewed to the cap is told by the summary and the
+    // lifecycle mails, without a mail of its own each).
+    if (
+      licence.autoRenew !== null &&
+      fate.kind === "ends" &&
+      fate.why === "renewals_closed" &&
+      expiresOn >= night
+    ) {
+      due.push(alerts.cannotRenew(night, { ...told, fate }));
+    }
+    const tonight = decideRenewal(licence, told.product, night, settings);
+    if (tonight.action === "blocked" && fate.kind === "blocked") {
+      report.blocked.push({ id: licence.id, name: licence.name, why: tonight.why });
+      due.push(alerts.renewalBlocked(night, { ...told, fate }, tonight.lapsed));
+      continue;
+    }
+    if (expiresOn < night) {
+      due.push(alerts.expired(night, told));
+      continue;
+    }
+    const threshold = nearestThreshold(expiresOn, night, settings.expiryAlertDays);
+    if (threshold !== undefined) due.push(alerts.expiry(night, told, threshold));
+  }
+  for (const product of catalogue.products) {
+    const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
+    if (ofProduct.length === 0) continue;
+    for (const event of lifecycleEvents(product)) {
+      const threshold = nearestThreshold(event.date, night, settings.lifecycleAlertDays);
+      if (threshold === undefined) continue;
+      const concerned = ofProduct
+        .filter(event.concerns)
+        .sort(byExpiry)
+        .map((l) => run.tell(l));
+      if (concerned.length > 0) due.push(alerts.lifecycle(night, product, event, threshold, concerned));
+    }
+  }
+  await run.raise(due);
+
+  const horizon = addDays(night, settings.expiringSoonDays);
+  report.expiringSoon = live
+    .filter((l) => l.expiresOn !== undefined && l.expiresOn >= night && l.expiresOn <= horizon)
+    .sort(byExpiry);
+}
+
+const byExpiry = (a: LicenceRecord, b: LicenceRecord) =>
+  (a.expiresOn ?? "").localeCompare(b.expiresOn ?? "") || a.name.localeCompare(b.name);

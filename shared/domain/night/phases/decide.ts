@@ -1,0 +1,133 @@
+import { redact } from "../../../redact.ts";
+import { alerts, type DueRenewal } from "../../alerts/alerts.ts";
+import type { Balance } from "../../ports/billing.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import type { NightForecast } from "../../ports/night-ledger.ts";
+import {
+  decideRenewal,
+  isLive,
+  type Renewal,
+  renewalCost,
+  renewalNight,
+} from "../../renewal/renewal-rules.ts";
+import type { NightRun } from "./run.ts";
+
+export interface Planned {
+  licence: LicenceRecord;
+  renewal: Renewal;
+}
+
+/**
+ * What to renew tonight, from the synced register (each is decided again from a fresh read right
+ * before it is renewed), and whether the balance covers what is due in the coming days.
+ */
+export async function decidePhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<Planned[]> {
+  const { settings } = run.deps;
+  const live = [...records.values()].filter(isLive);
+  const planned: Planned[] = [];
+  for (const licence of live) {
+    const decision = decideRenewal(licence, run.productOf(licence), run.night, settings);
+    if (decision.action === "renew") planned.push({ licence, renewal: decision.renewal });
+  }
+  await forecastBalance(run, live);
+  return planned;
+}
+
+/** The renewals the watcher will make from tonight to the forecast's horizon, in date order, at catalogue prices. */
+function dueRenewals(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
+  const { settings } = run.deps;
+  const due: DueRenewal[] = [];
+  for (const licence of live) {
+    const product = run.productOf(licence);
+    if (!product) continue;
+    const next = renewalNight(licence, product, run.night, settings, settings.balanceForecastDays);
+    if (!next) continue;
+    due.push({
+      night: next.night,
+      licenceId: licence.id,
+      name: licence.name,
+      period: next.renewal.period,
+      costMinor: renewalCost(product, next.renewal.period, licence.nodes),
+    });
+  }
+  return due.sort((a, b) => a.night.localeCompare(b.night) || a.name.localeCompare(b.name));
+}
+
+/**
+ * The balance against the renewals due, in the catalogue's currency. The night's forecast is kept in
+ * the register (the summary tells it, made or not, and why); a shortfall is alerted, once per amount
+ * and first renewal night, so the same forecast is not mailed every night.
+ */
+async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<void> {
+  const { settings, billing, catalogue, register } = run.deps;
+  const due = dueRenewals(run, live);
+  const dueMinor = due.reduce((sum, d) => sum + d.costMinor, 0);
+  const base = {
+    days: settings.balanceForecastDays,
+    currency: catalogue.currency,
+    dueMinor,
+    dueCount: due.length,
+    firstDue: due[0]?.night,
+  };
+  const unavailable = (reason: string): NightForecast => ({
+    ...base,
+    status: "unavailable",
+    balanceMinor: undefined,
+    balanceText: undefined,
+    reason,
+  });
+
+  let forecast: NightForecast;
+  if (due.length === 0) {
+    forecast = {
+      ...base,
+      status: "nothing_due",
+      balanceMinor: undefined,
+      balanceText: undefined,
+      reason: undefined,
+    };
+  } else {
+    let balance: Balance | undefined;
+    let readError: string | undefined;
+    try {
+      balance = await billing.balance();
+    } catch (error) {
+      readError = redact(error instanceof Error ? error.message : String(error));
+    }
+    if (readError !== undefined)
+      forecast = unavailable(`the vendor's balance could not be read (${readError})`);
+    else if (balance === undefined)
+      forecast = unavailable("the vendor reports no readable balance on this account");
+    else if (balance.currency !== undefined && balance.currency !== catalogue.currency)
+      forecast = unavailable(
+        `the balance is in ${balance.currency} ("${balance.text}") and catalogue prices in ${catalogue.currency}; set the catalogue's currency and prices to the account's`,
+      );
+    else {
+      forecast = {
+        ...base,
+        status: balance.minor < dueMinor ? "short" : "covered",
+        balanceMinor: balance.minor,
+        balanceText: balance.text,
+        reason:
+          balance.currency === undefined
+            ? `the vendor names no currency; the balance is taken to be in ${catalogue.currency}`
+            : undefined,
+      };
+    }
+  }
+  await register.nights.setForecast(run.night, forecast);
+  run.report.forecast = forecast;
+  if (forecast.status === "short" && forecast.balanceMinor !== undefined) {
+    await run.raise([
+      alerts.lowBalance(run.night, {
+        currency: catalogue.currency,
+        balanceMinor: forecast.balanceMinor,
+        balanceText: forecast.balanceText ?? "",
+        dueMinor,
+        shortfallMinor: dueMinor - forecast.balanceMinor,
+        days: settings.balanceForecastDays,
+        due,
+      }),
+    ]);
+  }
+}

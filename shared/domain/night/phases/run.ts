@@ -1,0 +1,71 @@
+import { randomBytes } from "node:crypto";
+import type { Alert, Told } from "../../alerts/alerts.ts";
+import { pendingOf, recordAlerts } from "../../alerts/send-pending.ts";
+import type { Product } from "../../catalogue/catalogue.ts";
+import type { IsoDate } from "../../dates.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import { fateOf } from "../../renewal/fate.ts";
+import type { NightReport, WatcherDeps } from "../night-types.ts";
+
+/** One run of one night: what every phase works with. */
+export interface NightRun {
+  deps: WatcherDeps;
+  night: IsoDate;
+  /** The schedule's instant: every decision is made with it, so a replay decides the same. */
+  at: Date;
+  /** This run's id: it holds the renewals it is doing under it. */
+  id: string;
+  report: NightReport;
+  /** Wall-clock ms, for leases (which time real processes, whatever night is replayed). */
+  nowMs(): number;
+  /** When this run began to read the vendor's list (wall clock): how fresh its rows are. */
+  listedAtMs?: number;
+  productOf(licence: LicenceRecord): Product | undefined;
+  /** A licence with its product and fate as tonight's mails tell it (tonight's renewals done). */
+  tell(licence: LicenceRecord): Told;
+  /** Records alerts as pending in the ledger (the send phase sends them); counts those recorded already. */
+  raise(alerts: readonly Alert[]): Promise<void>;
+}
+
+export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun {
+  const report: NightReport = {
+    night,
+    sync: { listed: 0, added: 0, updated: 0, gone: 0, unchanged: 0 },
+    syncWrites: 0,
+    listIncomplete: undefined,
+    renewed: [],
+    failed: [],
+    unknown: [],
+    busy: [],
+    renewedElsewhere: [],
+    skipped: [],
+    blocked: [],
+    sent: [],
+    alreadySent: 0,
+    undelivered: 0,
+    summaryDeferred: false,
+    pastCutoff: 0,
+    forecast: undefined,
+    expiringSoon: [],
+    tonight: { renewed: 0, failed: 0, awaiting: 0 },
+  };
+  return {
+    deps,
+    night,
+    at,
+    id: randomBytes(6).toString("hex"),
+    report,
+    nowMs: deps.nowMs ?? Date.now,
+    productOf: (licence) => deps.catalogue.byPricelist(licence.pricelist),
+    tell(licence) {
+      const product = deps.catalogue.byPricelist(licence.pricelist);
+      return { licence, product, fate: fateOf(licence, product, night, deps.settings) };
+    },
+    async raise(alerts) {
+      report.alreadySent += await recordAlerts(
+        deps.register.alerts,
+        alerts.map((a) => pendingOf(a)),
+      );
+    },
+  };
+}

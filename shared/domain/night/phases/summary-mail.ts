@@ -1,0 +1,229 @@
+import { KIND_NAMES } from "../../alerts/alert-kinds.ts";
+import { type Alert, type AlertKind, LIST_MAX } from "../../alerts/alerts.ts";
+import { addDays, type IsoDate } from "../../dates.ts";
+import { formatMoney } from "../../money.ts";
+import type { IdempotencyRecord } from "../../ports/intent-store.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import type { NightForecast, NightRecord, NightRenewal } from "../../ports/night-ledger.ts";
+import { fateLine, fateOf } from "../../renewal/fate.ts";
+import { api, count, months } from "../../wording.ts";
+import type { NightCounts, WatcherDeps } from "../night-types.ts";
+
+/**
+ * Everything the night's summary tells, as read from the register before a word of it is written:
+ * rendering it (`renderSummary`) reads nothing more.
+ */
+export interface SummaryFacts {
+  night: IsoDate;
+  /** The register's record of the night: every run's renewals and alerts, the sync, the forecast. */
+  record: NightRecord;
+  /** Live licences expiring from the night to `expiringSoonDays` after it. */
+  expiringSoon: LicenceRecord[];
+  /** Renewals (any client's, any night's) whose outcome a person must settle. */
+  undecided: IdempotencyRecord[];
+  /** The licences the mail names (`namedLicences`) that the register has, as it has them now. */
+  licences: ReadonlyMap<string, LicenceRecord>;
+}
+
+/** The night's one summary, in the ledger like every alert: a rerun does not send it again. */
+export const summaryLedger = (night: IsoDate) => ({ subject: "watcher", threshold: `summary:${night}` });
+
+const AWAITING: NightRenewal["outcome"][] = ["unknown", "pending", "in_flight", "in_progress", "started"];
+
+export function nightCounts(record: NightRecord): NightCounts {
+  const of = (...outcomes: NightRenewal["outcome"][]) =>
+    record.renewals.filter((r) => outcomes.includes(r.outcome)).length;
+  return { renewed: of("applied"), failed: of("refused"), awaiting: of(...AWAITING) };
+}
+
+/** The night's renewals of these outcomes, in the order the mail lists them (by name, then id). */
+function renewalsOf(record: NightRecord, ...outcomes: NightRenewal["outcome"][]): NightRenewal[] {
+  return record.renewals
+    .filter((r) => outcomes.includes(r.outcome))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.licenceId.localeCompare(b.licenceId));
+}
+
+/** The licence a renewal staff must settle is for (`?` where its request does not say). */
+const heldId = (record: IdempotencyRecord) => (record.request as { id?: string } | undefined)?.id ?? "?";
+
+/**
+ * The ids of the licences the mail names with their state now: the renewed and failed renewals it
+ * lists, and the licences held by undecided renewals. Only these are read for it, never the fleet.
+ */
+export function namedLicences(record: NightRecord, undecided: readonly IdempotencyRecord[]): string[] {
+  const listed = (rows: NightRenewal[]) => rows.slice(0, LIST_MAX).map((r) => r.licenceId);
+  return [
+    ...new Set([
+      ...listed(renewalsOf(record, "applied")),
+      ...listed(renewalsOf(record, "refused")),
+      ...undecided.slice(0, LIST_MAX).map(heldId),
+    ]),
+  ];
+}
+
+/**
+ * The summary of a night, from what was gathered. Each section gives its exact count and its first
+ * licences, with the call or log query that lists the rest, so the mail fits SNS and an inbox whatever
+ * the fleet's size.
+ */
+export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "settings" | "catalogue">): Alert {
+  const { night, record, expiringSoon, undecided, licences } = facts;
+  const { settings, catalogue } = deps;
+  const soonDays = settings.expiringSoonDays;
+  const counts = nightCounts(record);
+  const tell = (licence: LicenceRecord) => {
+    const product = catalogue.byPricelist(licence.pricelist);
+    return fateLine(fateOf(licence, product, night, settings), night, product);
+  };
+  const by = (...outcomes: NightRenewal["outcome"][]) => renewalsOf(record, ...outcomes);
+  const renewalLog = `every renewal of the night is in the watcher's log, one "renewal" line each (filter: message = "renewal" and night = "${night}")`;
+  const section = (heading: string, rows: NightRenewal[], text: (r: NightRenewal) => string): string[] => {
+    if (rows.length === 0) return [`${heading} (0): none`];
+    const shown = rows.slice(0, LIST_MAX);
+    return [
+      `${heading} (${rows.length.toLocaleString("en-US")}):`,
+      ...shown.map((r) => `  ${r.name} (id ${r.licenceId}): ${text(r)}`),
+      ...(rows.length > shown.length
+        ? [`  … and ${count(rows.length - shown.length, "more", "more")}: ${renewalLog}`]
+        : []),
+    ];
+  };
+  const fateOfId = (id: string) => {
+    const licence = licences.get(id);
+    return licence ? tell(licence) : "no longer in the register";
+  };
+  const closeOn = (id: string) => {
+    const licence = licences.get(id);
+    return licence && catalogue.byPricelist(licence.pricelist)?.lifecycle.renewalsCloseOn;
+  };
+
+  const kinds = new Map<AlertKind, number>();
+  const raised = record.alerts.filter((a) => a.kind !== "summary");
+  for (const a of raised) kinds.set(a.kind as AlertKind, (kinds.get(a.kind as AlertKind) ?? 0) + 1);
+  const shownSoon = expiringSoon.slice(0, LIST_MAX);
+  const { sync } = record;
+
+  const lines = [
+    `Nightly run for ${night}.`,
+    "",
+    `Sync: ${count(sync.listed, "licence")} listed by the vendor: ${sync.added} new, ${sync.updated} changed, ${sync.gone} gone.`,
+    "",
+    ...section(
+      "Renewed",
+      by("applied"),
+      (r) =>
+        `${r.from ?? "?"} -> ${r.to ?? "?"}, ${months(r.period)}, ${reasonText(r.reason, closeOn(r.licenceId))}`,
+    ),
+    ...section("Failed", by("refused"), (r) => `${r.detail ?? "refused"}. Now: ${fateOfId(r.licenceId)}`),
+    ...(counts.awaiting > 0
+      ? section("Awaiting the outcome, not failed", by(...AWAITING), awaitingText)
+      : []),
+    ...(by("skipped").length > 0
+      ? section("Not renewed after all", by("skipped"), (r) => r.detail ?? "")
+      : []),
+    ...heldByUndecided(undecided, licences, tell),
+    "",
+    forecastLine(record.forecast, night),
+    "",
+    `Alerts raised tonight (${raised.length}): ${
+      [...kinds]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .map(([k, n]) => `${n} ${KIND_NAMES[k] ?? k}`)
+        .join(", ") || "none"
+    }`,
+    "",
+    `Expiring in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)} (${expiringSoon.length.toLocaleString("en-US")}):`,
+    ...shownSoon.map((l) => `  ${l.expiresOn}  ${l.name} (id ${l.id}, ${l.ip}): ${tell(l)}`),
+    ...(expiringSoon.length > shownSoon.length
+      ? [
+          `  … and ${count(expiringSoon.length - shownSoon.length, "more", "more")}: GET /licenses?expiresBefore=${addDays(night, soonDays + 1)} lists them (with any already expired)`,
+        ]
+      : []),
+    "",
+  ];
+  const problems = counts.failed + counts.awaiting + undecided.length;
+  const title = [
+    `[licence desk] Night ${night}: ${counts.renewed} renewed, ${counts.failed} failed, `,
+    counts.awaiting > 0 ? `${counts.awaiting} awaiting, ` : "",
+    `${expiringSoon.length} expire in ${count(soonDays, "day")}`,
+  ].join("");
+  return {
+    kind: "summary",
+    severity: problems > 0 || record.forecast?.status === "short" ? "warning" : "info",
+    // 99 characters at most with five-digit counts; beyond, cut at a comma, never mid-word.
+    title: title.length <= 99 ? title : `${title.slice(0, title.lastIndexOf(",", 95))}, ...`,
+    body: lines.join("\n"),
+    licenceId: undefined,
+    night,
+    ledger: summaryLedger(night),
+  };
+}
+
+/** Why the watcher renewed a licence, in words. */
+function reasonText(reason: string, renewalsCloseOn: string | undefined): string {
+  if (reason === "early")
+    return `early, before renewals close${renewalsCloseOn ? ` on ${renewalsCloseOn}` : ""}`;
+  if (reason === "lapsed") return "after its expiry";
+  return "due";
+}
+
+/** The night's balance forecast in one paragraph: covered, short, or why none was made. */
+function forecastLine(forecast: NightForecast | undefined, night: IsoDate): string {
+  if (!forecast) return "Balance: no forecast was made tonight.";
+  const money = (minor: number | undefined) =>
+    formatMoney({ minor: minor ?? 0, currency: forecast.currency });
+  const horizon = `the next ${count(forecast.days, "day")}`;
+  const due = `${count(forecast.dueCount, "renewal")} from ${forecast.firstDue ?? night}, ${money(forecast.dueMinor)} in all`;
+  const note = forecast.reason ? ` Note: ${forecast.reason}.` : "";
+  switch (forecast.status) {
+    case "nothing_due":
+      return `Balance: no renewal is due in ${horizon}.`;
+    case "covered":
+      return `Balance: ${money(forecast.balanceMinor)} covers the renewals of ${horizon} (${due}).${note}`;
+    case "short":
+      return `Balance: ${money(forecast.balanceMinor)} does not cover the renewals of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
+    case "unavailable":
+      return `Balance: no forecast could be made: ${forecast.reason}. The renewals of ${horizon}: ${due}; check the balance in the vendor's panel.`;
+  }
+}
+
+function awaitingText(r: NightRenewal): string {
+  switch (r.outcome) {
+    case "unknown":
+    case "pending":
+      return "sent, and the vendor has not confirmed it yet. It is never sent again blindly: the reconciler decides it from the vendor's expiry date, and a later summary says which. Do not renew it by hand meanwhile";
+    case "in_flight":
+      return "another renewal of this licence (through the API) was in flight; nothing was sent tonight";
+    case "in_progress":
+      return "its renewal was held by another run; nothing was sent by this one";
+    default:
+      return "taken by a run that was interrupted; the next run finishes it";
+  }
+}
+
+/**
+ * Every licence held by an undecided renewal, each night until staff settle it: no other renewal of it
+ * is sent meanwhile, so it would otherwise lapse in silence.
+ */
+function heldByUndecided(
+  held: readonly IdempotencyRecord[],
+  licences: ReadonlyMap<string, LicenceRecord>,
+  tell: (licence: LicenceRecord) => string,
+): string[] {
+  if (held.length === 0) return [];
+  const lines = held.slice(0, LIST_MAX).map((record) => {
+    const id = heldId(record);
+    const licence = licences.get(id);
+    return [
+      `  ${licence?.name ?? "?"} (id ${id}): ${record.undecided?.reason}. Now: ${licence ? tell(licence) : "not in the register"}`,
+      `    No renewal or suspend of it is sent until it is settled. Check the vendor's panel, then: ${api.settle(record.scope, record.key)}`,
+    ];
+  });
+  return [
+    `Held by a renewal staff must settle (${held.length.toLocaleString("en-US")}):`,
+    ...lines.flat(),
+    ...(held.length > LIST_MAX
+      ? [`  … and ${count(held.length - LIST_MAX, "more", "more")}: GET /outcomes?state=undecided lists them`]
+      : []),
+  ];
+}

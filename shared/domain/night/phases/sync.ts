@@ -1,0 +1,99 @@
+import { log } from "../../../log.ts";
+import { type Alert, alerts } from "../../alerts/alerts.ts";
+import type { LicenceList } from "../../ports/billing.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import { type Change, syncRegister } from "../sync.ts";
+import type { NightRun } from "./run.ts";
+
+/**
+ * The register brought in line with the vendor's list. The alerts a change raises (suspended or
+ * deleted by the vendor, gone from its list, form unreadable) are recorded before the change is written:
+ * once written, the next run sees no change, so a run killed in between must have left them pending.
+ * The night's sync counts, as the register holds them, go to the register's record of the night. From a list that could not
+ * be proven complete nothing is marked gone tonight: the report says why, and so does one WARN line.
+ */
+export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map<string, LicenceRecord>> {
+  const { deps, report } = run;
+  if (!listed.complete) {
+    report.listIncomplete = listed.incomplete ?? "no reason given";
+    log(
+      "WARN",
+      "the vendor's licence list could not be proven complete: licences missing from it are not marked gone tonight; the next night reads it again",
+      { night: run.night, listed: listed.rows.length, reason: report.listIncomplete },
+    );
+  }
+  const sync = await syncRegister(
+    {
+      billing: deps.billing,
+      licences: deps.register.licences,
+      catalogue: deps.catalogue,
+      vendorConcurrency: deps.settings.vendorConcurrency,
+      registerConcurrency: deps.settings.registerConcurrency,
+      nowMs: run.nowMs,
+      listedAtMs: run.listedAtMs,
+      beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
+    },
+    listed,
+    run.night,
+    run.at,
+  );
+  report.sync = {
+    listed: sync.listed,
+    added: sync.added.length,
+    updated: sync.updated.length,
+    gone: sync.gone.length,
+    unchanged: sync.unchanged,
+  };
+  report.syncWrites = sync.writes;
+  // The whole night's sync as the register now holds it (a rerun counts what a killed run wrote), less
+  // the licences renewed tonight: their new expiry is the night's renewal, told as such, not a change.
+  const renewedTonight = new Set(
+    (await deps.register.nights.read(run.night)).renewals.map((r) => r.licenceId),
+  );
+  const { updatedIds, ...counts } = sync.night;
+  await deps.register.nights.noteSync(run.night, {
+    ...counts,
+    updated: updatedIds.filter((id) => !renewedTonight.has(id)).length,
+  });
+  return sync.records;
+}
+
+async function changeAlerts(run: NightRun, { before, after, detailError }: Change): Promise<Alert[]> {
+  const due: Alert[] = [];
+  const told = run.tell(after);
+  // Suspended after its expiry is the vendor's usual course with an unpaid licence: the expired alert
+  // tells it. Only a suspension before the expiry, not ours, is a story of its own.
+  const beforeExpiry = after.expiresOn === undefined || after.expiresOn >= run.night;
+  if (
+    before &&
+    before.status !== "suspended" &&
+    after.status === "suspended" &&
+    !after.suspendedBy &&
+    beforeExpiry &&
+    !(await suspendedByUs(run, after.id))
+  ) {
+    due.push(alerts.vendorSuspended(run.night, told));
+  }
+  if (before && before.status !== "deleted" && after.status === "deleted") {
+    due.push(alerts.vendorDeleted(run.night, told, false));
+  }
+  if (
+    before &&
+    before.goneSince === undefined &&
+    after.goneSince !== undefined &&
+    before.status !== "deleted"
+  ) {
+    due.push(alerts.vendorDeleted(run.night, told, true));
+  }
+  if (detailError) due.push(alerts.syncFailed(run.night, told, detailError));
+  return due;
+}
+
+/**
+ * Whether the desk suspended it after all: `before` was read at the start of the sync, and a suspend
+ * through the API marks the register before it calls the vendor, so a suspension the form shows now
+ * is ours if the register, read again now, says so. (One read, only for a licence newly suspended.)
+ */
+async function suspendedByUs(run: NightRun, id: string): Promise<boolean> {
+  return (await run.deps.register.licences.get(id))?.suspendedBy === "desk";
+}

@@ -1,0 +1,155 @@
+import { expiryCap, type Product } from "../catalogue/catalogue.ts";
+import { addDays, type IsoDate } from "../dates.ts";
+import type { LicenceRecord } from "../ports/licence-store.ts";
+import { api, fromNight, months } from "../wording.ts";
+import { type Blocked, decideRenewal, isLive, type PlanSettings, type RenewPeriod } from "./renewal-rules.ts";
+
+/**
+ * What becomes of a licence, as far as the desk can tell: the one answer every alert and summary line
+ * gives, so no two mails disagree. Decided by the same rules the watcher renews by.
+ */
+export type Fate =
+  /** The watcher renews it on `on` (a night to come), for `period` months. */
+  | { kind: "automatic"; on: IsoDate; period: RenewPeriod }
+  /** autoRenew is off: only a renewal by hand extends it, by `lastDay` if renewals close. */
+  | { kind: "manual"; lastDay: IsoDate | undefined }
+  /** Set to renew, but not due before renewals close: only a renewal by hand, by `lastDay`, extends it. */
+  | { kind: "not_due"; closeOn: IsoDate; lastDay: IsoDate }
+  /** Set to renew automatically, but the watcher will not when it is due (on `on`): staff must act. */
+  | { kind: "blocked"; why: Blocked; on: IsoDate }
+  /** It can never be renewed again: it stops working after `on`. */
+  | { kind: "ends"; on: IsoDate; why: "renewals_closed"; closedOn: IsoDate }
+  | { kind: "ends"; on: IsoDate; why: "at_cap"; cap: IsoDate }
+  /** Deleted at the vendor, or gone from its list. */
+  | { kind: "gone"; deleted: boolean }
+  /** The vendor has not told us its expiry yet. */
+  | { kind: "unknown" };
+
+/**
+ * The last day a renewal by hand can still extend a licence, if renewals close: the day before they
+ * close, or, for one that already runs past the cap renewals get from `capFrom`, the day before that.
+ */
+function lastHandDay(product: Product | undefined, expiresOn: IsoDate): IsoDate | undefined {
+  const { renewalsCloseOn, capFrom, lastValidDay } = product?.lifecycle ?? {};
+  if (renewalsCloseOn === undefined) return undefined;
+  const capped = capFrom !== undefined && lastValidDay !== undefined && expiresOn >= lastValidDay;
+  return addDays(capped && capFrom < renewalsCloseOn ? capFrom : renewalsCloseOn, -1);
+}
+
+/**
+ * The licence's fate as told the morning after `night`'s run: a renewal by hand may still happen that
+ * day (the night's date decides whether renewals are open); the watcher's next automatic renewal is on
+ * a night to come. Walks those nights, deciding as the watcher will, until its last chance to renew
+ * (the lead before expiry, or tomorrow for a lapsed one); the first decision that is not "wait" is its
+ * fate.
+ */
+export function fateOf(
+  record: LicenceRecord,
+  product: Product | undefined,
+  night: IsoDate,
+  settings: PlanSettings,
+): Fate {
+  if (!isLive(record)) return { kind: "gone", deleted: record.status === "deleted" };
+  const expiresOn = record.expiresOn;
+  if (expiresOn === undefined) return { kind: "unknown" };
+  const closeOn = product?.lifecycle.renewalsCloseOn;
+  if (closeOn !== undefined && night >= closeOn)
+    return { kind: "ends", on: expiresOn, why: "renewals_closed", closedOn: closeOn };
+  const cap = product ? expiryCap(product, night) : undefined;
+  if (cap !== undefined && expiresOn >= cap) return { kind: "ends", on: expiresOn, why: "at_cap", cap };
+  const lastDay = lastHandDay(product, expiresOn);
+  if (record.autoRenew === null) return { kind: "manual", lastDay };
+
+  // The watcher's decision for a night changes only where one of its inputs does: the lead before
+  // expiry, the day after expiry, the early window, the close, the cap. Deciding on those nights alone
+  // finds the same first night a walk over every night would (3.6 s for 10,000 licences walked).
+  const next = addDays(night, 1);
+  const last = addDays(expiresOn, -settings.renewalLeadDays);
+  // biome-ignore lint/complexity/useMathMinMax: ISO dates are strings, compared as text
+  const bound = last > next ? last : next;
+  const { capFrom } = product?.lifecycle ?? {};
+  const candidates = [
+    next,
+    last,
+    addDays(expiresOn, 1),
+    closeOn && addDays(closeOn, -settings.earlyRenewalDays),
+    closeOn,
+    capFrom,
+  ].filter((d): d is IsoDate => d !== undefined && d >= next && d <= bound);
+  for (const on of [...new Set(candidates)].sort()) {
+    const decision = decideRenewal(record, product, on, settings);
+    if (decision.action === "renew") return { kind: "automatic", on, period: decision.renewal.period };
+    if (decision.action === "blocked") return { kind: "blocked", why: decision.why, on };
+    if (decision.action === "closed") break;
+  }
+  // Renewals close (or cap it) before it is due: only a hand renewal, while they are open, extends it.
+  return closeOn !== undefined && lastDay !== undefined
+    ? { kind: "not_due", closeOn, lastDay }
+    : { kind: "manual", lastDay };
+}
+
+const BLOCKED_WHY: Record<Blocked, string> = {
+  suspended_by_desk: "it was suspended through the desk, and the watcher never renews a licence we suspended",
+  suspended_before_expiry:
+    "the vendor shows it suspended before its expiry, not by us (in the vendor's panel, or by the vendor)",
+  not_active: "it is not running yet (the vendor has not finished setting it up)",
+};
+
+/**
+ * The fate in one line, as the "Renewal:" line of a licence's alerts and its line in a summary. The
+ * words "renews automatically" and "cannot be renewed" appear only here, and only for their fates.
+ */
+export function fateLine(fate: Fate, night: IsoDate, product: Product | undefined): string {
+  const title = product?.title ?? "this product";
+  switch (fate.kind) {
+    case "automatic":
+      return `renews automatically ${fromNight(night, fate.on)}, for ${months(fate.period)}`;
+    case "manual":
+      return fate.lastDay === undefined
+        ? "renews only by hand (autoRenew is off)"
+        : `renews only by hand (autoRenew is off), on ${fate.lastDay} at the latest: ${title} renewals close the day after`;
+    case "not_due":
+      return `will not renew automatically: it is not due before ${title} renewals close on ${fate.closeOn}; only a renewal by hand, by ${fate.lastDay}, extends it`;
+    case "blocked":
+      return `set to renew automatically ${fromNight(night, fate.on)}, but will not: ${BLOCKED_WHY[fate.why]}`;
+    case "ends":
+      return fate.why === "renewals_closed"
+        ? `cannot be renewed: ${title} renewals ${fate.closedOn <= night ? "closed" : "close"} on ${fate.closedOn}; it stops working after ${fate.on}`
+        : fate.on > fate.cap
+          ? `cannot be renewed: it runs to ${fate.on}, past ${fate.cap}, the latest end ${title} allows a renewal to reach (bought before the cap: LTS)`
+          : `cannot be renewed: it already runs to ${fate.cap}, the last day ${title} allows; it stops working after that day`;
+    case "gone":
+      return fate.deleted ? "deleted at the vendor" : "gone from the vendor's list";
+    case "unknown":
+      return "not known yet: the vendor has not reported its expiry";
+  }
+}
+
+/** What staff do about it, with the licence filled in; undefined where nothing is to be done. */
+export function fateAction(
+  fate: Fate,
+  licence: LicenceRecord,
+  product: Product | undefined,
+): string | undefined {
+  const period = licence.autoRenew ?? licence.period ?? product?.periods[0] ?? 1;
+  switch (fate.kind) {
+    case "automatic":
+      return undefined;
+    case "manual":
+      return `renew it by hand${fate.lastDay ? ` by ${fate.lastDay}` : ""}: ${api.renew(licence.id, period)}; or let the watcher renew it: ${api.autoRenewOn(licence.id, period)}`;
+    case "not_due":
+      return `if it should run past ${licence.expiresOn}, renew it by hand by ${fate.lastDay}: ${api.renew(licence.id, period)}`;
+    case "blocked":
+      return fate.why === "suspended_by_desk"
+        ? `if it should run on, resume it (${api.resume(licence.id)}) and the watcher renews it; if not, switch automatic renewal off (${api.autoRenewOff(licence.id)})`
+        : fate.why === "suspended_before_expiry"
+          ? `check it in the vendor's panel and resume it there (the watcher then renews it), or renew it by hand: ${api.renew(licence.id, period)}`
+          : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
+    case "ends":
+      return `move the server to a licence of a product that is still sold before ${fate.on}; nothing can extend this one`;
+    case "gone":
+      return "if the server still needs a licence, order a new one (POST /licenses)";
+    case "unknown":
+      return `read it again from the vendor: ${api.refresh(licence.id)}`;
+  }
+}
