@@ -72,7 +72,7 @@ export async function benchApi(): Promise<void> {
     const answer = await vendor.checkIp({ ip: IP, pricelist: PRODUCT.pricelist, period: 1 });
     if (!answer.available) throw new Error("bench IP should be free");
   };
-  // The audit entry the route writes (shared/register/dynamodb.ts `auditLog.record`), marshalled by hand.
+  // The audit entry the route writes (shared/adapters/dynamodb/audit-log.ts), marshalled by hand.
   const putItem = async () => {
     const at = new Date().toISOString();
     await dynamodb.send(

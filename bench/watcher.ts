@@ -460,7 +460,7 @@ function kindOf(pk: string): string {
   );
 }
 
-/** The item `licences.put` writes for a record (shared/register/dynamodb.ts). */
+/** The item `licences.put` writes for a record (shared/adapters/dynamodb/register.ts). */
 function licenceItem(record: LicenceRecord): Record<string, unknown> {
   return {
     ...record,

@@ -40,7 +40,7 @@ export const nodejsBundling: BundlingOptions = {
 export type TableAccess = "read" | "readWrite" | "ledger";
 
 /**
- * What the register's code sends (shared/register/*.ts: Get, BatchGet, Query; Put, Update, Delete,
+ * What the register's code sends (shared/adapters/dynamodb/*.ts: Get, BatchGet, Query; Put, Update, Delete,
  * BatchWrite), and nothing else: no Scan, no transactions, no table management. `test/infra` checks
  * this list against the commands the code uses, so a new kind of call cannot ship without its permission.
  */

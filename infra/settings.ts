@@ -61,7 +61,7 @@ export const DEFAULTS = {
   /** How long a container trusts the password and the token hashes it read from SSM. */
   billmgrCredentialsTtlSeconds: 300,
   apiTokensTtlSeconds: 60,
-  /** The product catalogue as JSON (shared/catalogue/products.json's shape); empty: the built-in one. */
+  /** The product catalogue as JSON (shared/domain/catalogue/products.json's shape); empty: the built-in one. */
   catalogueJson: "",
   /** NODE_OPTIONS=--enable-source-maps on every function: TypeScript lines in stack traces, ~20 ms more init. */
   enableSourceMaps: false,

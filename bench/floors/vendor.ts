@@ -7,7 +7,7 @@ import { Agent } from "../../shared/adapters/billmgr/undici.ts";
 /**
  * Cold-start floor of a function that calls the vendor: the DynamoDB floor, the SSM client its vendor
  * credentials come from, and what the vendor client cannot do without, imported as
- * `shared/billmgr/transport.ts` and `document.ts` import it: undici's Agent (the transport dispatches to
+ * `shared/adapters/billmgr/transport.ts` and `document.ts` import it: undici's Agent (the transport dispatches to
  * it directly), fast-xml-parser's parser and validator; each constructed.
  */
 export const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));

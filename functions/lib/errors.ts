@@ -130,7 +130,7 @@ const FIXED_STATUS: Record<string, number> = {
   upstream_timeout: 504,
   upstream_unavailable: 502,
   internal_error: 500,
-  // Settled on evidence as never carried out (`shared/licences/intent.ts`, `notApplied`).
+  // Settled on evidence as never carried out (`shared/domain/licences/outcome-model.ts`, `notApplied`).
   order_not_placed: 409,
   renewal_not_applied: 409,
 };

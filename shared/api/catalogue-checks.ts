@@ -10,7 +10,7 @@ import { IpAvailabilityQuery, OrderBody } from "./requests.ts";
 type Lookup = Pick<Catalogue, "byId" | "products">;
 
 /*
- * The catalogue's rules (`shared/catalogue/rules.ts`), checked in the same pass as the request's shape:
+ * The catalogue's rules (`shared/domain/catalogue/rules.ts`), checked in the same pass as the request's shape:
  * one answer names an unknown product alongside a bad IP and name. Each check runs once the fields it
  * reads are themselves valid, and a period or nodes are checked only against a known product, so a bad
  * period is not also blamed on the product.

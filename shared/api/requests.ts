@@ -276,7 +276,7 @@ function unknownKeys(schema: v.GenericSchema, input: unknown): string[] {
   return Object.keys(input).filter((key) => !Object.hasOwn(entries, key));
 }
 
-// The domain's inputs (`shared/licences/inputs.ts`) are what these schemas produce: checked here, once.
+// The domain's inputs (`shared/domain/licences/inputs.ts`) are what these schemas produce: checked here, once.
 type Fits<A, B> = [A] extends [B] ? true : never;
 const inStep: [
   Fits<OrderBody, OrderInput>,

@@ -56,7 +56,7 @@ export const LicencePage = v.object({ items: v.array(Licence), cursor: v.nullabl
 export const NewKey = v.object({ id: v.string(), key: v.optional(v.string()) });
 export const IpAvailability = v.object({ available: v.boolean(), reason: v.optional(v.string()) });
 
-/** One open money call as an operator reads it (`shared/licences/operator.ts`). */
+/** One open money call as an operator reads it (`shared/domain/licences/operator.ts`). */
 const OpenOutcomeSchema = v.object({
   client: v.string(),
   key: v.string(),

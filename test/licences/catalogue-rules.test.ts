@@ -12,7 +12,7 @@ import { type VendorSandbox, vendorSandbox } from "../support/vendor.ts";
 
 /**
  * The catalogue's rules are checked twice: by the API's request schemas, and by the desk for its other
- * callers. Both read them from one place (`shared/catalogue/rules.ts`), so a request the desk refuses
+ * callers. Both read them from one place (`shared/domain/catalogue/rules.ts`), so a request the desk refuses
  * is refused in the API's words, field for field, and nothing reaches the vendor.
  */
 const shipped = loadCatalogue();

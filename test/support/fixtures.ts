@@ -10,7 +10,7 @@ import { VENDOR_CREDENTIALS } from "./secrets.ts";
  * register record, an order body, the functions' environment, and the one way to wait real time.
  */
 
-/** The catalogue as shipped (shared/catalogue/products.json). */
+/** The catalogue as shipped (shared/domain/catalogue/products.json). */
 export const catalogue = loadCatalogue();
 
 function product(id: string): Product {

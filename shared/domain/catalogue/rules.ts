@@ -3,7 +3,7 @@ import type { Catalogue, Product } from "./catalogue.ts";
 /*
  * What the catalogue allows of a request, in one place: the API's request schemas check these in the
  * same pass as the request's shape (`shared/api/catalogue-checks.ts`), and the desk checks them again
- * (`shared/licences/context.ts`, `order.ts`) for its callers other than the API. Each answers the
+ * (`shared/domain/licences/context.ts`, `order.ts`) for its callers other than the API. Each answers the
  * problem in the words a client reads after the field's name, or undefined when there is none.
  */
 
