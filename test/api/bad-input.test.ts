@@ -5,7 +5,7 @@ import { type Answer, type ApiHarness, apiHarness, TOKEN } from "../support/api.
 import { liteOrder } from "../support/fixtures.ts";
 
 /**
- * Input a fuzz campaign found crashing routes or read two ways (issue 15, point 8), each case as a
+ * Input a fuzz campaign found crashing routes or read two ways, each case as a
  * client sends it: over HTTP through the local gateway. Every one is a 4xx naming what to fix, and
  * nothing reaches the vendor. `fuzz.test.ts` sends the same kinds at random to every route.
  */

@@ -7,7 +7,7 @@ import { type Answer, type ApiHarness, apiHarness, freshIp, OTHER_TOKEN, TOKEN }
 import { liteOrder } from "../support/fixtures.ts";
 
 /**
- * No input crashes a route (issue 15, point 8): every route of the table is sent what a careless or
+ * No input crashes a route: every route of the table is sent what a careless or
  * hostile client sends (keys every object inherits, repeated parameters and headers, bytes that are
  * not UTF-8, values of the wrong type, huge ones), over real HTTP through the local gateway, on top of
  * an otherwise valid request for a licence the vendor holds. Each answer must be a 4xx in the error

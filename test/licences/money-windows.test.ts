@@ -9,7 +9,7 @@ import type { Register } from "../../shared/domain/ports/register.ts";
 import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 
 /**
- * Issue 15's money windows, each over real HTTP against the sandbox and on DynamoDB Local, with the
+ * The money windows where a refused, stale or ambiguous call could be charged or told wrong, each over real HTTP against the sandbox and on DynamoDB Local, with the
  * desk's clock injected (settle windows and locks move with it, nothing sleeps), counting the vendor's
  * money calls and the money it charged.
  */
@@ -220,7 +220,7 @@ describe("the watcher's open renewals are settled, never sent", () => {
   });
 });
 
-describe("smaller windows (issue 15, point 7)", () => {
+describe("smaller windows", () => {
   it("autoRenew switched off after the renewal's first check and before its send: nothing is sent", async () => {
     const id = await h.seed(
       fleetLicence({ name: "switch", ip: "10.1.0.5", expiredate: "2021-05-03", autoRenew: 1 }),

@@ -94,9 +94,9 @@ export function expectOk(answer: Answer): Loose {
   return doc;
 }
 
-/** Fixtures live in the repo's test/fixtures once copied there, else in the shared brief. */
+/** The vendor's sample answers, in test/fixtures/billmgr/. */
 export function fixture(name: string): string {
-  for (const dir of ["../fixtures/billmgr/", "../../../shared/fixtures/billmgr/"]) {
+  for (const dir of ["../fixtures/billmgr/"]) {
     const url = new URL(`${dir}${name}`, import.meta.url);
     if (existsSync(url)) return readFileSync(url, "utf8");
   }

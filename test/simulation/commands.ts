@@ -1124,7 +1124,7 @@ const panelChoice: fc.Arbitrary<PanelChoice> = fc.oneof(
 export interface ArbitraryOptions {
   nights: boolean;
   /**
-   * The world beside the desk (issue 15): the reseller in the vendor's panel (renew, suspend, delete,
+   * The world beside the desk: the reseller in the vendor's panel (renew, suspend, delete,
    * order; between steps, while calls are in flight, while the watcher holds a renewal), a second key or
    * client ordering the same IP, and a reconciler pass racing a refused call. Off in `npm test` until
    * the product handles them (`npm run simulate -- --panel`, or SIM_PANEL=1).

@@ -12,7 +12,7 @@ import type { Mutant } from "./world.ts";
  * printed with it), --max-commands M
  * (default 14), --no-nights (API, reconciler and kills only), --panel (or SIM_PANEL=1: the world beside
  * the desk too: the reseller in the vendor's panel, a second key or client ordering the same IP, a
- * reconciler pass racing a refused call; issue 15), --no-shrink, --verbose (the product's logs),
+ * reconciler pass racing a refused call), --no-shrink, --verbose (the product's logs),
  * --trace (each run's timeline), --mutant no-settle-window|forget-unknown (put a known bug back, to see
  * the simulation find it). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
  * past a known bug (e.g. SIM_SPARE=idempotency.freeLicence).

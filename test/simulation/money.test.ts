@@ -4,12 +4,12 @@ import { steps } from "./commands.ts";
 import { Violation } from "./model.ts";
 
 /**
- * Issue 8, "prove it by simulation": random sequences of API calls (new and repeated keys, several at
+ * The money rules proven by simulation: random sequences of API calls (new and repeated keys, several at
  * once), vendor misbehaviour, process kills at any await point, reconciler passes and watcher nights
  * (reruns, two copies, kills), against the vendor sandbox over real HTTP and the register on DynamoDB
  * Local, with the money invariants checked after every step (see checks.ts). Two bounded campaigns
  * here: a fixed seed, whose statistics prove the campaign is not vacuous, and a fresh seed each run
- * (issue 15), so a rule of the product that drifts from the model is caught by some run rather than
+ * so a rule of the product that drifts from the model is caught by some run rather than
  * never; its seed is in the test's name, and SIM_SEED (with SIM_RUNS) replays it.
  * `npm run simulate -- --runs N --seed S` runs long ones.
  */
@@ -69,7 +69,7 @@ describe("money simulation", () => {
   }, 120_000);
 });
 
-describe("the simulation finds the bugs issue 8 names, when they are put back", () => {
+describe("the simulation finds the money bugs it is for, when they are put back", () => {
   const rejects = async (run: Promise<unknown>, pattern: RegExp) => {
     const error = await run.then(
       () => undefined,
@@ -230,7 +230,7 @@ describe("bugs the simulation found, each failing before its fix", () => {
 });
 
 /**
- * Issue 15: the world beside the desk (`npm run simulate -- --panel`). Each sequence breaks an invariant
+ * The world beside the desk (`npm run simulate -- --panel`). Each sequence breaks an invariant
  * on the product as it is (the violation is quoted); each is un-skipped with its fix.
  */
 describe("what the simulation found with --panel, each a few steps (each failed before its fix)", () => {

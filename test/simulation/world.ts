@@ -298,8 +298,8 @@ export const FLEET: FleetLicence[] = [
 
 /**
  * Known bugs the simulation can put back into the product from the outside, to prove it finds them:
- * - `no-settle-window`: an unknown outcome is judged at once, from one immediate read (issue 8, item 1);
- * - `forget-unknown`: a lost answer frees its key, so a same-key retry sends again (issue 8, item 2).
+ * - `no-settle-window`: an unknown outcome is judged at once, from one immediate read;
+ * - `forget-unknown`: a lost answer frees its key, so a same-key retry sends again.
  */
 export type Mutant = "no-settle-window" | "forget-unknown";
 
