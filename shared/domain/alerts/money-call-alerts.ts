@@ -19,7 +19,7 @@ export function orderSettled(ref: IntentRef, licenceId: string, at: Date): Alert
       `Licence id:       ${licenceId}`,
       `Ordered by:       API client "${ref.scope}", Idempotency-Key ${ref.key}`,
       "",
-      "The licence is now in the register. The client that ordered it receives it (201) when it retries",
+      "The licence is now in the register. The client that ordered it receives it when it retries",
       "with the same Idempotency-Key. If the client ordered again with a new key meanwhile, it holds two",
       `licences: check the register for its IP and delete the one not wanted (DELETE /licenses/${licenceId}).`,
     ].join("\n"),

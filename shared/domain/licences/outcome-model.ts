@@ -104,7 +104,7 @@ const LEASE_MS = 30_000;
 const UNDECIDED_RETRY_SECONDS = 60;
 
 /**
- * The final answer of an unknown outcome that the evidence settled as not applied: 409, the stable
+ * The final answer of an unknown outcome that the evidence settled as not applied: its stable
  * code, and the one place "use a new key" is said.
  */
 export function notApplied(

@@ -52,7 +52,7 @@ export async function renewLicence(
 
 /**
  * A renewal as the outcome model runs it: sent by `renewLicence` (which read the licence first, for its
- * 404), settled from its record by the reconciler (which needs no licence record to do so).
+ * not-found), settled from its record by the reconciler (which needs no licence record to do so).
  */
 export function renewCall(
   ctx: DeskContext,
