@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseBalance } from "../../shared/adapters/billmgr/client.ts";
 import { child, closesItsRoot, field, parseAnswer } from "../../shared/adapters/billmgr/document.ts";
-import { readDetails, readList, statusFromCode } from "../../shared/adapters/billmgr/licence.ts";
+import { readDetails, readList } from "../../shared/adapters/billmgr/licence.ts";
+import { statusFromCode } from "../../shared/domain/ports/billing.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/billmgr/${name}`, import.meta.url), "utf8");

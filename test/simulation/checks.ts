@@ -201,7 +201,11 @@ export function checkWatcherAgainstPanel(world: World): void {
   for (const charge of world.charges) {
     if (!charge.label?.startsWith("watcher:") || charge.func !== "service.prolong") continue;
     const was = charge.before;
-    if (was?.status === "3" && was.suspendedBy === "user") {
+    if (
+      was?.status === "3" &&
+      was.suspendedBy === "user" &&
+      seenWhileRunning(world, charge.elid, was.expiredate)
+    ) {
       throw new Violation(
         `the watcher renewed licence ${charge.elid} (${charge.label}), which the vendor had suspended on purpose (in its panel or through the desk; expiry ${was.expiredate}): ${describe(charge)}`,
       );
@@ -221,6 +225,20 @@ export function checkWatcherAgainstPanel(world: World): void {
       );
     }
   }
+}
+
+/**
+ * Whether the desk could tell a licence's suspension from a lapse: it suspended the licence itself, or a
+ * night ran after the reseller suspended it in the panel and on or before its expiry, and saw it suspended
+ * while it still ran. Otherwise (the panel's suspension came after the last night before the expiry) the
+ * vendor's records show what an unpaid lapse shows, and the desk renews it as one (docs/watcher.md).
+ */
+function seenWhileRunning(world: World, licenceId: string, expiry: string): boolean {
+  const suspended = world.panelLog.findLast(
+    (e) => e.effective && e.action.what === "suspend" && e.licenceId === licenceId,
+  );
+  if (!suspended) return true;
+  return world.nightRuns.some((run) => run.startedMs > suspended.wallMs && run.night <= expiry);
 }
 
 /** When a charge came after the settle window, the simulation's own timing assumption broke: say so. */

@@ -855,6 +855,7 @@ async function night(
   if (copies > 1) sim.stats.concurrentNights += 1;
   const from = world.journal.length;
   const started = Date.now();
+  world.nightRuns.push({ night: date, startedMs: started });
   const over = new AbortController();
   const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(

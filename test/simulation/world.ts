@@ -240,6 +240,8 @@ export interface World {
   /** The reseller acts in the vendor's panel (no call, no desk): charged as the panel's, never an intent's. */
   panel(action: PanelAction, duringRenewal?: PanelEntry["duringRenewal"]): PanelEntry;
   panelLog: PanelEntry[];
+  /** Each night's run as it began (wall clock): which panel changes a night could have seen. */
+  nightRuns: Array<{ night: string; startedMs: number }>;
   vendorBook(): Licence[];
   close(): Promise<void>;
 }
@@ -724,6 +726,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       return entry;
     },
     panelLog,
+    nightRuns: [],
     vendorBook: () => sandbox.state.list(),
     async close() {
       await sandbox.close();

@@ -1,19 +1,7 @@
 import { parseVendorDate } from "../../domain/dates.ts";
-import type { LicenceDetails, LicenceStatus, LicenceSummary } from "../../domain/ports/billing.ts";
+import { type LicenceDetails, type LicenceSummary, statusFromCode } from "../../domain/ports/billing.ts";
 import { children, field, type VendorElement, type VendorNode } from "./document.ts";
 
-const STATUS: Record<string, LicenceStatus> = {
-  "1": "ordered",
-  "2": "active",
-  "3": "suspended",
-  "4": "deleted",
-  "5": "processing",
-};
-/** 0, anything unknown, or a missing value is "unknown"; `5_open` is processing. */
-export function statusFromCode(code: string | undefined): LicenceStatus {
-  if (!code) return "unknown";
-  return STATUS[code.split("_")[0] ?? ""] ?? "unknown";
-}
 function toInt(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value)) return undefined;
   return Number(value);

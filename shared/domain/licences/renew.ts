@@ -1,6 +1,6 @@
 import { type Product, renewalsOpen } from "../catalogue/catalogue.ts";
 import type { IsoDate } from "../dates.ts";
-import type { LicenceDetails } from "../ports/billing.ts";
+import { type LicenceDetails, statusFromCode } from "../ports/billing.ts";
 import { BillmgrVendorError } from "../ports/billing-errors.ts";
 import type { LicenceChanges, LicenceRecord } from "../ports/licence-store.ts";
 import { suspensionMark } from "../renewal/renewal-rules.ts";
@@ -95,6 +95,7 @@ export function renewCall(
           period: String(body.period),
           expiryBefore,
           expectedExpiry: expectedExpiry(product, expiryBefore, body.period, ctx.today),
+          statusBefore: before.statusCode,
         },
         async send() {
           const { newExpiry } = await ctx.audited("renew", id, { id, period: body.period }, () =>
@@ -195,14 +196,22 @@ async function renewedAnswer(
 ): Promise<LicenceRecord> {
   let expiresOn = facts.newExpiry;
   let confirmed = expiresOn !== undefined;
-  if (!confirmed) {
-    // The answer left the date out: read it, and if the read fails say what the renewal leads to.
+  // A renewal reactivates a licence the vendor suspended for non-payment, not one suspended on purpose
+  // (in its panel): only the vendor's form says which, so one suspended before is read again.
+  const wasSuspended = statusFromCode(context.statusBefore) === "suspended";
+  let status: Pick<LicenceRecord, "status" | "statusCode"> | undefined = wasSuspended
+    ? undefined
+    : { status: "active", statusCode: "2" };
+  if (!confirmed || wasSuspended) {
+    // The answer left the date out, or the status is in doubt: read them; failing that, say what the
+    // renewal leads to, and leave the status to the next sync.
     try {
       const details = await ctx.audited("get", id, { id }, () => ctx.billing.get(id, ctx.vendorOptions));
-      expiresOn = details.expiresOn;
+      expiresOn = details.expiresOn ?? expiresOn;
       confirmed = expiresOn !== undefined;
+      status = { status: details.status, statusCode: details.statusCode };
     } catch {
-      expiresOn = context.expectedExpiry;
+      expiresOn ??= context.expectedExpiry;
     }
   }
   // The licence runs on the period last paid for, as the vendor form is taken to keep it (the sandbox does):
@@ -213,25 +222,20 @@ async function renewedAnswer(
     expiresOn,
     ...(period > 0 && { period }),
     deskWrites: { expiresOn: wroteAt },
-    ...(!confirmed && { formPending: true }),
+    ...((!confirmed || status === undefined) && { formPending: true }),
   };
-  // A renewal reactivates a licence the vendor suspended for non-payment, not one suspended on purpose
-  // (through the API, maybe while this renewal was at the vendor): that one keeps its state. Written at
-  // the version read, so a suspend landing in between is read again, not overwritten.
+  // One suspended on purpose through the API (maybe while this renewal was at the vendor) keeps its
+  // state. Written at the version read, so a suspend landing in between is read again, not overwritten.
   const store = (): Promise<LicenceRecord | undefined> =>
     updateAtVersion(ctx.register.licences, id, (current) => {
       // Already at or past this renewal's expiry (a later renewal or sync wrote it, and this answer is
       // replayed or settled late): an older view is never written over a newer one.
       if (expiresOn !== undefined && current.expiresOn !== undefined && current.expiresOn >= expiresOn)
         return undefined;
-      return current.suspendedBy === "desk"
-        ? renewed
-        : {
-            ...renewed,
-            status: "active",
-            statusCode: "2",
-            deskWrites: { expiresOn: wroteAt, status: wroteAt },
-          };
+      if (current.suspendedBy === "desk" || status === undefined) return renewed;
+      // Still suspended after the renewal: suspended on purpose in the vendor's panel, never renewed again.
+      const mark = suspensionMark(current, { status: status.status, expiresOn }, ctx.today);
+      return { ...renewed, ...status, ...mark, deskWrites: { expiresOn: wroteAt, status: wroteAt } };
     });
   const after = await retried(`store the renewal of ${id}`, store).catch(() => undefined);
   return (

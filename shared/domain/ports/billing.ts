@@ -110,3 +110,17 @@ export interface BillingClient {
   /** Undefined where the configured function reports no balance. */
   balance(opts?: CallOptions): Promise<Balance | undefined>;
 }
+
+const STATUS: Record<string, LicenceStatus> = {
+  "1": "ordered",
+  "2": "active",
+  "3": "suspended",
+  "4": "deleted",
+  "5": "processing",
+};
+
+/** 0, anything unknown, or a missing value is "unknown"; `5_open` is processing. */
+export function statusFromCode(code: string | undefined): LicenceStatus {
+  if (!code) return "unknown";
+  return STATUS[code.split("_")[0] ?? ""] ?? "unknown";
+}

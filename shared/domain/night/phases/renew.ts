@@ -221,7 +221,16 @@ async function attempted(
     if (result === undefined) return NOTHING_SENT;
     if (result.outcome === "applied") {
       const after = result.licence;
-      return { outcome: "applied", to: after.expiresOn, after, replayed: result.replayed };
+      // Renewed, and still suspended at the vendor (suspended on purpose in its panel, where a renewal
+      // does not resume it): staff must know the licence was paid for and does not run.
+      const stillSuspended = after.status === "suspended" && after.suspendedBy === undefined;
+      return {
+        outcome: "applied",
+        to: after.expiresOn,
+        after,
+        replayed: result.replayed,
+        ...(stillSuspended && { alert: alerts.vendorSuspended(run.night, run.tell(after)) }),
+      };
     }
     // Settled as not applied, on evidence, after the settle window: the licence was not renewed.
     return failed(result.refusal.message, "not_applied");
