@@ -633,9 +633,10 @@ class ReconcileRaceCommand implements Cmd {
       });
       // The race is over once the client has its answer and the pass is done: no hold outlives it.
       const over = new AbortController();
+      // The pass reaches an intent it listed when it reads its record again (settled as recorded, never claimed).
       const reached = world.hold(
-        "idempotency.claim",
-        (label, args) => label === "reconciler" && (args[0] as { key?: string }).key === intent.key,
+        "idempotency.find",
+        (label, args) => label === "reconciler" && args[0] === intent.scope && args[1] === intent.key,
         done,
         { signal: over.signal },
       );

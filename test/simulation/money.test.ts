@@ -237,12 +237,18 @@ describe("what the simulation found with --panel, each a few steps (each failed 
   // "a money call made by reconciler as it resumed intent reseller|sim-1, which must never send one:
   // service.prolong of licence 2512171 ... (its client was told: 402 insufficient_balance)"
   it("a reconciler pass that listed a renewal in flight never sends it after the vendor refused it", async () => {
-    await runSequence(endpoint(), [steps.reconcileRace({ kind: "renew", pick: 0 }, "funds")]);
+    const { log } = await runSequence(endpoint(), [steps.reconcileRace({ kind: "renew", pick: 0 }, "funds")]);
+    expect(log.join("\n")).toMatch(
+      /402 insufficient_balance\n.*the reconciler pass reached it after its answer/,
+    );
   });
 
   // "... soft.order.param of licence 2512175 ... (its client was told: 503 upstream_throttled)"
   it("a reconciler pass that listed an order in flight never sends it after a 429 at the door", async () => {
-    await runSequence(endpoint(), [steps.reconcileRace({ kind: "order" }, "throttle")]);
+    const { log } = await runSequence(endpoint(), [steps.reconcileRace({ kind: "order" }, "throttle")]);
+    expect(log.join("\n")).toMatch(
+      /503 upstream_throttled\n.*the reconciler pass reached it after its answer/,
+    );
   });
 
   // The two cases the vendor's records cannot tell apart (docs/api.md): the desk's call never reached

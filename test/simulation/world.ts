@@ -544,10 +544,10 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           const ms = pause?.ms ?? 0;
           await (typeof ms === "number" ? new Promise((resolve) => setTimeout(resolve, ms)) : ms);
         }
-        // The reconciler names the intent it resumes on every call it makes for it.
-        if (name === "idempotency" && method === "claim" && store?.label === "reconciler") {
-          const record = args[0] as { scope: string; key: string };
-          store.resuming = intentId(record.scope, record.key);
+        // The reconciler names the intent it resumes on every call it makes for it: it reads its record
+        // again first (it settles what is recorded, and never claims a key).
+        if (name === "idempotency" && method === "find" && store?.label === "reconciler") {
+          store.resuming = intentId(String(args[0]), String(args[1]));
         }
         const note = (result: unknown) => {
           if (JOURNALLED.has(`${name}.${method}`)) {
