@@ -19,7 +19,7 @@ import {
   BillmgrUnavailableError,
   BillmgrVendorError,
 } from "../../shared/domain/ports/billing-errors.ts";
-import type { IdempotencyStore } from "../../shared/domain/ports/intent-store.ts";
+import { type IdempotencyStore, KeyContendedError } from "../../shared/domain/ports/intent-store.ts";
 import type { Register } from "../../shared/domain/ports/register.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { licenceRecord } from "../support/fixtures.ts";
@@ -446,5 +446,21 @@ describe("a holder that outlived its lock", () => {
     expect(await first).toBeInstanceOf(Error);
     expect(vendor.sends).toBe(1);
     expect(await register.idempotency.find("panel", key)).toMatchObject({ status: "completed" });
+  });
+});
+
+describe("a key others claim and free around this claim", () => {
+  // Same-key requests refused before sending, one after the other, can free the key each time this
+  // claim has lost its write and before it reads: a busy key, never a bug (it answered 500 before).
+  it("is in progress (retry with the same key), with nothing claimed or sent", async () => {
+    const { intent, vendor } = setup();
+    const store: IdempotencyStore = {
+      ...register.idempotency,
+      claim: () => Promise.reject(new KeyContendedError("the key is changing too fast")),
+    };
+    const error = await runMoneyIntent(intent(store), vendor.operation()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestInProgressError);
+    expect(error).toMatchObject({ code: "request_in_progress", retryAfterSeconds: 1 });
+    expect(vendor.sends).toBe(0);
   });
 });

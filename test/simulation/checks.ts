@@ -232,6 +232,7 @@ export function checkWatcherAgainstPanel(world: World): void {
  * night ran after the reseller suspended it in the panel and on or before its expiry, and saw it suspended
  * while it still ran. Otherwise (the panel's suspension came after the last night before the expiry) the
  * vendor's records show what an unpaid lapse shows, and the desk renews it as one (docs/watcher.md).
+ * Night starts and panel times are both on the world's clock.
  */
 function seenWhileRunning(world: World, licenceId: string, expiry: string): boolean {
   const suspended = world.panelLog.findLast(
@@ -241,7 +242,11 @@ function seenWhileRunning(world: World, licenceId: string, expiry: string): bool
   return world.nightRuns.some((run) => run.startedMs > suspended.wallMs && run.night <= expiry);
 }
 
-/** When a charge came after the settle window, the simulation's own timing assumption broke: say so. */
+/**
+ * When a charge came after the settle window, the simulation's own timing assumption broke: say so.
+ * Both times on the world's clock: a charge that lands after the clock was moved past its window counts
+ * as late, as it is for the desk.
+ */
 function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
   if (record.sentAt === undefined) return "";
   const late = charge.wallMs - record.sentAt;
@@ -253,7 +258,8 @@ function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
 /**
  * What, beside the intent's own call, may have left its evidence ambiguous: a panel action on its
  * licence (a renewal) or on its IP (an order), or another key's order of the same IP, from a little
- * before it was sent on. Undefined when nothing did.
+ * before it was sent on (a lock's length: longer than its operation took to send, and the clock is
+ * never moved while one runs, so this is on the world's clock as `sentAt` is). Undefined when nothing did.
  */
 export function interference(sim: Sim, world: World, record: IdempotencyRecord): string | undefined {
   const since = (record.sentAt ?? 0) - TIMING.lockMs;
@@ -351,7 +357,7 @@ function leaseWaits(sim: Sim, world: World, record: IdempotencyRecord, now: numb
  */
 export async function checkSettled(sim: Sim, world: World): Promise<void> {
   sim.stats.strongChecks += 1;
-  const now = Date.now();
+  const now = world.nowMs();
   for (const charge of world.charges) {
     if (!charge.intent || charge.intent.startsWith("panel|")) continue;
     const [scope, key] = splitIntent(charge.intent);
@@ -386,7 +392,10 @@ export async function checkSettled(sim: Sim, world: World): Promise<void> {
   }
 }
 
-/** Ledger keys a dead process held a send lease on at `sinceMs`: their mails wait for the lease to run out. */
+/**
+ * Ledger keys a dead process held a send lease on at `sinceMs` (the world's clock, as the leases' ends
+ * are): their mails wait for the lease to run out.
+ */
 function deadLeases(world: World, sinceMs: number): Set<string> {
   const held = new Set<string>();
   for (const entry of world.journal) {
@@ -431,7 +440,10 @@ export async function checkAlertsDelivered(
   sim: Sim,
   world: World,
   nowNight: string,
-  /** When the night's runs started: a summary a renewal lease still held then may wait for the next run. */
+  /**
+   * When the night's runs started, on the world's clock (as the leases are): a summary a renewal lease
+   * still held then may wait for the next run.
+   */
   startedMs: number,
 ): Promise<void> {
   const sent = new Set(world.mails.flatMap((m) => m.keys));
@@ -607,21 +619,48 @@ export async function checkConverged(
   }
 }
 
-/** Waits until every sent intent's settle window (and any lock) has passed, and late vendor acts are done. */
+/**
+ * Past every sent intent's settle window and lock (a dead process's claim or reconcile lease too): the
+ * late vendor acts are waited out for real first (the sandbox's timers), then the world's clock moves.
+ */
 export async function waitForSettle(world: World): Promise<void> {
-  const now = Date.now();
-  let until = world.lateActsUntil;
+  await waitForLateActs(world);
+  const now = world.nowMs();
+  let until = now;
   for (const record of await world.rawRegister.idempotency.unresolved(500)) {
-    const due = Math.max((record.sentAt ?? 0) + TIMING.settleMs, record.lockedUntil) + 50;
-    // A dead reconciler's 30 s lease is not waited for: the check leaves such intents alone.
-    if (due - now < 3000) until = Math.max(until, due);
+    // A lock or lease ends once the clock is past it (a lease is taken only from `lockedUntil < now`).
+    const due = Math.max((record.sentAt ?? 0) + TIMING.settleMs, record.lockedUntil) + 1;
+    until = Math.max(until, due);
   }
-  if (until > now) await new Promise((resolve) => setTimeout(resolve, until - now));
+  world.advance(until - now);
 }
 
-/** Waits until no late vendor act is still to come. */
+/**
+ * Past every lease and lock a dead process took (its claims, holds, night renewals and send leases, a
+ * lock's or send lease's length from now at least; the reconciler's and the reconciler's send leases,
+ * longer, as journalled): late vendor acts waited out for real first, then the world's clock moves.
+ */
+export async function waitForDeadLeases(world: World): Promise<void> {
+  await waitForLateActs(world);
+  const now = world.nowMs();
+  let until = now + Math.max(TIMING.lockMs, TIMING.sendLeaseMs);
+  for (const entry of world.journal) {
+    if (!entry.death?.dead || entry.result === false) continue;
+    const end =
+      entry.store === "alerts" && entry.method === "lease"
+        ? entry.args[2]
+        : entry.store === "idempotency" && entry.method === "lease"
+          ? entry.args[3]
+          : entry.store === "nights" && entry.method === "begin"
+            ? (entry.args[1] as { leaseUntil?: number }).leaseUntil
+            : undefined;
+    if (typeof end === "number") until = Math.max(until, end);
+  }
+  world.advance(until + 1 - now);
+}
+
+/** Waits, in real time, until no late vendor act is still to come (the sandbox's timers run on it). */
 export async function waitForLateActs(world: World): Promise<void> {
-  const until = world.lateActsUntil;
-  const now = Date.now();
-  if (until > now) await new Promise((resolve) => setTimeout(resolve, until - now));
+  const wait = world.lateActsUntilRealMs - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }

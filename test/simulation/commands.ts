@@ -15,6 +15,7 @@ import {
   checkSettled,
   checkWatcherAgainstPanel,
   summaryKey,
+  waitForDeadLeases,
   waitForLateActs,
   waitForSettle,
 } from "./checks.ts";
@@ -632,9 +633,10 @@ class ReconcileRaceCommand implements Cmd {
       });
       // The race is over once the client has its answer and the pass is done: no hold outlives it.
       const over = new AbortController();
+      // The pass reaches an intent it listed when it reads its record again (settled as recorded, never claimed).
       const reached = world.hold(
-        "idempotency.claim",
-        (label, args) => label === "reconciler" && (args[0] as { key?: string }).key === intent.key,
+        "idempotency.find",
+        (label, args) => label === "reconciler" && args[0] === intent.scope && args[1] === intent.key,
         done,
         { signal: over.signal },
       );
@@ -854,7 +856,8 @@ async function night(
   sim.stats.nights += copies;
   if (copies > 1) sim.stats.concurrentNights += 1;
   const from = world.journal.length;
-  const started = Date.now();
+  // On the world's clock, as the leases and the panel's actions the checks compare it with.
+  const started = world.nowMs();
   world.nightRuns.push({ night: date, startedMs: started });
   const over = new AbortController();
   const change = during && changeDuring(sim, world, during, over.signal);
@@ -952,6 +955,7 @@ async function changeDuring(
   nightOver: AbortSignal,
 ): Promise<{ id: string; change: NightChange } | undefined> {
   if (isPanelChange(change)) return panelDuringRenewal(sim, world, change, nightOver);
+  // Real time: the change is sequenced against the night running meanwhile (the clock is not moved).
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const id = pickOf(sim.licences, change.pick) as string;
   if (change.after === "prolong") {
@@ -1318,17 +1322,15 @@ class CatchUpCommand implements Cmd {
 }
 
 /**
- * After every lease a dead process took has run out, the last night once more: it sends everything
- * still pending, so an alert the checks let wait for a dead run's lease is sent now, or lost for good.
+ * After every lease a dead process took has run out (the world's clock moved past them), the last night
+ * once more: it sends everything still pending, so an alert the checks let wait for a dead run's lease
+ * is sent now, or lost for good.
  */
 class LastNightCommand implements Cmd {
   check = (sim: Readonly<Sim>) => sim.night !== undefined;
   run = (sim: Sim, world: World) =>
     step(sim, world, this.toString(), async () => {
-      if (sim.stats.kills > 0) {
-        const wait = Math.max(TIMING.lockMs, TIMING.sendLeaseMs) + 100;
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+      if (sim.stats.kills > 0) await waitForDeadLeases(world);
       await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1);
     });
   toString = () => "night(rerun, after every lease ran out)";

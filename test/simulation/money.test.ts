@@ -237,12 +237,18 @@ describe("what the simulation found with --panel, each a few steps (each failed 
   // "a money call made by reconciler as it resumed intent reseller|sim-1, which must never send one:
   // service.prolong of licence 2512171 ... (its client was told: 402 insufficient_balance)"
   it("a reconciler pass that listed a renewal in flight never sends it after the vendor refused it", async () => {
-    await runSequence(endpoint(), [steps.reconcileRace({ kind: "renew", pick: 0 }, "funds")]);
+    const { log } = await runSequence(endpoint(), [steps.reconcileRace({ kind: "renew", pick: 0 }, "funds")]);
+    expect(log.join("\n")).toMatch(
+      /402 insufficient_balance\n.*the reconciler pass reached it after its answer/,
+    );
   });
 
   // "... soft.order.param of licence 2512175 ... (its client was told: 503 upstream_throttled)"
   it("a reconciler pass that listed an order in flight never sends it after a 429 at the door", async () => {
-    await runSequence(endpoint(), [steps.reconcileRace({ kind: "order" }, "throttle")]);
+    const { log } = await runSequence(endpoint(), [steps.reconcileRace({ kind: "order" }, "throttle")]);
+    expect(log.join("\n")).toMatch(
+      /503 upstream_throttled\n.*the reconciler pass reached it after its answer/,
+    );
   });
 
   // The two cases the vendor's records cannot tell apart (docs/api.md): the desk's call never reached
@@ -327,6 +333,17 @@ describe("what the simulation found with --panel, each a few steps (each failed 
       steps.panel({ what: "delete", pick: 0, target: "pending" }),
     ]);
     expect(stats.undecided).toBeGreaterThan(0);
+  });
+
+  // Found by long campaigns (seeds 303 and 404): a licence suspended in the vendor's panel after the last
+  // night before its expiry reads as a lapse, and the watcher renews it; the vendor keeps it suspended. The
+  // register said "active" (the renewal assumed it ran again) and staff were not told it stays down.
+  it("a panel-suspended licence the watcher renews as a lapse stays suspended in the register, and staff are told", async () => {
+    await runSequence(endpoint(), [
+      steps.panel({ what: "suspend", pick: 0, target: "any" }),
+      steps.night("next", 3),
+      steps.night("next", 1),
+    ]);
   });
 
   // "after night 2021-05-02: licence 2512175 is deleted at the vendor, active in the register"

@@ -33,20 +33,32 @@ import { freshTable } from "../support/dynamodb.ts";
  */
 
 /**
- * The simulation's clocks and limits (ms). Small, so one run takes seconds. They run on the wall
- * clock: the desk's locks, settle windows and leases read `Date.now()` (licences/context.ts gives every
- * intent `nowMs: () => Date.now()`, licence-hold.ts and the reconciler's age read it directly; only the
- * watcher takes a `nowMs`), so the simulation sleeps them out (waitForSettle, the last night's wait for
- * leases). Moving them on an injected clock needs a `nowMs` in DeskDeps used by those three, and the
- * sandbox's delayed acts (`slow`, `act-late`: real timers in sandbox/pauses.ts) on the same clock; the
- * vendor timeout stays real time (a socket's).
+ * The simulation's clocks and limits (ms). Small, so one run takes seconds.
+ *
+ * The world keeps one clock the simulation can move (`World.nowMs`: the real time plus what it was moved
+ * by): the desk's intents (locks, settle windows), its licence and order holds, the reconciler's ages and
+ * leases, the watcher's renewal and send leases all read it, and so does every time the simulation
+ * stamps (a charge, a panel action, a register write) and compares with theirs. Nothing sleeps a window
+ * or a lease out: `waitForSettle` moves the clock past every sent intent's settle window and lock, the
+ * last night past every lease a dead process took. The clock is only moved between operations, never
+ * while one runs, and it goes on with the real time meanwhile.
+ *
+ * Real time, on purpose: the vendor client's timeouts (a socket's; a request's deadline stays real by
+ * design), and the sandbox's delayed acts (`slow`, `act-late`: real timers in sandbox/pauses.ts), which
+ * the simulation waits out for real (`waitForLateActs`, and before every move of the clock: a vendor
+ * acting after the desk's window was moved past would break the very assumption `settleMs` states);
+ * and the holds and delays that sequence real concurrency (a call held at a point, a panel action or a
+ * change during a night some ms after it starts).
  */
 export const TIMING = {
   /** BILLMGR_TIMEOUT_MS: a lost answer costs this much. */
   vendorTimeoutMs: 300,
-  /** RECONCILE_AFTER_SECONDS: longer than the latest a vendor acts (timeout + act-late delay). */
+  /**
+   * RECONCILE_AFTER_SECONDS: longer than the latest a vendor acts (timeout + act-late delay), in real
+   * time: the clock runs on with it while nothing moves it, so a retry may come that much later for real.
+   */
   settleMs: 800,
-  /** How long a claim holds its key: longer than any one operation takes before it sends. */
+  /** How long a claim holds its key: longer than any one operation takes (in real time) before it sends. */
   lockMs: 1500,
   /** The longest `act-late` delay queued: the vendor acts at most this long after the caller gave up. */
   maxActLateMs: 150,
@@ -122,6 +134,10 @@ export interface AttributedCharge {
   attempt: number | undefined;
   /** A renewal's licence at the vendor right before it was charged. */
   before?: { status: string; suspendedBy: string | null; expiredate: string } | undefined;
+  /**
+   * When the vendor charged, on the world's clock (`World.nowMs`), as an intent's `sentAt` and locks are:
+   * not the sandbox's own charge log, whose times are its calendar's.
+   */
   wallMs: number;
 }
 
@@ -139,6 +155,7 @@ export interface PanelEntry {
   ok: boolean;
   licenceId: string | undefined;
   said: string;
+  /** On the world's clock (`World.nowMs`). */
   wallMs: number;
   /** Done while the watcher held its renewal of `licenceId` on night `night` (after its plan, before sending). */
   duringRenewal?: { night: string; licenceId: string };
@@ -155,6 +172,7 @@ export interface JournalEntry {
   result: unknown;
   /** Made by a process that was killed (before or after this call). */
   death: Death | undefined;
+  /** On the world's clock (`World.nowMs`), as the times in its arguments (leases) are. */
   wallMs: number;
 }
 
@@ -204,8 +222,18 @@ export interface World {
   charges: AttributedCharge[];
   journal: JournalEntry[];
   mails: SentMail[];
-  /** Wall-clock ms by which every `act-late` or `slow` call taken so far has acted (or never will). */
-  lateActsUntil: number;
+  /**
+   * Real-time ms (`Date.now`, not the world's clock: the sandbox's timers run on it) by which every
+   * `act-late` or `slow` call taken so far has acted (or never will).
+   */
+  lateActsUntilRealMs: number;
+  /** The world's clock (epoch ms): the real time plus what `advance` moved it by. */
+  nowMs(): number;
+  /**
+   * Lets `ms` pass at once for the desk, the reconciler and the watcher (their locks, settle windows and
+   * leases), and for the vendor's calendar, as a later request would find them. Only between operations.
+   */
+  advance(ms: number): void;
   deskDeps(): DeskDeps;
   watcherDeps(): WatcherDeps;
   /** Runs `work` as one operation: its calls carry `label`; with `death`, the process dies on schedule. */
@@ -317,6 +345,9 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   const charges: AttributedCharge[] = [];
   const journal: JournalEntry[] = [];
   const mails: SentMail[] = [];
+  /** What the simulation moved the world's clock by (`advance`). */
+  let movedMs = 0;
+  const nowMs = () => Date.now() + movedMs;
   const idempotency: IdempotencySettings = {
     ttlSeconds: 2 * 86_400,
     lockMs: TIMING.lockMs,
@@ -396,7 +427,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
         intent: `panel|${panelActing.slice("panel:".length)}`,
         attempt: undefined,
         before,
-        wallMs: Date.now(),
+        wallMs: nowMs(),
       });
       return;
     }
@@ -412,7 +443,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       intent: call?.params.sim_intent ?? intentOf(label, func, licence.id),
       attempt: attempt === undefined ? undefined : Number(attempt),
       before,
-      wallMs: Date.now(),
+      wallMs: nowMs(),
     });
   }
   const order = state.order.bind(state);
@@ -457,7 +488,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     const fault = take(func);
     if (fault?.kind === "act-late" || fault?.kind === "slow") {
       const lands = Date.now() + TIMING.vendorTimeoutMs + fault.delayMs + 100;
-      world.lateActsUntil = Math.max(world.lateActsUntil, lands);
+      world.lateActsUntilRealMs = Math.max(world.lateActsUntilRealMs, lands);
     }
     const next = followUps.findIndex((f) => f.func === func && f.kind === fault?.kind);
     const follow = followUps[next];
@@ -515,10 +546,10 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           const ms = pause?.ms ?? 0;
           await (typeof ms === "number" ? new Promise((resolve) => setTimeout(resolve, ms)) : ms);
         }
-        // The reconciler names the intent it resumes on every call it makes for it.
-        if (name === "idempotency" && method === "claim" && store?.label === "reconciler") {
-          const record = args[0] as { scope: string; key: string };
-          store.resuming = intentId(record.scope, record.key);
+        // The reconciler names the intent it resumes on every call it makes for it: it reads its record
+        // again first (it settles what is recorded, and never claims a key).
+        if (name === "idempotency" && method === "find" && store?.label === "reconciler") {
+          store.resuming = intentId(String(args[0]), String(args[1]));
         }
         const note = (result: unknown) => {
           if (JOURNALLED.has(`${name}.${method}`)) {
@@ -529,7 +560,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
               args,
               result,
               death,
-              wallMs: Date.now(),
+              wallMs: nowMs(),
             });
           }
           return result;
@@ -577,13 +608,13 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     digestMin: 3,
   };
 
-  const deskDeps = (): DeskDeps => ({ billing, register, catalogue, idempotency });
+  const deskDeps = (): DeskDeps => ({ billing, register, catalogue, idempotency, nowMs });
 
   async function reconcilePass(at: Date): Promise<ReconcileReport> {
     const store = context.getStore();
     return context.run({ label: "reconciler", death: store?.death }, async () => {
       const report = await reconcileUnresolved(deskDeps(), at);
-      await deliverOnce(register.alerts, wrappedNotifier, report.alerts);
+      await deliverOnce(register.alerts, wrappedNotifier, report.alerts, nowMs);
       return report;
     });
   }
@@ -595,6 +626,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     notifier: wrappedNotifier,
     settings,
     idempotency,
+    nowMs,
     reconcile: async (at) => {
       await reconcilePass(at);
     },
@@ -615,7 +647,13 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     charges,
     journal,
     mails,
-    lateActsUntil: 0,
+    lateActsUntilRealMs: 0,
+    nowMs,
+    advance(ms) {
+      if (ms <= 0) return;
+      movedMs += ms;
+      sandbox.setNow(new Date(sandbox.state.now().getTime() + ms));
+    },
     deskDeps,
     watcherDeps,
     async op(label, work, death) {
@@ -685,7 +723,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       const n = panelLog.length + 1;
       panelActing = `panel:${n}`;
       let entry: PanelEntry;
-      const base = { n, action, wallMs: Date.now(), ...(duringRenewal && { duringRenewal }) };
+      const base = { n, action, wallMs: nowMs(), ...(duringRenewal && { duringRenewal }) };
       const was = action.what === "order" ? undefined : state.get(action.id);
       try {
         const licence =

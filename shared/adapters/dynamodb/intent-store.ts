@@ -5,13 +5,14 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type {
-  ClaimResult,
-  IdempotencyRecord,
-  IdempotencyStore,
-  IntentRef,
-  MoneyAnswer,
-  Refusal,
+import {
+  type ClaimResult,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type IntentRef,
+  KeyContendedError,
+  type MoneyAnswer,
+  type Refusal,
 } from "../../domain/ports/intent-store.ts";
 import type { LicenceRecord } from "../../domain/ports/licence-store.ts";
 import { conditional, conditionalWrite } from "./conditional.ts";
@@ -171,7 +172,7 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
         const existing = await read(record.scope, record.key);
         if (existing) return { claimed: false, existing };
       }
-      throw new Error("idempotency claim: the key is changing too fast to claim or read; try again");
+      throw new KeyContendedError("idempotency claim: the key is changing too fast to claim or read");
     },
 
     find: read,

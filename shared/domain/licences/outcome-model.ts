@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { METRIC, type MoneyOutcome, metrics } from "../../metrics.ts";
-import type {
-  IdempotencyRecord,
-  IdempotencyStore,
-  IntentRef,
-  MoneyAnswer,
-  Refusal,
+import {
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type IntentRef,
+  KeyContendedError,
+  type MoneyAnswer,
+  type Refusal,
 } from "../ports/intent-store.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import {
@@ -130,17 +131,22 @@ export async function runMoneyIntent(intent: MoneyIntent, operation: MoneyOperat
   const { store, ref, settings } = intent;
   const hash = requestHash(intent.request);
   const now = intent.nowMs();
-  const claim = await store.claim(
-    {
-      ...ref,
-      requestHash: hash,
-      operation: intent.operation,
-      request: intent.request,
-      lockedUntil: now + settings.lockMs,
-      expiresAt: Math.floor(now / 1000) + settings.ttlSeconds,
-    },
-    now,
-  );
+  const claim = await store
+    .claim(
+      {
+        ...ref,
+        requestHash: hash,
+        operation: intent.operation,
+        request: intent.request,
+        lockedUntil: now + settings.lockMs,
+        expiresAt: Math.floor(now / 1000) + settings.ttlSeconds,
+      },
+      now,
+    )
+    .catch((error: unknown) => {
+      // Same-key requests claiming and freeing it around this one: nothing was claimed or sent.
+      throw error instanceof KeyContendedError ? new RequestInProgressError(1) : error;
+    });
   if (claim.claimed)
     return { ...(await sendOnce(intent, operation, now + settings.lockMs)), replayed: false };
   if (claim.existing.requestHash !== hash) throw new IdempotencyKeyReusedError();

@@ -55,6 +55,15 @@ export interface IdempotencyRecord {
   undecided: { reason: string; since: number } | undefined;
 }
 
+/**
+ * A key that others claimed and freed faster than this claim could write or read it (same-key requests
+ * refused before sending, one after the other): nothing was claimed, and a retry with the key will see
+ * how it stands.
+ */
+export class KeyContendedError extends Error {
+  override readonly name = "KeyContendedError";
+}
+
 export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
 
 export type NewIntent = Pick<
