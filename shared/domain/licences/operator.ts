@@ -115,8 +115,6 @@ export async function settleOutcome(
   const said = `settled by operator "${operator.client}" as ${verdict.outcome === "applied" ? "applied" : "not applied"}: ${verdict.reason}`;
   const result = await settleByOperator(intent, operation, {
     outcome: verdict.outcome,
-    by: operator.client,
-    reason: verdict.reason,
     ...(verdict.licenceId !== undefined && { facts: { licenceId: verdict.licenceId } }),
     notApplied: notAppliedAnswer(record, said).refusal,
   });

@@ -34,12 +34,9 @@ export type Evidence =
 /** A person's verdict on an undecided outcome (`POST /outcomes/{key}`), from the vendor's panel. */
 export interface OperatorVerdict {
   outcome: "applied" | "not_applied";
-  /** The operator's client name and their words: audited, and told to the intent's client. */
-  by: string;
-  reason: string;
   /** What the vendor did, where the answer needs it (an order's licence id). */
   facts?: Record<string, string>;
-  /** Why, for a call settled as not applied. */
+  /** Why, for a call settled as not applied (who settled it and their words, told to its client). */
   notApplied: Refusal;
 }
 
