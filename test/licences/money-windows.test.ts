@@ -426,6 +426,34 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
     expect(h.prolongs()).toBe(0);
   });
 
+  it("a lapsed licence renewed with no expiry in the answer and no form to read is taken as running again", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "lapsed", ip: "10.2.0.7", expiredate: "2021-05-01", autoRenew: 1 }),
+    );
+    await h.vendor.fault("service.prolong", "no-expiry");
+    let prolonged = false;
+    const billing: BillingClient = {
+      ...h.billing,
+      async prolong(...args) {
+        prolonged = true;
+        return h.billing.prolong(...args);
+      },
+      async get(...args) {
+        if (prolonged) throw new BillmgrUnavailableError("soft.edit", "HTTP 429", "not_applied");
+        return h.billing.get(...args);
+      },
+    };
+    // The vendor suspended it for non-payment on its expiry; the night renews it, and the vendor resumes it.
+    const report = await h.run("2021-05-03", { ...h.deps, billing, nowMs: () => clock.ms });
+    expect(report.renewed.map((r) => r.id)).toEqual([id]);
+    expect(h.vendorLicence("lapsed")?.status).toBe("2");
+    expect(await h.record(id)).toMatchObject({
+      status: "active",
+      formPending: true,
+      expiresOn: "2021-06-01",
+    });
+  });
+
   it("deleted in the vendor's panel after the night's sync: not renewed, and staff told", async () => {
     const id = await h.seed(
       fleetLicence({ name: "panel-deleted", ip: "10.2.0.5", expiredate: "2021-05-03", autoRenew: 1 }),

@@ -212,6 +212,12 @@ async function renewedAnswer(
       status = { status: details.status, statusCode: details.statusCode };
     } catch {
       expiresOn ??= context.expectedExpiry;
+      // Unread, a licence suspended after its expiry (the vendor's suspension for non-payment) is taken
+      // as resumed by the renewal, as the vendor does; one suspended while it ran keeps its status. Either
+      // way its form is read again by the next sync.
+      if (wasSuspended && (context.expiryBefore ?? "") < ctx.today)
+        status = { status: "active", statusCode: "2" };
+      confirmed = false;
     }
   }
   // The licence runs on the period last paid for, as the vendor form is taken to keep it (the sandbox does):
