@@ -110,7 +110,7 @@ export async function settleOutcome(
     throw new ValidationError({
       licenceId: `is only for an order settled as applied; this call is a renewal of licence ${(record.request as { id?: string } | undefined)?.id ?? "?"}`,
     });
-  if (record.operation === "order" && verdict.outcome === "applied") await claimOrdered(ctx, record, verdict);
+  if (record.operation === "order" && verdict.outcome === "applied") await checkOrdered(ctx, record, verdict);
   const { intent, operation } = callOf(ctx, record);
   const said = `settled by operator "${operator.client}" as ${verdict.outcome === "applied" ? "applied" : "not applied"}: ${verdict.reason}`;
   const result = await settleByOperator(intent, operation, {
@@ -141,14 +141,16 @@ function notAppliedAnswer(record: IdempotencyRecord, said: string) {
       );
 }
 
-/** An order settled as applied names its licence, which becomes this order's (never another's). */
-async function claimOrdered(ctx: DeskContext, record: IdempotencyRecord, verdict: Verdict): Promise<void> {
+/** An order settled as applied names its licence, which must not be another order's. */
+async function checkOrdered(ctx: DeskContext, record: IdempotencyRecord, verdict: Verdict): Promise<void> {
   if (verdict.licenceId === undefined)
     throw new ValidationError({
       licenceId: "is required to settle an order as applied: the licence it placed",
     });
-  const ref = { scope: record.scope, key: record.key };
-  if (!(await ctx.register.idempotency.claimLicenceId(verdict.licenceId, ref)))
+  // Claimed for this order only once it is settled (the applied answer claims it), so a settlement
+  // refused on its way leaves no claim behind.
+  const owner = (await ctx.register.idempotency.licenceIdOwners([verdict.licenceId])).get(verdict.licenceId);
+  if (owner && (owner.scope !== record.scope || owner.key !== record.key))
     throw new ValidationError({ licenceId: `licence ${verdict.licenceId} is another order's` });
 }
 
