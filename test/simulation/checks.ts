@@ -598,6 +598,18 @@ export async function checkConverged(
   const charged = world.charges.filter((c) => c.label === `watcher:${night}`);
   for (const renewal of record.renewals) {
     const paid = charged.filter((c) => c.elid === renewal.licenceId).length;
+    if (renewal.outcome === "applied" && paid === 0) {
+      // A panel renewal to the very expiry an unanswered renewal expected: the one case the evidence
+      // cannot tell apart (panelTwin), one charge in all, the panel's.
+      const intent = await world.rawRegister.idempotency.find(
+        WATCHER_SCOPE,
+        `watch:${renewal.licenceId}:${night}`,
+      );
+      if (intent && panelTwin(world, intent, renewal.licenceId)) {
+        sim.stats.exempted += 1;
+        continue;
+      }
+    }
     if (renewal.outcome === "applied" && paid !== 1) {
       throw new Violation(
         `night ${night} records the renewal of ${renewal.licenceId} as applied, but the watcher's key was charged ${paid} times`,
