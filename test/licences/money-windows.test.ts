@@ -426,6 +426,67 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
     expect(h.prolongs()).toBe(0);
   });
 
+  it("suspended in the vendor's panel and read first by a refresh through the API: staff told once, never renewed as a lapse", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "refreshed", ip: "10.2.0.8", expiredate: "2021-05-05", autoRenew: 1 }),
+    );
+    await h.billing.suspend(id); // in the vendor's panel
+    const api = licenceDesk(deskDeps(), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
+    expect(await api.get(id, true)).toMatchObject({ status: "suspended", suspendedOn: "2021-05-01" });
+    // The night's sync finds the register as the vendor has it, and still the news is owed.
+    const night = await h.run("2021-05-02", watcherDeps());
+    expect(night.sent.filter((a) => a.kind === "vendor_suspended")).toHaveLength(1);
+    const lapsed = await h.run("2021-05-07", watcherDeps());
+    expect(lapsed.sent.filter((a) => a.kind === "vendor_suspended")).toEqual([]);
+    expect(lapsed.renewed).toEqual([]);
+    expect(lapsed.blocked).toMatchObject([{ id, why: "suspended_before_expiry" }]);
+    expect(h.prolongs()).toBe(0);
+    expect(await charges("service.prolong")).toEqual([]);
+  });
+
+  it("suspended in the vendor's panel, then renewed through the API and still suspended: staff told by the next night", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "renewed-held", ip: "10.2.0.9", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    await h.billing.suspend(id); // in the vendor's panel
+    const api = licenceDesk(deskDeps(), { client: "panel", now: now() });
+    const answer = await api.renew(id, { period: 1 }, "renew-held");
+    expect(answer).toMatchObject({
+      outcome: "applied",
+      licence: { status: "suspended", expiresOn: "2021-06-03", suspendedOn: "2021-05-01" },
+    });
+    expect(sentKinds()).not.toContain("vendor_suspended");
+    const night = await h.run("2021-05-02", watcherDeps());
+    expect(night.sent.filter((a) => a.kind === "vendor_suspended")).toHaveLength(1);
+    // Paid to 2021-06-03 and suspended on purpose: not renewed again when that expiry passes.
+    const lapsed = await h.run("2021-06-05", watcherDeps());
+    expect(lapsed.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(1);
+    expect(await charges("service.prolong")).toHaveLength(1);
+  });
+
+  it("suspended in the vendor's panel unseen until its expiry, renewed as a lapse and still suspended: told, and never renewed again", async () => {
+    const id = await h.seed(
+      fleetLicence({ name: "lapse-held", ip: "10.2.0.10", expiredate: "2021-05-03", autoRenew: 1 }),
+    );
+    // In the vendor's panel, with no night before its expiry to see it: the next night reads a lapse.
+    await h.billing.suspend(id);
+    const first = await h.run("2021-05-05", watcherDeps());
+    expect(first.renewed).toMatchObject([{ id }]);
+    expect(await h.record(id)).toMatchObject({
+      status: "suspended",
+      expiresOn: "2021-06-03",
+      suspendedOn: "2021-05-05",
+    });
+    expect(first.sent.filter((a) => a.kind === "vendor_suspended")).toHaveLength(1);
+    // Renewed and still suspended is suspended on purpose: its next expiry is no lapse to renew.
+    const later = await h.run("2021-06-05", watcherDeps());
+    expect(later.renewed).toEqual([]);
+    expect(later.blocked).toMatchObject([{ id, why: "suspended_before_expiry" }]);
+    expect(h.prolongs()).toBe(1);
+    expect(await charges("service.prolong")).toHaveLength(1);
+  });
+
   it("a lapsed licence renewed with no expiry in the answer and no form to read is taken as running again", async () => {
     const id = await h.seed(
       fleetLicence({ name: "lapsed", ip: "10.2.0.7", expiredate: "2021-05-01", autoRenew: 1 }),

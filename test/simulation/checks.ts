@@ -220,6 +220,9 @@ export function checkWatcherAgainstPanel(world: World): void {
       const during = entry.duringRenewal;
       if (!entry.effective || !during || during.night !== night || during.licenceId !== charge.elid) continue;
       if (entry.wallMs > charge.wallMs) continue;
+      // Resumed since (through the desk or the panel), and running when the renewal reached the vendor:
+      // a later run of the night planned it afresh, and the suspension it held against is over.
+      if (entry.action.what === "suspend" && was?.status === "2") continue;
       throw new Violation(
         `the watcher renewed licence ${charge.elid} on night ${night} after the reseller's ${entry.action.what} of it in the vendor's panel (${entry.said}), made while the watcher held that renewal: ${describe(charge)}`,
       );

@@ -1,6 +1,7 @@
 import { ordersOpen } from "../catalogue/catalogue.ts";
 import type { IpAvailability } from "../ports/billing.ts";
 import type { DeskWrites, DeskWritten, LicenceChanges, LicenceRecord } from "../ports/licence-store.ts";
+import { suspensionMark } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
 import { NotFoundError } from "./errors.ts";
 import { refusalReason } from "./failed-calls.ts";
@@ -26,14 +27,16 @@ export function licenceChanges(ctx: DeskContext) {
     return after;
   }
 
-  /** The vendor's form, stored; our own settings (autoRenew, the suspend mark) stay as they are. */
+  /**
+   * The vendor's form, stored; our own settings (autoRenew, the suspend mark) stay as they are. A
+   * suspension it shows while the licence runs is marked as the sync marks it (never renewed as a lapse;
+   * the night tells staff of it), as the sync will see no change left to tell.
+   */
   async function refresh(id: string, base: LicenceRecord | undefined): Promise<LicenceRecord> {
     const readFrom = wrote("form");
     const details = await ctx.audited("get", id, { id }, () => billing.get(id, ctx.vendorOptions));
-    const vendor = {
-      ...recordFromVendor(details, catalogue, base?.autoRenew ?? null, caller.now),
-      ...readFrom,
-    };
+    const seen = recordFromVendor(details, catalogue, base?.autoRenew ?? null, caller.now);
+    const vendor = { ...seen, ...suspensionMark(base, seen, ctx.today), ...readFrom };
     if (!base) {
       await register.licences.put(vendor);
       return vendor;
@@ -94,7 +97,13 @@ export function licenceChanges(ctx: DeskContext) {
     async resume(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
       await ctx.audited("resume", id, { id }, () => billing.resume(id, ctx.vendorOptions));
-      return save(id, { status: "active", statusCode: "2", suspendedBy: undefined, ...wrote("status") });
+      return save(id, {
+        status: "active",
+        statusCode: "2",
+        suspendedBy: undefined,
+        suspendedOn: undefined,
+        ...wrote("status"),
+      });
     },
 
     async regenerateKey(id: string): Promise<{ id: string; key: string | undefined }> {

@@ -47,21 +47,21 @@ function suspendedWhileRunning(record: LicenceRecord): boolean {
 }
 
 /**
- * The `suspendedOn` mark a licence's new vendor view calls for: set the night it is first seen
- * suspended while it still ran (a licence first seen already suspended and past its expiry is taken as
- * unpaid), removed once it runs again; undefined when the mark stays as it is.
+ * The `suspendedOn` mark a licence's new vendor view calls for: set the day it is first seen suspended
+ * while it still ran (before its expiry, or renewed and still suspended), kept while it stays suspended,
+ * removed once it runs again; a licence seen suspended only after its expiry is taken as unpaid. Undefined
+ * when the mark stays as it is.
  */
 export function suspensionMark(
   before: Pick<LicenceRecord, "status" | "suspendedOn"> | undefined,
   after: Pick<LicenceRecord, "status" | "expiresOn">,
   night: IsoDate,
 ): Pick<LicenceRecord, "suspendedOn"> | undefined {
-  if (after.status === "suspended") {
-    if (before?.status === "suspended") return undefined;
-    const running = after.expiresOn === undefined || after.expiresOn >= night;
-    return running ? { suspendedOn: night } : undefined;
-  }
-  return before?.suspendedOn !== undefined ? { suspendedOn: undefined } : undefined;
+  const clear = before?.suspendedOn !== undefined ? { suspendedOn: undefined } : undefined;
+  if (after.status !== "suspended") return clear;
+  if (before?.status === "suspended" && before.suspendedOn !== undefined) return undefined;
+  const running = after.expiresOn === undefined || after.expiresOn >= night;
+  return running ? { suspendedOn: night } : clear;
 }
 
 /** The shortest period that takes the licence to the cap (the vendor trims it there), else the longest. */

@@ -62,7 +62,7 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
 
 /**
  * The alerts tonight's state calls for, after the renewals (a renewed licence is not warned about), each
- * told with the licence's one fate: expiry distances and expired (for a licence the watcher will not
+ * told with the licence's one fate: a suspension not ours seen while it ran, expiry distances and expired (for a licence the watcher will not
  * renew), cannot be renewed (set to renew, and nothing can extend it), will not renew automatically (due,
  * but suspended or not running: never silence), and the products' lifecycle dates.
  */
@@ -76,6 +76,17 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
     if (expiresOn === undefined) continue;
     const told = run.tell(licence);
     const { fate } = told;
+    // Suspended while it ran, and not by us: told once, whoever wrote the suspension (the sync tells
+    // it as it writes it; a renewal's answer, a settlement or a refresh through the API leave the sync
+    // no change to tell).
+    if (
+      licence.status === "suspended" &&
+      licence.suspendedOn !== undefined &&
+      !licence.suspendedBy &&
+      // Read again, as the sync does: a suspend through the API tonight marks the register first.
+      (await deps.register.licences.get(licence.id))?.suspendedBy === undefined
+    )
+      due.push(alerts.vendorSuspended(night, told));
     if (fate.kind === "ends") report.pastCutoff++;
     if (fate.kind === "automatic") continue;
     // Once renewals have closed (before then, one renewed to the cap is told by the summary and the
