@@ -189,8 +189,10 @@ export const alerts = {
     });
   },
 
-  /** Suspended before its expiry, and not by us (an expired one's suspension is the `expired` alert's). */
-  /** Once per suspension: keyed by the day it was first seen (`suspendedOn`), whoever saw it. */
+  /**
+   * Suspended before its expiry, and not by us (an expired one's suspension is the `expired` alert's).
+   * Once per suspension: keyed by the day it was first seen (`suspendedOn`), whoever saw it.
+   */
   vendorSuspended(night: IsoDate, told: Told): Alert {
     const since = told.licence.suspendedOn ?? night;
     return licenceAlert(night, told, {

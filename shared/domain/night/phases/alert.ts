@@ -62,9 +62,10 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
 
 /**
  * The alerts tonight's state calls for, after the renewals (a renewed licence is not warned about), each
- * told with the licence's one fate: a suspension not ours seen while it ran, expiry distances and expired (for a licence the watcher will not
- * renew), cannot be renewed (set to renew, and nothing can extend it), will not renew automatically (due,
- * but suspended or not running: never silence), and the products' lifecycle dates.
+ * told with the licence's one fate: a suspension not ours seen while it ran, expiry distances and
+ * expired (for a licence the watcher will not renew), cannot be renewed (set to renew, and nothing can
+ * extend it), will not renew automatically (due, but suspended or not running: never silence), and the
+ * products' lifecycle dates.
  */
 export async function alertPhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
   const { night, deps, report } = run;
