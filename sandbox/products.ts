@@ -27,6 +27,11 @@ export interface Addon {
 export interface Product {
   readonly pricelist: string;
   readonly name: string;
+  /**
+   * The product line: the vendor keeps one live licence per IP and line, so an ISPmanager 6 licence may
+   * share the IP of an ISPmanager 5 one (the vendor's move from 5 to 6). Products that name none share one.
+   */
+  readonly generation?: string;
   readonly prices: PriceTable;
   readonly addon?: Addon;
   readonly lifecycle?: Lifecycle;
@@ -47,17 +52,48 @@ export const DEFAULT_PRODUCTS: readonly Product[] = [
   {
     pricelist: "3541",
     name: "ISPmanager 5 Lite",
+    generation: "ispmanager5",
     prices: standardPrices(600, 6000),
     lifecycle: ISPMANAGER5_LIFECYCLE,
   },
   {
     pricelist: "4601",
     name: "ISPmanager 5 Business",
+    generation: "ispmanager5",
     prices: standardPrices(1400, 14000),
     addon: { id: "4602", name: "Cluster nodes", prices: standardPrices(300, 3000), defaultCount: 1 },
     lifecycle: ISPMANAGER5_LIFECYCLE,
   },
+  // ISPmanager 6: no lifecycle dates; the codes are the vendor's reselling docs' (they differ by country).
+  {
+    pricelist: "55227",
+    name: "ISPmanager 6 Lite",
+    generation: "ispmanager6",
+    prices: standardPrices(700, 7000),
+  },
+  {
+    pricelist: "55228",
+    name: "ISPmanager 6 Pro",
+    generation: "ispmanager6",
+    prices: standardPrices(1100, 11000),
+  },
+  {
+    pricelist: "55229",
+    name: "ISPmanager 6 Host",
+    generation: "ispmanager6",
+    prices: standardPrices(2100, 21000),
+  },
+  {
+    pricelist: "55230",
+    name: "ISPmanager 6 Business",
+    generation: "ispmanager6",
+    prices: standardPrices(1600, 16000),
+    addon: { id: "55236", name: "Cluster nodes", prices: standardPrices(300, 3000), defaultCount: 1 },
+  },
 ];
+
+/** The product's line (products that name none share one). */
+export const generationOf = (product: Product | undefined): string => product?.generation ?? "";
 
 export function periodsOf(product: Product): number[] {
   return Object.keys(product.prices)

@@ -10,7 +10,7 @@ import {
   quoteOrder,
   renewalExpiry,
 } from "./pricing.ts";
-import { DEFAULT_PRODUCTS, type Product, periodsOf } from "./products.ts";
+import { DEFAULT_PRODUCTS, generationOf, type Product, periodsOf } from "./products.ts";
 import { canonicalIpv6, DEFAULT_QUIRKS, mergeQuirks, type Quirks } from "./quirks.ts";
 import {
   knownProduct,
@@ -240,7 +240,7 @@ export class SandboxState {
         ? (periodsOf(product)[0] ?? 1)
         : validPeriod(product, input.period);
     orderExpiry(product, period, this.today());
-    this.assertIpFree(ip);
+    this.assertIpFree(ip, product.pricelist);
   }
 
   /** A paid order with `skipbasket=on`: charged at once, a new licence in the book. */
@@ -248,7 +248,7 @@ export class SandboxState {
     this.refresh();
     const order = this.validateOrder(input);
     const expiredate = orderExpiry(order.product, order.period, this.today());
-    this.assertIpFree(order.ip);
+    this.assertIpFree(order.ip, order.product.pricelist);
     const id = String(this.nextId);
     this.charge("soft.order.param", id, priceMinor(order.product, order.period, order.nodes));
     this.nextId += 1;
@@ -333,7 +333,7 @@ export class SandboxState {
       changes.licname === undefined ? undefined : storedName(validName(changes.licname), this.quirkSet);
     const ip = changes.ip === undefined ? undefined : storedIp(validIp(changes.ip), this.quirkSet);
     if (ip !== undefined && canonicalIp(ip) !== canonicalIp(licence.ip)) {
-      this.assertIpFree(ip, licence.id);
+      this.assertIpFree(ip, licence.pricelist, licence.id);
       licence.ip = ip;
       licence.ip_change_date = this.today();
     }
@@ -425,7 +425,7 @@ export class SandboxState {
     ]);
     validKey(input.key);
     if (input.remoteip) validIp(input.remoteip, "remoteip");
-    if (status !== "4") this.assertIpFree(ip);
+    if (status !== "4") this.assertIpFree(ip, product.pricelist);
     const readyAt = status === "5" ? this.now().getTime() + this.provisionMs : null;
     const key = input.key ?? (status === "1" || status === "5" ? "" : newLicenceKey());
     const licence: Licence = {
@@ -548,10 +548,17 @@ export class SandboxState {
     return licence;
   }
 
-  private assertIpFree(ip: string, exceptId?: string): void {
+  /** No other live licence of this product line on the IP (another line's may share it). */
+  private assertIpFree(ip: string, pricelist: string, exceptId?: string): void {
     const wanted = canonicalIp(ip);
+    const line = generationOf(this.products.get(pricelist));
     for (const licence of this.licences.values()) {
-      if (licence.status !== "4" && licence.id !== exceptId && canonicalIp(licence.ip) === wanted) {
+      if (
+        licence.status !== "4" &&
+        licence.id !== exceptId &&
+        canonicalIp(licence.ip) === wanted &&
+        generationOf(this.products.get(licence.pricelist)) === line
+      ) {
         throw new SandboxError("exists", "ip", "A license for this IP address already exists", ip);
       }
     }

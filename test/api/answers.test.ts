@@ -28,12 +28,13 @@ describe("a bad request names every bad field at once, in plain words, and sends
       ip: "must be an IPv4 or IPv6 address",
       name: "must not contain control characters",
       period: "is required",
-      product: "is not in the catalogue (ispmanager5-lite, ispmanager5-business)",
+      product:
+        "is not in the catalogue (ispmanager5-lite, ispmanager5-business, ispmanager6-lite, ispmanager6-pro, ispmanager6-host, ispmanager6-business)",
       "Idempotency-Key": "is required for this request",
     });
     expect(answer.body.error.message).toBe(
       "invalid request: ip must be an IPv4 or IPv6 address; name must not contain control characters; " +
-        "period is required; product is not in the catalogue (ispmanager5-lite, ispmanager5-business); " +
+        "period is required; product is not in the catalogue (ispmanager5-lite, ispmanager5-business, ispmanager6-lite, ispmanager6-pro, ispmanager6-host, ispmanager6-business); " +
         "Idempotency-Key is required for this request",
     );
     expect(h.vendor.sandbox.calls.length).toBe(before);
@@ -69,7 +70,8 @@ describe("a bad request names every bad field at once, in plain words, and sends
     expect(answer.body.error.details.fields).toEqual({
       ip: "must be an IPv4 or IPv6 address",
       period: "must be 1 or 12",
-      product: "is not in the catalogue (ispmanager5-lite, ispmanager5-business)",
+      product:
+        "is not in the catalogue (ispmanager5-lite, ispmanager5-business, ispmanager6-lite, ispmanager6-pro, ispmanager6-host, ispmanager6-business)",
     });
     expect(h.vendor.sandbox.calls.length).toBe(before);
   });

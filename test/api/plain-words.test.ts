@@ -39,7 +39,8 @@ describe("a refused request names every bad field at once", () => {
       name: "must not contain control characters",
       period: "is required",
       colour: "is not a known field",
-      product: "is not in the catalogue (ispmanager5-lite, ispmanager5-business)",
+      product:
+        "is not in the catalogue (ispmanager5-lite, ispmanager5-business, ispmanager6-lite, ispmanager6-pro, ispmanager6-host, ispmanager6-business)",
     });
   });
 
@@ -71,7 +72,7 @@ describe("a refused request names every bad field at once", () => {
     const narrow = loadCatalogue(
       JSON.stringify({
         currency: "EUR",
-        products: [{ ...catalogue.products[0], periods: [12] }],
+        products: [{ ...catalogue.products[0], periods: [12], successor: undefined }],
       }),
     );
     expect(
@@ -121,7 +122,8 @@ describe("a refused request names every bad field at once", () => {
       "query",
       {
         extra: "is not a known field",
-        product: "is not in the catalogue (ispmanager5-lite, ispmanager5-business)",
+        product:
+          "is not in the catalogue (ispmanager5-lite, ispmanager5-business, ispmanager6-lite, ispmanager6-pro, ispmanager6-host, ispmanager6-business)",
       },
     ],
     [

@@ -133,6 +133,34 @@ describe("every route, happy path, through real HTTP", () => {
     expect(taken.body.reason).toMatch(/already/i);
   });
 
+  it("ISPmanager 6 shares the IP of a live ISPmanager 5 licence: one live licence per IP and generation", async () => {
+    const { body: five } = await order(liteOrder());
+    const six = (period = 12) =>
+      h.call("GET", `/ip-availability?ip=${five.ip}&product=ispmanager6-lite&period=${period}`);
+    expect(await six()).toMatchObject({ status: 200, body: { available: true } });
+    const balance = h.vendor.sandbox.state.balanceMinor;
+    const placed = await order(
+      liteOrder({ ip: five.ip, name: "web-1-v6", product: "ispmanager6-lite", period: 12 }),
+    );
+    expect(placed.status).toBe(201);
+    expect(placed.body).toMatchObject({
+      ip: five.ip,
+      product: "ispmanager6-lite",
+      pricelist: "55227",
+      expiresOn: "2022-05-01",
+    });
+    expect(h.vendor.sandbox.state.balanceMinor).toBe(balance - 7000);
+    expect((await h.call("GET", `/licenses/${five.id}`)).body.status).toBe("active");
+
+    // A second ISPmanager 6 licence on that IP: refused by the desk's check, nothing sent or charged.
+    expect((await six(1)).body).toMatchObject({ available: false });
+    const orders = h.vendor.sandbox.calls.filter((c) => c.func === "soft.order.param").length;
+    const second = await order(liteOrder({ ip: five.ip, product: "ispmanager6-pro", period: 1 }));
+    expect(second.status).toBe(409);
+    expect(h.vendor.sandbox.calls.filter((c) => c.func === "soft.order.param")).toHaveLength(orders);
+    expect(h.vendor.sandbox.state.balanceMinor).toBe(balance - 7000);
+  });
+
   it("every vendor call lands in the audit trail with the client's name; the order's entry names its new licence", async () => {
     const { body } = await order(liteOrder({ name: "audited" }));
     await h.call("POST", `/licenses/${body.id}/suspend`);

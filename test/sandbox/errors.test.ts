@@ -198,6 +198,39 @@ describe("vendor errors", () => {
       );
     });
 
+    it("one live licence per IP and generation: an ISPmanager 6 licence shares an ISPmanager 5 one's IP", async () => {
+      await order(sandbox, { ...VALID });
+      const { addon_4602: _, ...five } = VALID;
+      const six = (pricelist: string, extra: Record<string, string> = {}) => ({
+        ...five,
+        pricelist,
+        ...extra,
+      });
+      const check = (pricelist: string) =>
+        call(sandbox, { func: "soft.checkip", ip: VALID.ip, pricelist, period: "1" });
+      expect(xmlDoc(await check("55227")).ok).toBe("");
+      expectError(await check("3541"), "exists", "ip");
+      const pro = await order(sandbox, six("55228", { licname: "v6" }));
+      expectError(await check("55227"), "exists", "ip");
+      expectError(
+        await call(sandbox, { ...ORDER, ...six("55230", { licname: "v6-second", addon_55236: "2" }) }),
+        "exists",
+        "ip",
+      );
+      // An edit moves a licence only onto an IP free of its own generation.
+      const elsewhere = await order(sandbox, six("55227", { ip: "82.156.37.18" }));
+      expectError(
+        await call(sandbox, { func: "soft.edit", elid: elsewhere, ip: VALID.ip, sok: "ok" }),
+        "exists",
+        "ip",
+      );
+      expect(sandbox.state.list().map((l) => [l.id === pro, l.pricelist, l.status])).toEqual([
+        [false, "4601", "2"],
+        [true, "55228", "2"],
+        [false, "55227", "2"],
+      ]);
+    });
+
     it("a deleted licence frees its IP", async () => {
       const id = await order(sandbox, { ...VALID });
       await call(sandbox, { func: "soft.delete", elid: id });

@@ -44,6 +44,8 @@ const Product = v.object({
   /** What the reseller pays the vendor per period, in minor units: the watcher's balance forecast. */
   costMinor: Costs,
   lifecycle: Lifecycle,
+  /** The product of a later generation a licence of this one moves to (ISPmanager 5 Lite: 6 Lite). */
+  successor: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
 });
 
 const CatalogueData = v.object({
@@ -78,6 +80,18 @@ export function loadCatalogue(json?: string): Catalogue {
   const pricelists = new Set(products.map((p) => p.pricelist));
   if (ids.size !== products.length || pricelists.size !== products.length) {
     throw new Error("invalid product catalogue: product ids and pricelists must be unique");
+  }
+  for (const product of products) {
+    if (product.successor === undefined) continue;
+    const next = products.find((p) => p.id === product.successor);
+    if (!next)
+      throw new Error(
+        `invalid product catalogue: ${product.id}'s successor ${product.successor} is not in the catalogue`,
+      );
+    if (generationOf(next) === generationOf(product))
+      throw new Error(
+        `invalid product catalogue: ${product.id}'s successor ${next.id} is of its own generation (${generationOf(product)}): a successor is of a later one`,
+      );
   }
   return {
     currency,
