@@ -7,6 +7,6 @@ import { api, ok } from "./lib/http.ts";
 export const handler = api(async (request) => {
   const { key, body } = request.inputs({ key: true, body: SettleBody });
   const settled = await operatorDeskFor(request.client, request.deadlineMs).settle({ ...body, key });
-  const success = settled.operation === "order" ? MONEY_SUCCESS.order : MONEY_SUCCESS.renew;
+  const success = settled.operation === "renew" ? MONEY_SUCCESS.renew : MONEY_SUCCESS.order;
   return ok({ ...settled, answer: moneyAnswerReply(settled.answer, success) });
 });

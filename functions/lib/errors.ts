@@ -42,6 +42,8 @@ const DESK_STATUS: Record<string, number> = {
   outcome_pending: 409,
   renewal_in_flight: 409,
   order_in_flight: 409,
+  successor_exists: 409,
+  licence_deleted: 409,
   outcome_settled: 409,
   forbidden: 403,
   renewal_not_wanted: 409,
@@ -159,4 +161,4 @@ export function moneyAnswerReply(
 }
 
 /** An order's success status, or a renewal's. */
-export const MONEY_SUCCESS = { order: 201, renew: 200 } as const;
+export const MONEY_SUCCESS = { order: 201, successor: 201, renew: 200 } as const;

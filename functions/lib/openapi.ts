@@ -42,6 +42,10 @@ export const CODE_MEANING: Readonly<Record<string, string>> = {
     "the outcome of the first request with this key is not settled yet: retry after Retry-After",
   renewal_in_flight:
     "a renewal of this licence is in flight or awaits its outcome (a suspend waits for it too); nothing was sent",
+  successor_exists:
+    "the licence already has a live successor (its id in details.successorId); nothing was sent or charged",
+  licence_deleted:
+    "the licence is deleted at the vendor: order a new licence instead; nothing was sent or charged",
   order_in_flight:
     "another order for this IP and product line is in flight or awaits its outcome; nothing was sent: check GET /licenses before ordering again",
   renewal_not_wanted:

@@ -8,6 +8,7 @@ import {
   type LicenceListQuery,
   type OrderInput,
   type RenewInput,
+  type SuccessorInput,
   type UpdateInput,
 } from "../domain/licences/inputs.ts";
 import type { OutcomeState, Verdict } from "../domain/licences/operator.ts";
@@ -97,6 +98,25 @@ export const OrderBody = v.strictObject({
   autoRenew: v.optional(AutoRenew, null),
 });
 export type OrderBody = v.InferOutput<typeof OrderBody>;
+
+export const SuccessorBody = v.strictObject({
+  period: Period,
+  product: v.optional(
+    v.pipe(ProductId, v.description("Default: the catalogue's successor of the licence's product")),
+  ),
+  autoRenew: v.optional(v.pipe(AutoRenew, v.description("Default: the licence's own"))),
+  nodes: v.optional(v.pipe(Nodes, v.description("Default: the licence's own (products with nodes)"))),
+  retireOld: v.optional(
+    v.pipe(
+      v.picklist(["after_expiry", "now", "never"], "must be after_expiry, now or never"),
+      v.description(
+        "What becomes of the licence: deleted at the vendor on the first night after its expiry once the successor runs (after_expiry), right after the successor is placed (now), or never",
+      ),
+    ),
+    "after_expiry",
+  ),
+});
+export type SuccessorBody = v.InferOutput<typeof SuccessorBody>;
 
 export const UpdateBody = v.pipe(
   v.strictObject({
@@ -281,10 +301,11 @@ type Fits<A, B> = [A] extends [B] ? true : never;
 const inStep: [
   Fits<OrderBody, OrderInput>,
   Fits<RenewBody, RenewInput>,
+  Fits<SuccessorBody, SuccessorInput>,
   Fits<UpdateBody, UpdateInput>,
   Fits<IpAvailabilityQuery, IpQuery>,
   Fits<ListQuery, LicenceListQuery>,
   Fits<SettleBody & { key: string }, Verdict>,
   Fits<OutcomesQuery["state"], OutcomeState>,
-] = [true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];
 void inStep;

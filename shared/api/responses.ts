@@ -44,6 +44,14 @@ export const Licence = v.object({
   formPending: v.optional(v.boolean()),
   /** Set while the licence is suspended on purpose through this API: the watcher never renews it. */
   suspendedBy: v.optional(v.literal("desk")),
+  /** The licence this one succeeds (ordered through `POST /licenses/{id}/successor`). */
+  predecessorId: v.optional(v.string()),
+  /** The licence ordered to succeed this one, on the same IP. */
+  successorId: v.optional(v.string()),
+  /** What becomes of this licence once its successor is placed. */
+  retireOld: v.optional(v.picklist(["after_expiry", "now", "never"])),
+  /** The day the desk deleted it at the vendor, its successor placed. */
+  retiredOn: v.optional(v.string()),
   /** Bumped by every write of the record. */
   version: v.optional(v.number()),
 });

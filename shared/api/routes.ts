@@ -7,6 +7,7 @@ import {
   OutcomesQuery,
   RenewBody,
   SettleBody,
+  SuccessorBody,
   UpdateBody,
 } from "./requests.ts";
 
@@ -98,6 +99,26 @@ export const routes: readonly Route[] = [
       "renewal_in_flight",
       "renewal_not_wanted",
       "renewal_not_applied",
+    ],
+    tag: "licences",
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/successor",
+    handler: "successor-licence",
+    summary:
+      "Order a licence of a later generation on the same IP (ISPmanager 5 to 6; charges the balance), retiring this one as asked",
+    body: SuccessorBody,
+    idempotencyKey: true,
+    vendor: true,
+    alerts: true,
+    success: 201,
+    refusals: [
+      "lifecycle_closed",
+      "order_in_flight",
+      "order_not_placed",
+      "successor_exists",
+      "licence_deleted",
     ],
     tag: "licences",
   },

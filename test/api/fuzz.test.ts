@@ -107,6 +107,7 @@ const WRONG_BODY: Record<string, fc.Arbitrary<unknown>> = {
   outcome: fc.oneof(notText, fc.constantFrom("APPLIED", "applied ", "", "maybe", "notapplied", "unknown")),
   reason: fc.oneof(notText, fc.constantFrom("", "   ", "a\u0000b", "a\nb", "a\u2028b"), huge("x", 501)),
   licenceId: fc.oneof(notText, fc.constantFrom("", "12a", "-1", " 1", "1".repeat(20), "١٢٣")),
+  retireOld: fc.oneof(notText, fc.constantFrom("", "NOW", "after-expiry", "later", "never ")),
 };
 
 /** A wrong value for each query parameter: a query carries only text. */
@@ -182,6 +183,8 @@ function validRequest(route: Route): Valid {
       return { query: {}, body: { name: "fuzz-renamed" } };
     case "POST /licenses/{id}/renew":
       return { query: {}, body: { period: 1 } };
+    case "POST /licenses/{id}/successor":
+      return { query: {}, body: { period: 12 } };
     case "GET /ip-availability":
       return { query: { ip: freshIp(), product: "ispmanager5-lite", period: "1" } };
     case "GET /outcomes":

@@ -243,7 +243,12 @@ describe("IAM", () => {
   it("lets every vendor route read and write the register and read the credentials parameter, nothing more; those that record alerts batch-write them", () => {
     const recording = routes.filter((r) => r.alerts).map((r) => r.handler);
     // A money call settled on a retry, left to staff, or settled by an operator records its alert there and then.
-    expect(recording.sort()).toEqual(["order-licence", "renew-licence", "settle-outcome"]);
+    expect(recording.sort()).toEqual([
+      "order-licence",
+      "renew-licence",
+      "settle-outcome",
+      "successor-licence",
+    ]);
     for (const route of routes.filter((r) => r.vendor)) {
       const statements = statementsOf(stack, json, routeFunction(stack, route.handler));
       expect(new Set(statements.flatMap(actionsOf)), route.handler).toEqual(

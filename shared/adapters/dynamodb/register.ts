@@ -355,6 +355,10 @@ function fromLicence(record: LicenceRecord): Item {
     suspendedOn: record.suspendedOn,
     formPending: record.formPending,
     suspendedBy: record.suspendedBy,
+    predecessorId: record.predecessorId,
+    successorId: record.successorId,
+    retireOld: record.retireOld,
+    retiredOn: record.retiredOn,
   };
 }
 
@@ -372,6 +376,10 @@ const OPTIONAL_LICENCE_FIELDS = [
   "suspendedOn",
   "formPending",
   "suspendedBy",
+  "predecessorId",
+  "successorId",
+  "retireOld",
+  "retiredOn",
   "version",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 

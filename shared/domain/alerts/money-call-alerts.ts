@@ -33,9 +33,11 @@ export function orderSettled(ref: IntentRef, licenceId: string, at: Date): Alert
 export function requestedCall(record: Pick<IdempotencyRecord, "operation" | "request">): string {
   const request = record.request as { id?: string; body?: Record<string, unknown> } | undefined;
   const body = request?.body ?? {};
-  return record.operation === "renew"
-    ? `renewal of licence ${request?.id} for ${months(Number(body.period))}`
-    : `order of ${String(body.product)} for "${String(body.name)}" on ${String(body.ip)}`;
+  if (record.operation === "renew")
+    return `renewal of licence ${request?.id} for ${months(Number(body.period))}`;
+  if (record.operation === "successor")
+    return `order of a successor (${body.product === undefined ? "the catalogue's" : String(body.product)}, ${months(Number(body.period))}) to licence ${request?.id}, on its IP`;
+  return `order of ${String(body.product)} for "${String(body.name)}" on ${String(body.ip)}`;
 }
 
 /**

@@ -1,11 +1,12 @@
 import type { IdempotencyRecord } from "../ports/intent-store.ts";
 import { licenceChanges } from "./changes.ts";
 import { type Caller, type DeskDeps, deskContext } from "./context.ts";
-import type { OrderInput, RenewInput } from "./inputs.ts";
+import type { OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
 import { orderLicence } from "./order.ts";
 import type { MoneyResult } from "./outcome-model.ts";
 import { type RenewOptions, renewLicence } from "./renew.ts";
 import { settleIntent } from "./settle.ts";
+import { orderSuccessor } from "./successor.ts";
 
 export type { Caller, DeskDeps } from "./context.ts";
 export type { MoneyResult } from "./outcome-model.ts";
@@ -20,6 +21,9 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
     order: (body: OrderInput, key: string): Promise<MoneyResult> => orderLicence(ctx, body, key),
     renew: (id: string, body: RenewInput, key: string, options?: RenewOptions): Promise<MoneyResult> =>
       renewLicence(ctx, id, body, key, options),
+    /** A licence of a later generation on the same IP (ISPmanager 5 to 6), bought as an order is. */
+    successor: (id: string, body: SuccessorInput, key: string): Promise<MoneyResult> =>
+      orderSuccessor(ctx, id, body, key),
     /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */
     settle: (record: IdempotencyRecord): Promise<MoneyResult | undefined> => settleIntent(ctx, record),
     ...licenceChanges(ctx),

@@ -231,3 +231,16 @@ export class DeadlineNearError extends DeskError {
     Object.assign(this.details, { outcome: "not_applied", retryAfterSeconds: 1 });
   }
 }
+
+/** Why a successor cannot be ordered for this licence as asked; nothing was sent. */
+export class SuccessorRefusedError extends DeskError {
+  override readonly name = "SuccessorRefusedError";
+  constructor(
+    readonly code: "successor_exists" | "licence_deleted",
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(message);
+    Object.assign(this.details, details, { outcome: "not_applied" });
+  }
+}

@@ -1,4 +1,4 @@
-import type { AutoRenew } from "../ports/licence-store.ts";
+import type { AutoRenew, RetireOld } from "../ports/licence-store.ts";
 
 /**
  * What the desk's use cases take, in the domain's own terms. The API's schemas (`shared/api/requests.ts`)
@@ -13,6 +13,18 @@ export interface OrderInput {
   period: 1 | 12;
   nodes?: number | undefined;
   autoRenew: AutoRenew;
+}
+
+/** `POST /licenses/{id}/successor`: what is not given comes from the licence and its product. */
+export interface SuccessorInput {
+  period: 1 | 12;
+  /** Default: the catalogue's successor of the licence's product. */
+  product?: string | undefined;
+  /** Default: the licence's own. */
+  autoRenew?: AutoRenew | undefined;
+  /** Default: the licence's own (products with nodes). */
+  nodes?: number | undefined;
+  retireOld: RetireOld;
 }
 
 export interface RenewInput {

@@ -3,7 +3,7 @@ import { type DeskContext, type DeskDeps, deskContext } from "./context.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "./errors.ts";
 import { notApplied, settleByOperator } from "./outcome-model.ts";
 import { retried } from "./retried.ts";
-import { callOf } from "./settle.ts";
+import { callOf, placesLicence } from "./settle.ts";
 
 /**
  * What operators do about money calls the evidence cannot decide: list them, and settle each one by
@@ -106,11 +106,12 @@ export async function settleOutcome(
   const record = await deps.register.idempotency.find(verdict.client, verdict.key);
   if (!record) throw new NotFoundError(`money call ${verdict.key} of client "${verdict.client}"`);
   // A renewal's licence is its request's: a licence id given with it would be recorded as a fact it is not.
-  if (record.operation !== "order" && verdict.licenceId !== undefined)
+  if (!placesLicence(record.operation) && verdict.licenceId !== undefined)
     throw new ValidationError({
       licenceId: `is only for an order settled as applied; this call is a renewal of licence ${(record.request as { id?: string } | undefined)?.id ?? "?"}`,
     });
-  if (record.operation === "order" && verdict.outcome === "applied") await checkOrdered(ctx, record, verdict);
+  if (placesLicence(record.operation) && verdict.outcome === "applied")
+    await checkOrdered(ctx, record, verdict);
   const { intent, operation } = callOf(ctx, record);
   const said = `settled by operator "${operator.client}" as ${verdict.outcome === "applied" ? "applied" : "not applied"}: ${verdict.reason}`;
   const result = await settleByOperator(intent, operation, {
@@ -130,7 +131,7 @@ export async function settleOutcome(
 
 /** The answer a client gets for a call settled as not applied: nothing charged, a new key for a new try. */
 function notAppliedAnswer(record: IdempotencyRecord, said: string) {
-  return record.operation === "order"
+  return placesLicence(record.operation)
     ? notApplied(
         "order_not_placed",
         `the unanswered order was not placed and nothing was charged (${said}); order again with a new Idempotency-Key`,

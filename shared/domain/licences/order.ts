@@ -7,7 +7,7 @@ import { canonicalIp } from "../ip.ts";
 import type { LicenceSummary } from "../ports/billing.ts";
 import { BillmgrVendorError } from "../ports/billing-errors.ts";
 import type { IntentRef } from "../ports/intent-store.ts";
-import type { LicenceRecord } from "../ports/licence-store.ts";
+import type { LicenceRecord, RetireOld } from "../ports/licence-store.ts";
 import type { DeskContext } from "./context.ts";
 import { LifecycleClosedError, ValidationError } from "./errors.ts";
 import type { OrderInput } from "./inputs.ts";
@@ -38,8 +38,27 @@ export async function orderLicence(ctx: DeskContext, body: OrderInput, key: stri
 export function orderCall(ctx: DeskContext, body: OrderInput, key: string): MoneyCall {
   const product = ctx.productOf(body.product);
   ctx.checkPeriod(product, body.period);
-  const nodes = orderNodes(product, body.nodes);
+  orderNodes(product, body.nodes);
   const intent = ctx.intent("order", key, { operation: "order", body });
+  return { intent, operation: orderOperation(ctx, intent.ref, body) };
+}
+
+/** An order that succeeds a licence: the two are linked once it is placed, and the old one retired as asked. */
+export interface Succession {
+  predecessorId: string;
+  retireOld: RetireOld;
+}
+
+/** The order's phases under the intent `ref`: checks, the send, its answer, its evidence, its holds. */
+export function orderOperation(
+  ctx: DeskContext,
+  ref: IntentRef,
+  body: OrderInput,
+  succession?: Succession,
+): MoneyOperation {
+  const product = ctx.productOf(body.product);
+  ctx.checkPeriod(product, body.period);
+  const nodes = orderNodes(product, body.nodes);
   const params = {
     ip: body.ip,
     name: body.name,
@@ -55,7 +74,7 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
       if (!ordersOpen(product, ctx.today)) {
         throw new LifecycleClosedError(product.id, "order", product.lifecycle.salesCloseOn ?? "", ctx.today);
       }
-      await holdForOrder(ctx, slot, body.ip, intent.ref);
+      await holdForOrder(ctx, slot, body.ip, ref);
       await ipStillFree(ctx, body, product);
       ctx.checkTimeForMoneyCall("order");
       return {
@@ -83,17 +102,17 @@ export function orderCall(ctx: DeskContext, body: OrderInput, key: string): Mone
         },
       };
     },
-    applied: (facts) => orderedAnswer(ctx, intent.ref, facts.licenceId ?? "", body, product, nodes),
-    reconcile: (context) => placedOrder(ctx, intent.ref, context),
-    released: () => holds.freeOrder(slot, intent.ref),
-    kept: () => holds.freeOrder(slot, intent.ref),
+    applied: (facts) => orderedAnswer(ctx, ref, facts.licenceId ?? "", body, product, nodes, succession),
+    reconcile: (context) => placedOrder(ctx, ref, context),
+    released: () => holds.freeOrder(slot, ref),
+    kept: () => holds.freeOrder(slot, ref),
     undecided: (evidence, record) => tellUndecided(ctx, record, evidence),
     async settledApplied(facts) {
-      const alert = orderSettled(intent.ref, facts.licenceId ?? "", ctx.caller.now);
+      const alert = orderSettled(ref, facts.licenceId ?? "", ctx.caller.now);
       await retried("record the settled order's alert", () => ctx.register.alerts.record([pendingOf(alert)]));
     },
   };
-  return { intent, operation };
+  return operation;
 }
 
 /** The cluster nodes to order: those asked for, the product's least where none were. */
@@ -114,6 +133,7 @@ async function orderedAnswer(
   body: OrderInput,
   product: Product,
   nodes: number | undefined,
+  succession?: Succession,
 ): Promise<LicenceRecord> {
   // The vendor named the id: it is this order's, whatever the claim says. Another intent holding it
   // would mean that intent's evidence took this order's licence: never silent.
@@ -138,8 +158,49 @@ async function orderedAnswer(
   } catch {
     record = recordFromOrder({ ...body, id, nodes }, product, ctx.caller.now);
   }
+  if (succession) record.predecessorId = succession.predecessorId;
   const stored = await retried(`store licence ${id}`, () => storeOrdered(ctx, record)).catch(() => undefined);
+  if (succession) await succeeded(ctx, succession, id);
   return stored ?? record;
+}
+
+/**
+ * The predecessor learns its successor (and what becomes of it), and is retired at once where asked.
+ * The money moved: a failure here is logged, never the answer's; the watcher retires what is left.
+ */
+async function succeeded(ctx: DeskContext, succession: Succession, successorId: string): Promise<void> {
+  const { predecessorId: id, retireOld } = succession;
+  try {
+    await retried(`link licence ${id} to its successor`, () =>
+      updateAtVersion(ctx.register.licences, id, (current) =>
+        current.successorId === successorId ? undefined : { successorId, retireOld },
+      ),
+    );
+    if (retireOld === "now") await retire(ctx, id);
+  } catch (error) {
+    log("WARN", "a successor's predecessor is not linked or not retired yet", {
+      licence: id,
+      successor: successorId,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** Deleted at the vendor as a placed successor's predecessor, once: `retiredOn` says it was. */
+export async function retire(ctx: DeskContext, id: string): Promise<LicenceRecord | undefined> {
+  const current = await ctx.register.licences.get(id);
+  if (!current || current.retiredOn !== undefined) return current;
+  if (current.status !== "deleted") {
+    await ctx.audited("retire", id, { id }, () => ctx.billing.delete(id, ctx.vendorOptions));
+  }
+  const at = new Date(ctx.nowMs()).toISOString();
+  return ctx.register.licences.update(id, {
+    status: "deleted",
+    statusCode: "4",
+    retiredOn: ctx.today,
+    deskWrites: { status: at },
+    updatedAt: ctx.caller.now.toISOString(),
+  });
 }
 
 /**

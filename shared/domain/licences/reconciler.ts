@@ -8,6 +8,7 @@ import { licenceDesk } from "./desk.ts";
 import { OutcomePendingError } from "./errors.ts";
 import type { MoneyResult } from "./outcome-model.ts";
 import { retried } from "./retried.ts";
+import { placesLicence } from "./settle.ts";
 
 export interface ReconcilerOptions {
   /** Intents read per pass (the least recently looked at first: one that cannot be decided goes to the back). */
@@ -94,7 +95,7 @@ export async function reconcileUnresolved(
       const settled = settledFrom(record, result);
       report.settled.push(settled);
       // Recorded as pending by the order itself when it settled; listed here so this pass sends it.
-      if (settled.operation === "order" && settled.outcome === "applied" && settled.licenceId)
+      if (placesLicence(settled.operation) && settled.outcome === "applied" && settled.licenceId)
         report.alerts.push(orderSettled({ scope: settled.client, key: settled.key }, settled.licenceId, at));
     } catch (error) {
       report.pending++;

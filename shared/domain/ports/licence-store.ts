@@ -51,9 +51,23 @@ export interface LicenceRecord {
    * never renews such a licence, whatever its autoRenew says.
    */
   suspendedBy?: "desk";
+  /** The licence this one succeeds (`POST /licenses/{id}/successor`): same IP, a later generation. */
+  predecessorId?: string;
+  /** The licence ordered to succeed this one, on the same IP. */
+  successorId?: string;
+  /**
+   * What becomes of this licence once its successor is placed: deleted at the vendor by the watcher on
+   * the first night after its expiry (`after_expiry`), right after the successor's order (`now`), or
+   * left alone (`never`). Set with `successorId`.
+   */
+  retireOld?: RetireOld;
+  /** The day the desk deleted it at the vendor as its successor's predecessor (set once, never twice). */
+  retiredOn?: IsoDate;
   /** Bumped by every write: a write made from an older read is refused (`StaleRecordError`). */
   version?: number;
 }
+
+export type RetireOld = "after_expiry" | "now" | "never";
 
 /**
  * What the desk stamps when it writes vendor fields from its own calls: one stamp per field group
