@@ -10,6 +10,8 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   renewal_blocked: "cannot be renewed automatically",
   vendor_suspended: "suspended by the vendor",
   vendor_deleted: "deleted or gone at the vendor",
+  licence_retired: "retired after its successor",
+  retire_held: "not retired: its successor does not run",
   lifecycle: "product lifecycle dates",
   low_balance: "balance too low",
   sync_failed: "could not be read from the vendor",

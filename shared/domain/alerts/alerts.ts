@@ -84,6 +84,8 @@ function nextFor({ fate }: Told, night: IsoDate, expiresOn: IsoDate): string {
       return `the watcher will not renew it, so ${afterExpiry(expiresOn)}`;
     case "ends":
       return `nothing can extend it: ${afterExpiry(expiresOn)}`;
+    case "succeeded":
+      return `it is not renewed: licence ${fate.successorId} carries the server on.`;
     default:
       return `unless it is renewed, ${afterExpiry(expiresOn)}`;
   }
@@ -206,6 +208,36 @@ export const alerts = {
       ],
       next: "it stays suspended; the server's ISPmanager stops working meanwhile.",
       todo: `check it in the vendor's panel; if it should run, resume it there, or through the desk (${api.resume(told.licence.id)}).`,
+    });
+  },
+
+  /** A succeeded licence deleted at the vendor after its expiry, as planned: once (its ledger key is the expiry). */
+  licenceRetired(night: IsoDate, told: Told, successorId: string): Alert {
+    return licenceAlert(night, told, {
+      kind: "licence_retired",
+      severity: "info",
+      threshold: told.licence.expiresOn ?? night,
+      heading: `Retired after its expiry: ${label(told.licence)}`,
+      what: [
+        `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`,
+      ],
+      next: "nothing: the register keeps it, marked deleted, with its successor's id.",
+      todo: `make sure the server runs on licence ${successorId} (its key: GET /licenses/${successorId}).`,
+    });
+  },
+
+  /** A succeeded licence not retired, its successor not running at the vendor: once per expiry. */
+  retireHeld(night: IsoDate, told: Told, successorId: string, why: string): Alert {
+    return licenceAlert(night, told, {
+      kind: "retire_held",
+      severity: "warning",
+      threshold: told.licence.expiresOn ?? night,
+      heading: `Not retired, its successor does not run: ${label(told.licence)}`,
+      what: [
+        `It was to be deleted at the vendor after its expiry, but ${why}: the desk keeps it, so the server is not left without a working licence.`,
+      ],
+      next: `the watcher tries again each night, and retires it once licence ${successorId} runs.`,
+      todo: `check licence ${successorId} in the vendor's panel (GET /licenses/${successorId}?refresh=true); if it will not run, order another successor (POST /licenses/${told.licence.id}/successor), or keep this one by renewing it by hand.`,
     });
   },
 

@@ -93,3 +93,30 @@ export async function whileSuspending<T>(
     if (held) await ctx.register.idempotency.freeLicence(id, ref).catch(() => {});
   }
 }
+
+/**
+ * Runs `act` holding the licence alone: no renewal, suspend or other such act of it at once (a desk's
+ * retirement of a succeeded licence, which two runs of a night must not both do). Undefined, nothing
+ * done, when another holds it. A holder that died stops holding it after the lock's time.
+ */
+export async function whileHeldAlone<T>(
+  ctx: DeskContext,
+  id: string,
+  act: () => Promise<T>,
+): Promise<T | undefined> {
+  const ref: IntentRef = {
+    scope: SUSPEND_SCOPE,
+    key: `${ctx.nowMs() + ctx.idempotency.lockMs}:${randomBytes(6).toString("hex")}`,
+  };
+  try {
+    await take(ctx, id, ref, () => new RenewalInFlightError(id, "suspend"), "suspend");
+  } catch (error) {
+    if (error instanceof RenewalInFlightError) return undefined;
+    throw error;
+  }
+  try {
+    return await act();
+  } finally {
+    await ctx.register.idempotency.freeLicence(id, ref).catch(() => {});
+  }
+}

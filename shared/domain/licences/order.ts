@@ -21,6 +21,7 @@ import {
   runMoneyIntent,
 } from "./outcome-model.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
+import { retire } from "./retire.ts";
 import { retried } from "./retried.ts";
 import { tellUndecided } from "./staff-alerts.ts";
 import { updateAtVersion } from "./update-at-version.ts";
@@ -184,23 +185,6 @@ async function succeeded(ctx: DeskContext, succession: Succession, successorId: 
       reason: error instanceof Error ? error.message : String(error),
     });
   }
-}
-
-/** Deleted at the vendor as a placed successor's predecessor, once: `retiredOn` says it was. */
-export async function retire(ctx: DeskContext, id: string): Promise<LicenceRecord | undefined> {
-  const current = await ctx.register.licences.get(id);
-  if (!current || current.retiredOn !== undefined) return current;
-  if (current.status !== "deleted") {
-    await ctx.audited("retire", id, { id }, () => ctx.billing.delete(id, ctx.vendorOptions));
-  }
-  const at = new Date(ctx.nowMs()).toISOString();
-  return ctx.register.licences.update(id, {
-    status: "deleted",
-    statusCode: "4",
-    retiredOn: ctx.today,
-    deskWrites: { status: at },
-    updatedAt: ctx.caller.now.toISOString(),
-  });
 }
 
 /**

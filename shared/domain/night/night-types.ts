@@ -73,6 +73,10 @@ export interface NightReport {
   renewedElsewhere: RenewedLicence[];
   /** No longer to renew when it came to it (autoRenew switched off during the night): nothing sent. */
   skipped: Array<{ id: string; name: string; reason: string }>;
+  /** Succeeded licences this run deleted at the vendor after their expiry (each once, ever). */
+  retired: Array<{ id: string; name: string; successorId: string }>;
+  /** Succeeded licences kept past their expiry: their successor does not run (alerted). */
+  retireHeld: Array<{ id: string; name: string; why: string }>;
   /** Set to renew and due, but not renewable (suspended, not running): alerted. */
   blocked: Array<{ id: string; name: string; why: Blocked }>;
   /** Mails sent by this run (a rerun sends none already sent). */

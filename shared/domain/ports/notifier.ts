@@ -10,6 +10,8 @@ export type AlertKind =
   | "renewal_blocked"
   | "vendor_suspended"
   | "vendor_deleted"
+  | "licence_retired"
+  | "retire_held"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"

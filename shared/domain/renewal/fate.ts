@@ -2,7 +2,14 @@ import { expiryCap, type Product } from "../catalogue/catalogue.ts";
 import { addDays, type IsoDate } from "../dates.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import { api, fromNight, months } from "../wording.ts";
-import { type Blocked, decideRenewal, isLive, type PlanSettings, type RenewPeriod } from "./renewal-rules.ts";
+import {
+  type Blocked,
+  decideRenewal,
+  isLive,
+  type PlanSettings,
+  type RenewPeriod,
+  retiring,
+} from "./renewal-rules.ts";
 
 /**
  * What becomes of a licence, as far as the desk can tell: the one answer every alert and summary line
@@ -20,6 +27,8 @@ export type Fate =
   /** It can never be renewed again: it stops working after `on`. */
   | { kind: "ends"; on: IsoDate; why: "renewals_closed"; closedOn: IsoDate }
   | { kind: "ends"; on: IsoDate; why: "at_cap"; cap: IsoDate }
+  /** Carried on by its successor: never renewed, deleted at the vendor after its expiry (`retireOn`) or now. */
+  | { kind: "succeeded"; successorId: string; retireOn: IsoDate | undefined }
   /** Deleted at the vendor, or gone from its list. */
   | { kind: "gone"; deleted: boolean }
   /** The vendor has not told us its expiry yet. */
@@ -51,6 +60,10 @@ export function fateOf(
 ): Fate {
   if (!isLive(record)) return { kind: "gone", deleted: record.status === "deleted" };
   const expiresOn = record.expiresOn;
+  if (retiring(record) && record.successorId !== undefined) {
+    const retireOn = record.retireOld === "after_expiry" && expiresOn ? addDays(expiresOn, 1) : undefined;
+    return { kind: "succeeded", successorId: record.successorId, retireOn };
+  }
   if (expiresOn === undefined) return { kind: "unknown" };
   const closeOn = product?.lifecycle.renewalsCloseOn;
   if (closeOn !== undefined && night >= closeOn)
@@ -118,6 +131,8 @@ export function fateLine(fate: Fate, night: IsoDate, product: Product | undefine
         : fate.on > fate.cap
           ? `cannot be renewed: it runs to ${fate.on}, past ${fate.cap}, the latest end ${title} allows a renewal to reach (bought before the cap: LTS)`
           : `cannot be renewed: it already runs to ${fate.cap}, the last day ${title} allows; it stops working after that day`;
+    case "succeeded":
+      return `succeeded by licence ${fate.successorId} on the same IP: never renewed again; ${fate.retireOn ? `the watcher deletes it at the vendor on the night of ${fate.retireOn}, once licence ${fate.successorId} runs` : "deleted at the vendor as soon as it can be"}`;
     case "gone":
       return fate.deleted ? "deleted at the vendor" : "gone from the vendor's list";
     case "unknown":
@@ -147,6 +162,8 @@ export function fateAction(
           : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
     case "ends":
       return `move the server to a licence of a product that is still sold before ${fate.on}; nothing can extend this one`;
+    case "succeeded":
+      return `make sure the server runs on licence ${fate.successorId} (its key: GET /licenses/${fate.successorId})`;
     case "gone":
       return "if the server still needs a licence, order a new one (POST /licenses)";
     case "unknown":

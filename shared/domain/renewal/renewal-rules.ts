@@ -37,6 +37,11 @@ export function isLive(record: LicenceRecord): boolean {
   return record.status !== "deleted" && record.goneSince === undefined;
 }
 
+/** Succeeded by a licence on its IP, and to be retired (not kept alongside): never renewed again. */
+export function retiring(record: LicenceRecord): boolean {
+  return record.successorId !== undefined && record.retireOld !== "never";
+}
+
 /** Seen suspended at the vendor on or before its expiry day: suspended on purpose, not for non-payment. */
 function suspendedWhileRunning(record: LicenceRecord): boolean {
   return (
@@ -83,6 +88,8 @@ export function decideRenewal(
 ): RenewalDecision {
   const none = { action: "none" } as const;
   if (record.autoRenew === null || !isLive(record) || record.expiresOn === undefined) return none;
+  // Carried on by its successor (and retired): paying for both would be paying twice for one server.
+  if (retiring(record)) return none;
   const expiresOn = record.expiresOn;
   const lapsed = expiresOn < tonight;
   const lead = settings.renewalLeadDays;

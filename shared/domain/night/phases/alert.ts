@@ -89,7 +89,8 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
     )
       due.push(alerts.vendorSuspended(night, told));
     if (fate.kind === "ends") report.pastCutoff++;
-    if (fate.kind === "automatic") continue;
+    // Renewed on time, or carried on by its successor: no warning of its expiry to act on.
+    if (fate.kind === "automatic" || fate.kind === "succeeded") continue;
     // Once renewals have closed (before then, one renewed to the cap is told by the summary and the
     // lifecycle mails, without a mail of its own each).
     if (

@@ -38,6 +38,8 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     unknown: [],
     busy: [],
     renewedElsewhere: [],
+    retired: [],
+    retireHeld: [],
     skipped: [],
     blocked: [],
     sent: [],

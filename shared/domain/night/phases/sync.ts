@@ -74,7 +74,8 @@ async function changeAlerts(run: NightRun, { before, after, detailError }: Chang
   ) {
     due.push(alerts.vendorSuspended(run.night, told));
   }
-  if (before && before.status !== "deleted" && after.status === "deleted") {
+  // Deleted by the desk itself, retiring a succeeded licence (a run killed before it wrote so): not news.
+  if (before && before.status !== "deleted" && after.status === "deleted" && after.retiredOn === undefined) {
     due.push(alerts.vendorDeleted(run.night, told, false));
   }
   if (

@@ -1,0 +1,60 @@
+import { log } from "../../../log.ts";
+import { type Alert, alerts } from "../../alerts/alerts.ts";
+import { licenceDesk } from "../../licences/desk.ts";
+import { WATCHER_CLIENT } from "../../licences/idempotency-settings.ts";
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import { isLive } from "../../renewal/renewal-rules.ts";
+import type { NightRun } from "./run.ts";
+
+/**
+ * Succeeded licences set to be retired after their expiry (`retireOld: "after_expiry"`) are deleted at
+ * the vendor from the first night after it, each once, and only while their successor runs there;
+ * otherwise kept, and staff told once per expiry. After the renewals, so the night's alerts and summary
+ * see the register as it now is.
+ */
+export async function retirePhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
+  const { deps, night, report } = run;
+  const due = [...records.values()].filter(
+    (r) =>
+      r.successorId !== undefined &&
+      isLive(r) &&
+      // One to retire at once whose retirement failed when its successor was placed: tonight.
+      (r.retireOld === "now" ||
+        (r.retireOld === "after_expiry" && r.expiresOn !== undefined && r.expiresOn < night)),
+  );
+  if (due.length === 0) return;
+  const desk = licenceDesk(
+    {
+      billing: deps.billing,
+      register: deps.register,
+      catalogue: deps.catalogue,
+      idempotency: deps.idempotency,
+      nowMs: run.nowMs,
+    },
+    { client: WATCHER_CLIENT, now: run.at, today: night },
+  );
+  const raised: Alert[] = [];
+  for (const licence of due) {
+    const successorId = licence.successorId ?? "";
+    try {
+      const done = await desk.retireAfterSuccessor(licence.id);
+      if (done.kind === "retired") {
+        records.set(licence.id, done.licence);
+        report.retired.push({ id: licence.id, name: licence.name, successorId });
+        raised.push(alerts.licenceRetired(night, run.tell(done.licence), successorId));
+      } else if (done.kind === "held") {
+        report.retireHeld.push({ id: licence.id, name: licence.name, why: done.why });
+        raised.push(alerts.retireHeld(night, run.tell(licence), successorId, done.why));
+      }
+    } catch (error) {
+      // The vendor could not be asked or refused: kept tonight, tried again tomorrow.
+      log("WARN", "a succeeded licence could not be retired tonight", {
+        night,
+        licence: licence.id,
+        successor: successorId,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  await run.raise(raised);
+}

@@ -1,0 +1,109 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DeskDeps } from "../../shared/domain/licences/context.ts";
+import { licenceDesk } from "../../shared/domain/licences/desk.ts";
+import { runNight } from "../../shared/domain/night/night.ts";
+import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
+
+/**
+ * A licence succeeded by an ISPmanager 6 licence on its IP, through the nights: never renewed again,
+ * never warned about as if it needed renewing, and deleted at the vendor from the first night after its
+ * expiry, once (reruns and concurrent runs delete nothing more), and only while its successor runs.
+ */
+let h: WatchHarness;
+beforeEach(async () => {
+  h = await watchHarness({ now: "2021-05-01", tablePrefix: "successors" });
+});
+afterEach(() => h.close());
+
+const deskDeps = (): DeskDeps => ({
+  billing: h.billing,
+  register: h.register,
+  catalogue: h.deps.catalogue,
+  idempotency: { ttlSeconds: 48 * 3600, lockMs: 120_000, settleMs: 900_000 },
+  nowMs: h.deps.nowMs,
+});
+const deletes = () => h.vendor.calls("soft.delete");
+const sent = (kind: string) =>
+  (h.notifier as unknown as { sent: { kind: string; licenceId: string | null }[] }).sent.filter(
+    (a) => a.kind === kind,
+  );
+
+/** An ISPmanager 5 Lite licence expiring 2021-05-10, set to renew, and its successor ordered. */
+async function succeeded(retireOld: "after_expiry" | "never" = "after_expiry") {
+  const id = await h.seed(
+    fleetLicence({ name: "moving", ip: "10.6.0.1", expiredate: "2021-05-10", autoRenew: 1 }),
+  );
+  const desk = licenceDesk(deskDeps(), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
+  const answer = await desk.successor(id, { period: 12, retireOld }, `successor-${id}`);
+  if (answer.outcome !== "applied") throw new Error("the successor was not placed");
+  return { id, successorId: answer.licence.id };
+}
+
+describe("a succeeded licence through the nights", () => {
+  it("is never renewed nor warned about, and is retired once, the first night after its expiry", async () => {
+    const { id, successorId } = await succeeded();
+    // Due (within the lead) and set to renew: not renewed, no expiry warning.
+    const due = await h.run("2021-05-08");
+    expect(due.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(0);
+    expect(sent("expiry").filter((a) => a.licenceId === id)).toEqual([]);
+    // Its expiry day: it still runs.
+    await h.run("2021-05-10");
+    expect(deletes()).toBe(0);
+
+    const after = await h.run("2021-05-11");
+    expect(after.retired).toEqual([{ id, name: "moving", successorId }]);
+    expect(deletes()).toBe(1);
+    expect(h.vendor.sandbox.state.get(id)?.status).toBe("4");
+    expect(h.vendor.sandbox.state.get(successorId)?.status).toBe("2");
+    expect(await h.record(id)).toMatchObject({ status: "deleted", retiredOn: "2021-05-11", successorId });
+    expect(sent("licence_retired").map((a) => a.licenceId)).toEqual([id]);
+    // Never told as the vendor's deletion.
+    expect(sent("vendor_deleted")).toEqual([]);
+
+    // A rerun of that night, and the next: nothing deleted or told again.
+    const rerun = await h.run("2021-05-11");
+    expect(rerun.retired).toEqual([]);
+    await h.run("2021-05-12");
+    expect(deletes()).toBe(1);
+    expect(sent("licence_retired")).toHaveLength(1);
+    expect(sent("vendor_deleted")).toEqual([]);
+  });
+
+  it("two runs of the night at once retire it once", async () => {
+    const { id } = await succeeded();
+    const at = new Date("2021-05-11T02:00:00Z");
+    h.vendor.sandbox.setNow(at);
+    const reports = await Promise.all([
+      runNight(h.deps, "2021-05-11", at),
+      runNight(h.deps, "2021-05-11", at),
+    ]);
+    expect(reports.flatMap((r) => r.retired.map((x) => x.id))).toEqual([id]);
+    expect(deletes()).toBe(1);
+  });
+
+  it("kept while its successor does not run, staff told once; retired once it runs", async () => {
+    const { id, successorId } = await succeeded();
+    await h.billing.suspend(successorId);
+    const held = await h.run("2021-05-11");
+    expect(held.retired).toEqual([]);
+    expect(held.retireHeld).toMatchObject([{ id, why: expect.stringContaining("suspended") }]);
+    expect(deletes()).toBe(0);
+    expect((await h.record(id))?.status).not.toBe("deleted");
+    await h.run("2021-05-12");
+    expect(sent("retire_held").map((a) => a.licenceId)).toEqual([id]);
+
+    await h.billing.resume(successorId);
+    const retired = await h.run("2021-05-13");
+    expect(retired.retired.map((r) => r.id)).toEqual([id]);
+    expect(deletes()).toBe(1);
+  });
+
+  it("retireOld never: left alone, and renewed as set", async () => {
+    const { id } = await succeeded("never");
+    const due = await h.run("2021-05-08");
+    expect(due.renewed.map((r) => r.id)).toEqual([id]);
+    await h.run("2021-06-20");
+    expect(deletes()).toBe(0);
+  });
+});
