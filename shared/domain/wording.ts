@@ -25,6 +25,8 @@ export const api = {
   renew: (id: string, period: number) =>
     `POST /licenses/${id}/renew with {"period": ${period}} and a new Idempotency-Key`,
   resume: (id: string) => `POST /licenses/${id}/resume`,
+  successor: (id: string, period: number) =>
+    `POST /licenses/${id}/successor with {"period": ${period}} and a new Idempotency-Key`,
   autoRenewOff: (id: string) => `PATCH /licenses/${id} with {"autoRenew": null}`,
   autoRenewOn: (id: string, period: number) => `PATCH /licenses/${id} with {"autoRenew": ${period}}`,
   refresh: (id: string) => `GET /licenses/${id}?refresh=true`,

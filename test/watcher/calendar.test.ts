@@ -306,6 +306,26 @@ describe("the 2021 outbox, read as the billing team reads it", () => {
     expect(fateContradictions(outbox)).toEqual([]);
   });
 
+  it("names the way forward: ISPmanager 6, priced, and the call that moves each licence; never an order of a product no longer sold", () => {
+    const late = outbox.filter((m) => m.night >= "2021-06-15");
+    for (const mail of late) {
+      expect(mail.body, mail.subject).not.toContain("order a new one (POST /licenses)");
+      expect(mail.body, mail.subject).not.toContain('"product": "ispmanager5-');
+      expect(mail.body, mail.subject).not.toContain("a product that is still sold");
+    }
+    // The mails whose "What to do" is the licence's fate's (a suspension's or a deletion's says its own).
+    const ends = late.filter(
+      (m) =>
+        ["cannot_renew", "expiry", "expired"].includes(m.kind) &&
+        /^Renewal: +cannot be renewed/m.test(m.body),
+    );
+    expect(ends.length).toBeGreaterThan(5);
+    for (const mail of ends) {
+      expect(mail.body, mail.subject).toContain(`POST /licenses/${mail.licenceId}/successor`);
+      expect(mail.body, mail.subject).toMatch(/ISPmanager 6 (Lite|Business) \(\d+\.\d\d EUR a year/);
+    }
+  });
+
   it("counts every day it names from the night to the date beside it", () => {
     const results = outbox.map(dayCounts);
     expect(results.reduce((n, r) => n + r.checked, 0)).toBeGreaterThan(200);

@@ -3,7 +3,7 @@ import { addDays, daysBetween, type IsoDate } from "../dates.ts";
 import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
-import { type Fate, fateAction, fateLine } from "../renewal/fate.ts";
+import { type Fate, fateAction, fateLine, type SuccessorProduct } from "../renewal/fate.ts";
 import { api, count, fromNight, months } from "../wording.ts";
 import { KIND_NAMES } from "./alert-kinds.ts";
 
@@ -21,6 +21,8 @@ export interface Told {
   licence: LicenceRecord;
   product: Product | undefined;
   fate: Fate;
+  /** The catalogue's successor of its product, where it names one. */
+  successor?: SuccessorProduct | undefined;
 }
 
 /** The lines every licence alert starts with, so staff can find it without looking anything up. */
@@ -50,7 +52,7 @@ interface LicenceMail {
 }
 
 function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
-  const action = mail.todo ?? fateAction(told.fate, told.licence, told.product) ?? "nothing";
+  const action = mail.todo ?? fateAction(told.fate, told.licence, told.product, told.successor) ?? "nothing";
   const todo = /[.!?]$/.test(action) ? action : `${action}.`;
   return {
     kind: mail.kind,

@@ -140,11 +140,26 @@ export function fateLine(fate: Fate, night: IsoDate, product: Product | undefine
   }
 }
 
+/** The product a licence moves to (the catalogue's successor of its own), with its yearly price in words. */
+export interface SuccessorProduct {
+  product: Product;
+  /** "70.00 EUR a year", where the catalogue prices a year. */
+  price: string | undefined;
+}
+
+/** The way forward for a licence nothing can extend: its successor, and the call that orders it. */
+function moveTo(licence: LicenceRecord, on: IsoDate, successor: SuccessorProduct | undefined): string {
+  if (!successor) return `move the server to a licence of a product that is still sold before ${on}`;
+  const period = successor.product.periods.includes(12) ? 12 : (successor.product.periods[0] ?? 1);
+  return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} before ${on}: ${api.successor(licence.id, period)} orders it on the same IP, and the watcher deletes this one after its expiry`;
+}
+
 /** What staff do about it, with the licence filled in; undefined where nothing is to be done. */
 export function fateAction(
   fate: Fate,
   licence: LicenceRecord,
   product: Product | undefined,
+  successor?: SuccessorProduct,
 ): string | undefined {
   const period = licence.autoRenew ?? licence.period ?? product?.periods[0] ?? 1;
   switch (fate.kind) {
@@ -161,11 +176,13 @@ export function fateAction(
           ? `check it in the vendor's panel and resume it there (the watcher then renews it), or renew it by hand: ${api.renew(licence.id, period)}`
           : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
     case "ends":
-      return `move the server to a licence of a product that is still sold before ${fate.on}; nothing can extend this one`;
+      return `${moveTo(licence, fate.on, successor)}; nothing can extend this one`;
     case "succeeded":
       return `make sure the server runs on licence ${fate.successorId} (its key: GET /licenses/${fate.successorId})`;
     case "gone":
-      return "if the server still needs a licence, order a new one (POST /licenses)";
+      return successor
+        ? `if the server still needs a licence, order ${successor.product.title} for it (POST /licenses with "product": "${successor.product.id}")`
+        : "if the server still needs a licence, order a new one (POST /licenses)";
     case "unknown":
       return `read it again from the vendor: ${api.refresh(licence.id)}`;
   }

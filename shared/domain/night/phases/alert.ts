@@ -2,8 +2,9 @@ import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
 import { addDays, type IsoDate } from "../../dates.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
+import type { SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
-import type { NightRun } from "./run.ts";
+import { type NightRun, successorOf } from "./run.ts";
 
 interface LifecycleEvent {
   name: string;
@@ -19,8 +20,13 @@ interface LifecycleEvent {
  * before the cap (`capFrom`) run to their own expiry with LTS support, so a licence may rightly run
  * past the last valid day; the texts say so rather than claim none does.
  */
-function lifecycleEvents(product: Product): LifecycleEvent[] {
+function lifecycleEvents(product: Product, successor: SuccessorProduct | undefined): LifecycleEvent[] {
   const { salesCloseOn, renewalsCloseOn, lastValidDay, supportEndsOn, capFrom } = product.lifecycle;
+  // The way forward, named: the catalogue's successor (each licence moved by its own call), if any.
+  const next = successor
+    ? `${successor.product.title}${successor.price ? ` (${successor.price})` : ""}`
+    : "a product that is still sold";
+  const how = successor ? " (for each licence above: POST /licenses/<its id>/successor)" : "";
   const lts = capFrom
     ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`
     : "";
@@ -30,7 +36,7 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
       name: "sales close",
       date: salesCloseOn,
       meaning: `From that day the vendor takes no new orders for ${product.title}. Licences already bought are not affected.`,
-      todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (POST /licenses); after that, order a product that is still sold.`,
+      todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (POST /licenses); after that, order ${next} instead.`,
       concerns: () => true,
     });
   if (renewalsCloseOn)
@@ -38,7 +44,7 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
       name: "renewals close",
       date: renewalsCloseOn,
       meaning: `From that day no ${product.title} licence can be renewed: each stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
-      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running; plan the move to a product that is still sold for all of them.`,
+      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running; plan the move to ${next} for all of them${how}.`,
       concerns: () => true,
     });
   if (lastValidDay)
@@ -46,7 +52,7 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
       name: "licences end",
       date: lastValidDay,
       meaning: `${product.title} licences bought or renewed${capFrom ? ` from ${capFrom}` : ""} stop working after ${lastValidDay}.${lts}`,
-      todo: `move the servers listed above to a product that is still sold before ${lastValidDay}; nothing can extend these licences.`,
+      todo: `move the servers listed above to ${next} before ${lastValidDay}${how}; nothing can extend these licences.`,
       concerns: (l) => l.expiresOn !== undefined && l.expiresOn <= lastValidDay,
     });
   if (supportEndsOn)
@@ -54,7 +60,7 @@ function lifecycleEvents(product: Product): LifecycleEvent[] {
       name: "support ends",
       date: supportEndsOn,
       meaning: `From that day the vendor ships no support and no updates for ${product.title}.${capFrom ? ` Licences bought before ${capFrom} keep LTS support until they expire.` : ""} Licences that stop working before that day are not listed here.`,
-      todo: "nothing for the licences listed above until they expire; plan their move to a product that is still sold before then.",
+      todo: `nothing for the licences listed above until they expire; plan their move to ${next} before then${how}.`,
       concerns: (l) => l.expiresOn !== undefined && l.expiresOn >= supportEndsOn,
     });
   return events;
@@ -117,7 +123,7 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
   for (const product of catalogue.products) {
     const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
     if (ofProduct.length === 0) continue;
-    for (const event of lifecycleEvents(product)) {
+    for (const event of lifecycleEvents(product, successorOf(catalogue, product))) {
       const threshold = nearestThreshold(event.date, night, settings.lifecycleAlertDays);
       if (threshold === undefined) continue;
       const concerned = ofProduct

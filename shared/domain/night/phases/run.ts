@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { Alert, Told } from "../../alerts/alerts.ts";
 import { pendingOf, recordAlerts } from "../../alerts/send-pending.ts";
-import type { Product } from "../../catalogue/catalogue.ts";
+import type { Catalogue, Product } from "../../catalogue/catalogue.ts";
 import type { IsoDate } from "../../dates.ts";
+import { formatMoney } from "../../money.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
-import { fateOf } from "../../renewal/fate.ts";
+import { fateOf, type SuccessorProduct } from "../../renewal/fate.ts";
 import type { NightReport, WatcherDeps } from "../night-types.ts";
 
 /** One run of one night: what every phase works with. */
@@ -61,7 +62,12 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     productOf: (licence) => deps.catalogue.byPricelist(licence.pricelist),
     tell(licence) {
       const product = deps.catalogue.byPricelist(licence.pricelist);
-      return { licence, product, fate: fateOf(licence, product, night, deps.settings) };
+      return {
+        licence,
+        product,
+        fate: fateOf(licence, product, night, deps.settings),
+        successor: successorOf(deps.catalogue, product),
+      };
     },
     async raise(alerts) {
       report.alreadySent += await recordAlerts(
@@ -69,5 +75,24 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
         alerts.map((a) => pendingOf(a)),
       );
     },
+  };
+}
+
+/** The catalogue's successor of a product, priced for a year in the catalogue's currency. */
+export function successorOf(
+  catalogue: Catalogue,
+  product: Product | undefined,
+): SuccessorProduct | undefined {
+  const next = product?.successor ? catalogue.byId(product.successor) : undefined;
+  if (!next) return undefined;
+  const money = (minor: number) => formatMoney({ minor, currency: catalogue.currency });
+  const yearly = next.costMinor["12"];
+  const perNode = next.nodes?.costMinor["12"];
+  return {
+    product: next,
+    price:
+      yearly === undefined
+        ? undefined
+        : `${money(yearly)} a year${perNode === undefined ? "" : ` plus ${money(perNode)} per node`}`,
   };
 }
