@@ -19,6 +19,7 @@ import type { NightRenewal, RenewalOutcome } from "../../ports/night-ledger.ts";
 import { decideRenewal, type Renewal } from "../../renewal/renewal-rules.ts";
 import type { Planned } from "./decide.ts";
 import type { NightRun } from "./run.ts";
+import { watcherDesk } from "./watcher-desk.ts";
 
 /** The Idempotency-Key of a licence's renewal on a night: one renewal per licence per night, whatever its expiry. */
 export const renewalKey = (licenceId: string, night: IsoDate) => `watch:${licenceId}:${night}`;
@@ -50,17 +51,7 @@ export async function renewPhase(
   records: Map<string, LicenceRecord>,
 ): Promise<void> {
   const { deps, night } = run;
-  const desk = licenceDesk(
-    {
-      billing: deps.billing,
-      register: deps.register,
-      catalogue: deps.catalogue,
-      idempotency: deps.idempotency,
-      nowMs: run.nowMs,
-    },
-    // The night's date in the schedule's zone decides the desk's lifecycle checks too, not the UTC date.
-    { client: WATCHER_CLIENT, now: run.at, today: night },
-  );
+  const desk = watcherDesk(run);
 
   /** One licence, decided again from a fresh read: renewed, or its open renewal of tonight settled. */
   const handle = async (licenceId: string, entry: NightRenewal | undefined) => {

@@ -1,10 +1,9 @@
 import { log } from "../../../log.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
-import { licenceDesk } from "../../licences/desk.ts";
-import { WATCHER_CLIENT } from "../../licences/idempotency-settings.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { isLive } from "../../renewal/renewal-rules.ts";
 import type { NightRun } from "./run.ts";
+import { watcherDesk } from "./watcher-desk.ts";
 
 /**
  * Succeeded licences set to be retired after their expiry (`retireOld: "after_expiry"`) are deleted at
@@ -23,16 +22,7 @@ export async function retirePhase(run: NightRun, records: Map<string, LicenceRec
         (r.retireOld === "after_expiry" && r.expiresOn !== undefined && r.expiresOn < night)),
   );
   if (due.length === 0) return;
-  const desk = licenceDesk(
-    {
-      billing: deps.billing,
-      register: deps.register,
-      catalogue: deps.catalogue,
-      idempotency: deps.idempotency,
-      nowMs: run.nowMs,
-    },
-    { client: WATCHER_CLIENT, now: run.at, today: night },
-  );
+  const desk = watcherDesk(run);
   const raised: Alert[] = [];
   for (const licence of due) {
     const successorId = licence.successorId ?? "";
