@@ -15,12 +15,13 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
-const deskDeps = (): DeskDeps => ({
+const deskDeps = (overrides: Partial<DeskDeps> = {}): DeskDeps => ({
   billing: h.billing,
   register: h.register,
   catalogue: h.deps.catalogue,
   idempotency: { ttlSeconds: 48 * 3600, lockMs: 120_000, settleMs: 900_000 },
   nowMs: h.deps.nowMs,
+  ...overrides,
 });
 const deletes = () => h.vendor.calls("soft.delete");
 const sent = (kind: string) =>
@@ -29,11 +30,14 @@ const sent = (kind: string) =>
   );
 
 /** An ISPmanager 5 Lite licence expiring 2021-05-10, set to renew, and its successor ordered. */
-async function succeeded(retireOld: "after_expiry" | "never" = "after_expiry") {
+async function succeeded(
+  retireOld: "after_expiry" | "now" | "never" = "after_expiry",
+  overrides: Partial<DeskDeps> = {},
+) {
   const id = await h.seed(
     fleetLicence({ name: "moving", ip: "10.6.0.1", expiredate: "2021-05-10", autoRenew: 1 }),
   );
-  const desk = licenceDesk(deskDeps(), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
+  const desk = licenceDesk(deskDeps(overrides), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
   const answer = await desk.successor(id, { period: 12, retireOld }, `successor-${id}`);
   if (answer.outcome !== "applied") throw new Error("the successor was not placed");
   return { id, successorId: answer.licence.id };
@@ -105,5 +109,94 @@ describe("a succeeded licence through the nights", () => {
     expect(due.renewed.map((r) => r.id)).toEqual([id]);
     await h.run("2021-06-20");
     expect(deletes()).toBe(0);
+  });
+
+  it("a retirement whose vendor delete failed is finished by the next night, and told once", async () => {
+    const { id } = await succeeded();
+    await h.vendor.fault("soft.delete", "http500", 1);
+    const failed = await h.run("2021-05-11");
+    expect(failed.retired).toEqual([]);
+    // Marked for retirement, still at the vendor (suspended there for non-payment since its expiry).
+    expect(await h.record(id)).toMatchObject({ status: "suspended", retiredOn: "2021-05-11" });
+    const next = await h.run("2021-05-12");
+    expect(next.retired.map((r) => r.id)).toEqual([id]);
+    expect(deletes()).toBe(2);
+    expect(h.vendor.sandbox.state.get(id)?.status).toBe("4");
+    expect(await h.record(id)).toMatchObject({ status: "deleted", retiredOn: "2021-05-11" });
+    expect(sent("licence_retired")).toHaveLength(1);
+  });
+
+  it("retireOld now, its successor not running when placed: kept until it runs, then retired by a night", async () => {
+    // The vendor suspends the new licence as soon as it is placed (in its panel, say).
+    const billing = {
+      ...h.billing,
+      async order(...args: Parameters<typeof h.billing.order>) {
+        const placed = await h.billing.order(...args);
+        await h.billing.suspend(placed.id);
+        return placed;
+      },
+    };
+    const { id, successorId } = await succeeded("now", { billing });
+    expect(deletes()).toBe(0);
+    expect((await h.record(id))?.status).toBe("active");
+    const held = await h.run("2021-05-02");
+    expect(held.retireHeld.map((r) => r.id)).toEqual([id]);
+    expect(sent("retire_held")).toHaveLength(1);
+    await h.billing.resume(successorId);
+    const retired = await h.run("2021-05-03");
+    expect(retired.retired.map((r) => r.id)).toEqual([id]);
+    expect(deletes()).toBe(1);
+  });
+
+  it("a link the register cannot write leaves the call open: the retry links it, and the night never renews the old one", async () => {
+    let failLinks = true;
+    const register = {
+      ...h.register,
+      licences: {
+        ...h.register.licences,
+        async update(...args: Parameters<typeof h.register.licences.update>) {
+          if (failLinks && "successorId" in args[1]) throw new Error("throttled");
+          return h.register.licences.update(...args);
+        },
+      },
+    };
+    const id = await h.seed(
+      fleetLicence({ name: "unlinked", ip: "10.6.0.2", expiredate: "2021-05-10", autoRenew: 1 }),
+    );
+    const desk = () =>
+      licenceDesk(deskDeps({ register }), { client: "panel", now: new Date("2021-05-01T12:00:00Z") });
+    const orders = () => h.vendor.calls("soft.order.param");
+    const lost = await desk()
+      .successor(id, { period: 12, retireOld: "after_expiry" }, "link-fails")
+      .catch((error: unknown) => error as { code?: string; details?: Record<string, unknown> });
+    expect(lost).toMatchObject({ code: "outcome_pending", details: { outcome: "applied", licenceId: id } });
+    expect(orders()).toBe(1);
+    failLinks = false;
+    const retry = await desk().successor(id, { period: 12, retireOld: "after_expiry" }, "link-fails");
+    expect(retry).toMatchObject({ outcome: "applied", replayed: true, licence: { predecessorId: id } });
+    expect(orders()).toBe(1);
+    expect((await h.record(id))?.successorId).toBe(retry.outcome === "applied" ? retry.licence.id : "?");
+    const due = await h.run("2021-05-08");
+    expect(due.renewed).toEqual([]);
+    expect(h.prolongs()).toBe(0);
+  });
+
+  it("a successor deleted since: the old licence is succeeded no more, and renewed as set", async () => {
+    const { id, successorId } = await succeeded();
+    await licenceDesk(deskDeps(), { client: "panel", now: new Date("2021-05-02T12:00:00Z") }).delete(
+      successorId,
+    );
+    expect(await h.record(id)).not.toHaveProperty("successorId");
+    const due = await h.run("2021-05-08");
+    expect(due.renewed.map((r) => r.id)).toEqual([id]);
+  });
+
+  it("a successor the vendor deleted: the night's sync unlinks the old one before deciding", async () => {
+    const { id, successorId } = await succeeded();
+    await h.billing.delete(successorId); // in the vendor's panel
+    const due = await h.run("2021-05-08");
+    expect(await h.record(id)).not.toHaveProperty("successorId");
+    expect(due.renewed.map((r) => r.id)).toEqual([id]);
+    expect(sent("vendor_deleted").map((a) => a.licenceId)).toEqual([successorId]);
   });
 });

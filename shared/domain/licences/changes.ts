@@ -8,6 +8,7 @@ import { refusalReason } from "./failed-calls.ts";
 import type { IpQuery, UpdateInput } from "./inputs.ts";
 import { whileSuspending } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
+import { forgetLostSuccessor } from "./retire.ts";
 
 /**
  * The licence desk's other operations: each vendor call audited, each register write touching only
@@ -118,7 +119,9 @@ export function licenceChanges(ctx: DeskContext) {
     async delete(id: string): Promise<LicenceRecord> {
       await ctx.stored(id);
       await ctx.audited("delete", id, { id }, () => billing.delete(id, ctx.vendorOptions));
-      return save(id, { status: "deleted", statusCode: "4", ...wrote("status") });
+      const deleted = await save(id, { status: "deleted", statusCode: "4", ...wrote("status") });
+      await forgetLostSuccessor(register.licences, deleted).catch(() => {}); // the night's sync does it too
+      return deleted;
     },
 
     async checkIp(query: IpQuery): Promise<IpAvailability> {

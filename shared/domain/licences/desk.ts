@@ -5,7 +5,7 @@ import type { OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
 import { orderLicence } from "./order.ts";
 import type { MoneyResult } from "./outcome-model.ts";
 import { type RenewOptions, renewLicence } from "./renew.ts";
-import { type Retirement, retireAfterSuccessor } from "./retire.ts";
+import { type Retirement, retireSucceeded } from "./retire.ts";
 import { settleIntent } from "./settle.ts";
 import { orderSuccessor } from "./successor.ts";
 
@@ -14,7 +14,7 @@ export type { MoneyResult } from "./outcome-model.ts";
 
 /**
  * The licence desk's use cases for one caller at one moment: what each HTTP route (and the watcher's
- * renewals) does, without HTTP. Money moves only through the outcome model (`intent.ts`).
+ * renewals) does, without HTTP. Money moves only through the outcome model (`outcome-model.ts`).
  */
 export function licenceDesk(deps: DeskDeps, caller: Caller) {
   const ctx = deskContext(deps, caller);
@@ -25,8 +25,8 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
     /** A licence of a later generation on the same IP (ISPmanager 5 to 6), bought as an order is. */
     successor: (id: string, body: SuccessorInput, key: string): Promise<MoneyResult> =>
       orderSuccessor(ctx, id, body, key),
-    /** The watcher's retirement of a succeeded licence after its expiry, while its successor runs. */
-    retireAfterSuccessor: (id: string): Promise<Retirement> => retireAfterSuccessor(ctx, id),
+    /** A succeeded licence retired (deleted at the vendor), once, while its successor runs. */
+    retireSucceeded: (id: string): Promise<Retirement> => retireSucceeded(ctx, id),
     /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */
     settle: (record: IdempotencyRecord): Promise<MoneyResult | undefined> => settleIntent(ctx, record),
     ...licenceChanges(ctx),

@@ -187,7 +187,8 @@ export type NotWantedReason =
   | "being_suspended"
   | "renewed_elsewhere"
   | "suspended_at_vendor"
-  | "deleted_at_vendor";
+  | "deleted_at_vendor"
+  | "succeeded";
 
 /**
  * Another order for the same IP and product line is in flight or awaits its outcome: one at a time, so
@@ -242,5 +243,21 @@ export class SuccessorRefusedError extends DeskError {
   ) {
     super(message);
     Object.assign(this.details, details, { outcome: "not_applied" });
+  }
+}
+
+/**
+ * A successor placed and charged, whose predecessor the desk could not mark yet: the call stays applied
+ * and open, and a retry with the same key (or the reconciler) finishes it. Nothing is sent again.
+ */
+export class SuccessorNotLinkedError extends DeskError {
+  readonly code = "outcome_pending";
+  override readonly name = "SuccessorNotLinkedError";
+  readonly retryAfterSeconds = 60;
+  constructor(licenceId: string, successorId: string) {
+    super(
+      `the successor of licence ${licenceId}, licence ${successorId}, was placed and charged, but the register could not record the link yet. Retry with the same Idempotency-Key in 60 s for the answer (nothing is sent or charged again); do not use a new key, which would pay twice`,
+    );
+    Object.assign(this.details, { licenceId, successorId, outcome: "applied", retryAfterSeconds: 60 });
   }
 }

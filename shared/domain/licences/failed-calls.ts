@@ -30,3 +30,7 @@ export function auditOutcome(
   if (error instanceof BillmgrTimeoutError) return ["timeout", error.kind];
   return ["unavailable", error instanceof BillmgrError ? error.kind : "internal"];
 }
+
+/** The vendor's `missed`: it does not know the licence (one it deleted, for one). */
+export const isMissed = (error: unknown): boolean =>
+  error instanceof BillmgrVendorError && error.type === "missed";

@@ -9,7 +9,7 @@ import { BillmgrVendorError } from "../ports/billing-errors.ts";
 import type { IntentRef } from "../ports/intent-store.ts";
 import type { LicenceRecord, RetireOld } from "../ports/licence-store.ts";
 import type { DeskContext } from "./context.ts";
-import { LifecycleClosedError, ValidationError } from "./errors.ts";
+import { LifecycleClosedError, SuccessorNotLinkedError, ValidationError } from "./errors.ts";
 import type { OrderInput } from "./inputs.ts";
 import { holdForOrder, orderSlot } from "./order-hold.ts";
 import {
@@ -21,7 +21,7 @@ import {
   runMoneyIntent,
 } from "./outcome-model.ts";
 import { recordFromOrder, recordFromVendor } from "./records.ts";
-import { retire } from "./retire.ts";
+import { retireSucceeded } from "./retire.ts";
 import { retried } from "./retried.ts";
 import { tellUndecided } from "./staff-alerts.ts";
 import { updateAtVersion } from "./update-at-version.ts";
@@ -167,7 +167,9 @@ async function orderedAnswer(
 
 /**
  * The predecessor learns its successor (and what becomes of it), and is retired at once where asked.
- * The money moved: a failure here is logged, never the answer's; the watcher retires what is left.
+ * Unlinked, the old licence would still be renewed by the watcher: paid twice. So a link that cannot be
+ * written leaves the call applied but unanswered (the client's retry, or the reconciler, links it and
+ * answers; nothing is sent again). A retirement that cannot be done now is the night's (retire phase).
  */
 async function succeeded(ctx: DeskContext, succession: Succession, successorId: string): Promise<void> {
   const { predecessorId: id, retireOld } = succession;
@@ -177,14 +179,22 @@ async function succeeded(ctx: DeskContext, succession: Succession, successorId: 
         current.successorId === successorId ? undefined : { successorId, retireOld },
       ),
     );
-    if (retireOld === "now") await retire(ctx, id);
   } catch (error) {
-    log("WARN", "a successor's predecessor is not linked or not retired yet", {
+    log("ERROR", "a placed successor's predecessor could not be linked: the call stays open", {
       licence: id,
       successor: successorId,
       reason: error instanceof Error ? error.message : String(error),
     });
+    throw new SuccessorNotLinkedError(id, successorId);
   }
+  if (retireOld !== "now") return;
+  await retireSucceeded(ctx, id).catch((error: unknown) => {
+    log("WARN", "a successor's predecessor is not retired yet: the next night does it", {
+      licence: id,
+      successor: successorId,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  });
 }
 
 /**

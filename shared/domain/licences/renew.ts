@@ -1,12 +1,12 @@
 import { type Product, renewalsOpen } from "../catalogue/catalogue.ts";
 import type { IsoDate } from "../dates.ts";
 import { type LicenceDetails, statusFromCode } from "../ports/billing.ts";
-import { BillmgrVendorError } from "../ports/billing-errors.ts";
 import type { LicenceChanges, LicenceRecord } from "../ports/licence-store.ts";
-import { suspensionMark } from "../renewal/renewal-rules.ts";
+import { retiring, suspensionMark } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
 import { AlreadyAtCapError, LifecycleClosedError, RenewalNotWantedError } from "./errors.ts";
 import { atCap, expectedExpiry } from "./expiry.ts";
+import { isMissed } from "./failed-calls.ts";
 import type { RenewInput } from "./inputs.ts";
 import { holdForRenewal } from "./licence-hold.ts";
 import {
@@ -137,9 +137,13 @@ async function checkStillWanted(ctx: DeskContext, id: string): Promise<void> {
     throw new RenewalNotWantedError(id, "its automatic renewal was switched off", "switched_off");
   if (now.suspendedBy === "desk")
     throw new RenewalNotWantedError(id, "it was suspended on purpose through the API", "suspended_by_desk");
+  if (retiring(now))
+    throw new RenewalNotWantedError(
+      id,
+      `licence ${now.successorId} succeeds it on its IP, and it is to be retired`,
+      "succeeded",
+    );
 }
-
-const isMissed = (error: unknown) => error instanceof BillmgrVendorError && error.type === "missed";
 
 /**
  * The watcher planned from the register; the vendor's form, read right before sending, decides. A

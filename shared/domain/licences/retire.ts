@@ -1,38 +1,28 @@
-import { BillmgrVendorError } from "../ports/billing-errors.ts";
-import type { LicenceRecord } from "../ports/licence-store.ts";
+import type { LicenceRecord, LicenceStore } from "../ports/licence-store.ts";
 import { isLive } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
+import { isMissed } from "./failed-calls.ts";
 import { whileHeldAlone } from "./licence-hold.ts";
+import { updateAtVersion } from "./update-at-version.ts";
 
-/** What became of a succeeded licence the watcher meant to retire. */
+/** What became of a succeeded licence the desk meant to retire. */
 export type Retirement =
   | { kind: "retired"; licence: LicenceRecord }
-  /** Its successor does not run at the vendor: kept, and staff told why. */
-  | { kind: "held"; why: string }
-  /** Retired already, not to be retired, or another run is at it. */
+  /** Its successor does not run at the vendor (its status there): kept, and staff told why. */
+  | { kind: "held"; successorStatus: string }
+  /** Deleted already, not succeeded, or another run is at it. */
   | { kind: "skipped" };
 
 /**
- * Deleted at the vendor as a placed successor's predecessor, once: holding the licence alone and read
- * again, so a rerun, or a second run at once, deletes nothing.
+ * A succeeded licence deleted at the vendor, once, and only while its successor runs there (read there,
+ * not from the register), so a server is never left without a licence that works. Held alone and read
+ * again, so a rerun, or a second run at once, deletes nothing; one whose deletion failed half-way
+ * (`retiredOn` written, still live) is finished by the next call.
  */
-export async function retire(ctx: DeskContext, id: string): Promise<LicenceRecord | undefined> {
-  return whileHeldAlone(ctx, id, async () => {
-    const current = await ctx.register.licences.get(id);
-    if (!current || !isLive(current)) return undefined;
-    return deleteRetired(ctx, current);
-  });
-}
-
-/**
- * The watcher's retirement after the expiry: only while its successor runs at the vendor (read there,
- * not from the register), so a server is never left without a licence that works.
- */
-export async function retireAfterSuccessor(ctx: DeskContext, id: string): Promise<Retirement> {
+export async function retireSucceeded(ctx: DeskContext, id: string): Promise<Retirement> {
   const done = await whileHeldAlone(ctx, id, async (): Promise<Retirement> => {
     const current = await ctx.register.licences.get(id);
-    if (!current?.successorId || current.retiredOn !== undefined || !isLive(current))
-      return { kind: "skipped" };
+    if (!current?.successorId || !isLive(current)) return { kind: "skipped" };
     const successorId = current.successorId;
     let status: string;
     try {
@@ -41,12 +31,10 @@ export async function retireAfterSuccessor(ctx: DeskContext, id: string): Promis
       );
       status = details.status;
     } catch (error) {
-      // The vendor answers `missed` for a licence it deleted.
-      if (!(error instanceof BillmgrVendorError && error.type === "missed")) throw error;
+      if (!isMissed(error)) throw error;
       status = "deleted";
     }
-    if (status !== "active")
-      return { kind: "held", why: `its successor, licence ${successorId}, is ${status} at the vendor` };
+    if (status !== "active") return { kind: "held", successorStatus: status };
     return { kind: "retired", licence: await deleteRetired(ctx, current) };
   });
   return done ?? { kind: "skipped" };
@@ -54,18 +42,19 @@ export async function retireAfterSuccessor(ctx: DeskContext, id: string): Promis
 
 /**
  * Marked retired first (so a run killed after the vendor's delete is never told as "deleted by the
- * vendor", and the next night finishes it), then deleted at the vendor (a licence it no longer knows is
+ * vendor", and the next call finishes it), then deleted at the vendor (a licence it no longer knows is
  * deleted already), then marked deleted.
  */
 async function deleteRetired(ctx: DeskContext, current: LicenceRecord): Promise<LicenceRecord> {
   const { id } = current;
-  if (current.retiredOn === undefined) await ctx.register.licences.update(id, { retiredOn: ctx.today });
+  const retiredOn = current.retiredOn ?? ctx.today;
+  if (current.retiredOn === undefined) await ctx.register.licences.update(id, { retiredOn });
   try {
     await ctx.audited("retire", id, { id, successor: current.successorId ?? "" }, () =>
       ctx.billing.delete(id, ctx.vendorOptions),
     );
   } catch (error) {
-    if (!(error instanceof BillmgrVendorError && error.type === "missed")) throw error;
+    if (!isMissed(error)) throw error;
   }
   const after = await ctx.register.licences.update(id, {
     status: "deleted",
@@ -73,5 +62,22 @@ async function deleteRetired(ctx: DeskContext, current: LicenceRecord): Promise<
     deskWrites: { status: new Date(ctx.nowMs()).toISOString() },
     updatedAt: ctx.caller.now.toISOString(),
   });
-  return after ?? { ...current, status: "deleted", statusCode: "4", retiredOn: ctx.today };
+  return after ?? { ...current, status: "deleted", statusCode: "4", retiredOn };
+}
+
+/**
+ * A successor no longer live (deleted, gone from the vendor's list) carries nothing on: its predecessor
+ * is no longer succeeded, so the usual rules (renewal, warnings, "order a successor") apply to it again.
+ * The link is kept only while the successor lives; its own mail tells of its deletion.
+ */
+export async function forgetLostSuccessor(
+  licences: LicenceStore,
+  successor: LicenceRecord,
+): Promise<LicenceRecord | undefined> {
+  if (successor.predecessorId === undefined || isLive(successor)) return undefined;
+  return updateAtVersion(licences, successor.predecessorId, (current) =>
+    current.successorId === successor.id && isLive(current)
+      ? { successorId: undefined, retireOld: undefined }
+      : undefined,
+  );
 }

@@ -5,7 +5,7 @@ import { alertPhase } from "./phases/alert.ts";
 import { decidePhase } from "./phases/decide.ts";
 import { listPhase } from "./phases/list.ts";
 import { renewPhase } from "./phases/renew.ts";
-import { retirePhase } from "./phases/retire.ts";
+import { forgetLostSuccessors, retirePhase } from "./phases/retire.ts";
 import { nightRun } from "./phases/run.ts";
 import { sendPhase } from "./phases/send.ts";
 import { summaryPhase } from "./phases/summary.ts";
@@ -25,6 +25,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   await reconcileFirst(deps, at);
   const listed = await listPhase(run);
   const records = await syncPhase(run, listed);
+  await forgetLostSuccessors(run, records);
   const planned = await decidePhase(run, records);
   await renewPhase(run, planned, records);
   await retirePhase(run, records);

@@ -2,7 +2,7 @@ import { log } from "../../../log.ts";
 import { redact } from "../../../redact.ts";
 import { type Alert, alerts, type RefusedHow } from "../../alerts/alerts.ts";
 import type { IsoDate } from "../../dates.ts";
-import { licenceDesk, type MoneyResult } from "../../licences/desk.ts";
+import type { licenceDesk, MoneyResult } from "../../licences/desk.ts";
 import {
   LifecycleClosedError,
   OutcomePendingError,

@@ -1,5 +1,6 @@
 import { log } from "../../../log.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
+import { forgetLostSuccessor } from "../../licences/retire.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { isLive } from "../../renewal/renewal-rules.ts";
 import type { NightRun } from "./run.ts";
@@ -12,7 +13,7 @@ import { watcherDesk } from "./watcher-desk.ts";
  * see the register as it now is.
  */
 export async function retirePhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
-  const { deps, night, report } = run;
+  const { night, report } = run;
   const due = [...records.values()].filter(
     (r) =>
       r.successorId !== undefined &&
@@ -27,14 +28,15 @@ export async function retirePhase(run: NightRun, records: Map<string, LicenceRec
   for (const licence of due) {
     const successorId = licence.successorId ?? "";
     try {
-      const done = await desk.retireAfterSuccessor(licence.id);
+      const done = await desk.retireSucceeded(licence.id);
       if (done.kind === "retired") {
         records.set(licence.id, done.licence);
         report.retired.push({ id: licence.id, name: licence.name, successorId });
         raised.push(alerts.licenceRetired(night, run.tell(done.licence), successorId));
       } else if (done.kind === "held") {
-        report.retireHeld.push({ id: licence.id, name: licence.name, why: done.why });
-        raised.push(alerts.retireHeld(night, run.tell(licence), successorId, done.why));
+        const why = `its successor, licence ${successorId}, is ${done.successorStatus} at the vendor`;
+        report.retireHeld.push({ id: licence.id, name: licence.name, why });
+        raised.push(alerts.retireHeld(night, run.tell(licence), successorId, done.successorStatus));
       }
     } catch (error) {
       // The vendor could not be asked or refused: kept tonight, tried again tomorrow.
@@ -47,4 +49,15 @@ export async function retirePhase(run: NightRun, records: Map<string, LicenceRec
     }
   }
   await run.raise(raised);
+}
+
+/** Predecessors of successors the sync found deleted or gone are succeeded no more (before tonight decides). */
+export async function forgetLostSuccessors(
+  run: NightRun,
+  records: Map<string, LicenceRecord>,
+): Promise<void> {
+  for (const record of [...records.values()]) {
+    const predecessor = await forgetLostSuccessor(run.deps.register.licences, record).catch(() => undefined);
+    if (predecessor) records.set(predecessor.id, predecessor);
+  }
 }

@@ -82,7 +82,8 @@ async function changeAlerts(run: NightRun, { before, after, detailError }: Chang
     before &&
     before.goneSince === undefined &&
     after.goneSince !== undefined &&
-    before.status !== "deleted"
+    before.status !== "deleted" &&
+    after.retiredOn === undefined
   ) {
     due.push(alerts.vendorDeleted(run.night, told, true));
   }
