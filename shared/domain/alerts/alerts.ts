@@ -52,7 +52,8 @@ interface LicenceMail {
 }
 
 function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
-  const action = mail.todo ?? fateAction(told.fate, told.licence, told.product, told.successor) ?? "nothing";
+  const action =
+    mail.todo ?? fateAction(told.fate, told.licence, told.product, night, told.successor) ?? "nothing";
   const todo = /[.!?]$/.test(action) ? action : `${action}.`;
   return {
     kind: mail.kind,
@@ -213,13 +214,13 @@ export const alerts = {
     });
   },
 
-  /** A succeeded licence deleted at the vendor after its expiry, as planned: once (its ledger key is the expiry). */
+  /** A succeeded licence deleted at the vendor by the desk, as planned: once (keyed by its expiry). */
   licenceRetired(night: IsoDate, told: Told, successorId: string): Alert {
     return licenceAlert(night, told, {
       kind: "licence_retired",
       severity: "info",
       threshold: told.licence.expiresOn ?? night,
-      heading: `Retired after its expiry: ${label(told.licence)}`,
+      heading: `Retired, its successor running: ${label(told.licence)}`,
       what: [
         `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`,
       ],
@@ -228,18 +229,29 @@ export const alerts = {
     });
   },
 
-  /** A succeeded licence not retired, its successor not running at the vendor: once per expiry. */
-  retireHeld(night: IsoDate, told: Told, successorId: string, why: string): Alert {
+  /**
+   * A succeeded licence not retired, its successor not running at the vendor (`successorStatus` there):
+   * once per expiry, with what to do for that status.
+   */
+  retireHeld(night: IsoDate, told: Told, successorId: string, successorStatus: string): Alert {
+    const { id, expiresOn } = told.licence;
+    const todo =
+      successorStatus === "suspended"
+        ? `resume licence ${successorId} (${api.resume(successorId)}, or in the vendor's panel), and move the server to it`
+        : successorStatus === "deleted"
+          ? `check licence ${successorId} in the vendor's panel; if it is gone, read it again (GET /licenses/${successorId}?refresh=true) and order another successor for this one: ${api.successor(id, 12)}`
+          : `wait: the vendor is still setting licence ${successorId} up (${successorStatus}); if that lasts past tomorrow, check it in the vendor's panel`;
+    const lapsed = expiresOn !== undefined && expiresOn < night;
     return licenceAlert(night, told, {
       kind: "retire_held",
       severity: "warning",
-      threshold: told.licence.expiresOn ?? night,
+      threshold: expiresOn ?? night,
       heading: `Not retired, its successor does not run: ${label(told.licence)}`,
       what: [
-        `It was to be deleted at the vendor after its expiry, but ${why}: the desk keeps it, so the server is not left without a working licence.`,
+        `It is to be deleted at the vendor once its successor, licence ${successorId}, runs there, but that licence is ${successorStatus} at the vendor: the desk does not delete this one meanwhile.`,
       ],
-      next: `the watcher tries again each night, and retires it once licence ${successorId} runs.`,
-      todo: `check licence ${successorId} in the vendor's panel (GET /licenses/${successorId}?refresh=true); if it will not run, order another successor (POST /licenses/${told.licence.id}/successor), or keep this one by renewing it by hand.`,
+      next: `the watcher tries again each night and deletes this one once licence ${successorId} runs.${lapsed ? ` This one stopped working after ${expiresOn}; the vendor deletes it around ${addDays(expiresOn, 30)} in any case.` : ""}`,
+      todo,
     });
   },
 

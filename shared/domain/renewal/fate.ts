@@ -132,7 +132,7 @@ export function fateLine(fate: Fate, night: IsoDate, product: Product | undefine
           ? `cannot be renewed: it runs to ${fate.on}, past ${fate.cap}, the latest end ${title} allows a renewal to reach (bought before the cap: LTS)`
           : `cannot be renewed: it already runs to ${fate.cap}, the last day ${title} allows; it stops working after that day`;
     case "succeeded":
-      return `succeeded by licence ${fate.successorId} on the same IP: never renewed again; ${fate.retireOn ? `the watcher deletes it at the vendor on the night of ${fate.retireOn}, once licence ${fate.successorId} runs` : "deleted at the vendor as soon as it can be"}`;
+      return `succeeded by licence ${fate.successorId} on the same IP: never renewed again; the watcher deletes it at the vendor ${fate.retireOn && fate.retireOn > night ? fromNight(night, fate.retireOn) : "from tonight"}, once licence ${fate.successorId} runs`;
     case "gone":
       return fate.deleted ? "deleted at the vendor" : "gone from the vendor's list";
     case "unknown":
@@ -147,11 +147,22 @@ export interface SuccessorProduct {
   price: string | undefined;
 }
 
-/** The way forward for a licence nothing can extend: its successor, and the call that orders it. */
-function moveTo(licence: LicenceRecord, on: IsoDate, successor: SuccessorProduct | undefined): string {
-  if (!successor) return `move the server to a licence of a product that is still sold before ${on}`;
+/**
+ * The way forward for a licence nothing can extend: to its successor, if it has one, or to the
+ * catalogue's successor product through the call that orders it; by its last day, or now once past it.
+ */
+function moveTo(
+  licence: LicenceRecord,
+  on: IsoDate,
+  night: IsoDate,
+  successor: SuccessorProduct | undefined,
+): string {
+  const when = on >= night ? `by ${on}` : `now (it stopped working after ${on})`;
+  if (licence.successorId !== undefined)
+    return `move the server to its successor, licence ${licence.successorId}, ${when} (its key: GET /licenses/${licence.successorId})`;
+  if (!successor) return `move the server to a licence of a product that is still sold ${when}`;
   const period = successor.product.periods.includes(12) ? 12 : (successor.product.periods[0] ?? 1);
-  return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} before ${on}: ${api.successor(licence.id, period)} orders it on the same IP, and the watcher deletes this one after its expiry`;
+  return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} ${when}: ${api.successor(licence.id, period)} orders it on the same IP, and the watcher deletes this one after its expiry`;
 }
 
 /** What staff do about it, with the licence filled in; undefined where nothing is to be done. */
@@ -159,6 +170,7 @@ export function fateAction(
   fate: Fate,
   licence: LicenceRecord,
   product: Product | undefined,
+  night: IsoDate,
   successor?: SuccessorProduct,
 ): string | undefined {
   const period = licence.autoRenew ?? licence.period ?? product?.periods[0] ?? 1;
@@ -176,10 +188,12 @@ export function fateAction(
           ? `check it in the vendor's panel and resume it there (the watcher then renews it), or renew it by hand: ${api.renew(licence.id, period)}`
           : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
     case "ends":
-      return `${moveTo(licence, fate.on, successor)}; nothing can extend this one`;
+      return `${moveTo(licence, fate.on, night, successor)}; nothing can extend this one`;
     case "succeeded":
       return `make sure the server runs on licence ${fate.successorId} (its key: GET /licenses/${fate.successorId})`;
     case "gone":
+      if (licence.successorId !== undefined)
+        return `make sure the server runs on its successor, licence ${licence.successorId} (its key: GET /licenses/${licence.successorId})`;
       return successor
         ? `if the server still needs a licence, order ${successor.product.title} for it (POST /licenses with "product": "${successor.product.id}")`
         : "if the server still needs a licence, order a new one (POST /licenses)";

@@ -26,7 +26,9 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
   const next = successor
     ? `${successor.product.title}${successor.price ? ` (${successor.price})` : ""}`
     : "a product that is still sold";
-  const how = successor ? " (for each licence above: POST /licenses/<its id>/successor)" : "";
+  const how = successor
+    ? " (for each licence above without a successor: POST /licenses/<its id>/successor)"
+    : "";
   const lts = capFrom
     ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`
     : "";
@@ -123,7 +125,7 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
   for (const product of catalogue.products) {
     const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
     if (ofProduct.length === 0) continue;
-    for (const event of lifecycleEvents(product, successorOf(catalogue, product))) {
+    for (const event of lifecycleEvents(product, successorOf(catalogue, product, night))) {
       const threshold = nearestThreshold(event.date, night, settings.lifecycleAlertDays);
       if (threshold === undefined) continue;
       const concerned = ofProduct

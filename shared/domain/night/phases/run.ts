@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Alert, Told } from "../../alerts/alerts.ts";
 import { pendingOf, recordAlerts } from "../../alerts/send-pending.ts";
-import type { Catalogue, Product } from "../../catalogue/catalogue.ts";
+import { type Catalogue, ordersOpen, type Product } from "../../catalogue/catalogue.ts";
 import type { IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
@@ -66,7 +66,7 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
         licence,
         product,
         fate: fateOf(licence, product, night, deps.settings),
-        successor: successorOf(deps.catalogue, product),
+        successor: successorOf(deps.catalogue, product, night),
       };
     },
     async raise(alerts) {
@@ -78,13 +78,15 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
   };
 }
 
-/** The catalogue's successor of a product, priced for a year in the catalogue's currency. */
+/** The catalogue's successor of a product, if still sold tonight, priced for a year in the catalogue's currency. */
 export function successorOf(
   catalogue: Catalogue,
   product: Product | undefined,
+  night: IsoDate,
 ): SuccessorProduct | undefined {
   const next = product?.successor ? catalogue.byId(product.successor) : undefined;
-  if (!next) return undefined;
+  // Only a product still sold tonight is advised: its order would be refused otherwise.
+  if (!next || !ordersOpen(next, night)) return undefined;
   const money = (minor: number) => formatMoney({ minor, currency: catalogue.currency });
   const yearly = next.costMinor["12"];
   const perNode = next.nodes?.costMinor["12"];
