@@ -426,6 +426,24 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
     expect(h.prolongs()).toBe(0);
   });
 
+  it("suspended in the vendor's panel, then expired without autoRenew: the mail never calls it non-payment nor says a renewal resumes it", async () => {
+    const id = await h.seed(fleetLicence({ name: "held-manual", ip: "10.2.0.11", expiredate: "2021-05-05" }));
+    await h.billing.suspend(id); // in the vendor's panel, while it runs
+    await h.run("2021-05-01", watcherDeps());
+    await h.run("2021-05-07", watcherDeps());
+    const expired = (
+      h.notifier as unknown as { sent: { kind: string; licenceId: string; body: string }[] }
+    ).sent.find((a) => a.kind === "expired" && a.licenceId === id);
+    expect(expired?.body).toContain(
+      "the desk first saw it suspended 6 days ago (2021-05-01). It was not renewed.",
+    );
+    expect(expired?.body).toContain("a renewal does not resume a licence suspended on purpose");
+    expect(expired?.body).toMatch(
+      /What to do: Check it in the vendor's panel; if it should run, resume it there first/,
+    );
+    expect(expired?.body).not.toContain("non-payment");
+  });
+
   it("suspended in the vendor's panel and read first by a refresh through the API: staff told once, never renewed as a lapse", async () => {
     const id = await h.seed(
       fleetLicence({ name: "refreshed", ip: "10.2.0.8", expiredate: "2021-05-05", autoRenew: 1 }),

@@ -114,21 +114,37 @@ export const alerts = {
    */
   expired(night: IsoDate, told: Told): Alert {
     const expiresOn = told.licence.expiresOn as IsoDate;
-    const suspended = told.licence.status === "suspended";
+    const { licence } = told;
+    const suspended = licence.status === "suspended";
+    // Suspended while it still ran, not by us: on purpose, and a renewal does not resume it.
+    const onPurpose =
+      suspended &&
+      !licence.suspendedBy &&
+      licence.suspendedOn !== undefined &&
+      licence.suspendedOn <= expiresOn;
+    const deleted = `the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)})`;
     return licenceAlert(night, told, {
       kind: "expired",
       severity: "critical",
       threshold: `${expiresOn}:expired`,
-      heading: `${label(told.licence)} expired ${fromNight(night, expiresOn)}`,
+      heading: `${label(licence)} expired ${fromNight(night, expiresOn)}`,
       what: [
-        suspended
-          ? "The vendor has suspended it for non-payment, as it does with every licence not renewed by its expiry."
-          : "It has not been renewed; the vendor suspends it for non-payment.",
+        onPurpose
+          ? `It was suspended before its expiry, not by us (in the vendor's panel, or by the vendor): the desk first saw it suspended ${fromNight(night, licence.suspendedOn ?? expiresOn)}. It was not renewed.`
+          : suspended
+            ? "The vendor has suspended it for non-payment, as it does with every licence not renewed by its expiry."
+            : "It has not been renewed; the vendor suspends it for non-payment.",
       ],
       next:
         told.fate.kind === "ends"
-          ? `nothing can extend it; the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}).`
-          : `the vendor deletes it about 30 days after its expiry (around ${addDays(expiresOn, 30)}) unless it is renewed; a renewal resumes it.`,
+          ? `nothing can extend it; ${deleted}.`
+          : onPurpose
+            ? `${deleted} unless it is renewed; a renewal does not resume a licence suspended on purpose.`
+            : `${deleted} unless it is renewed; a renewal resumes it.`,
+      ...(onPurpose &&
+        told.fate.kind !== "ends" && {
+          todo: `check it in the vendor's panel; if it should run, resume it there first, then renew it by hand (${api.renew(licence.id, licence.autoRenew ?? licence.period ?? 1)}); if not, nothing`,
+        }),
     });
   },
 

@@ -185,7 +185,7 @@ export function fateAction(
       return fate.why === "suspended_by_desk"
         ? `if it should run on, resume it (${api.resume(licence.id)}) and the watcher renews it; if not, switch automatic renewal off (${api.autoRenewOff(licence.id)})`
         : fate.why === "suspended_before_expiry"
-          ? `check it in the vendor's panel and resume it there (the watcher then renews it), or renew it by hand: ${api.renew(licence.id, period)}`
+          ? `check it in the vendor's panel and resume it there if it should run (the watcher then renews it); a renewal alone would be charged and not resume it`
           : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
     case "ends":
       return `${moveTo(licence, fate.on, night, successor)}; nothing can extend this one`;
