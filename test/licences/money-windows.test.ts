@@ -496,7 +496,11 @@ describe("a renewal is decided on the vendor's own form, read just before sendin
       expiresOn: "2021-06-03",
       suspendedOn: "2021-05-05",
     });
-    expect(first.sent.filter((a) => a.kind === "vendor_suspended")).toHaveLength(1);
+    const told = first.sent.filter((a) => a.kind === "vendor_suspended");
+    expect(told).toHaveLength(1);
+    expect(told[0]?.body).toContain(
+      "Tonight's renewal was charged and runs it to 2021-06-03, but the vendor keeps it suspended",
+    );
     // Renewed and still suspended is suspended on purpose: its next expiry is no lapse to renew.
     const later = await h.run("2021-06-05", watcherDeps());
     expect(later.renewed).toEqual([]);

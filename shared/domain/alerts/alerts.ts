@@ -214,7 +214,7 @@ export const alerts = {
    * Suspended before its expiry, and not by us (an expired one's suspension is the `expired` alert's).
    * Once per suspension: keyed by the day it was first seen (`suspendedOn`), whoever saw it.
    */
-  vendorSuspended(night: IsoDate, told: Told): Alert {
+  vendorSuspended(night: IsoDate, told: Told, renewedTonight?: boolean): Alert {
     const since = told.licence.suspendedOn ?? night;
     return licenceAlert(night, told, {
       kind: "vendor_suspended",
@@ -223,7 +223,12 @@ export const alerts = {
       heading: `Suspended before its expiry: ${label(told.licence)}`,
       what: [
         "The vendor's list shows this licence suspended before its expiry, and the desk did not suspend it: someone suspended it in the vendor's panel, or the vendor did.",
-        ...(since < night ? [`The desk first saw it suspended on ${since}.`] : []),
+        ...(since < night ? [`The desk first saw it suspended ${fromNight(night, since)}.`] : []),
+        ...(renewedTonight
+          ? [
+              `Tonight's renewal was charged and runs it to ${told.licence.expiresOn ?? "its new expiry"}, but the vendor keeps it suspended: a renewal does not resume a licence suspended on purpose. The watcher does not renew it again.`,
+            ]
+          : []),
       ],
       next: "it stays suspended; the server's ISPmanager stops working meanwhile.",
       todo: `check it in the vendor's panel; if it should run, resume it there, or through the desk (${api.resume(told.licence.id)}).`,

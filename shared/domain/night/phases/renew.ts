@@ -220,7 +220,9 @@ async function attempted(
         to: after.expiresOn,
         after,
         replayed: result.replayed,
-        ...(stillSuspended && { alert: alerts.vendorSuspended(run.night, run.tell(after)) }),
+        ...(stillSuspended && {
+          alert: alerts.vendorSuspended(run.night, run.tell(after), !result.replayed),
+        }),
       };
     }
     // Settled as not applied, on evidence, after the settle window: the licence was not renewed.
