@@ -1,4 +1,4 @@
-import { addMonths, type IsoDate } from "../shared/domain/dates.ts";
+import { addMonths, daysBetween, type IsoDate } from "../shared/domain/dates.ts";
 import { SandboxError } from "./errors.ts";
 import { type Product, periodsOf, priceOf } from "./products.ts";
 import { knownProduct, type OrderInput, validNodes, validPeriod } from "./validation.ts";
@@ -35,8 +35,8 @@ export function quoteOrder(products: ReadonlyMap<string, Product>, input: OrderI
   return { product, period, nodes, priceMinor: priceMinor(product, period, nodes) };
 }
 
-/** The expiry of a licence ordered today, capped by its line's lifecycle; refused once orders close. */
-export function orderExpiry(product: Product, period: number, today: IsoDate): IsoDate {
+/** Refused (`value`/`pricelist`) once the tariff's line closes orders. */
+export function assertOnSale(product: Product, today: IsoDate): void {
   const lifecycle = product.lifecycle;
   if (lifecycle && today >= lifecycle.closedFrom) {
     throw new SandboxError(
@@ -46,6 +46,12 @@ export function orderExpiry(product: Product, period: number, today: IsoDate): I
       product.pricelist,
     );
   }
+}
+
+/** The expiry of a licence ordered today, capped by its line's lifecycle; refused once orders close. */
+export function orderExpiry(product: Product, period: number, today: IsoDate): IsoDate {
+  assertOnSale(product, today);
+  const lifecycle = product.lifecycle;
   const expiry = addMonths(today, period);
   if (lifecycle && today >= lifecycle.cappedFrom && expiry > lifecycle.latestExpiry) {
     return lifecycle.latestExpiry;
@@ -85,6 +91,34 @@ export function renewalExpiry(
   }
   if (expiry > lifecycle.latestExpiry) return lifecycle.latestExpiry;
   return expiry;
+}
+
+/** One side of a tariff change: the tariff and its addon units (null without an addon). */
+export interface TariffSide {
+  product: Product;
+  nodes: number | null;
+}
+
+/**
+ * The sandbox's assumption, since the vendor documents no pricing for a tariff change.
+ * What `service.changepricelist` charges today: one `period`'s price of the new tariff minus the old
+ * one's (at its own nodes), times the days left to the expiry over the days of the period that ends
+ * on it (expiry minus `period` months to expiry), rounded to the nearest minor unit. A downgrade
+ * (negative difference) or a change on or after the expiry day costs 0: nothing is refunded. Days left
+ * beyond one period (a licence renewed ahead) are charged for too.
+ */
+export function tariffChangeMinor(
+  from: TariffSide,
+  to: TariffSide,
+  period: number,
+  expiredate: IsoDate,
+  today: IsoDate,
+): number {
+  const difference = priceMinor(to.product, period, to.nodes) - priceMinor(from.product, period, from.nodes);
+  const daysLeft = daysBetween(today, expiredate);
+  const periodDays = daysBetween(addMonths(expiredate, -period), expiredate);
+  if (difference <= 0 || daysLeft <= 0 || periodDays <= 0) return 0;
+  return Math.round((difference * daysLeft) / periodDays);
 }
 
 /** A debit the balance cannot cover is refused, naming the price. */

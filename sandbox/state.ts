@@ -3,12 +3,14 @@ import { addDays, addMonths, type IsoDate, toIsoDate } from "../shared/domain/da
 import { SandboxError } from "./errors.ts";
 import {
   assertAffordable,
+  assertOnSale,
   formatMinor,
   type OrderQuote,
   orderExpiry,
   priceMinor,
   quoteOrder,
   renewalExpiry,
+  tariffChangeMinor,
 } from "./pricing.ts";
 import { DEFAULT_PRODUCTS, generationOf, type Product, periodsOf } from "./products.ts";
 import { canonicalIpv6, DEFAULT_QUIRKS, mergeQuirks, type Quirks } from "./quirks.ts";
@@ -18,8 +20,10 @@ import {
   renewableProduct,
   storedIp,
   storedName,
+  type TariffChangeInput,
   type ValidOrder,
   validAutoprolong,
+  validChangeNodes,
   validDates,
   validIp,
   validKey,
@@ -66,7 +70,7 @@ export interface Licence {
 
 /** One debit of the account, so tests can count money exactly. */
 export interface Charge {
-  func: "soft.order.param" | "service.prolong";
+  func: "soft.order.param" | "service.prolong" | "service.changepricelist";
   /** The licence charged for (for an order, the id it was given). */
   elid: string;
   amountMinor: number;
@@ -106,6 +110,18 @@ export interface ProlongQuote {
   period: number;
   expiredate: IsoDate;
   newexpiredate: IsoDate;
+  priceMinor: number;
+}
+
+export interface TariffChangeQuote {
+  licence: Licence;
+  /** The target tariff. */
+  product: Product;
+  /** The period priced: the one asked for, else the licence's own. */
+  period: number;
+  /** Whether the caller asked for `period` (only then does the licence's period change). */
+  periodGiven: boolean;
+  nodes: number | null;
   priceMinor: number;
 }
 
@@ -312,6 +328,75 @@ export class SandboxState {
     // A renewal too short to reach today lapses again at once.
     this.changed(licence);
     this.refresh();
+    return { ...quote, licence: copy(licence) };
+  }
+
+  // ---- tariff changes -----------------------------------------------------------------------
+
+  /**
+   * `service.changepricelist` without `sok`: what moving the licence to another tariff of its product
+   * line costs today (pricing.ts `tariffChangeMinor`); nothing changes. Refused: unknown or deleted
+   * licence (`missed`), one not active (`access`), an unknown tariff, another line's, one no longer
+   * sold or the licence's own at the same nodes (`value`/`pricelist`), a bad period or addon (`value`).
+   */
+  quoteTariffChange(elid: string | undefined, input: TariffChangeInput): TariffChangeQuote {
+    this.refresh();
+    const licence = this.live(elid);
+    if (licence.status !== "2") {
+      const why =
+        licence.status === "3"
+          ? licence.suspendedBy === "nonpayment"
+            ? `the licence expired on ${licence.expiredate}; renew it first`
+            : "the licence is suspended; resume it first"
+          : "the licence is not active yet";
+      throw new SandboxError(
+        "access",
+        "service.changepricelist",
+        `The tariff of this licence cannot be changed: ${why}`,
+        licence.id,
+      );
+    }
+    const current = this.products.get(licence.pricelist);
+    if (!current) throw new Error(`licence ${licence.id} has an unknown tariff ${licence.pricelist}`);
+    const product = knownProduct(this.products, input.pricelist);
+    if (generationOf(product) !== generationOf(current)) {
+      throw new SandboxError(
+        "value",
+        "pricelist",
+        "The tariff cannot be changed to another product line",
+        product.pricelist,
+      );
+    }
+    const today = this.today();
+    assertOnSale(product, today);
+    const periodGiven = input.period !== undefined && input.period !== "";
+    const period = validPeriod(product, periodGiven ? input.period : String(licence.period));
+    const nodes = validChangeNodes(product, input.addons ?? {}, licence.nodes);
+    if (product.pricelist === licence.pricelist && nodes === licence.nodes) {
+      throw new SandboxError("value", "pricelist", "The licence already has this tariff", product.pricelist);
+    }
+    const price = tariffChangeMinor(
+      { product: current, nodes: licence.nodes },
+      { product, nodes },
+      period,
+      licence.expiredate,
+      today,
+    );
+    return { licence: copy(licence), product, period, periodGiven, nodes, priceMinor: price };
+  }
+
+  /**
+   * `service.changepricelist` with `sok=ok`: charged at once, then the licence is on the new tariff
+   * (and nodes, and period when one was asked for); its expiry, IP and status stay.
+   */
+  changeTariff(elid: string | undefined, input: TariffChangeInput): TariffChangeQuote {
+    const quote = this.quoteTariffChange(elid, input);
+    this.charge("service.changepricelist", quote.licence.id, quote.priceMinor);
+    const licence = this.mustGet(quote.licence.id);
+    licence.pricelist = quote.product.pricelist;
+    licence.nodes = quote.nodes;
+    if (quote.periodGiven) licence.period = quote.period;
+    this.changed(licence);
     return { ...quote, licence: copy(licence) };
   }
 

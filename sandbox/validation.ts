@@ -22,6 +22,15 @@ export interface OrderInput {
   addons?: Readonly<Record<string, string>> | undefined;
 }
 
+/** `service.changepricelist` parameters as they arrive over HTTP: strings, possibly missing. */
+export interface TariffChangeInput {
+  pricelist?: string | undefined;
+  /** Absent or blank: the licence's own period. */
+  period?: string | undefined;
+  /** Every `addon_<id>` parameter, keyed by the full parameter name. */
+  addons?: Readonly<Record<string, string>> | undefined;
+}
+
 export interface ValidOrder {
   ip: string;
   licname: string;
@@ -121,6 +130,22 @@ export function validNodes(product: Product, addons: Readonly<Record<string, str
   const nodes = /^\d{1,6}$/.test(text) ? Number(text) : 0;
   if (nodes < 1) throw new SandboxError("value", own, "The number of nodes must be a positive integer", text);
   return nodes;
+}
+
+/**
+ * The nodes a licence holding `current` nodes would have on `product`: only the tariff's own addon is
+ * accepted (as an order's); when it is not sent (or blank), the licence keeps its nodes, or gets the
+ * tariff's default if it had none. Null for a tariff without an addon.
+ */
+export function validChangeNodes(
+  product: Product,
+  addons: Readonly<Record<string, string>>,
+  current: number | null,
+): number | null {
+  const nodes = validNodes(product, addons);
+  if (nodes === null || !product.addon) return null;
+  const sent = addons[`addon_${product.addon.id}`];
+  return sent === undefined || sent === "" ? (current ?? nodes) : nodes;
 }
 
 export function validAutoprolong(value: string | undefined): Autoprolong {

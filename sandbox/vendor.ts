@@ -3,7 +3,7 @@ import { SandboxError } from "./errors.ts";
 import { formatMinor } from "./pricing.ts";
 import { el, errorNode, type Node, ok, parent, type VendorDoc } from "./render.ts";
 import type { Licence, SandboxState } from "./state.ts";
-import type { OrderInput } from "./validation.ts";
+import type { OrderInput, TariffChangeInput } from "./validation.ts";
 
 export type OrderIdShape = "id" | "item.id";
 
@@ -45,19 +45,28 @@ function money(ctx: VendorContext, minor: number): string {
   return `${formatMinor(minor)} ${ctx.state.currency}`;
 }
 
-function orderInput(params: Params): OrderInput {
+/** Every `addon_<id>` parameter, keyed by its full name. */
+function addonParams(params: Params): Record<string, string> {
   const addons: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
     if (name.startsWith("addon_")) addons[name] = value;
   }
+  return addons;
+}
+
+function orderInput(params: Params): OrderInput {
   return {
     ip: params.ip,
     licname: params.licname,
     pricelist: params.pricelist,
     period: params.period,
     autoprolong: params.autoprolong,
-    addons,
+    addons: addonParams(params),
   };
+}
+
+function tariffChangeInput(params: Params): TariffChangeInput {
+  return { pricelist: params.pricelist, period: params.period, addons: addonParams(params) };
 }
 
 function addonNodes(ctx: VendorContext, licence: Pick<Licence, "pricelist" | "nodes">): Node[] {
@@ -148,6 +157,23 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
         el("expiredate", quote.expiredate),
         el("newexpiredate", quote.newexpiredate),
         el("period", quote.period),
+      ];
+    },
+
+    "service.changepricelist": (ctx, params) => {
+      const input = tariffChangeInput(params);
+      if (params.sok === "ok") {
+        ctx.state.changeTariff(params.elid, input);
+        return [ok()];
+      }
+      // The form: what the change would cost today; nothing changes.
+      const quote = ctx.state.quoteTariffChange(params.elid, input);
+      return [
+        el("elid", quote.licence.id),
+        el("pricelist", quote.product.pricelist),
+        el("period", quote.period),
+        ...addonNodes(ctx, { pricelist: quote.product.pricelist, nodes: quote.nodes }),
+        el("price", money(ctx, quote.priceMinor)),
       ];
     },
 

@@ -44,6 +44,7 @@ const DESK_STATUS: Record<string, number> = {
   order_in_flight: 409,
   successor_exists: 409,
   licence_deleted: 409,
+  product_unchanged: 409,
   outcome_settled: 409,
   forbidden: 403,
   renewal_not_wanted: 409,
@@ -135,6 +136,7 @@ const FIXED_STATUS: Record<string, number> = {
   // Settled on evidence as never carried out (`shared/domain/licences/outcome-model.ts`, `notApplied`).
   order_not_placed: 409,
   renewal_not_applied: 409,
+  product_change_not_applied: 409,
 };
 
 /** The status each `code` is answered with: the one table `errorReply` and the OpenAPI document read. */
@@ -161,4 +163,4 @@ export function moneyAnswerReply(
 }
 
 /** An order's success status, or a renewal's. */
-export const MONEY_SUCCESS = { order: 201, successor: 201, renew: 200 } as const;
+export const MONEY_SUCCESS = { order: 201, successor: 201, renew: 200, changeProduct: 200 } as const;

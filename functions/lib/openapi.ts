@@ -41,11 +41,13 @@ export const CODE_MEANING: Readonly<Record<string, string>> = {
   outcome_pending:
     "the outcome of the first request with this key is not settled yet: retry after Retry-After",
   renewal_in_flight:
-    "a renewal of this licence is in flight or awaits its outcome (a suspend waits for it too); nothing was sent",
+    "a renewal or change of product of this licence is in flight or awaits its outcome (a suspend waits for it too); nothing was sent",
   successor_exists:
     "the licence already has a live successor (its id in details.successorId); nothing was sent or charged",
   licence_deleted:
     "the licence is deleted at the vendor: order a new licence instead; nothing was sent or charged",
+  product_unchanged:
+    "the licence already has this product (and these nodes), at the register or the vendor; nothing was sent or charged",
   order_in_flight:
     "another order for this IP and product line is in flight or awaits its outcome; nothing was sent: check GET /licenses before ordering again",
   renewal_not_wanted:
@@ -56,6 +58,8 @@ export const CODE_MEANING: Readonly<Record<string, string>> = {
     "the money call is settled already (its answer is kept, or the vendor confirmed it applied): nothing was changed",
   order_not_placed: "the unanswered order was never placed: order again with a new key",
   renewal_not_applied: "the unanswered renewal was never applied: renew again with a new key",
+  product_change_not_applied:
+    "the unanswered change of product was never applied: change it again with a new key",
   upstream_auth: "the vendor refused our credentials",
   upstream_rejected: "the vendor refused a value (`details.vendorObject` names it)",
   upstream_refused: "the vendor refused access to this licence or action",

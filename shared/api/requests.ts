@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { isIsoDate } from "../domain/dates.ts";
 import { canonicalIp, ipProblem } from "../domain/ip.ts";
 import {
+  type ChangeProductInput,
   type FieldErrors,
   fieldErrors,
   type IpQuery,
@@ -117,6 +118,14 @@ export const SuccessorBody = v.strictObject({
   ),
 });
 export type SuccessorBody = v.InferOutput<typeof SuccessorBody>;
+
+export const ChangeProductBody = v.strictObject({
+  product: v.pipe(ProductId, v.description("Another product of the licence's own line (ISPmanager 5 or 6)")),
+  nodes: v.optional(
+    v.pipe(Nodes, v.description("Products with nodes; default: the licence's own, or the product's least")),
+  ),
+});
+export type ChangeProductBody = v.InferOutput<typeof ChangeProductBody>;
 
 export const UpdateBody = v.pipe(
   v.strictObject({
@@ -302,10 +311,11 @@ const inStep: [
   Fits<OrderBody, OrderInput>,
   Fits<RenewBody, RenewInput>,
   Fits<SuccessorBody, SuccessorInput>,
+  Fits<ChangeProductBody, ChangeProductInput>,
   Fits<UpdateBody, UpdateInput>,
   Fits<IpAvailabilityQuery, IpQuery>,
   Fits<ListQuery, LicenceListQuery>,
   Fits<SettleBody & { key: string }, Verdict>,
   Fits<OutcomesQuery["state"], OutcomeState>,
-] = [true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true];
 void inStep;

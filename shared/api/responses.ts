@@ -30,6 +30,7 @@ export const Licence = v.object({
       key: v.optional(v.string()),
       status: v.optional(v.string()),
       expiresOn: v.optional(v.string()),
+      pricelist: v.optional(v.string()),
       form: v.optional(v.string()),
     }),
   ),
@@ -68,7 +69,7 @@ export const IpAvailability = v.object({ available: v.boolean(), reason: v.optio
 const OpenOutcomeSchema = v.object({
   client: v.string(),
   key: v.string(),
-  operation: v.picklist(["order", "renew"]),
+  operation: v.picklist(["order", "renew", "successor", "change-product"]),
   licenceId: v.optional(v.string()),
   request: v.optional(v.record(v.string(), v.unknown())),
   sentAt: v.optional(v.string()),
@@ -82,7 +83,7 @@ export const OutcomeList = v.object({ items: v.array(OpenOutcomeSchema) });
 export const Settlement = v.object({
   client: v.string(),
   key: v.string(),
-  operation: v.picklist(["order", "renew"]),
+  operation: v.picklist(["order", "renew", "successor", "change-product"]),
   outcome: v.picklist(["applied", "not_applied"]),
   answer: v.object({ statusCode: v.number(), body: v.unknown() }),
 });

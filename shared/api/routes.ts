@@ -1,5 +1,6 @@
 import type { GenericSchema } from "valibot";
 import {
+  ChangeProductBody,
   GetQuery,
   IpAvailabilityQuery,
   ListQuery,
@@ -119,6 +120,26 @@ export const routes: readonly Route[] = [
       "order_not_placed",
       "successor_exists",
       "licence_deleted",
+    ],
+    tag: "licences",
+  },
+  {
+    method: "POST",
+    path: "/licenses/{id}/change-product",
+    handler: "change-product",
+    summary:
+      "Move a licence to another tariff of its own product line (Lite to Business; charges the balance)",
+    body: ChangeProductBody,
+    idempotencyKey: true,
+    vendor: true,
+    alerts: true,
+    success: 200,
+    refusals: [
+      "lifecycle_closed",
+      "renewal_in_flight",
+      "product_unchanged",
+      "licence_deleted",
+      "product_change_not_applied",
     ],
     tag: "licences",
   },

@@ -185,6 +185,8 @@ function validRequest(route: Route): Valid {
       return { query: {}, body: { period: 1 } };
     case "POST /licenses/{id}/successor":
       return { query: {}, body: { period: 12 } };
+    case "POST /licenses/{id}/change-product":
+      return { query: {}, body: { product: "ispmanager5-business" } };
     case "GET /ip-availability":
       return { query: { ip: freshIp(), product: "ispmanager5-lite", period: "1" } };
     case "GET /outcomes":

@@ -296,7 +296,7 @@ describe("the OpenAPI document", () => {
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(documented.sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
-    expect(routes).toHaveLength(13);
+    expect(routes).toHaveLength(14);
     for (const route of routes) {
       expect(existsSync(new URL(`../../functions/${route.handler}.ts`, import.meta.url)), route.handler).toBe(
         true,

@@ -244,6 +244,7 @@ describe("IAM", () => {
     const recording = routes.filter((r) => r.alerts).map((r) => r.handler);
     // A money call settled on a retry, left to staff, or settled by an operator records its alert there and then.
     expect(recording.sort()).toEqual([
+      "change-product",
       "order-licence",
       "renew-licence",
       "settle-outcome",

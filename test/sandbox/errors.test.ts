@@ -143,20 +143,31 @@ describe("vendor errors", () => {
   });
 
   describe("missed", () => {
-    it.each(["service.prolong", "soft.edit", "soft.suspend", "soft.resume", "soft.delete"])(
-      "%s on an unknown id is missed/elid",
-      async (func) => {
-        const answer = await call(sandbox, { func, elid: "334673", period: "1", sok: "ok" });
-        expectError(answer, "missed", "elid");
-        const expected = xmlDoc(fixture("error-missed-elid.xml")).error;
-        expect(xmlDoc(answer).error.msg).toBe(expected.msg);
-      },
-    );
+    it.each([
+      "service.prolong",
+      "service.changepricelist",
+      "soft.edit",
+      "soft.suspend",
+      "soft.resume",
+      "soft.delete",
+    ])("%s on an unknown id is missed/elid", async (func) => {
+      const answer = await call(sandbox, { func, elid: "334673", period: "1", sok: "ok" });
+      expectError(answer, "missed", "elid");
+      const expected = xmlDoc(fixture("error-missed-elid.xml")).error;
+      expect(xmlDoc(answer).error.msg).toBe(expected.msg);
+    });
 
     it("a deleted licence is missed for every operation", async () => {
       const id = await order(sandbox, { ...VALID });
       await call(sandbox, { func: "soft.delete", elid: id });
-      for (const func of ["service.prolong", "soft.edit", "soft.suspend", "soft.resume", "soft.delete"]) {
+      for (const func of [
+        "service.prolong",
+        "service.changepricelist",
+        "soft.edit",
+        "soft.suspend",
+        "soft.resume",
+        "soft.delete",
+      ]) {
         expectError(await call(sandbox, { func, elid: id, period: "1", sok: "ok" }), "missed", "elid");
       }
     });

@@ -23,6 +23,12 @@ function elid(id: string): string {
   if (!/^\d{1,19}$/.test(id)) throw new TypeError(`licence id must be digits, got ${JSON.stringify(id)}`);
   return id;
 }
+/** Add-on names become parameter names: only `addon_<digits>` may, so none can override another parameter. */
+function checkAddons(addons: Record<string, number> | undefined): void {
+  for (const name of Object.keys(addons ?? {})) {
+    if (!/^addon_\d+$/.test(name)) throw new TypeError(`not an add-on field: ${JSON.stringify(name)}`);
+  }
+}
 /** A page-count guard: a vendor that ignores paging must not keep us looping. */
 const MAX_PAGES = 10_000;
 export function createBillingClient(transport: Transport, options: BillingClientOptions): BillingClient {
@@ -35,9 +41,7 @@ export function createBillingClient(transport: Transport, options: BillingClient
 
   return {
     async order(request, opts) {
-      for (const name of Object.keys(request.addons ?? {})) {
-        if (!/^addon_\d+$/.test(name)) throw new TypeError(`not an add-on field: ${JSON.stringify(name)}`);
-      }
+      checkAddons(request.addons);
       const doc = await transport.call(
         "soft.order.param",
         {
@@ -77,6 +81,16 @@ export function createBillingClient(transport: Transport, options: BillingClient
         field(child(doc, "doc"), "newexpiredate") ?? field(doc, "newexpiredate"),
       );
       return { newExpiry };
+    },
+
+    async changeProduct(id, change, opts) {
+      checkAddons(change.addons);
+      await transport.call(
+        "service.changepricelist",
+        { ...change.addons, elid: elid(id), pricelist: change.pricelist, period: change.period, sok: "ok" },
+        "money",
+        opts,
+      );
     },
 
     async edit(id, change, opts) {

@@ -359,6 +359,7 @@ function fromLicence(record: LicenceRecord): Item {
     successorId: record.successorId,
     retireOld: record.retireOld,
     retiredOn: record.retiredOn,
+    successorPlan: record.successorPlan,
   };
 }
 
@@ -380,6 +381,7 @@ const OPTIONAL_LICENCE_FIELDS = [
   "successorId",
   "retireOld",
   "retiredOn",
+  "successorPlan",
   "version",
 ] as const satisfies readonly (keyof LicenceRecord)[];
 

@@ -1,7 +1,8 @@
 import type { IdempotencyRecord } from "../ports/intent-store.ts";
+import { changeProduct } from "./change-product.ts";
 import { licenceChanges } from "./changes.ts";
 import { type Caller, type DeskDeps, deskContext } from "./context.ts";
-import type { OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
+import type { ChangeProductInput, OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
 import { orderLicence } from "./order.ts";
 import type { MoneyResult } from "./outcome-model.ts";
 import { type RenewOptions, renewLicence } from "./renew.ts";
@@ -25,6 +26,9 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
     /** A licence of a later generation on the same IP (ISPmanager 5 to 6), bought as an order is. */
     successor: (id: string, body: SuccessorInput, key: string): Promise<MoneyResult> =>
       orderSuccessor(ctx, id, body, key),
+    /** Another tariff of the licence's own product line, charged by the vendor (`service.changepricelist`). */
+    changeProduct: (id: string, body: ChangeProductInput, key: string): Promise<MoneyResult> =>
+      changeProduct(ctx, id, body, key),
     /** A succeeded licence retired (deleted at the vendor), once, while its successor runs. */
     retireSucceeded: (id: string): Promise<Retirement> => retireSucceeded(ctx, id),
     /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */

@@ -164,13 +164,16 @@ export class RenewalInFlightError extends DeskError {
   readonly code = "renewal_in_flight";
   override readonly name = "RenewalInFlightError";
   /** `doing`: what was refused; a suspend waits for the renewal, which would otherwise undo it. */
-  constructor(licenceId: string, doing: "renew" | "suspend" = "renew") {
+  constructor(licenceId: string, doing: "renew" | "suspend" | "change-product" = "renew") {
     super(
       doing === "renew"
-        ? `licence ${licenceId}: another renewal of this licence is in flight or awaits its outcome; nothing was sent. ` +
+        ? `licence ${licenceId}: another renewal or change of product of this licence is in flight or awaits its outcome; nothing was sent. ` +
             "Check the licence's expiry later before renewing again"
-        : `licence ${licenceId}: a renewal of this licence is in flight or awaits its outcome, and it would undo a suspend; nothing was sent. ` +
-            "Suspend it again once the renewal is done",
+        : doing === "suspend"
+          ? `licence ${licenceId}: a renewal of this licence is in flight or awaits its outcome, and it would undo a suspend; nothing was sent. ` +
+            "Suspend it again once the renewal is done"
+          : `licence ${licenceId}: a renewal, change of product or suspend of this licence is in flight or awaits its outcome; nothing was sent. ` +
+            "Check the licence's product later (GET /licenses/{id}?refresh=true) before changing it again",
     );
     Object.assign(this.details, { licenceId, outcome: "not_applied" });
   }
@@ -259,5 +262,18 @@ export class SuccessorNotLinkedError extends DeskError {
       `the successor of licence ${licenceId}, licence ${successorId}, was placed and charged, but the register could not record the link yet. Retry with the same Idempotency-Key in 60 s for the answer (nothing is sent or charged again); do not use a new key, which would pay twice`,
     );
     Object.assign(this.details, { licenceId, successorId, outcome: "applied", retryAfterSeconds: 60 });
+  }
+}
+
+/** Why the licence's product cannot be changed as asked; nothing was sent. */
+export class ProductChangeRefusedError extends DeskError {
+  override readonly name = "ProductChangeRefusedError";
+  constructor(
+    readonly code: "product_unchanged" | "licence_deleted",
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(message);
+    Object.assign(this.details, details, { outcome: "not_applied" });
   }
 }

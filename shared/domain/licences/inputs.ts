@@ -27,6 +27,13 @@ export interface SuccessorInput {
   retireOld: RetireOld;
 }
 
+/** `POST /licenses/{id}/change-product`: another tariff of the licence's own product line. */
+export interface ChangeProductInput {
+  product: string;
+  /** Products with nodes: default the licence's own, or the product's least. */
+  nodes?: number | undefined;
+}
+
 export interface RenewInput {
   period: 1 | 12;
 }

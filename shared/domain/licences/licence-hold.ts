@@ -43,7 +43,7 @@ async function take(
   id: string,
   ref: IntentRef,
   bySuspend: () => Error | false,
-  doing: "renew" | "suspend",
+  doing: "renew" | "suspend" | "change-product",
 ): Promise<boolean> {
   const store = ctx.register.idempotency;
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -69,6 +69,14 @@ export async function holdForRenewal(ctx: DeskContext, id: string, ref: IntentRe
     () => new RenewalNotWantedError(id, "it is being suspended through the desk", "being_suspended"),
     "renew",
   );
+}
+
+/**
+ * A change of product's hold, as a renewal's: one money call of a licence at a time, so neither's
+ * evidence (the expiry, the pricelist) is read while the other may move it.
+ */
+export async function holdForProductChange(ctx: DeskContext, id: string, ref: IntentRef): Promise<void> {
+  await take(ctx, id, ref, () => new RenewalInFlightError(id, "change-product"), "change-product");
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { IdempotencyRecord } from "../ports/intent-store.ts";
+import { changeProductCall } from "./change-product.ts";
 import type { DeskContext } from "./context.ts";
-import type { OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
+import type { ChangeProductInput, OrderInput, RenewInput, SuccessorInput } from "./inputs.ts";
 import { orderCall } from "./order.ts";
 import { type MoneyCall, type MoneyResult, settleRecorded } from "./outcome-model.ts";
 import { renewCall } from "./renew.ts";
@@ -16,10 +17,13 @@ export function callOf(ctx: DeskContext, record: IdempotencyRecord): MoneyCall {
     | { operation: "order"; body: OrderInput }
     | { operation: "renew"; id: string; body: RenewInput }
     | { operation: "successor"; id: string; body: SuccessorInput }
+    | { operation: "change-product"; id: string; body: ChangeProductInput }
     | undefined;
   if (request?.operation === "order") return orderCall(ctx, request.body, record.key);
   if (request?.operation === "renew") return renewCall(ctx, request.id, request.body, record.key);
   if (request?.operation === "successor") return successorCall(ctx, request.id, request.body, record.key);
+  if (request?.operation === "change-product")
+    return changeProductCall(ctx, request.id, request.body, record.key);
   throw new Error(`intent ${record.key}: unknown operation ${record.operation}`);
 }
 

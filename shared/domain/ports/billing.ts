@@ -72,6 +72,15 @@ export interface OrderRequest {
   autoprolong: AutoProlong;
 }
 
+/** A tariff change of one licence, within its product line (`service.changepricelist`). */
+export interface ProductChangeRequest {
+  pricelist: string;
+  /** The licence's own period: the vendor's form asks for one. */
+  period: Period;
+  /** Add-on quantities of the new tariff by vendor field (its cluster nodes). */
+  addons?: Record<string, number>;
+}
+
 export interface CheckIpRequest {
   ip: string;
   pricelist: string;
@@ -98,6 +107,8 @@ export interface Balance {
 export interface BillingClient {
   order(request: OrderRequest, opts?: CallOptions): Promise<{ id: string }>;
   prolong(id: string, period: Period, opts?: CallOptions): Promise<{ newExpiry: IsoDate | undefined }>;
+  /** Charges the balance: a tariff change within the licence's product line; its expiry stays. */
+  changeProduct(id: string, change: ProductChangeRequest, opts?: CallOptions): Promise<void>;
   edit(id: string, change: { name?: string; ip?: string }, opts?: CallOptions): Promise<void>;
   regenerateKey(id: string, opts?: CallOptions): Promise<{ key: string | undefined }>;
   suspend(id: string, opts?: CallOptions): Promise<void>;

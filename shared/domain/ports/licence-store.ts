@@ -63,17 +63,34 @@ export interface LicenceRecord {
   retireOld?: RetireOld;
   /** The day the desk deleted it at the vendor as its successor's predecessor (set once, never twice). */
   retiredOn?: IsoDate;
+  /**
+   * A successor the watcher orders on a night (`PATCH /licenses/{id}` with `successor`); null: none, even
+   * where the fleet-wide setting (`PLAN_SUCCESSORS`) would plan one. Ours: the sync never writes it.
+   */
+  successorPlan?: SuccessorPlan | null;
   /** Bumped by every write: a write made from an older read is refused (`StaleRecordError`). */
   version?: number;
 }
 
 export type RetireOld = "after_expiry" | "now" | "never";
 
+/** A successor planned for a night: ordered by the watcher on `on` (or the first night after), once. */
+export interface SuccessorPlan {
+  period: 1 | 12;
+  /** Default: the catalogue's successor of the licence's product. */
+  product?: string;
+  /** Default: 14 days before the licence stops working. */
+  on?: IsoDate;
+  retireOld: RetireOld;
+  /** The night the watcher ordered it (or found one placed): a plan is carried out once, ever. */
+  orderedOn?: IsoDate;
+}
+
 /**
  * What the desk stamps when it writes vendor fields from its own calls: one stamp per field group
- * (`status` with `statusCode`, `expiresOn` with `period`), `form` for the whole form.
+ * (`status` with `statusCode`, `expiresOn` with `period`, `pricelist` with `product` and `nodes`), `form` for the whole form.
  */
-export const DESK_WRITTEN = ["name", "ip", "key", "status", "expiresOn", "form"] as const;
+export const DESK_WRITTEN = ["name", "ip", "key", "status", "expiresOn", "pricelist", "form"] as const;
 
 export type DeskWritten = (typeof DESK_WRITTEN)[number];
 

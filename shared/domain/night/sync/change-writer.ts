@@ -58,6 +58,9 @@ const STAMPED_BY: Partial<Record<(typeof VENDOR_FIELDS)[number], DeskWritten>> =
   statusCode: "status",
   expiresOn: "expiresOn",
   period: "expiresOn",
+  pricelist: "pricelist",
+  product: "pricelist",
+  nodes: "pricelist",
 };
 
 /**
