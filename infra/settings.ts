@@ -58,6 +58,8 @@ export const DEFAULTS = {
   registerConcurrency: 16,
   /** From this many alerts of one kind about single licences in a night, they go out as one digest e-mail. */
   alertDigestMin: 10,
+  /** "on": the watcher plans a successor for every licence set to renew whose product has one. */
+  planSuccessors: "off",
   /** How long a container trusts the password and the token hashes it read from SSM. */
   billmgrCredentialsTtlSeconds: 300,
   apiTokensTtlSeconds: 60,
@@ -176,6 +178,7 @@ export function readSettings(scope: Construct): DeskSettings {
     VENDOR_CONCURRENCY: text("vendorConcurrency"),
     REGISTER_CONCURRENCY: text("registerConcurrency"),
     ALERT_DIGEST_MIN: text("alertDigestMin"),
+    PLAN_SUCCESSORS: text("planSuccessors"),
   };
   // The functions' own parsers: whatever they would refuse at start is refused here, at synth.
   readBillmgrConfig({ ...vendorEnvironment, BILLMGR_CREDENTIALS_PARAM: "/checked-at-synth" });

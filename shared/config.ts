@@ -137,6 +137,8 @@ const WatcherEnv = v.object({
   REGISTER_CONCURRENCY: integer(16, 1),
   /** From this many alerts of one kind about single licences in a night, they go out as one digest e-mail. */
   ALERT_DIGEST_MIN: integer(10, 2),
+  /** `on`: a successor planned for every licence set to renew whose product has one (ISPmanager 5 to 6). */
+  PLAN_SUCCESSORS: v.optional(v.picklist(["on", "off"], "must be on or off"), "off"),
   /** The schedule's time zone: tonight is the scheduled time's date there. */
   SCHEDULE_TIMEZONE: v.optional(
     v.pipe(
@@ -179,6 +181,7 @@ export function watcherSettings(config: WatcherConfig): WatcherSettings {
     vendorConcurrency: config.VENDOR_CONCURRENCY,
     registerConcurrency: config.REGISTER_CONCURRENCY,
     digestMin: config.ALERT_DIGEST_MIN,
+    planSuccessors: config.PLAN_SUCCESSORS === "on",
     sendLeaseMs: SEND_LEASE_MS,
   };
 }

@@ -78,6 +78,13 @@ const ProductId = v.pipe(
 );
 
 const Period = v.pipe(v.picklist([1, 12], "must be 1 or 12"), v.description("Months"));
+const Day = v.pipe(v.string("must be a YYYY-MM-DD date"), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
+const RetireOld = v.pipe(
+  v.picklist(["after_expiry", "now", "never"], "must be after_expiry, now or never"),
+  v.description(
+    "What becomes of the licence: deleted at the vendor on the first night after its expiry once the successor runs (after_expiry), right after the successor is placed (now), or never",
+  ),
+);
 const AutoRenew = v.pipe(
   v.nullable(v.picklist([1, 12], "must be null, 1 or 12")),
   v.description("Months the nightly watcher renews for, or null for no automatic renewal"),
@@ -107,15 +114,7 @@ export const SuccessorBody = v.strictObject({
   ),
   autoRenew: v.optional(v.pipe(AutoRenew, v.description("Default: the licence's own"))),
   nodes: v.optional(v.pipe(Nodes, v.description("Default: the licence's own (products with nodes)"))),
-  retireOld: v.optional(
-    v.pipe(
-      v.picklist(["after_expiry", "now", "never"], "must be after_expiry, now or never"),
-      v.description(
-        "What becomes of the licence: deleted at the vendor on the first night after its expiry once the successor runs (after_expiry), right after the successor is placed (now), or never",
-      ),
-    ),
-    "after_expiry",
-  ),
+  retireOld: v.optional(RetireOld, "after_expiry"),
 });
 export type SuccessorBody = v.InferOutput<typeof SuccessorBody>;
 
@@ -132,15 +131,38 @@ export const UpdateBody = v.pipe(
     name: v.optional(Name),
     ip: v.optional(Ip),
     autoRenew: v.optional(AutoRenew),
+    successor: v.optional(
+      v.pipe(
+        v.nullable(
+          v.strictObject({
+            period: Period,
+            product: v.optional(
+              v.pipe(ProductId, v.description("Default: the catalogue's successor of the licence's product")),
+            ),
+            on: v.optional(
+              v.pipe(
+                Day,
+                v.description("The night to order it; default: 14 days before the licence stops working"),
+              ),
+            ),
+            retireOld: v.optional(RetireOld, "after_expiry"),
+          }),
+        ),
+        v.description(
+          "A successor the watcher orders on a night (POST /licenses/{id}/successor, done for you), or null for none (also against the fleet-wide PLAN_SUCCESSORS)",
+        ),
+      ),
+    ),
   }),
-  v.check((body) => Object.keys(body).length > 0, "must change at least one of name, ip, autoRenew"),
+  v.check(
+    (body) => Object.keys(body).length > 0,
+    "must change at least one of name, ip, autoRenew, successor",
+  ),
 );
 export type UpdateBody = v.InferOutput<typeof UpdateBody>;
 
 export const RenewBody = v.strictObject({ period: Period });
 export type RenewBody = v.InferOutput<typeof RenewBody>;
-
-const Day = v.pipe(v.string("must be a YYYY-MM-DD date"), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
 
 export const ListQuery = v.strictObject({
   status: v.optional(

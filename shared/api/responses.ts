@@ -53,6 +53,18 @@ export const Licence = v.object({
   retireOld: v.optional(v.picklist(["after_expiry", "now", "never"])),
   /** The day the desk deleted it at the vendor, its successor placed. */
   retiredOn: v.optional(v.string()),
+  /** A successor the watcher orders on a night (`orderedOn` once it has); null: none planned, by choice. */
+  successorPlan: v.optional(
+    v.nullable(
+      v.object({
+        period: v.picklist([1, 12]),
+        product: v.optional(v.string()),
+        on: v.optional(v.string()),
+        retireOld: v.picklist(["after_expiry", "now", "never"]),
+        orderedOn: v.optional(v.string()),
+      }),
+    ),
+  ),
   /** Bumped by every write of the record. */
   version: v.optional(v.number()),
 });

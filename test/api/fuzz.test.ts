@@ -108,6 +108,17 @@ const WRONG_BODY: Record<string, fc.Arbitrary<unknown>> = {
   reason: fc.oneof(notText, fc.constantFrom("", "   ", "a\u0000b", "a\nb", "a\u2028b"), huge("x", 501)),
   licenceId: fc.oneof(notText, fc.constantFrom("", "12a", "-1", " 1", "1".repeat(20), "١٢٣")),
   retireOld: fc.oneof(notText, fc.constantFrom("", "NOW", "after-expiry", "later", "never ")),
+  // A plan is an object (or null): text, numbers and arrays are refused, as are plans missing their period.
+  successor: fc.oneof(
+    notText,
+    fc.constantFrom(
+      {},
+      { period: 3 },
+      { period: 12, on: "2021-02-30" },
+      { period: 12, retireOld: "later" },
+      [12],
+    ),
+  ),
 };
 
 /** A wrong value for each query parameter: a query carries only text. */

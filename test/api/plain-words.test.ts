@@ -131,7 +131,7 @@ describe("a refused request names every bad field at once", () => {
       UpdateBody,
       {},
       "body",
-      { body: "must change at least one of name, ip, autoRenew" },
+      { body: "must change at least one of name, ip, autoRenew, successor" },
     ],
   ] as const)("%s", (_, schema, input, root, fields) => {
     expect(refused(schema, input, root)).toEqual(fields);

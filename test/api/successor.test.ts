@@ -186,4 +186,35 @@ describe("a successor ordered through the API", () => {
     const ok = await successor(alive.id, { period: 12, product: "ispmanager6-pro" }, "succ-same");
     expect(ok).toMatchObject({ status: 201, body: { product: "ispmanager6-pro", predecessorId: alive.id } });
   });
+
+  it("a successor planned with PATCH: kept on the licence and shown by GET; dropped with null; refused with nothing sent when it cannot be", async () => {
+    const old = await five();
+    const before = h.vendor.sandbox.calls.length;
+    const planned = await h.call("PATCH", `/licenses/${old.id}`, {
+      body: { successor: { period: 12, on: "2021-12-01" } },
+    });
+    expect(planned.status).toBe(200);
+    expect(planned.body.successorPlan).toEqual({ period: 12, on: "2021-12-01", retireOld: "after_expiry" });
+    expect((await h.call("GET", `/licenses/${old.id}`)).body.successorPlan).toEqual(
+      planned.body.successorPlan,
+    );
+    const badProduct = await h.call("PATCH", `/licenses/${old.id}`, {
+      body: { successor: { period: 12, product: "ispmanager5-business" } },
+    });
+    expect(badProduct.status).toBe(400);
+    expect(badProduct.body.error.details.fields["successor.product"]).toMatch(/later generation/);
+    const past = await h.call("PATCH", `/licenses/${old.id}`, {
+      body: { successor: { period: 12, on: "2021-04-30" } },
+    });
+    expect(past.body.error.details.fields["successor.on"]).toMatch(/today \(2021-05-01\) or later/);
+    const dropped = await h.call("PATCH", `/licenses/${old.id}`, { body: { successor: null } });
+    expect(dropped.body.successorPlan).toBeNull();
+    // Nothing of it reaches the vendor.
+    expect(h.vendor.sandbox.calls.length).toBe(before);
+    // One with a live successor: a plan is refused.
+    const placed = await successor(old.id, { period: 1, retireOld: "never" }, "succ-then-plan");
+    expect(placed.status).toBe(201);
+    const again = await h.call("PATCH", `/licenses/${old.id}`, { body: { successor: { period: 1 } } });
+    expect(again).toMatchObject({ status: 409, body: { error: { code: "successor_exists" } } });
+  });
 });

@@ -12,6 +12,8 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   vendor_deleted: "deleted or gone at the vendor",
   licence_retired: "retired after its successor",
   retire_held: "not retired: its successor does not run",
+  successor_ordered: "planned successor ordered",
+  successor_failed: "planned successor not ordered",
   lifecycle: "product lifecycle dates",
   low_balance: "balance too low",
   sync_failed: "could not be read from the vendor",

@@ -3,7 +3,14 @@ import { addDays, daysBetween, type IsoDate } from "../dates.ts";
 import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
-import { type Fate, fateAction, fateLine, type SuccessorProduct } from "../renewal/fate.ts";
+import {
+  type Fate,
+  fateAction,
+  fateLine,
+  type PlannedSuccessorWords,
+  plannedWords,
+  type SuccessorProduct,
+} from "../renewal/fate.ts";
 import { api, count, fromNight, months } from "../wording.ts";
 import { KIND_NAMES } from "./alert-kinds.ts";
 
@@ -23,6 +30,8 @@ export interface Told {
   fate: Fate;
   /** The catalogue's successor of its product, where it names one. */
   successor?: SuccessorProduct | undefined;
+  /** The successor the watcher will order for it, where one is planned. */
+  planned?: PlannedSuccessorWords | undefined;
 }
 
 /** The lines every licence alert starts with, so staff can find it without looking anything up. */
@@ -53,7 +62,9 @@ interface LicenceMail {
 
 function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
   const action =
-    mail.todo ?? fateAction(told.fate, told.licence, told.product, night, told.successor) ?? "nothing";
+    mail.todo ??
+    fateAction(told.fate, told.licence, told.product, night, told.successor, told.planned) ??
+    "nothing";
   const todo = /[.!?]$/.test(action) ? action : `${action}.`;
   return {
     kind: mail.kind,
@@ -276,6 +287,60 @@ export const alerts = {
     });
   },
 
+  /**
+   * A planned successor the watcher ordered tonight (once per licence: the ledger keys it by licence),
+   * with what staff need to move the server: the new licence's id and key.
+   */
+  successorOrdered(night: IsoDate, told: Told, successor: LicenceRecord, orderKey: string): Alert {
+    const { licence } = told;
+    const retire =
+      licence.retireOld === "now"
+        ? licence.status === "deleted"
+          ? "This one was deleted at the vendor right after, as planned."
+          : "This one is deleted at the vendor once the new licence runs there (tonight, or a night to come)."
+        : licence.retireOld === "never"
+          ? "This one is left as it is: it is not renewed again while the new one runs, and not deleted by the desk."
+          : `This one runs on to its expiry (${licence.expiresOn ?? "not known yet"}), is never renewed again, and is deleted at the vendor the first night after it, once the new licence runs.`;
+    return licenceAlert(night, told, {
+      kind: "successor_ordered",
+      severity: "info",
+      threshold: "successor_ordered",
+      heading: `Successor ordered: ${label(licence)} -> licence ${successor.id}`,
+      what: [
+        [
+          `The watcher ordered its planned successor tonight, on the same IP and under the same name:`,
+          `New licence: ${successor.id} (${successor.product ?? `pricelist ${successor.pricelist}`}), ${successor.status}, runs to ${successor.expiresOn ?? "a date the vendor has not reported yet"}`,
+          `Key:         ${successor.key ? successor.key : `not issued yet: read it with GET /licenses/${successor.id}?refresh=true`}`,
+          `Ordered with Idempotency-Key ${orderKey} (client "watcher").`,
+        ].join("\n"),
+        retire,
+      ],
+      next: "nothing more is ordered for this licence: a plan is carried out once.",
+      todo: `install the new key on the server (${licence.ip}) and move it to licence ${successor.id} before ${licence.expiresOn ?? "this one stops working"}.`,
+    });
+  },
+
+  /**
+   * A planned successor not ordered tonight (the vendor or the desk refused it): nothing charged, tried
+   * again each night; one mail per night it fails.
+   */
+  successorFailed(night: IsoDate, told: Told, product: string, reason: string): Alert {
+    const stops = told.licence.expiresOn;
+    return licenceAlert(night, told, {
+      kind: "successor_failed",
+      severity: stops !== undefined && daysBetween(night, stops) <= 7 ? "critical" : "warning",
+      threshold: `successor_failed:${night}`,
+      heading: `Planned successor not ordered: ${label(told.licence)}`,
+      what: [
+        `The watcher could not order its planned successor (${product}) tonight: ${reason}. Nothing was charged.`,
+      ],
+      next: "the watcher tries again each night until it is ordered.",
+      todo: /balance/i.test(reason)
+        ? `top up the vendor account; or order it now by hand: ${api.successor(told.licence.id, 12)}.`
+        : `check the reason above; order it by hand (${api.successor(told.licence.id, 12)}), or drop the plan with PATCH /licenses/${told.licence.id} and {"successor": null}.`,
+    });
+  },
+
   vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
     return licenceAlert(night, told, {
       kind: "vendor_deleted",
@@ -314,7 +379,7 @@ export const alerts = {
       .slice(0, LIST_MAX)
       .map(
         (t) =>
-          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product)}`,
+          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product)}${t.planned ? `; ${plannedWords(t.planned, night)}` : ""}`,
       );
     const more =
       told.length > listed.length
@@ -352,12 +417,14 @@ export const alerts = {
       ),
       body: [
         `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
-        `The ${count(forecast.due.length, "renewal")} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
+        `The ${dueWords(forecast.due)} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
         "",
-        "Renewals due, in date order:",
+        forecast.due.some((d) => d.successor !== undefined)
+          ? "Renewals and successor orders due, in date order:"
+          : "Renewals due, in date order:",
         ...forecast.due.map(
           (d) =>
-            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${months(d.period)}, ${money(d.costMinor)}`,
+            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${months(d.period)}, ${money(d.costMinor)}`,
         ),
         "",
         `What happens next: renewals the balance cannot pay fail, and those licences expire. This mail is sent again only if the shortfall changes.`,
@@ -406,12 +473,23 @@ const REFUSED: Record<RefusedHow, (reason: string) => string> = {
 export const LIST_MAX = 25;
 export const LIST_ALL = "GET /licenses lists every licence with its expiry (filters: status, expiresBefore)";
 
+/** "3 renewals", "2 renewals and 1 successor order". */
+function dueWords(due: DueRenewal[]): string {
+  const orders = due.filter((d) => d.successor !== undefined).length;
+  const renewals = due.length - orders;
+  if (orders === 0) return count(renewals, "renewal");
+  if (renewals === 0) return count(orders, "successor order");
+  return `${count(renewals, "renewal")} and ${count(orders, "successor order")}`;
+}
+
 export interface DueRenewal {
   night: IsoDate;
   licenceId: string;
   name: string;
   period: number;
   costMinor: number;
+  /** A planned successor's order (its product's title), not a renewal of the licence. */
+  successor?: string;
 }
 
 /** A forecast whose renewals the balance does not cover; every amount in `currency`. */

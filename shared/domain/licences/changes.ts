@@ -1,14 +1,21 @@
 import { ordersOpen } from "../catalogue/catalogue.ts";
 import type { IpAvailability } from "../ports/billing.ts";
-import type { DeskWrites, DeskWritten, LicenceChanges, LicenceRecord } from "../ports/licence-store.ts";
+import type {
+  DeskWrites,
+  DeskWritten,
+  LicenceChanges,
+  LicenceRecord,
+  SuccessorPlan,
+} from "../ports/licence-store.ts";
 import { suspensionMark } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError, ValidationError } from "./errors.ts";
 import { refusalReason } from "./failed-calls.ts";
-import type { IpQuery, UpdateInput } from "./inputs.ts";
+import type { IpQuery, PlannedSuccessorInput, UpdateInput } from "./inputs.ts";
 import { whileSuspending } from "./licence-hold.ts";
 import { recordFromVendor } from "./records.ts";
 import { forgetLostSuccessor } from "./retire.ts";
+import { refuseIfSucceeded, successorProduct } from "./successor.ts";
 
 /**
  * The licence desk's other operations: each vendor call audited, each register write touching only
@@ -60,8 +67,11 @@ export function licenceChanges(ctx: DeskContext) {
     },
 
     async update(id: string, body: UpdateInput): Promise<LicenceRecord> {
-      await ctx.stored(id);
+      const record = await ctx.stored(id);
       const changes: LicenceChanges = {};
+      // Checked before anything reaches the vendor: a refused plan leaves the name and IP unsent too.
+      if (body.successor !== undefined)
+        changes.successorPlan = await successorPlanOf(ctx, record, body.successor);
       if (body.name !== undefined || body.ip !== undefined) {
         const edit = {
           ...(body.name !== undefined && { name: body.name }),
@@ -143,5 +153,42 @@ export function licenceChanges(ctx: DeskContext) {
         ),
       );
     },
+  };
+}
+
+/**
+ * A successor planned for the watcher to order, checked as `POST /licenses/{id}/successor` checks its
+ * order (a live licence with no live successor, a product of a later generation sold for that period);
+ * null plans none. Its sales are checked on the night it is ordered.
+ */
+async function successorPlanOf(
+  ctx: DeskContext,
+  record: LicenceRecord,
+  input: PlannedSuccessorInput | null,
+): Promise<SuccessorPlan | null> {
+  if (input === null) return null;
+  await refuseIfSucceeded(ctx, record);
+  try {
+    const product = successorProduct(ctx.catalogue, record, input.product);
+    ctx.checkPeriod(product, input.period);
+  } catch (error) {
+    // Named as the client sent them: inside `successor`.
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(
+      Object.fromEntries(
+        Object.entries(error.fields).map(([field, problem]) => [`successor.${field}`, problem]),
+      ),
+    );
+  }
+  if (input.on !== undefined && input.on < ctx.today) {
+    throw new ValidationError({
+      "successor.on": `must be today (${ctx.today}) or later; leave it out for 14 days before the licence stops working`,
+    });
+  }
+  return {
+    period: input.period,
+    ...(input.product !== undefined && { product: input.product }),
+    ...(input.on !== undefined && { on: input.on }),
+    retireOld: input.retireOld,
   };
 }

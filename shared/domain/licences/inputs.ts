@@ -42,6 +42,15 @@ export interface UpdateInput {
   name?: string | undefined;
   ip?: string | undefined;
   autoRenew?: AutoRenew | undefined;
+  /** A successor the watcher orders on a night; null: none. */
+  successor?: PlannedSuccessorInput | null | undefined;
+}
+
+export interface PlannedSuccessorInput {
+  period: 1 | 12;
+  product?: string | undefined;
+  on?: string | undefined;
+  retireOld: RetireOld;
 }
 
 export interface IpQuery {

@@ -61,7 +61,7 @@ export function successorCall(ctx: DeskContext, id: string, body: SuccessorInput
 }
 
 /** A deleted licence has nothing to carry over; one with a live successor has been carried already. */
-async function refuseIfSucceeded(ctx: DeskContext, old: LicenceRecord): Promise<void> {
+export async function refuseIfSucceeded(ctx: DeskContext, old: LicenceRecord): Promise<void> {
   if (!isLive(old)) {
     throw new SuccessorRefusedError(
       "licence_deleted",
@@ -82,8 +82,26 @@ async function refuseIfSucceeded(ctx: DeskContext, old: LicenceRecord): Promise<
 
 /** The order the successor resolves to: the licence's IP and name, what the body leaves out taken from it. */
 function successorOrder(catalogue: Catalogue, old: LicenceRecord, body: SuccessorInput): OrderInput {
+  const product = successorProduct(catalogue, old, body.product);
+  const nodes = product.nodes ? (body.nodes ?? old.nodes) : body.nodes;
+  return {
+    ip: old.ip,
+    name: old.name,
+    product: product.id,
+    period: body.period,
+    ...(nodes !== undefined && { nodes }),
+    autoRenew: body.autoRenew === undefined ? old.autoRenew : body.autoRenew,
+  };
+}
+
+/** The successor's product: the one asked for, else the catalogue's successor; of a later generation. */
+export function successorProduct(
+  catalogue: Catalogue,
+  old: LicenceRecord,
+  asked: string | undefined,
+): Product {
   const current = catalogue.byPricelist(old.pricelist);
-  const productId = body.product ?? current?.successor;
+  const productId = asked ?? current?.successor;
   if (productId === undefined) {
     throw new ValidationError({
       product: `is required: the catalogue names no successor for ${current?.id ?? `pricelist ${old.pricelist}`}`,
@@ -100,15 +118,7 @@ function successorOrder(catalogue: Catalogue, old: LicenceRecord, body: Successo
       product: `must be of a later generation than ${current.id} (${generationOf(current)})${current.successor ? `, such as ${current.successor}` : ""}`,
     });
   }
-  const nodes = product.nodes ? (body.nodes ?? old.nodes) : body.nodes;
-  return {
-    ip: old.ip,
-    name: old.name,
-    product: product.id,
-    period: body.period,
-    ...(nodes !== undefined && { nodes }),
-    autoRenew: body.autoRenew === undefined ? old.autoRenew : body.autoRenew,
-  };
+  return product;
 }
 
 /** The generations a product's successors lead to, as the catalogue names them (ISPmanager 5: 6). */

@@ -22,6 +22,8 @@ export interface WatcherSettings extends PlanSettings {
   expiringSoonDays: number;
   vendorConcurrency: number;
   registerConcurrency: number;
+  /** A successor planned for every licence set to renew whose product has one (`PLAN_SUCCESSORS`). */
+  planSuccessors: boolean;
   /**
    * How long a run holds an alert it is sending against another run (ms): longer than a send takes,
    * shorter than Lambda's first retry of a killed run (one minute).
@@ -75,6 +77,12 @@ export interface NightReport {
   skipped: Array<{ id: string; name: string; reason: string }>;
   /** Succeeded licences this run deleted at the vendor after their expiry (each once, ever). */
   retired: Array<{ id: string; name: string; successorId: string }>;
+  /** Planned successors this run ordered (each plan once, ever). */
+  successorsOrdered: Array<{ id: string; name: string; successorId: string }>;
+  /** Planned successors refused tonight (nothing charged; alerted, tried again tomorrow). */
+  successorsFailed: Array<{ id: string; name: string; reason: string }>;
+  /** Planned successors sent and not known yet, or another order of the IP open: settled later. */
+  successorsAwaiting: Array<{ id: string; name: string }>;
   /** Succeeded licences kept past their expiry: their successor does not run (alerted). */
   retireHeld: Array<{ id: string; name: string; why: string }>;
   /** Set to renew and due, but not renewable (suspended, not running): alerted. */

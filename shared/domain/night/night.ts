@@ -8,6 +8,7 @@ import { renewPhase } from "./phases/renew.ts";
 import { forgetLostSuccessors, retirePhase } from "./phases/retire.ts";
 import { nightRun } from "./phases/run.ts";
 import { sendPhase } from "./phases/send.ts";
+import { successorPhase } from "./phases/successors.ts";
 import { summaryPhase } from "./phases/summary.ts";
 import { syncPhase } from "./phases/sync.ts";
 
@@ -17,7 +18,7 @@ export { VendorUnreachableError } from "./phases/list.ts";
 /**
  * One night of the watcher, for the night given (the schedule's date, so any night can be replayed):
  * sync the register, renew what is due (at most once per licence and night, whatever reruns or
- * concurrent runs do), alert (each alert once, none lost to a killed run), and send one summary that
+ * concurrent runs do), order the successors planned for tonight, retire succeeded licences, alert (each alert once, none lost to a killed run), and send one summary that
  * counts from the register.
  */
 export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Promise<NightReport> {
@@ -28,6 +29,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   await forgetLostSuccessors(run, records);
   const planned = await decidePhase(run, records);
   await renewPhase(run, planned, records);
+  await successorPhase(run, records);
   await retirePhase(run, records);
   await alertPhase(run, records);
   await summaryPhase(run);

@@ -12,6 +12,8 @@ export type AlertKind =
   | "vendor_deleted"
   | "licence_retired"
   | "retire_held"
+  | "successor_ordered"
+  | "successor_failed"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"

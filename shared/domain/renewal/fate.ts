@@ -147,19 +147,39 @@ export interface SuccessorProduct {
   price: string | undefined;
 }
 
+/** A successor the watcher will order for the licence (its plan, not carried out yet), in words. */
+export interface PlannedSuccessorWords {
+  product: Product;
+  /** The night the watcher orders it (tonight's date or later: a missed night is made up tonight). */
+  on: IsoDate;
+  period: number;
+  /** "700.00 EUR for 12 months", where the catalogue prices that period. */
+  price: string | undefined;
+}
+
+/** "the watcher orders its successor, ISPmanager 6 Lite for 12 months (70.00 EUR), on 2021-12-17". */
+export function plannedWords(planned: PlannedSuccessorWords, night: IsoDate): string {
+  const when = planned.on > night ? `on ${planned.on}` : "tonight";
+  return `the watcher orders its successor, ${planned.product.title} for ${months(planned.period)}${planned.price ? ` (${planned.price})` : ""}, ${when}, as planned`;
+}
+
 /**
- * The way forward for a licence nothing can extend: to its successor, if it has one, or to the
- * catalogue's successor product through the call that orders it; by its last day, or now once past it.
+ * The way forward for a licence nothing can extend: to its successor, if it has one, or the one planned
+ * for a night, or to the catalogue's successor product through the call that orders it; by its last
+ * day, or now once past it.
  */
 function moveTo(
   licence: LicenceRecord,
   on: IsoDate,
   night: IsoDate,
   successor: SuccessorProduct | undefined,
+  planned: PlannedSuccessorWords | undefined,
 ): string {
   const when = on >= night ? `by ${on}` : `now (it stopped working after ${on})`;
   if (licence.successorId !== undefined)
     return `move the server to its successor, licence ${licence.successorId}, ${when} (its key: GET /licenses/${licence.successorId})`;
+  if (planned)
+    return `nothing to order by hand: ${plannedWords(planned, night)}, on the same IP; then move the server to it ${when}`;
   if (!successor) return `move the server to a licence of a product that is still sold ${when}`;
   const period = successor.product.periods.includes(12) ? 12 : (successor.product.periods[0] ?? 1);
   return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} ${when}: ${api.successor(licence.id, period)} orders it on the same IP, and the watcher deletes this one after its expiry`;
@@ -172,6 +192,7 @@ export function fateAction(
   product: Product | undefined,
   night: IsoDate,
   successor?: SuccessorProduct,
+  planned?: PlannedSuccessorWords,
 ): string | undefined {
   const period = licence.autoRenew ?? licence.period ?? product?.periods[0] ?? 1;
   switch (fate.kind) {
@@ -188,7 +209,7 @@ export function fateAction(
           ? `check it in the vendor's panel and resume it there if it should run (the watcher then renews it); a renewal alone would be charged and not resume it`
           : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
     case "ends":
-      return `${moveTo(licence, fate.on, night, successor)}; nothing can extend this one`;
+      return `${moveTo(licence, fate.on, night, successor, planned)}; nothing can extend this one`;
     case "succeeded":
       return `make sure the server runs on licence ${fate.successorId} (its key: GET /licenses/${fate.successorId})`;
     case "gone":

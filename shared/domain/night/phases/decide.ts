@@ -1,5 +1,7 @@
 import { redact } from "../../../redact.ts";
 import { alerts, type DueRenewal } from "../../alerts/alerts.ts";
+import { ordersOpen } from "../../catalogue/catalogue.ts";
+import { addDays } from "../../dates.ts";
 import type { Balance } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast } from "../../ports/night-ledger.ts";
@@ -10,6 +12,7 @@ import {
   renewalCost,
   renewalNight,
 } from "../../renewal/renewal-rules.ts";
+import { successorPlanFor } from "../../renewal/successor-plan.ts";
 import type { NightRun } from "./run.ts";
 
 export interface Planned {
@@ -50,7 +53,30 @@ function dueRenewals(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
       costMinor: renewalCost(product, next.renewal.period, licence.nodes),
     });
   }
+  due.push(...dueSuccessors(run, live));
   return due.sort((a, b) => a.night.localeCompare(b.night) || a.name.localeCompare(b.name));
+}
+
+/** Planned successors the watcher orders from tonight to the forecast's horizon, at catalogue prices. */
+function dueSuccessors(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
+  const { settings, catalogue } = run.deps;
+  const horizon = addDays(run.night, settings.balanceForecastDays);
+  const due: DueRenewal[] = [];
+  for (const licence of live) {
+    const plan = successorPlanFor(licence, catalogue, run.night, settings);
+    if (!plan || plan.on > horizon || !ordersOpen(plan.product, run.night)) continue;
+    const { product } = plan;
+    due.push({
+      // One missed is ordered tonight.
+      night: plan.on < run.night ? run.night : plan.on,
+      licenceId: licence.id,
+      name: licence.name,
+      period: plan.plan.period,
+      costMinor: renewalCost(product, plan.plan.period, product.nodes ? licence.nodes : undefined),
+      successor: product.title,
+    });
+  }
+  return due;
 }
 
 /**

@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import type { Alert, Told } from "../../alerts/alerts.ts";
 import { pendingOf, recordAlerts } from "../../alerts/send-pending.ts";
 import { type Catalogue, ordersOpen, type Product } from "../../catalogue/catalogue.ts";
-import type { IsoDate } from "../../dates.ts";
+import { addDays, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
-import { fateOf, type SuccessorProduct } from "../../renewal/fate.ts";
+import { fateOf, type PlannedSuccessorWords, type SuccessorProduct } from "../../renewal/fate.ts";
+import { renewalCost } from "../../renewal/renewal-rules.ts";
+import { type SuccessorPlanSettings, successorPlanFor } from "../../renewal/successor-plan.ts";
 import type { NightReport, WatcherDeps } from "../night-types.ts";
 
 /** One run of one night: what every phase works with. */
@@ -40,6 +42,9 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     busy: [],
     renewedElsewhere: [],
     retired: [],
+    successorsOrdered: [],
+    successorsFailed: [],
+    successorsAwaiting: [],
     retireHeld: [],
     skipped: [],
     blocked: [],
@@ -67,6 +72,7 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
         product,
         fate: fateOf(licence, product, night, deps.settings),
         successor: successorOf(deps.catalogue, product, night),
+        planned: plannedOf(deps.catalogue, licence, night, deps.settings),
       };
     },
     async raise(alerts) {
@@ -96,5 +102,28 @@ export function successorOf(
       yearly === undefined
         ? undefined
         : `${money(yearly)} a year${perNode === undefined ? "" : ` plus ${money(perNode)} per node`}`,
+  };
+}
+
+/** The successor the watcher will order for the licence, if one is planned and its product still sold, priced for its period. */
+export function plannedOf(
+  catalogue: Catalogue,
+  licence: LicenceRecord,
+  night: IsoDate,
+  settings: SuccessorPlanSettings,
+): PlannedSuccessorWords | undefined {
+  const due = successorPlanFor(licence, catalogue, night, settings);
+  if (!due || !ordersOpen(due.product, night) || licence.suspendedBy === "desk") return undefined;
+  const { product } = due;
+  const period = due.plan.period;
+  const priced = product.costMinor[String(period)] !== undefined;
+  const cost = renewalCost(product, period, product.nodes ? licence.nodes : undefined);
+  return {
+    product,
+    // Tonight's mails go out after tonight's orders: one due by tonight that is still planned failed
+    // tonight, and is tried again tomorrow.
+    on: due.on <= night ? addDays(night, 1) : due.on,
+    period,
+    price: priced ? formatMoney({ minor: cost, currency: catalogue.currency }) : undefined,
   };
 }
