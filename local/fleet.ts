@@ -2,6 +2,7 @@ import type { Sandbox } from "../sandbox/server.ts";
 import type { Licence, SeedInput } from "../sandbox/state.ts";
 import { loadCatalogue } from "../shared/domain/catalogue/catalogue.ts";
 import type { IsoDate } from "../shared/domain/dates.ts";
+import type { PlannedSuccessorInput } from "../shared/domain/licences/inputs.ts";
 import type { AutoRenew, LicenceRecord } from "../shared/domain/ports/licence-store.ts";
 import type { Register } from "../shared/domain/ports/register.ts";
 
@@ -145,6 +146,70 @@ export const vendorEvents: Array<{
     on: "2021-09-01",
     what: "deleted-upstream disappears from the vendor's list",
     act: (s) => s.state.vanish(idOf(s, "deleted-upstream")),
+  },
+];
+
+/** What the reseller does through the desk (as its API would), before that night's run. */
+export interface ResellerDesk {
+  update(id: string, body: { successor: PlannedSuccessorInput }): Promise<unknown>;
+  successor(
+    id: string,
+    body: { period: 1 | 12; retireOld: "after_expiry" | "now" | "never" },
+    key: string,
+  ): Promise<{ outcome: string }>;
+}
+
+/**
+ * The move to ISPmanager 6 before 2021-12-31: most licences planned for the watcher to order (14 days
+ * before they stop working, lts-long earlier, as its support ends with the year), one ordered by hand and
+ * retired after its expiry, one ordered by hand and retired at once; and the money for it.
+ */
+export const resellerEvents: Array<{
+  on: IsoDate;
+  what: string;
+  act: (desk: ResellerDesk, sandbox: Sandbox) => Promise<void>;
+  topUpMinor?: number;
+}> = [
+  {
+    on: "2021-09-01",
+    what: "the reseller plans ISPmanager 6 successors for lts-auto, window-auto and cluster (PATCH successor, 12 months) and for lts-long on 2021-12-01",
+    act: async (desk, s) => {
+      for (const name of ["lts-auto", "window-auto", "cluster"])
+        await desk.update(idOf(s, name), { successor: { period: 12, retireOld: "after_expiry" } });
+      await desk.update(idOf(s, "lts-long"), {
+        successor: { period: 12, on: "2021-12-01", retireOld: "after_expiry" },
+      });
+    },
+  },
+  {
+    on: "2021-10-04",
+    what: "the reseller orders after-close's successor by hand (POST /licenses/{id}/successor, retired after its expiry)",
+    act: async (desk, s) => {
+      const answer = await desk.successor(
+        idOf(s, "after-close"),
+        { period: 12, retireOld: "after_expiry" },
+        "move-after-close",
+      );
+      if (answer.outcome !== "applied") throw new Error("after-close's successor was not placed");
+    },
+  },
+  {
+    on: "2021-11-02",
+    what: 'the reseller orders before-close\'s successor by hand, retiring before-close at once (retireOld: "now")',
+    act: async (desk, s) => {
+      const answer = await desk.successor(
+        idOf(s, "before-close"),
+        { period: 12, retireOld: "now" },
+        "move-before-close",
+      );
+      if (answer.outcome !== "applied") throw new Error("before-close's successor was not placed");
+    },
+  },
+  {
+    on: "2021-11-29",
+    what: "the reseller tops up the vendor balance by 500.00 EUR for the planned successors",
+    act: async (_desk, s) => s.state.setBalance(s.state.balanceMinor + 50_000),
+    topUpMinor: 50_000,
   },
 ];
 

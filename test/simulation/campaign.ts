@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { dynamoClient } from "../support/dynamodb.ts";
 import { type Cmd, commandArbitrary, finale } from "./commands.ts";
-import { addStats, emptyStats, newSim, type Stats } from "./model.ts";
+import { addStats, emptyStats, newSim, type Sim, type Stats } from "./model.ts";
 import { createWorld, type Mutant, type World } from "./world.ts";
 
 export interface CampaignOptions {
@@ -83,6 +83,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         sim.stats.watcherCharges = world.charges.filter((c) => c.label?.startsWith("watcher:")).length;
         sim.stats.lateCharges = world.charges.filter((c) => c.call?.fault === "act-late").length;
         sim.stats.mails = world.mails.length;
+        worldStats(sim, world);
         addStats(stats, sim.stats);
         await world.close();
         options.progress?.(
@@ -162,6 +163,7 @@ export async function runSequence(
   const sim = newSim(world.vendorBook().map((l) => l.id));
   try {
     await fc.asyncModelRun(() => ({ model: sim, real: world }), [...commands, ...finale()]);
+    worldStats(sim, world);
     return { stats: sim.stats, log: sim.log };
   } catch (error) {
     if (error instanceof Error) error.message += `\n\nWhat happened:\n${sim.log.join("\n")}`;
@@ -170,6 +172,20 @@ export async function runSequence(
     await world.close();
     dynamo.destroy();
   }
+}
+
+/** What the vendor did for the new money routes: successors placed, tariffs changed, licences retired. */
+function worldStats(sim: Sim, world: World): void {
+  const kindOf = (intent: string | undefined) => {
+    const key = intent?.slice(intent.indexOf("|") + 1);
+    return key === undefined ? undefined : sim.byKey.get(key)?.kind;
+  };
+  const desk = world.charges.filter((c) => !c.label?.startsWith("panel:"));
+  sim.stats.successorsPlaced = desk.filter(
+    (c) => c.func === "soft.order.param" && kindOf(c.intent) === "successor",
+  ).length;
+  sim.stats.productChanges = desk.filter((c) => c.func === "service.changepricelist").length;
+  sim.stats.retirements = world.deletions.filter((d) => !d.label?.startsWith("panel:")).length;
 }
 
 /** The journal of register writes, for SIM_DEBUG. */

@@ -1,4 +1,5 @@
 import { composedLater } from "../../shared/domain/alerts/send-pending.ts";
+import { generationOf } from "../../shared/domain/catalogue/catalogue.ts";
 import type { IsoDate } from "../../shared/domain/dates.ts";
 import { canonicalIp } from "../../shared/domain/ip.ts";
 import { summaryLedger } from "../../shared/domain/night/phases/summary.ts";
@@ -7,8 +8,11 @@ import { alertKeyText } from "../../shared/domain/ports/alert-ledger.ts";
 import type { IdempotencyRecord } from "../../shared/domain/ports/intent-store.ts";
 import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { fateOf } from "../../shared/domain/renewal/fate.ts";
+import { isLive } from "../../shared/domain/renewal/renewal-rules.ts";
 import {
   type Answer,
+  type Intent,
+  type IntentKind,
   type LapseNews,
   type Sim,
   saysNotApplied,
@@ -110,6 +114,7 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
     // The request whose call it was must not have been told that it charged nothing.
     const [, key] = splitIntent(id);
     const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
+    if (intent) checkChargeFits(world, intent, first);
     const answer = intent?.answers.find((a) => a.attempt !== undefined && a.attempt === first.attempt);
     if (answer && saysNothingCharged(answer)) {
       throw new Violation(
@@ -179,11 +184,50 @@ export async function checkMoney(sim: Sim, world: World): Promise<void> {
           `the client was answered ${success.status} for ${id}, but the vendor never charged it`,
         );
       const named = (success.body as { id?: string }).id;
-      if (intent?.kind === "order" && named !== charge.elid) {
+      if ((intent?.kind === "order" || intent?.kind === "successor") && named !== charge.elid) {
         throw new Violation(
           `the client was answered 201 licence ${named} for ${id}, but the licence it paid for is ${charge.elid}`,
         );
       }
+    }
+  }
+}
+
+/** The vendor function each kind of the client's money call pays through. */
+const FUNC_OF: Record<IntentKind, AttributedCharge["func"]> = {
+  order: "soft.order.param",
+  successor: "soft.order.param",
+  renew: "service.prolong",
+  changeProduct: "service.changepricelist",
+};
+
+/**
+ * A charge is what its intent asked for: its kind's vendor function; a renewal or a change of product
+ * on the intent's own licence; a successor an ISPmanager 6 licence on its predecessor's IP.
+ */
+function checkChargeFits(world: World, intent: Intent, charge: AttributedCharge): void {
+  const id = intentId(intent.scope, intent.key);
+  if (charge.func !== FUNC_OF[intent.kind]) {
+    throw new Violation(
+      `${intent.kind} ${id} was charged by ${describe(charge)}, not ${FUNC_OF[intent.kind]}`,
+    );
+  }
+  if ((intent.kind === "renew" || intent.kind === "changeProduct") && charge.elid !== intent.licenceId) {
+    throw new Violation(
+      `${intent.kind} ${id} of licence ${intent.licenceId} was charged on another licence: ${describe(charge)}`,
+    );
+  }
+  if (intent.kind === "successor") {
+    const book = new Map(world.vendorBook().map((l) => [l.id, l]));
+    const placed = book.get(charge.elid);
+    const old = book.get(intent.licenceId ?? "");
+    const product = placed && world.catalogue.byPricelist(placed.pricelist);
+    const generation = product && generationOf(product);
+    const ipOf = (ip: string) => canonicalIp(ip) ?? ip;
+    if (!placed || !old || generation !== "ispmanager6" || ipOf(placed.ip) !== ipOf(old.ip)) {
+      throw new Violation(
+        `successor ${id} of licence ${intent.licenceId} (${old?.pricelist} on ${old?.ip}) placed licence ${charge.elid} (${placed?.pricelist} on ${placed?.ip}): not an ISPmanager 6 licence on its IP`,
+      );
     }
   }
 }
@@ -267,15 +311,17 @@ function lateness(charge: AttributedCharge, record: IdempotencyRecord): string {
 export function interference(sim: Sim, world: World, record: IdempotencyRecord): string | undefined {
   const since = (record.sentAt ?? 0) - TIMING.lockMs;
   const request = record.request as { id?: string; body?: { ip?: string } } | undefined;
-  if (record.operation === "renew") {
+  if (record.operation === "renew" || record.operation === "change-product") {
     const id = request?.id;
     const panel = world.panelLog.find(
       (e) => e.effective && e.licenceId === id && e.wallMs >= since && e.action.what !== "order",
     );
     return panel && `the reseller's ${panel.action.what} of licence ${id} in the vendor's panel`;
   }
-  const ip = canonicalIp(request?.body?.ip ?? "") ?? request?.body?.ip;
   const book = new Map(world.vendorBook().map((l) => [l.id, l]));
+  // A successor orders its predecessor's IP.
+  const asked = record.operation === "successor" ? book.get(request?.id ?? "")?.ip : request?.body?.ip;
+  const ip = canonicalIp(asked ?? "") ?? asked;
   const onIp = (id: string | undefined) => {
     const licence = id ? book.get(id) : undefined;
     return licence !== undefined && (canonicalIp(licence.ip) ?? licence.ip) === ip;
@@ -283,11 +329,17 @@ export function interference(sim: Sim, world: World, record: IdempotencyRecord):
   const panel = world.panelLog.find((e) => e.effective && e.wallMs >= since && onIp(e.licenceId));
   if (panel)
     return `the reseller's ${panel.action.what} of licence ${panel.licenceId} on ${ip} in the vendor's panel`;
+  const ipOfIntent = (i: Intent) =>
+    i.kind === "order"
+      ? canonicalIp((i.body as { ip: string }).ip)
+      : i.kind === "successor"
+        ? canonicalIp(book.get(i.licenceId ?? "")?.ip ?? "")
+        : undefined;
   const other = sim.intents.find(
     (i) =>
-      i.kind === "order" && i.key !== record.key && (canonicalIp((i.body as { ip: string }).ip) ?? "") === ip,
+      (i.kind === "order" || i.kind === "successor") && i.key !== record.key && (ipOfIntent(i) ?? "") === ip,
   );
-  return other && `order ${other.scope}|${other.key} of the same IP`;
+  return other && `${other.kind} ${other.scope}|${other.key} of the same IP`;
 }
 
 /**
@@ -300,8 +352,14 @@ export function interference(sim: Sim, world: World, record: IdempotencyRecord):
  */
 function panelTwin(world: World, record: IdempotencyRecord, named: string | undefined): boolean {
   const request = record.request as { id?: string } | undefined;
-  const licenceId = record.operation === "renew" ? request?.id : named;
-  const func = record.operation === "renew" ? "service.prolong" : "soft.order.param";
+  const byLicence = record.operation === "renew" || record.operation === "change-product";
+  const licenceId = byLicence ? request?.id : named;
+  const func =
+    record.operation === "renew"
+      ? "service.prolong"
+      : record.operation === "change-product"
+        ? "service.changepricelist"
+        : "soft.order.param";
   const since = (record.sentAt ?? 0) - TIMING.lockMs;
   return world.charges.some(
     (c) => c.label?.startsWith("panel:") && c.func === func && c.elid === licenceId && c.wallMs >= since,
@@ -483,7 +541,8 @@ export async function checkAlertsDelivered(
  * for that expiry, lapsed, sent by the first healthy night from which the watcher will not renew it
  * (the licence's fate as the desk's mails tell it is not "automatic"). While the watcher still renews it
  * the suspension is no news of its own (the renewal resumes it; a renewal that fails or stays unknown
- * has its own mail, checked as recorded and sent above). Settled once told, or once the licence no
+ * has its own mail, checked as recorded and sent above); nor while it is succeeded (its retirement, or
+ * `retire_held`, tells it). Settled once told, or once the licence no
  * longer lapses at that expiry (renewed, deleted). `deferred`: licences a reseller changed during this
  * night, which the night may have told either way: they are judged by the next healthy night.
  */
@@ -502,13 +561,19 @@ export async function checkLapsesTold(
     const subject = `licence:${lapse.id}|`;
     const tells = (key: string) =>
       key === `${subject}expired|${lapse.expiresOn}:expired` ||
-      (key.startsWith(`${subject}renewal_blocked|${lapse.expiresOn}:`) && key.endsWith(":lapsed"));
+      (key.startsWith(`${subject}renewal_blocked|${lapse.expiresOn}:`) && key.endsWith(":lapsed")) ||
+      // A succeeded licence's lapse: its retirement, or why it is kept (its successor not running).
+      key === `${subject}licence_retired|${lapse.expiresOn}` ||
+      key === `${subject}retire_held|${lapse.expiresOn}`;
     if (sent.some(tells) || [...held].some(tells)) continue;
     const record = await world.rawRegister.licences.get(lapse.id);
     if (record?.status !== "suspended" || record.expiresOn !== lapse.expiresOn) continue;
     if (record.goneSince !== undefined) continue;
     const fate = fateOf(record, catalogue.byPricelist(record.pricelist), night, settings);
-    if (fate.kind === "automatic" || deferred.has(lapse.id)) {
+    // Succeeded: carried on by its successor, never warned of as one needing a renewal (docs/watcher.md);
+    // its night retires it (then it lapses no more) or keeps it and says why (retire_held), maybe later
+    // (a night that could not ask the vendor tries again): checkRetirementsDone holds the retirement.
+    if (fate.kind === "automatic" || fate.kind === "succeeded" || deferred.has(lapse.id)) {
       open.push(lapse);
       continue;
     }
@@ -684,4 +749,170 @@ export async function waitForDeadLeases(world: World): Promise<void> {
 export async function waitForLateActs(world: World): Promise<void> {
   const wait = world.lateActsUntilRealMs - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/** The licences the vendor placed (and charged) for the client's successor intents, by predecessor. */
+function placedSuccessors(sim: Sim, world: World): Map<string, AttributedCharge[]> {
+  const by = new Map<string, AttributedCharge[]>();
+  for (const charge of world.charges) {
+    if (!charge.intent || charge.func !== "soft.order.param") continue;
+    const [scope, key] = splitIntent(charge.intent);
+    const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
+    if (intent?.kind !== "successor" || intent.licenceId === undefined) continue;
+    by.set(intent.licenceId, [...(by.get(intent.licenceId) ?? []), charge]);
+  }
+  return by;
+}
+
+/**
+ * (5) Successions, after every command. Never two live successors of one licence: the vendor never
+ * runs two licences the desk placed as successors of one predecessor at once, and the desk places a
+ * second only once the first is gone (deleted at the vendor before the second was charged); the
+ * register never shows two live licences naming one predecessor, and a predecessor is only ever linked
+ * to a licence placed as its own successor (which names it back).
+ * Every licence the desk deleted at the vendor is a retirement (the simulation's client never deletes
+ * through the API): a licence with a successor, its retireOld not "never", deleted only while that
+ * successor ran at the vendor (status 2 right before the delete), by a night only after its expiry
+ * when it was to go after it, and on the successor's own request only when it was to go at once.
+ */
+export async function checkSuccessions(sim: Sim, world: World): Promise<void> {
+  const placed = placedSuccessors(sim, world);
+  const book = new Map(world.vendorBook().map((l) => [l.id, l]));
+  for (const [predecessor, charges] of placed) {
+    // A second only once the first is gone (deleted at the vendor before the second was charged).
+    for (const [i, later] of charges.entries()) {
+      const earlier = charges[i - 1];
+      if (!earlier) continue;
+      const gone = world.deletions.some((d) => d.elid === earlier.elid && d.wallMs <= later.wallMs);
+      if (!gone) {
+        throw new Violation(
+          `licence ${predecessor} got a second ISPmanager 6 licence while its first successor still ran: ${describe(earlier)}, then ${describe(later)}`,
+        );
+      }
+    }
+    const live = charges.filter((c) => book.get(c.elid)?.status !== "4");
+    if (live.length > 1) {
+      throw new Violation(
+        `licence ${predecessor} has ${live.length} live successors at the vendor, each placed (and charged) by the desk: ${live.map(describe).join("; ")}`,
+      );
+    }
+  }
+  const register = await allLicences(world.rawRegister.licences);
+  const liveSuccessors = new Map<string, string[]>();
+  for (const record of register.values()) {
+    if (record.predecessorId === undefined || !isLive(record)) continue;
+    liveSuccessors.set(record.predecessorId, [
+      ...(liveSuccessors.get(record.predecessorId) ?? []),
+      record.id,
+    ]);
+  }
+  for (const [predecessor, ids] of liveSuccessors) {
+    if (ids.length > 1) {
+      throw new Violation(
+        `the register links ${ids.length} live successors to licence ${predecessor}: ${ids.join(", ")}`,
+      );
+    }
+  }
+  for (const record of register.values()) {
+    if (record.successorId === undefined) continue;
+    const own = (placed.get(record.id) ?? []).some((c) => c.elid === record.successorId);
+    if (!own) {
+      throw new Violation(
+        `licence ${record.id} is linked to successor ${record.successorId}, which no successor intent of it placed (placed: ${(placed.get(record.id) ?? []).map((c) => c.elid).join(", ") || "none"})`,
+      );
+    }
+    const successor = register.get(record.successorId);
+    if (successor && successor.predecessorId !== record.id) {
+      throw new Violation(
+        `licence ${record.id} is linked to successor ${record.successorId}, whose record names predecessor ${successor.predecessorId}`,
+      );
+    }
+  }
+  for (const deletion of world.deletions) {
+    if (deletion.label?.startsWith("panel:")) continue;
+    const what = `the desk (${deletion.label ?? "no call"}) deleted licence ${deletion.elid} at the vendor on ${deletion.vendorToday}`;
+    const record = register.get(deletion.elid);
+    const successors = new Set<string>(
+      [...register.values()].filter((r) => r.predecessorId === deletion.elid).map((r) => r.id),
+    );
+    for (const charge of placed.get(deletion.elid) ?? []) successors.add(charge.elid);
+    if (record?.successorId !== undefined) successors.add(record.successorId);
+    if (successors.size === 0)
+      throw new Violation(`${what}, though it has no successor: only a retirement deletes`);
+    const running = deletion.sameIp.filter((l) => successors.has(l.id) && l.status === "2");
+    if (running.length === 0) {
+      throw new Violation(
+        `${what} before its successor ran there: its successors ${[...successors].join(", ")} were ${
+          deletion.sameIp
+            .filter((l) => successors.has(l.id))
+            .map((l) => `${l.id} status ${l.status}`)
+            .join(", ") || "not at the vendor"
+        }`,
+      );
+    }
+    if (record?.retireOld === "never")
+      throw new Violation(`${what}, though its successor was ordered with retireOld "never"`);
+    const expiry = deletion.before?.expiredate;
+    if (
+      deletion.label?.startsWith("watcher:") &&
+      record?.retireOld === "after_expiry" &&
+      expiry !== undefined &&
+      deletion.vendorToday <= expiry
+    ) {
+      throw new Violation(`${what}, to be retired after its expiry, which is ${expiry}`);
+    }
+    if (deletion.label?.startsWith("api:")) {
+      const key = deletion.label.slice(deletion.label.indexOf(":", "api:".length) + 1);
+      const intent = sim.byKey.get(key);
+      const retireOld = (intent?.body as { retireOld?: string } | undefined)?.retireOld;
+      if (intent?.kind !== "successor" || retireOld !== "now") {
+        throw new Violation(
+          `${what} on the request ${key} (${intent?.kind}, retireOld ${retireOld}), which did not ask to retire it at once`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * (6) Retirements happen: after a healthy night, every succeeded licence due to go (retireOld "now", or
+ * "after_expiry" with its expiry before the night) whose successor ran at the vendor before the night
+ * and still runs is deleted at the vendor. Judged only where nothing could excuse a night for keeping
+ * it: no process ever died in the run, or every dead process's lease ran out (`afterLeases`: the
+ * finale); no vendor fault during the night; no panel action on either licence since it started; no
+ * money call of either still open (it holds the licence).
+ */
+export async function checkRetirementsDone(
+  sim: Sim,
+  world: World,
+  night: string,
+  started: { wallMs: number; calls: number; vendor: Map<string, string> },
+  afterLeases: boolean,
+): Promise<void> {
+  if (sim.stats.kills > 0 && !afterLeases) return;
+  if (world.sandbox.calls.slice(started.calls).some((c) => c.fault !== undefined)) return;
+  const open = new Set<string>();
+  for (const record of await world.rawRegister.idempotency.unresolved(500)) {
+    const request = record.request as { id?: string } | undefined;
+    open.add(request?.id ?? record.context.licenceId ?? "");
+  }
+  const touched = new Set(
+    world.panelLog.filter((e) => e.wallMs >= started.wallMs && e.licenceId).map((e) => e.licenceId),
+  );
+  const book = new Map(world.vendorBook().map((l) => [l.id, l]));
+  for (const record of (await allLicences(world.rawRegister.licences)).values()) {
+    const successor = record.successorId;
+    if (successor === undefined || !isLive(record)) continue;
+    const due =
+      record.retireOld === "now" ||
+      (record.retireOld === "after_expiry" && record.expiresOn !== undefined && record.expiresOn < night);
+    if (!due || book.get(record.id)?.status === "4") continue;
+    if (started.vendor.get(successor) !== "2" || book.get(successor)?.status !== "2") continue;
+    if (open.has(record.id) || open.has(successor) || touched.has(record.id) || touched.has(successor))
+      continue;
+    if (book.get(record.id)?.expiredate !== record.expiresOn) continue;
+    throw new Violation(
+      `after night ${night}: licence ${record.id} (retireOld ${record.retireOld}, expiry ${record.expiresOn}) is still at the vendor (status ${book.get(record.id)?.status}), though its successor ${successor} ran there before the night and runs still`,
+    );
+  }
 }

@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import type { FaultKind } from "../../sandbox/faults.ts";
 import type { Quirks } from "../../sandbox/quirks.ts";
-import { OrderBody, type RenewBody, validate } from "../../shared/api/requests.ts";
+import {
+  ChangeProductBody,
+  OrderBody,
+  type RenewBody,
+  SuccessorBody,
+  validate,
+} from "../../shared/api/requests.ts";
+import { generationOf } from "../../shared/domain/catalogue/catalogue.ts";
 import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
 import { licenceDesk, type MoneyResult } from "../../shared/domain/licences/desk.ts";
 import { allLicences } from "../../shared/domain/night/sync.ts";
@@ -12,7 +19,9 @@ import {
   checkLapsesTold,
   checkMoney,
   checkNoAlertTwice,
+  checkRetirementsDone,
   checkSettled,
+  checkSuccessions,
   checkWatcherAgainstPanel,
   summaryKey,
   waitForDeadLeases,
@@ -98,10 +107,19 @@ function call(world: World, intent: Intent, death?: Death): Promise<OpOutcome<Mo
   const desk = licenceDesk(world.deskDeps(), caller(world, intent.scope));
   return world.op(
     labelOf(intent),
-    () =>
-      intent.kind === "order"
-        ? desk.order(intent.body as OrderBody, intent.key)
-        : desk.renew(intent.licenceId ?? "", intent.body as RenewBody, intent.key),
+    () => {
+      const id = intent.licenceId ?? "";
+      switch (intent.kind) {
+        case "order":
+          return desk.order(intent.body as OrderBody, intent.key);
+        case "successor":
+          return desk.successor(id, intent.body as SuccessorBody, intent.key);
+        case "changeProduct":
+          return desk.changeProduct(id, intent.body as ChangeProductBody, intent.key);
+        default:
+          return desk.renew(id, intent.body as RenewBody, intent.key);
+      }
+    },
     death,
   );
 }
@@ -136,11 +154,12 @@ function expectSettledAlerts(sim: Sim, world: World, from: number): string[] {
     if (entry.label !== "reconciler" || entry.store !== "idempotency" || entry.method !== "complete")
       continue;
     const [scope, key, , outcome] = entry.args as [string, string, unknown, string];
-    if (outcome !== "applied" || !CLIENT_SCOPES.includes(scope) || sim.byKey.get(key)?.kind !== "order")
+    const kind = sim.byKey.get(key)?.kind;
+    if (outcome !== "applied" || !CLIENT_SCOPES.includes(scope) || (kind !== "order" && kind !== "successor"))
       continue;
     const alert = `intent:${scope}:${key}|order_settled|settled`;
     if (!sim.expectedAlerts.some((e) => e.key === alert)) {
-      sim.expectedAlerts.push({ key: alert, why: `the reconciler settled order ${key} as placed` });
+      sim.expectedAlerts.push({ key: alert, why: `the reconciler settled ${kind} ${key} as placed` });
       keys.push(alert);
     }
   }
@@ -151,6 +170,7 @@ async function afterCommand(sim: Sim, world: World): Promise<void> {
   sim.stats.commands += 1;
   await refreshLicences(sim, world);
   await checkMoney(sim, world);
+  await checkSuccessions(sim, world);
   checkNoAlertTwice(world);
 }
 
@@ -238,6 +258,156 @@ class NewKeyCommand implements Cmd {
   toString = () => `new-key(#${this.pick})`;
 }
 
+// ---- successors and changes of product ----------------------------------------------------------
+
+/**
+ * `POST /licenses/{id}/successor`: an ISPmanager 6 licence on the IP and name of an ISPmanager 5 one.
+ * `target`: `gen5` picks among the client's licences running ISPmanager 5 at the vendor (else any),
+ * `any` among all it knows (a deleted one, an ISPmanager 6 one: refused, nothing sent). `product`:
+ * the catalogue's successor (left out), another of the later line, or one of the same line (400).
+ */
+export interface SuccessorSpec {
+  pick: number;
+  target: "gen5" | "any";
+  period: 1 | 12;
+  /** Left out: the API's default (after_expiry). */
+  retireOld: "after_expiry" | "now" | "never" | undefined;
+  product: "default" | "ispmanager6-pro" | "ispmanager5-business";
+  autoRenew: AutoRenew | undefined;
+}
+
+const showSuccessor = (s: SuccessorSpec) =>
+  `#${s.pick}${s.target === "any" ? " of any" : ""}, ${s.period}m, retire ${s.retireOld ?? "(default)"}${s.product === "default" ? "" : `, ${s.product}`}${s.autoRenew === undefined ? "" : `, auto${s.autoRenew}`}`;
+
+const generationOfPricelist = (world: World, pricelist: string) => {
+  const product = world.catalogue.byPricelist(pricelist);
+  return product && generationOf(product);
+};
+
+/** The client's licences the vendor still runs (not deleted), of one line or any. */
+function liveLicences(sim: Sim, world: World, generation?: string): string[] {
+  const known = new Set(sim.licences);
+  return world
+    .vendorBook()
+    .filter(
+      (l) =>
+        l.status !== "4" &&
+        known.has(l.id) &&
+        (generation === undefined || generationOfPricelist(world, l.pricelist) === generation),
+    )
+    .map((l) => l.id);
+}
+
+function successorIntent(sim: Sim, world: World, spec: SuccessorSpec): Intent | undefined {
+  const gen5 = spec.target === "gen5" ? liveLicences(sim, world, "ispmanager5") : [];
+  const id = pickOf(gen5.length > 0 ? gen5 : sim.licences, spec.pick);
+  if (id === undefined) return undefined;
+  const raw = {
+    period: spec.period,
+    ...(spec.product !== "default" && { product: spec.product }),
+    ...(spec.retireOld !== undefined && { retireOld: spec.retireOld }),
+    ...(spec.autoRenew !== undefined && { autoRenew: spec.autoRenew }),
+  };
+  const parsed = validate(SuccessorBody, raw);
+  if (!parsed.ok)
+    throw new Error(`the simulation built an invalid successor: ${JSON.stringify(parsed.fields)}`);
+  sim.stats.successorAsks += 1;
+  return newIntent(sim, "successor", parsed.value, id);
+}
+
+/**
+ * `POST /licenses/{id}/change-product`: another tariff of the licence's own line (`to` picks which), or
+ * (`same`) its own (409 product_unchanged, nothing sent); nodes for a product with nodes, or left out.
+ */
+export interface ChangeSpec {
+  pick: number;
+  to: number;
+  same: boolean;
+  nodes: number | undefined;
+}
+
+const showChange = (c: ChangeSpec) =>
+  `#${c.pick}, ${c.same ? "same product" : `to #${c.to}`}${c.nodes === undefined ? "" : `, n${c.nodes}`}`;
+
+function changeIntent(sim: Sim, world: World, spec: ChangeSpec): Intent | undefined {
+  const live = liveLicences(sim, world);
+  const id = pickOf(live.length > 0 ? live : sim.licences, spec.pick);
+  if (id === undefined) return undefined;
+  // The licence's product as the vendor shows it now (the register may be a night behind).
+  const licence = world.sandbox.state.get(id);
+  const current = licence && world.catalogue.byPricelist(licence.pricelist);
+  const line = current
+    ? world.catalogue.products.filter((p) => generationOf(p) === generationOf(current))
+    : world.catalogue.products.filter((p) => generationOf(p) === "ispmanager5");
+  const others = line.filter((p) => p.id !== current?.id);
+  const target = spec.same && current ? current : (pickOf(others, spec.to) ?? line[0]);
+  const raw = {
+    product: target?.id ?? "ispmanager5-business",
+    ...(target?.nodes && spec.nodes !== undefined && { nodes: spec.nodes }),
+  };
+  const parsed = validate(ChangeProductBody, raw);
+  if (!parsed.ok) throw new Error(`the simulation built an invalid change: ${JSON.stringify(parsed.fields)}`);
+  sim.stats.productChangeAsks += 1;
+  return newIntent(sim, "changeProduct", parsed.value, id);
+}
+
+class SuccessorCommand implements Cmd {
+  constructor(readonly spec: SuccessorSpec) {}
+  check = (sim: Readonly<Sim>) => sim.licences.length > 0;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      const intent = successorIntent(sim, world, this.spec);
+      if (intent) await ask(sim, world, intent);
+    });
+  toString = () => `successor(${showSuccessor(this.spec)})`;
+}
+
+class ChangeProductCommand implements Cmd {
+  constructor(readonly spec: ChangeSpec) {}
+  check = (sim: Readonly<Sim>) => sim.licences.length > 0;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      const intent = changeIntent(sim, world, this.spec);
+      if (intent) await ask(sim, world, intent);
+    });
+  toString = () => `change-product(${showChange(this.spec)})`;
+}
+
+/**
+ * A successor stops running before its predecessor is retired: suspended through the desk, or (with
+ * the panel) in the vendor's panel; a night due to retire the predecessor must keep it (retire_held).
+ */
+class SuspendSuccessorCommand implements Cmd {
+  constructor(
+    readonly pick: number,
+    readonly via: "desk" | "panel",
+  ) {}
+  check = () => true;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      const successors = [...(await allLicences(world.rawRegister.licences)).values()]
+        .filter((r) => r.predecessorId !== undefined && r.status === "active")
+        .map((r) => r.id)
+        .sort();
+      const id = pickOf(successors, this.pick);
+      if (id === undefined) {
+        sim.log.push("    (no running successor to suspend)");
+        return;
+      }
+      if (this.via === "panel") {
+        const entry = world.panel({ what: "suspend", id });
+        sim.stats.panelActions += 1;
+        sim.log.push(`    panel: suspend successor ${id}: ${entry.said}`);
+        return;
+      }
+      const desk = licenceDesk(world.deskDeps(), caller(world));
+      const outcome = await world.op("api-admin", () => desk.suspend(id));
+      const said = outcome.kind === "ok" ? "ok" : String((outcome as { error?: Error }).error?.message);
+      sim.log.push(`    suspend successor ${id}: ${said.slice(0, 120)}`);
+    });
+  toString = () => `suspend-successor(#${this.pick}${this.via === "panel" ? ", in the panel" : ""})`;
+}
+
 // ---- the vendor's habits ----------------------------------------------------------------------
 
 type QuirkChoice = "page-cap" | "page-cap-no-total" | "key-later" | "plain";
@@ -307,17 +477,25 @@ type FaultChoice =
   | "trickle"
   | "http500";
 
+/** The money call a fault hits: an order (a successor's too), a renewal, a change of product. */
+type FaultTarget = "order" | "renew" | "change";
+const FAULT_FUNC: Record<FaultTarget, string> = {
+  order: "soft.order.param",
+  renew: "service.prolong",
+  change: "service.changepricelist",
+};
+
 class FaultCommand implements Cmd {
   constructor(
     readonly kind: FaultChoice,
-    readonly target: "order" | "renew",
+    readonly target: FaultTarget,
     readonly delayMs: number,
   ) {}
   check = () => true;
   run = (sim: Sim, world: World) =>
     step(sim, world, this.toString(), async () => {
       sim.stats.faults += 1;
-      const func = this.target === "order" ? "soft.order.param" : "service.prolong";
+      const func = FAULT_FUNC[this.target];
       switch (this.kind) {
         case "no-expiry+throttled-read":
           world.fault(func, "no-expiry", undefined, { func: "soft.edit", kind: "throttle", count: 2 });
@@ -361,6 +539,8 @@ type KillTarget =
   | { op: "order"; spec: OrderSpec }
   | { op: "renew"; pick: number; period: 1 | 12 }
   | { op: "retry"; pick: number }
+  | { op: "successor"; spec: SuccessorSpec }
+  | { op: "change"; spec: ChangeSpec }
   | { op: "reconcile" }
   | { op: "night"; days: number };
 
@@ -371,7 +551,8 @@ class KillCommand implements Cmd {
     readonly mode: Death["mode"],
   ) {}
   check = (sim: Readonly<Sim>) => {
-    if (this.target.op === "renew") return sim.licences.length > 0;
+    if (this.target.op === "renew" || this.target.op === "successor" || this.target.op === "change")
+      return sim.licences.length > 0;
     if (this.target.op === "retry") return retryable(sim as Sim).length > 0;
     return true;
   };
@@ -391,6 +572,15 @@ class KillCommand implements Cmd {
         case "retry":
           await ask(sim, world, pickOf(retryable(sim), target.pick) as Intent, death);
           break;
+        case "successor":
+        case "change": {
+          const intent =
+            target.op === "successor"
+              ? successorIntent(sim, world, target.spec)
+              : changeIntent(sim, world, target.spec);
+          if (intent) await ask(sim, world, intent, death);
+          break;
+        }
         case "reconcile": {
           // Past the settle window, so the pass has something to settle when it dies.
           await waitForSettle(world);
@@ -422,9 +612,13 @@ class KillCommand implements Cmd {
           ? `renew(#${t.pick}, ${t.period}m)`
           : t.op === "retry"
             ? `retry(#${t.pick})`
-            : t.op === "night"
-              ? `night(+${t.days}d)`
-              : "reconcile";
+            : t.op === "successor"
+              ? `successor(${showSuccessor(t.spec)})`
+              : t.op === "change"
+                ? `change-product(${showChange(t.spec)})`
+                : t.op === "night"
+                  ? `night(+${t.days}d)`
+                  : "reconcile";
     return `kill ${what} at ${typeof this.at === "number" ? `call ${this.at}` : `its first ${this.at}`} (${this.mode})`;
   };
 }
@@ -436,6 +630,9 @@ type Concurrent =
   | { op: "twin-order"; spec: OrderSpec }
   | { op: "renew"; pick: number; period: 1 | 12 }
   | { op: "retry"; pick: number }
+  /** A successor; `twin-successor`: two, each with its own key, for the same licence at once. */
+  | { op: "successor" | "twin-successor"; spec: SuccessorSpec }
+  | { op: "change"; spec: ChangeSpec }
   | { op: "reconcile" }
   /** The reseller in the vendor's panel, `delayMs` after the others started. */
   | { op: "panel"; choice: PanelChoice; delayMs: number };
@@ -466,6 +663,23 @@ class ConcurrentCommand implements Cmd {
           }
           case "retry": {
             const intent = pickOf(retryable(sim), op.pick);
+            if (intent) calls.push({ intent, outcome: call(world, intent) });
+            break;
+          }
+          case "successor":
+          case "twin-successor": {
+            const intent = successorIntent(sim, world, op.spec);
+            if (!intent) break;
+            calls.push({ intent, outcome: call(world, intent) });
+            if (op.op === "twin-successor") {
+              sim.stats.successorAsks += 1;
+              const twin = newIntent(sim, "successor", intent.body, intent.licenceId);
+              calls.push({ intent: twin, outcome: call(world, twin) });
+            }
+            break;
+          }
+          case "change": {
+            const intent = changeIntent(sim, world, op.spec);
             if (intent) calls.push({ intent, outcome: call(world, intent) });
             break;
           }
@@ -505,9 +719,13 @@ class ConcurrentCommand implements Cmd {
             ? `renew(#${op.pick}, ${op.period}m)`
             : op.op === "retry"
               ? `retry(#${op.pick})`
-              : op.op === "panel"
-                ? `${showPanel(op.choice)} after ${op.delayMs} ms`
-                : "reconcile",
+              : op.op === "successor" || op.op === "twin-successor"
+                ? `${op.op}(${showSuccessor(op.spec)})`
+                : op.op === "change"
+                  ? `change-product(${showChange(op.spec)})`
+                  : op.op === "panel"
+                    ? `${showPanel(op.choice)} after ${op.delayMs} ms`
+                    : "reconcile",
       )
       .join(", ")}]`;
 }
@@ -841,6 +1059,8 @@ async function night(
   copies: number,
   death?: Death,
   during?: NightChange,
+  /** Every lease a dead process took has run out (the finale): retirements owed are judged even so. */
+  afterLeases = false,
 ): Promise<void> {
   await waitForLateActs(world);
   const at = new Date(`${date}T02:00:00Z`);
@@ -852,6 +1072,7 @@ async function night(
   world.sandbox.setNow(at);
   const before = await allLicences(world.rawRegister.licences);
   const vendorBefore = new Map(world.vendorBook().map((l) => [l.id, l.status]));
+  const callsBefore = world.sandbox.calls.length;
   sim.night = date;
   sim.stats.nights += copies;
   if (copies > 1) sim.stats.concurrentNights += 1;
@@ -895,8 +1116,9 @@ async function night(
     if (outcome.kind === "error")
       throw new Violation(`a healthy night ${date} failed: ${String(outcome.error)}`);
     const r = outcome.value;
+    sim.stats.retireHeld += r.retireHeld.length;
     sim.log.push(
-      `    night ${date}: renewed ${r.renewed.map((x) => x.id).join(",") || "-"}; elsewhere ${r.renewedElsewhere.map((x) => x.id).join(",") || "-"}; failed ${r.failed.map((x) => x.id).join(",") || "-"}; unknown ${r.unknown.map((x) => x.id).join(",") || "-"}; busy ${r.busy.join(",") || "-"}; mails ${r.sent.length}`,
+      `    night ${date}: renewed ${r.renewed.map((x) => x.id).join(",") || "-"}; elsewhere ${r.renewedElsewhere.map((x) => x.id).join(",") || "-"}; failed ${r.failed.map((x) => x.id).join(",") || "-"}; unknown ${r.unknown.map((x) => x.id).join(",") || "-"}; busy ${r.busy.join(",") || "-"}; retired ${r.retired.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}; retirement held ${r.retireHeld.map((x) => x.id).join(",") || "-"}; mails ${r.sent.length}`,
     );
   }
   sim.owedRerun = undefined;
@@ -907,6 +1129,13 @@ async function night(
   // A licence the reseller changed during the night may have been told before or after the change.
   await checkLapsesTold(sim, world, date, started, changed ? new Set([changed.id]) : new Set());
   await checkConverged(sim, world, date, started);
+  await checkRetirementsDone(
+    sim,
+    world,
+    date,
+    { wallMs: started, calls: callsBefore, vendor: vendorBefore },
+    afterLeases,
+  );
 }
 
 /**
@@ -1071,6 +1300,29 @@ class NightCommand implements Cmd {
 
 const pick = fc.nat({ max: 20 });
 const period = fc.constantFrom(1, 1, 1, 12) as fc.Arbitrary<1 | 12>;
+const successorSpec: fc.Arbitrary<SuccessorSpec> = fc.record({
+  pick,
+  target: fc.constantFrom("gen5", "gen5", "gen5", "any") as fc.Arbitrary<"gen5" | "any">,
+  period,
+  retireOld: fc.constantFrom("after_expiry", "now", "now", "never", undefined) as fc.Arbitrary<
+    SuccessorSpec["retireOld"]
+  >,
+  product: fc.constantFrom(
+    "default",
+    "default",
+    "default",
+    "default",
+    "ispmanager6-pro",
+    "ispmanager5-business",
+  ) as fc.Arbitrary<SuccessorSpec["product"]>,
+  autoRenew: fc.constantFrom(undefined, undefined, null, 1) as fc.Arbitrary<AutoRenew | undefined>,
+});
+const changeSpec: fc.Arbitrary<ChangeSpec> = fc.record({
+  pick,
+  to: pick,
+  same: fc.constantFrom(false, false, false, false, false, true),
+  nodes: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+});
 const faultChoice = fc.constantFrom<FaultChoice>(
   "slow",
   "act-then-hang",
@@ -1143,6 +1395,11 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
     orderSpec.map((spec) => ({ op: "twin-order" as const, spec })),
     fc.record({ op: fc.constant("renew" as const), pick, period }),
     fc.record({ op: fc.constant("retry" as const), pick }),
+    fc.record({
+      op: fc.constantFrom("successor", "twin-successor") as fc.Arbitrary<"successor" | "twin-successor">,
+      spec: successorSpec,
+    }),
+    changeSpec.map((spec) => ({ op: "change" as const, spec })),
     fc.constant({ op: "reconcile" as const }),
     ...(options.panel
       ? [
@@ -1158,6 +1415,8 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
     orderSpec.map((spec) => ({ op: "order" as const, spec })),
     fc.record({ op: fc.constant("renew" as const), pick, period }),
     fc.record({ op: fc.constant("retry" as const), pick }),
+    successorSpec.map((spec) => ({ op: "successor" as const, spec })),
+    changeSpec.map((spec) => ({ op: "change" as const, spec })),
     fc.constant({ op: "reconcile" as const }),
     ...(options.nights
       ? [fc.record({ op: fc.constant("night" as const), days: fc.integer({ min: 1, max: 3 }) })]
@@ -1168,6 +1427,14 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
     { arbitrary: fc.tuple(pick, period).map(([p, m]) => new RenewCommand(p, m)), weight: 5 },
     { arbitrary: pick.map((p) => new RetryCommand(p)), weight: 4 },
     { arbitrary: pick.map((p) => new RepeatCommand(p)), weight: 2 },
+    { arbitrary: successorSpec.map((s) => new SuccessorCommand(s)), weight: 3 },
+    { arbitrary: changeSpec.map((c) => new ChangeProductCommand(c)), weight: 3 },
+    {
+      arbitrary: fc
+        .tuple(pick, options.panel ? fc.constantFrom("desk", "panel") : fc.constant("desk"))
+        .map(([p, via]) => new SuspendSuccessorCommand(p, via as "desk" | "panel")),
+      weight: 1,
+    },
     {
       arbitrary: fc
         .constantFrom<QuirkChoice>("page-cap", "page-cap-no-total", "key-later", "plain")
@@ -1191,7 +1458,7 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
       arbitrary: fc
         .tuple(
           faultChoice,
-          fc.constantFrom("order", "renew") as fc.Arbitrary<"order" | "renew">,
+          fc.constantFrom("order", "renew", "renew", "order", "change") as fc.Arbitrary<FaultTarget>,
           fc.integer({ min: 50, max: TIMING.maxActLateMs }),
         )
         .map(([k, t, d]) => new FaultCommand(k, t, d)),
@@ -1331,7 +1598,7 @@ class LastNightCommand implements Cmd {
   run = (sim: Sim, world: World) =>
     step(sim, world, this.toString(), async () => {
       if (sim.stats.kills > 0) await waitForDeadLeases(world);
-      await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1);
+      await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1, undefined, undefined, true);
     });
   toString = () => "night(rerun, after every lease ran out)";
 }
@@ -1347,7 +1614,7 @@ export const finale = (): Cmd[] => [
   new LastNightCommand(),
 ];
 
-export type { Cmd, Concurrent, FaultChoice, KillTarget, QuirkChoice };
+export type { Cmd, Concurrent, FaultChoice, FaultTarget, KillTarget, QuirkChoice };
 
 const plainSpec: OrderSpec = {
   product: "ispmanager5-lite",
@@ -1376,7 +1643,22 @@ export const steps = {
   retry: (pick = 0): Cmd => new RetryCommand(pick),
   repeat: (pick = 0): Cmd => new RepeatCommand(pick),
   newKey: (pick = 0): Cmd => new NewKeyCommand(pick),
-  fault: (kind: FaultChoice, target: "order" | "renew", delayMs = 100): Cmd =>
+  /** A successor of the `pick`-th ISPmanager 5 licence the vendor runs (the catalogue's, retired at once by default here). */
+  successor: (pick = 0, spec: Partial<SuccessorSpec> = {}): Cmd =>
+    new SuccessorCommand({
+      pick,
+      target: "gen5",
+      period: 1,
+      retireOld: "now",
+      product: "default",
+      autoRenew: undefined,
+      ...spec,
+    }),
+  /** The `pick`-th running licence moved to another product of its line (`to` picks which). */
+  suspendSuccessor: (pick = 0, via: "desk" | "panel" = "desk"): Cmd => new SuspendSuccessorCommand(pick, via),
+  changeProduct: (pick = 0, to = 0, nodes?: number): Cmd =>
+    new ChangeProductCommand({ pick, to, same: false, nodes }),
+  fault: (kind: FaultChoice, target: FaultTarget, delayMs = 100): Cmd =>
     new FaultCommand(kind, target, delayMs),
   /** `at`: the call count at which the process dies, or the first call of `store.method`. */
   kill: (target: KillTarget, at: number | string, mode: Death["mode"] = "before"): Cmd =>

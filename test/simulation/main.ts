@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../setup/dynamodb-local.ts";
 import { type CampaignResult, describeFailure, runCampaign } from "./campaign.ts";
-import type { Mutant } from "./world.ts";
+import { MUTANTS, type Mutant } from "./world.ts";
 
 /**
  * `npm run simulate -- --runs N --seed S`: a long campaign of the money simulation, outside vitest.
@@ -14,7 +14,7 @@ import type { Mutant } from "./world.ts";
  * the desk too: the reseller in the vendor's panel, a second key or client ordering the same IP, a
  * reconciler pass racing a refused call), --no-shrink, --verbose (the product's logs),
  * --trace (each run's timeline), --mutant no-settle-window|forget-unknown (put a known bug back, to see
- * the simulation find it). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
+ * the simulation find it; also retire-unchecked). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
  * past a known bug (e.g. SIM_SPARE=idempotency.freeLicence).
  */
 const { values } = parseArgs({
@@ -62,8 +62,8 @@ try {
     endpoint = local.endpoint;
   }
   const seed = number("seed", values.seed);
-  if (values.mutant !== undefined && !["no-settle-window", "forget-unknown"].includes(values.mutant)) {
-    say("--mutant must be no-settle-window or forget-unknown");
+  if (values.mutant !== undefined && !(MUTANTS as readonly string[]).includes(values.mutant)) {
+    say(`--mutant must be one of ${MUTANTS.join(", ")}`);
     process.exit(2);
   }
   say(

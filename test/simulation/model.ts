@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { errorReply, MONEY_SUCCESS, moneyAnswerReply } from "../../functions/lib/errors.ts";
-import type { OrderBody, RenewBody } from "../../shared/api/requests.ts";
+import type { ChangeProductBody, OrderBody, RenewBody, SuccessorBody } from "../../shared/api/requests.ts";
 import type { IsoDate } from "../../shared/domain/dates.ts";
 import type { MoneyResult } from "../../shared/domain/licences/desk.ts";
 import { API_SCOPE, type OpOutcome } from "./world.ts";
@@ -15,11 +15,15 @@ import { API_SCOPE, type OpOutcome } from "./world.ts";
  *   key, later;
  * - 409 order_in_flight (another order for the IP awaits its outcome; nothing sent, the key is free):
  *   the same key, later;
- * - 409 order_not_placed / renewal_not_applied: a new key is allowed (same body, same chain);
+ * - 409 order_not_placed / renewal_not_applied / product_change_not_applied: a new key is allowed (same
+ *   body, same chain);
  * - anything else (refused, conflict, renewal in flight, lifecycle closed…): the chain stops.
  */
 
-export type IntentKind = "order" | "renew";
+/** The client's money calls: the keys of MONEY_SUCCESS (a successor is an order; a change of product a renewal's like). */
+export type IntentKind = "order" | "renew" | "successor" | "changeProduct";
+
+export type IntentBody = OrderBody | RenewBody | SuccessorBody | ChangeProductBody;
 
 export interface Answer {
   /** HTTP status; 0 when no answer came (the process serving it died). */
@@ -41,7 +45,8 @@ export interface Intent {
   key: string;
   kind: IntentKind;
   chain: number;
-  body: OrderBody | RenewBody;
+  body: IntentBody;
+  /** The licence renewed, changed, or succeeded (for a successor: its predecessor). */
   licenceId: string | undefined;
   answers: Answer[];
   /** The first final answer (2xx, or not applied): every later one must repeat it. */
@@ -91,6 +96,18 @@ export interface Stats {
   sameIpOrders: number;
   /** Intents left open after a reconciler pass, their evidence ambiguous and staff alerted. */
   undecided: number;
+  /** Successor orders asked (`POST /licenses/{id}/successor`, each key once). */
+  successorAsks: number;
+  /** ISPmanager 6 licences the vendor placed for a successor intent (charged). */
+  successorsPlaced: number;
+  /** Changes of product asked (each key once). */
+  productChangeAsks: number;
+  /** Tariff changes the vendor applied for the desk (`service.changepricelist`, a 0 charge too). */
+  productChanges: number;
+  /** Succeeded licences the desk deleted at the vendor (retired: at once, or by a night). */
+  retirements: number;
+  /** Nights that kept a succeeded licence due for retirement, its successor not running (retire_held). */
+  retireHeld: number;
 }
 
 export const emptyStats = (): Stats => ({
@@ -120,6 +137,12 @@ export const emptyStats = (): Stats => ({
   reconcileRaces: 0,
   sameIpOrders: 0,
   undecided: 0,
+  successorAsks: 0,
+  successorsPlaced: 0,
+  productChangeAsks: 0,
+  productChanges: 0,
+  retirements: 0,
+  retireHeld: 0,
 });
 
 export function addStats(into: Stats, from: Stats): void {
@@ -197,7 +220,7 @@ const SAME_KEY_LATER = new Set([
   "upstream_unavailable",
   "no_answer",
 ]);
-const NEW_KEY = new Set(["order_not_placed", "renewal_not_applied"]);
+const NEW_KEY = new Set(["order_not_placed", "renewal_not_applied", "product_change_not_applied"]);
 
 export const isFinal = (a: Answer) => (a.status >= 200 && a.status < 300) || NEW_KEY.has(a.code ?? "");
 export const saysNotApplied = (a: Answer) => NEW_KEY.has(a.code ?? "");
@@ -255,7 +278,7 @@ export function nextStep(answer: Answer): Next {
 export function newIntent(
   sim: Sim,
   kind: IntentKind,
-  body: OrderBody | RenewBody,
+  body: IntentBody,
   licenceId: string | undefined,
   chain?: Chain,
   scope: string = API_SCOPE,

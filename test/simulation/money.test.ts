@@ -13,7 +13,9 @@ import { Violation } from "./model.ts";
  * never; its seed is in the test's name, and SIM_SEED (with SIM_RUNS) replays it.
  * `npm run simulate -- --runs N --seed S` runs long ones.
  */
-const FIXED_SEED = 20_210_501;
+// Chosen again when successors and changes of product joined the commands (which changed every
+// sequence a seed draws): 20_210_501's twelve runs then killed no process at all.
+const FIXED_SEED = 20_210_508;
 const FIXED_RUNS = 12;
 const FRESH_SEED = Number(process.env.SIM_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
 const FRESH_RUNS = Number(process.env.SIM_RUNS ?? 8);
@@ -60,6 +62,10 @@ describe("money simulation", () => {
     expect(s.lateCharges).toBeGreaterThan(0);
     expect(s.charges).toBeGreaterThan(s.watcherCharges);
     expect(s.convergenceChecks).toBeGreaterThan(0);
+    // The newer money routes too: successors placed, tariffs changed, old licences retired.
+    expect(s.successorsPlaced).toBeGreaterThan(0);
+    expect(s.productChanges).toBeGreaterThan(0);
+    expect(s.retirements).toBeGreaterThan(0);
   }, 120_000);
 
   // With the world beside the desk: the reseller in the vendor's panel, a second key on one IP, the
@@ -111,6 +117,53 @@ describe("the simulation finds the money bugs it is for, when they are put back"
     ]);
     expect(late.stats.lostAnswers).toBe(1);
     expect(late.stats.pendingAnswers).toBeGreaterThan(0);
+  });
+
+  // The first ISPmanager 5 licence (expiring 2021-05-03) gets a successor, to go after its expiry; the
+  // successor is suspended; the night of 2021-05-04 is due to retire the old one.
+  const retireWhileSuspended = [
+    steps.successor(0, { retireOld: "after_expiry" }),
+    steps.suspendSuccessor(0),
+    steps.night("next", 3),
+  ];
+
+  it("a retirement that takes the successor as running: the old licence deleted while its successor is suspended", async () => {
+    await rejects(
+      runSequence(endpoint(), retireWhileSuspended, "retire-unchecked"),
+      /deleted licence \d+ at the vendor .* before its successor ran there/,
+    );
+  });
+
+  it("a change of product whose answer was lost is charged once: the same key answers it, never sends again", async () => {
+    const lost = [steps.fault("act-then-hang", "change"), steps.changeProduct(0), steps.retry(0)];
+    await rejects(runSequence(endpoint(), lost, "forget-unknown"), /charged 2 times|no record of it/);
+    const { stats } = await runSequence(endpoint(), lost);
+    expect(stats.lostAnswers).toBe(1);
+    expect(stats.productChanges).toBe(1);
+  });
+
+  it("two keys ordering a successor of one licence at once place one, and a third is refused", async () => {
+    const spec = {
+      pick: 0,
+      target: "gen5" as const,
+      period: 1 as const,
+      retireOld: "after_expiry" as const,
+      product: "default" as const,
+      autoRenew: undefined,
+    };
+    const { stats, log } = await runSequence(endpoint(), [
+      steps.concurrently({ op: "twin-successor", spec }),
+      steps.successor(0, { retireOld: "after_expiry" }),
+    ]);
+    expect(stats.successorsPlaced).toBe(1);
+    expect(log.join("\n")).toMatch(/successor sim-3 \(licence \d+\): 409 successor_exists/);
+  });
+
+  it("the same sequence holds on the product as it is: the night keeps the old licence (retire_held)", async () => {
+    const { stats } = await runSequence(endpoint(), retireWhileSuspended);
+    expect(stats.successorsPlaced).toBe(1);
+    expect(stats.retireHeld).toBeGreaterThan(0);
+    expect(stats.retirements).toBe(0);
   });
 });
 

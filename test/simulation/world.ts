@@ -119,7 +119,7 @@ const context = new AsyncLocalStorage<OpContext>();
 
 /** One vendor charge, tied to the call (and so the label) that caused it. */
 export interface AttributedCharge {
-  func: "soft.order.param" | "service.prolong";
+  func: "soft.order.param" | "service.prolong" | "service.changepricelist";
   elid: string;
   amountMinor: number;
   /**
@@ -132,8 +132,16 @@ export interface AttributedCharge {
   intent: string | undefined;
   /** The operation (world.op) whose call this was: which request of the client, say. */
   attempt: number | undefined;
-  /** A renewal's licence at the vendor right before it was charged. */
-  before?: { status: string; suspendedBy: string | null; expiredate: string } | undefined;
+  /** A renewal's (or a tariff change's) licence at the vendor right before it was charged. */
+  before?:
+    | {
+        status: string;
+        suspendedBy: string | null;
+        expiredate: string;
+        pricelist?: string;
+        nodes?: number | null;
+      }
+    | undefined;
   /**
    * When the vendor charged, on the world's clock (`World.nowMs`), as an intent's `sentAt` and locks are:
    * not the sandbox's own charge log, whose times are its calendar's.
@@ -161,6 +169,25 @@ export interface PanelEntry {
   duringRenewal?: { night: string; licenceId: string };
   /** It changed the licence (a suspend of one suspended already, or a delete of one deleted, does not). */
   effective: boolean;
+}
+
+/**
+ * A licence the vendor deleted on a call (`soft.delete`: the desk's retirement of a succeeded licence,
+ * the only delete the simulation's desk makes) or in the panel, with the vendor's book of that IP as it
+ * was right before: which licence on it ran then (the successor the retirement waited for).
+ */
+export interface Deletion {
+  elid: string;
+  /** `watcher:<night>`, `api:<scope>:<key>` (a successor retiring its predecessor at once), `panel:<n>`… */
+  label: string | undefined;
+  /** The licence right before it was deleted (its expiry, status). */
+  before: Licence | undefined;
+  /** The other licences on its IP at the vendor right before (ids and statuses). */
+  sameIp: Array<{ id: string; pricelist: string; status: string }>;
+  /** The vendor's day when it deleted it. */
+  vendorToday: string;
+  /** On the world's clock. */
+  wallMs: number;
 }
 
 /** A successful register call worth remembering (who completed, leased or recorded what). */
@@ -220,6 +247,8 @@ export interface World {
   catalogue: Catalogue;
   idempotency: IdempotencySettings;
   charges: AttributedCharge[];
+  /** Every licence the vendor deleted on a call or in the panel (not its own deletion of a long-lapsed one). */
+  deletions: Deletion[];
   journal: JournalEntry[];
   mails: SentMail[];
   /**
@@ -329,9 +358,12 @@ export const FLEET: FleetLicence[] = [
 /**
  * Known bugs the simulation can put back into the product from the outside, to prove it finds them:
  * - `no-settle-window`: an unknown outcome is judged at once, from one immediate read;
- * - `forget-unknown`: a lost answer frees its key, so a same-key retry sends again.
+ * - `forget-unknown`: a lost answer frees its key, so a same-key retry sends again;
+ * - `retire-unchecked`: a retirement takes the successor as running whatever the vendor says (every
+ *   read of a licence that succeeds another answers "active").
  */
-export type Mutant = "no-settle-window" | "forget-unknown";
+export type Mutant = "no-settle-window" | "forget-unknown" | "retire-unchecked";
+export const MUTANTS: readonly Mutant[] = ["no-settle-window", "forget-unknown", "retire-unchecked"];
 
 export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Promise<World> {
   const sandbox = await startSandbox({
@@ -343,6 +375,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   const rawRegister = createDynamoRegister({ client: dynamo, tableName: table });
   const catalogue = loadCatalogue();
   const charges: AttributedCharge[] = [];
+  const deletions: Deletion[] = [];
   const journal: JournalEntry[] = [];
   const mails: SentMail[] = [];
   /** What the simulation moved the world's clock by (`advance`). */
@@ -399,7 +432,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     const matches = (call: RecordedCall) =>
       call.func === func &&
       !tied.has(call) &&
-      (func === "service.prolong"
+      (func === "service.prolong" || func === "service.changepricelist" || func === "soft.delete"
         ? call.params.elid === elid
         : canonicalIpv6(call.params.ip ?? "") === canonicalIpv6(ip ?? ""));
     const delayed = (c: RecordedCall) => c.fault === "act-late" || c.fault === "slow";
@@ -475,6 +508,57 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       was && { status: was.status, suspendedBy: was.suspendedBy, expiredate: was.expiredate },
     );
     return quote;
+  };
+
+  const changeTariff = state.changeTariff.bind(state);
+  state.changeTariff = (elid, input) => {
+    const was = elid === undefined ? undefined : state.get(elid);
+    let quote: ReturnType<typeof changeTariff>;
+    try {
+      quote = changeTariff(elid, input);
+    } catch (error) {
+      if (panelActing === undefined) callActing("service.changepricelist", elid, undefined);
+      throw error;
+    }
+    attribute(
+      "service.changepricelist",
+      quote.licence,
+      was && {
+        status: was.status,
+        suspendedBy: was.suspendedBy,
+        expiredate: was.expiredate,
+        pricelist: was.pricelist,
+        nodes: was.nodes,
+      },
+    );
+    return quote;
+  };
+  const remove = state.delete.bind(state);
+  state.delete = (elid) => {
+    const was = elid === undefined ? undefined : state.get(elid);
+    const sameIp = was
+      ? state
+          .list()
+          .filter((l) => l.id !== was.id && canonicalIpv6(l.ip) === canonicalIpv6(was.ip))
+          .map((l) => ({ id: l.id, pricelist: l.pricelist, status: l.status }))
+      : [];
+    let licence: Licence;
+    try {
+      licence = remove(elid);
+    } catch (error) {
+      if (panelActing === undefined) callActing("soft.delete", elid, undefined);
+      throw error;
+    }
+    const call = panelActing === undefined ? callActing("soft.delete", licence.id, undefined) : undefined;
+    deletions.push({
+      elid: licence.id,
+      label: panelActing ?? call?.params.sim_label,
+      before: was,
+      sameIp,
+      vendorToday: state.today(),
+      wallMs: nowMs(),
+    });
+    return licence;
   };
 
   // Faults with a follow-up (an answer without its expiry, then the reads after it throttled).
@@ -600,7 +684,19 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     alerts: wrap("alerts", rawRegister.alerts),
     nights: wrap("nights", rawRegister.nights),
   };
-  const billing = wrap("billing", rawBilling);
+  const billing = wrap(
+    "billing",
+    mutant === "retire-unchecked"
+      ? {
+          ...rawBilling,
+          get: async (...args: Parameters<BillingClient["get"]>) => {
+            const details = await rawBilling.get(...args);
+            const record = await rawRegister.licences.get(args[0]).catch(() => undefined);
+            return record?.predecessorId !== undefined ? { ...details, status: "active" as const } : details;
+          },
+        }
+      : rawBilling,
+  );
   const wrappedNotifier = wrap("notifier", notifier);
   const settings = {
     ...watcherSettings(readWatcherConfig({})),
@@ -645,6 +741,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     catalogue,
     idempotency,
     charges,
+    deletions,
     journal,
     mails,
     lateActsUntilRealMs: 0,

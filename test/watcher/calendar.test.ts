@@ -96,7 +96,6 @@ const closing = (date: string, days: number): Said[] => [
   ...lifecycle(date, "renewals close", days),
 ];
 const AT_CAP = ["lts-auto", "cluster", "window-auto", "before-close", "after-close"];
-const expiring = (date: string, days: number): Said[] => AT_CAP.map((n) => [date, "expiry", n, days]);
 
 /** Every alert of the year but the nightly summaries. */
 const ALERTS: Said[] = [
@@ -128,16 +127,23 @@ const ALERTS: Said[] = [
   ["2021-07-01", "vendor_suspended", "suspended-upstream", ""],
   ["2021-08-02", "vendor_deleted", "deleted-upstream", "deleted"],
   // (2021-09-01: deleted-upstream leaves the vendor's list; it was already deleted: nothing to say.)
+  // The move to ISPmanager 6 (local/fleet.ts, resellerEvents): lts-long's successor, planned for
+  // 2021-12-01 at 190.00 EUR, enters the 7-night horizon on 2021-11-24, when the balance holds 178.00
+  // (318.00 less the two successors ordered by hand); the top-up of 2021-11-29 covers it.
+  // before-close's successor, ordered by hand with retireOld "now": it is retired that day, and told so.
+  ["2021-11-02", "licence_retired", "before-close", ""],
+  ["2021-11-24", "low_balance", "account", "short 12.00 EUR from 2021-12-01"],
+  ["2021-12-01", "successor_ordered", "lts-long", ""],
   ...lifecycle("2021-12-01", "licences end", 30),
   ...lifecycle("2021-12-02", "support ends", 30),
-  ...expiring("2021-12-17", 14),
+  // The planned successors of the licences that stop after 2021-12-31 are ordered 14 days before; from
+  // then on every licence at the cap is succeeded (after-close by hand on 2021-10-04, before-close by
+  // hand and retired at once on 2021-11-02): no expiry warnings to act on.
+  ...["cluster", "lts-auto", "window-auto"].map((n): Said => ["2021-12-17", "successor_ordered", n, ""]),
   ...lifecycle("2021-12-17", "licences end", 14),
   ...lifecycle("2021-12-18", "support ends", 14),
-  ...expiring("2021-12-24", 7),
   ...lifecycle("2021-12-24", "licences end", 7),
   ...lifecycle("2021-12-25", "support ends", 7),
-  ...expiring("2021-12-28", 3),
-  ...expiring("2021-12-30", 1),
   ...lifecycle("2021-12-30", "licences end", 1),
   ...lifecycle("2021-12-31", "support ends", 1),
 ];
@@ -158,7 +164,10 @@ function said(line: OutboxLine): Said {
       return [line.night, line.kind, m?.[1] ?? s, `${m?.[2]} ${days}`];
     }
     case "low_balance": {
-      const m = /Balance short by (\S+ EUR) for renewals from (\S+)$/.exec(s);
+      const m =
+        /Balance short by (\S+ EUR) for (?:renewals|successor orders|renewals and successor orders) from (\S+)$/.exec(
+          s,
+        );
       return [line.night, line.kind, "account", `short ${m?.[1]} from ${m?.[2]}`];
     }
     case "cannot_renew":
@@ -177,7 +186,16 @@ function price(name: string, period: number): number {
   if (licence.pricelist === "3541") return period === 12 ? 6_000 : 600;
   return (period === 12 ? 14_000 : 1_400) + (licence.nodes ?? 1) * (period === 12 ? 3_000 : 300);
 }
-const TOP_UP = { on: "2021-06-08", minor: 50_000 };
+const TOP_UPS: Record<string, number> = { "2021-06-08": 50_000, "2021-11-29": 50_000 };
+/** The ISPmanager 6 successors, a year each at the sandbox's prices: Lite 70.00, Business 160.00 + 30.00 a node. */
+const SUCCESSORS: Array<[night: string, name: string, minor: number]> = [
+  ["2021-10-04", "after-close", 7_000],
+  ["2021-11-02", "before-close", 7_000],
+  ["2021-12-01", "lts-long", 16_000 + 3_000],
+  ["2021-12-17", "cluster", 16_000 + 3 * 3_000],
+  ["2021-12-17", "lts-auto", 7_000],
+  ["2021-12-17", "window-auto", 7_000],
+];
 
 const byRow = (a: readonly unknown[], b: readonly unknown[]) =>
   JSON.stringify(a).localeCompare(JSON.stringify(b));
@@ -246,53 +264,113 @@ describe("the 2021 calendar, night by night", () => {
     expect(long).toEqual([]);
   });
 
-  it("debits the balance at the sandbox's prices, night by night: 300.00 EUR, +500.00 on 2021-06-08", () => {
+  it("debits the balance at the sandbox's prices, night by night: renewals, two top-ups of 500.00 EUR, six ISPmanager 6 successors", () => {
     let expected = OPENING_BALANCE_MINOR;
     const wanted: Array<[string, number]> = [];
     for (const n of nights) {
-      if (n.night === TOP_UP.on) expected += TOP_UP.minor;
+      expected += TOP_UPS[n.night] ?? 0;
       for (const r of RENEWALS.filter(([on]) => on === n.night)) expected -= price(r[1], r[4]);
+      for (const [, , minor] of SUCCESSORS.filter(([on]) => on === n.night)) expected -= minor;
       wanted.push([n.night, expected]);
     }
     expect(nights.map((n) => [n.night, n.balanceMinor])).toEqual(wanted);
     // The checkpoints, spelled out: 300 - 6 - 6 - 60 - 60 = 168 before the Business renewal (230) that
-    // it cannot cover; 168 + 500 - 230 - 60 = 378; - 60 = 318.
+    // it cannot cover; 168 + 500 - 230 - 60 = 378; - 60 = 318; - 70 - 70 by hand = 178; + 500 = 678;
+    // - 190 (lts-long's) = 488; - 250 - 70 - 70 (the three planned for 2021-12-17) = 98.
     expect(night("2021-06-07").balanceMinor).toBe(16_800);
     expect(night("2021-06-08").balanceMinor).toBe(37_800);
-    expect(night("2021-12-31").balanceMinor).toBe(31_800);
-    expect(sandbox.state.balanceMinor).toBe(30_000 - 48_200 + 50_000);
+    expect(night("2021-11-24").balanceMinor).toBe(17_800);
+    expect(night("2021-12-01").balanceMinor).toBe(48_800);
+    expect(night("2021-12-31").balanceMinor).toBe(9_800);
+    expect(sandbox.state.balanceMinor).toBe(30_000 - 48_200 + 100_000 - 72_000);
+    // One order per successor, ever: six in all.
+    expect(sandbox.callCount("soft.order.param")).toBe(SUCCESSORS.length);
   });
 
-  it("ends the year with the fleet as the vendor and the register see it", () => {
-    const vendor = sandbox.state.list().map((l) => [l.licname, l.status, l.expiredate]);
+  it("ends the year with the fleet as the vendor and the register see it: every running server carried to ISPmanager 6", () => {
+    const vendor = sandbox.state
+      .list()
+      .map((l) => [l.licname, generation(l.pricelist), l.status, l.expiredate]);
     expect(vendor).toEqual([
-      ["lts-manual", "4", "2021-05-20"],
-      ["lts-auto", "2", "2021-12-31"],
-      ["lts-long", "2", "2022-03-01"],
-      ["cluster", "2", "2021-12-31"],
-      ["suspended-upstream", "3", "2022-04-01"],
-      ["window-auto", "2", "2021-12-31"],
-      ["before-close", "2", "2021-12-31"],
-      ["after-close", "2", "2021-12-31"],
+      ["lts-manual", "5", "4", "2021-05-20"],
+      ["lts-auto", "5", "2", "2021-12-31"],
+      ["lts-long", "5", "2", "2022-03-01"],
+      ["cluster", "5", "2", "2021-12-31"],
+      ["suspended-upstream", "5", "3", "2022-04-01"],
+      ["window-auto", "5", "2", "2021-12-31"],
+      // Retired at once when its successor was placed (retireOld: "now").
+      ["before-close", "5", "4", "2021-12-31"],
+      ["after-close", "5", "2", "2021-12-31"],
+      ["after-close", "6", "2", "2022-10-04"],
+      ["before-close", "6", "2", "2022-11-02"],
+      ["lts-long", "6", "2", "2022-12-01"],
+      ["lts-auto", "6", "2", "2022-12-17"],
+      ["cluster", "6", "2", "2022-12-17"],
+      ["window-auto", "6", "2", "2022-12-17"],
     ]);
     const records = [...register.values()]
-      .map((r) => [r.name, r.status, r.expiresOn, r.goneSince ?? null])
+      .map((r) => [r.name, r.product ?? r.pricelist, r.status, r.expiresOn, r.goneSince ?? null])
       .sort(byRow);
     expect(records).toEqual(
       [
-        ["lts-manual", "deleted", "2021-05-20", null],
-        ["lts-auto", "active", "2021-12-31", null],
-        ["lts-long", "active", "2022-03-01", null],
-        ["cluster", "active", "2021-12-31", null],
-        ["suspended-upstream", "suspended", "2022-04-01", null],
-        ["window-auto", "active", "2021-12-31", null],
-        ["before-close", "active", "2021-12-31", null],
-        ["after-close", "active", "2021-12-31", null],
-        ["deleted-upstream", "deleted", "2022-04-02", "2021-09-01"],
+        ["lts-manual", "ispmanager5-lite", "deleted", "2021-05-20", null],
+        ["lts-auto", "ispmanager5-lite", "active", "2021-12-31", null],
+        ["lts-long", "ispmanager5-business", "active", "2022-03-01", null],
+        ["cluster", "ispmanager5-business", "active", "2021-12-31", null],
+        ["suspended-upstream", "ispmanager5-lite", "suspended", "2022-04-01", null],
+        ["window-auto", "ispmanager5-lite", "active", "2021-12-31", null],
+        ["before-close", "ispmanager5-lite", "deleted", "2021-12-31", null],
+        ["after-close", "ispmanager5-lite", "active", "2021-12-31", null],
+        ["deleted-upstream", "ispmanager5-lite", "deleted", "2022-04-02", "2021-09-01"],
+        ["after-close", "ispmanager6-lite", "active", "2022-10-04", null],
+        ["before-close", "ispmanager6-lite", "active", "2022-11-02", null],
+        ["lts-long", "ispmanager6-business", "active", "2022-12-01", null],
+        ["lts-auto", "ispmanager6-lite", "active", "2022-12-17", null],
+        ["cluster", "ispmanager6-business", "active", "2022-12-17", null],
+        ["window-auto", "ispmanager6-lite", "active", "2022-12-17", null],
       ].sort(byRow),
     );
+    // Each old licence that runs names its successor, and each successor its predecessor; the plans
+    // are marked carried out, the hand-ordered ones need none.
+    for (const old of [...register.values()].filter((r) => r.successorId !== undefined)) {
+      expect(register.get(old.successorId ?? "")?.predecessorId, old.name).toBe(old.id);
+      expect(register.get(old.successorId ?? "")?.ip, old.name).toBe(old.ip);
+    }
+    const moved = [...register.values()].filter((r) => r.successorId !== undefined).map((r) => r.name);
+    expect(moved.sort()).toEqual([
+      "after-close",
+      "before-close",
+      "cluster",
+      "lts-auto",
+      "lts-long",
+      "window-auto",
+    ]);
+    const planned = [...register.values()].filter((r) => r.successorPlan?.orderedOn !== undefined);
+    expect(planned.map((r) => [r.name, r.successorPlan?.orderedOn]).sort(byRow)).toEqual(
+      [
+        ["cluster", "2021-12-17"],
+        ["lts-auto", "2021-12-17"],
+        ["lts-long", "2021-12-01"],
+        ["window-auto", "2021-12-17"],
+      ].sort(byRow),
+    );
+    // The ISPmanager 6 Business successors kept their nodes.
+    expect(
+      [...register.values()]
+        .filter((r) => r.product === "ispmanager6-business")
+        .map((r) => [r.name, r.nodes])
+        .sort(byRow),
+    ).toEqual([
+      ["cluster", 3],
+      ["lts-long", 1],
+    ]);
   });
 });
+
+/** The generation of a vendor pricelist: "5" or "6". */
+function generation(pricelist: string): string {
+  return ["55227", "55228", "55229", "55230"].includes(pricelist) ? "6" : "5";
+}
 
 /** The replay's outbox as people read it; `UPDATE_GOLDEN=1 npx vitest run test/watcher/calendar.test.ts` rewrites it. */
 const GOLDEN = join(import.meta.dirname, "golden", "replay-2021-outbox.txt");

@@ -247,14 +247,21 @@ export const alerts = {
   },
 
   /** A succeeded licence deleted at the vendor by the desk, as planned: once (keyed by its expiry). */
-  licenceRetired(night: IsoDate, told: Told, successorId: string): Alert {
+  licenceRetired(
+    night: IsoDate,
+    told: Told,
+    successorId: string,
+    when: "tonight" | "today" = "tonight",
+  ): Alert {
     return licenceAlert(night, told, {
       kind: "licence_retired",
       severity: "info",
       threshold: told.licence.expiresOn ?? night,
       heading: `Retired, its successor running: ${label(told.licence)}`,
       what: [
-        `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`,
+        when === "tonight"
+          ? `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`
+          : `The desk deleted it at the vendor today, right after its successor was placed, as its order asked (retireOld: "now"): licence ${successorId} runs on the same IP.`,
       ],
       next: "nothing: the register keeps it, marked deleted, with its successor's id.",
       todo: `make sure the server runs on licence ${successorId} (its key: GET /licenses/${successorId}).`,
@@ -413,21 +420,19 @@ export const alerts = {
       kind: "low_balance",
       severity: "critical",
       title: title(
-        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for renewals from ${first.night}`,
+        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for ${dueKinds(forecast.due)} from ${first.night}`,
       ),
       body: [
         `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
         `The ${dueWords(forecast.due)} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
         "",
-        forecast.due.some((d) => d.successor !== undefined)
-          ? "Renewals and successor orders due, in date order:"
-          : "Renewals due, in date order:",
+        `${dueKinds(forecast.due).replace(/^./, (c) => c.toUpperCase())} due, in date order:`,
         ...forecast.due.map(
           (d) =>
             `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${months(d.period)}, ${money(d.costMinor)}`,
         ),
         "",
-        `What happens next: renewals the balance cannot pay fail, and those licences expire. This mail is sent again only if the shortfall changes.`,
+        `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes.`,
         `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}.`,
         "",
       ].join("\n"),
@@ -472,6 +477,13 @@ const REFUSED: Record<RefusedHow, (reason: string) => string> = {
 /** Licences listed by name in one mail; the rest are counted, with the call that lists them. */
 export const LIST_MAX = 25;
 export const LIST_ALL = "GET /licenses lists every licence with its expiry (filters: status, expiresBefore)";
+
+/** "renewals", "successor orders", "renewals and successor orders". */
+function dueKinds(due: DueRenewal[]): string {
+  const orders = due.some((d) => d.successor !== undefined);
+  const renewals = due.some((d) => d.successor === undefined);
+  return orders && renewals ? "renewals and successor orders" : orders ? "successor orders" : "renewals";
+}
 
 /** "3 renewals", "2 renewals and 1 successor order". */
 function dueWords(due: DueRenewal[]): string {

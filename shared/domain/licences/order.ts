@@ -1,4 +1,5 @@
 import { log } from "../../log.ts";
+import { alerts } from "../alerts/alerts.ts";
 import { orderSettled } from "../alerts/money-call-alerts.ts";
 import { pendingOf } from "../alerts/send-pending.ts";
 import { generationOf, ordersOpen, type Product } from "../catalogue/catalogue.ts";
@@ -188,13 +189,29 @@ async function succeeded(ctx: DeskContext, succession: Succession, successorId: 
     throw new SuccessorNotLinkedError(id, successorId);
   }
   if (retireOld !== "now") return;
-  await retireSucceeded(ctx, id).catch((error: unknown) => {
+  try {
+    const done = await retireSucceeded(ctx, id);
+    if (done.kind === "retired") await tellRetired(ctx, done.licence, successorId);
+  } catch (error) {
     log("WARN", "a successor's predecessor is not retired yet: the next night does it", {
       licence: id,
       successor: successorId,
       reason: error instanceof Error ? error.message : String(error),
     });
-  });
+  }
+}
+
+/** Staff hear of a licence retired at once as of one the night retires (recorded, sent by the next pass). */
+async function tellRetired(ctx: DeskContext, licence: LicenceRecord, successorId: string): Promise<void> {
+  const told = {
+    licence,
+    product: ctx.catalogue.byPricelist(licence.pricelist),
+    fate: { kind: "gone", deleted: true } as const,
+  };
+  const alert = alerts.licenceRetired(ctx.today, told, successorId, "today");
+  await retried("record the retirement's alert", () => ctx.register.alerts.record([pendingOf(alert)])).catch(
+    () => {},
+  );
 }
 
 /**

@@ -57,6 +57,8 @@ export interface NightForecast {
   balanceText: string | undefined;
   dueMinor: number;
   dueCount: number;
+  /** Of `dueCount`, planned successors to order (the rest are renewals); absent in older records. */
+  successorOrders?: number;
   firstDue: IsoDate | undefined;
   reason: string | undefined;
 }

@@ -27,7 +27,7 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
     ? `${successor.product.title}${successor.price ? ` (${successor.price})` : ""}`
     : "a product that is still sold";
   const how = successor
-    ? " (for each licence above without a successor: POST /licenses/<its id>/successor)"
+    ? " (for each licence above with neither a successor nor one planned: POST /licenses/<its id>/successor, or plan one with PATCH /licenses/<its id> and a successor)"
     : "";
   const lts = capFrom
     ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`

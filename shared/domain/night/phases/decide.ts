@@ -68,6 +68,7 @@ function dueSuccessors(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
     const { product } = plan;
     due.push({
       // One missed is ordered tonight.
+      // biome-ignore lint/complexity/useMathMinMax: ISO dates are strings, compared as text
       night: plan.on < run.night ? run.night : plan.on,
       licenceId: licence.id,
       name: licence.name,
@@ -93,6 +94,7 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
     currency: catalogue.currency,
     dueMinor,
     dueCount: due.length,
+    successorOrders: due.filter((d) => d.successor !== undefined).length,
     firstDue: due[0]?.night,
   };
   const unavailable = (reason: string): NightForecast => ({

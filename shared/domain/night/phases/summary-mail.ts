@@ -5,9 +5,10 @@ import { formatMoney } from "../../money.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal } from "../../ports/night-ledger.ts";
-import { fateLine, fateOf } from "../../renewal/fate.ts";
+import { fateLine, fateOf, plannedWords } from "../../renewal/fate.ts";
 import { api, count, months } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
+import { plannedOf } from "./run.ts";
 
 /**
  * Everything the night's summary tells, as read from the register before a word of it is written:
@@ -73,7 +74,9 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const counts = nightCounts(record);
   const tell = (licence: LicenceRecord) => {
     const product = catalogue.byPricelist(licence.pricelist);
-    return fateLine(fateOf(licence, product, night, settings), night, product);
+    const planned = plannedOf(catalogue, licence, night, settings);
+    const fate = fateLine(fateOf(licence, product, night, settings), night, product);
+    return planned ? `${fate}; ${plannedWords(planned, night)}` : fate;
   };
   const by = (...outcomes: NightRenewal["outcome"][]) => renewalsOf(record, ...outcomes);
   const renewalLog = `every renewal of the night is in the watcher's log, one "renewal" line each (filter: message = "renewal" and night = "${night}")`;
@@ -172,18 +175,31 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
   if (!forecast) return "Balance: no forecast was made tonight.";
   const money = (minor: number | undefined) =>
     formatMoney({ minor: minor ?? 0, currency: forecast.currency });
+  const orders = forecast.successorOrders ?? 0;
+  const what =
+    orders === 0
+      ? "the renewals"
+      : orders === forecast.dueCount
+        ? "the successor orders"
+        : "the renewals and successor orders";
   const horizon = `the next ${count(forecast.days, "day")}`;
-  const due = `${count(forecast.dueCount, "renewal")} from ${forecast.firstDue ?? night}, ${money(forecast.dueMinor)} in all`;
+  const counted =
+    orders === 0
+      ? count(forecast.dueCount, "renewal")
+      : orders === forecast.dueCount
+        ? count(orders, "successor order")
+        : `${count(forecast.dueCount - orders, "renewal")} and ${count(orders, "successor order")}`;
+  const due = `${counted} from ${forecast.firstDue ?? night}, ${money(forecast.dueMinor)} in all`;
   const note = forecast.reason ? ` Note: ${forecast.reason}.` : "";
   switch (forecast.status) {
     case "nothing_due":
       return `Balance: no renewal is due in ${horizon}.`;
     case "covered":
-      return `Balance: ${money(forecast.balanceMinor)} covers the renewals of ${horizon} (${due}).${note}`;
+      return `Balance: ${money(forecast.balanceMinor)} covers ${what} of ${horizon} (${due}).${note}`;
     case "short":
-      return `Balance: ${money(forecast.balanceMinor)} does not cover the renewals of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
+      return `Balance: ${money(forecast.balanceMinor)} does not cover ${what} of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
     case "unavailable":
-      return `Balance: no forecast could be made: ${forecast.reason}. The renewals of ${horizon}: ${due}; check the balance in the vendor's panel.`;
+      return `Balance: no forecast could be made: ${forecast.reason}. ${what.charAt(0).toUpperCase()}${what.slice(1)} of ${horizon}: ${due}; check the balance in the vendor's panel.`;
   }
 }
 
