@@ -3,7 +3,15 @@ import { licenceDesk } from "../../shared/domain/licences/desk.ts";
 import type { PlannedSuccessorInput } from "../../shared/domain/licences/inputs.ts";
 import { runNight } from "../../shared/domain/night/night.ts";
 import type { WatcherSettings } from "../../shared/domain/night/night-types.ts";
-import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
+import {
+  fleetLicence,
+  Killed,
+  type KillPoint,
+  ledgerKeys,
+  mortal,
+  type WatchHarness,
+  watchHarness,
+} from "../support/watcher.ts";
 
 /**
  * Successors planned for a night (`PATCH /licenses/{id}` with `successor`, or the fleet-wide
@@ -193,4 +201,86 @@ describe("mails about a licence with a planned successor", () => {
       `planned (id ${id}, 10.7.0.1): renews only by hand (autoRenew is off), on 2021-06-14 at the latest: ISPmanager 5 Lite renewals close the day after; the watcher orders its successor, ISPmanager 6 Lite for 12 months (70.00 EUR), on 2021-08-27, as planned`,
     );
   });
+});
+
+describe("a night ordering a planned successor, killed at one point, then run again", () => {
+  const NIGHT = "2021-07-01";
+  const AT = new Date(`${NIGHT}T02:00:00Z`);
+  /** Past the desk's lock and every lease a dead run leaves. */
+  const PAST_LEASES_MS = 121_000;
+  const points: Array<[string, KillPoint]> = [
+    ["before the IP check", { at: "billing.checkIp", nth: 1, when: "before" }],
+    [
+      "after claiming the order, before marking it sent",
+      { at: "register.idempotency.markSent", nth: 1, when: "before" },
+    ],
+    ["after marking it sent, before it left", { at: "billing.order", nth: 1, when: "before" }],
+    ["after the vendor placed it, the answer lost", { at: "billing.order", nth: 1, when: "after" }],
+    [
+      "after the successor was stored, before the old licence was linked",
+      {
+        at: "register.licences.update",
+        nth: 1,
+        when: "before",
+        match: (args) => (args[1] as { successorId?: string }).successorId !== undefined,
+      },
+    ],
+    [
+      "after the link, before the plan was marked carried out",
+      {
+        at: "register.licences.update",
+        nth: 1,
+        when: "before",
+        match: (args) => (args[1] as { successorPlan?: unknown }).successorPlan !== undefined,
+      },
+    ],
+    [
+      "at the successor_ordered mail, before it left",
+      {
+        at: "notifier.send",
+        nth: 1,
+        when: "before",
+        match: (args) => (args[0] as { kind: string }).kind === "successor_ordered",
+      },
+    ],
+    ...[2, 5, 8, 11, 14].map((nth, i): [string, KillPoint] => {
+      const when = i % 2 === 0 ? "before" : "after";
+      return [`${when} its register write #${nth}`, { at: "register.write", nth, when }];
+    }),
+  ];
+
+  it.each(points)(
+    "killed %s: one order and one charge in all, linked, the plan carried out once, told once",
+    async (_, kill) => {
+      await harness({ settings: { vendorConcurrency: 1 } });
+      const id = await manual();
+      await plan(id, { period: 12, on: NIGHT, retireOld: "after_expiry" });
+      h.vendor.sandbox.setNow(AT);
+      const m = mortal(h.deps, kill);
+      const outcome = await runNight(m.deps, NIGHT, AT).then(
+        () => "finished",
+        (error: unknown) => error,
+      );
+      expect(m.died(), `died at ${kill.at}`).toBe(true);
+      expect(outcome).toBeInstanceOf(Killed);
+      await m.settled();
+      h.advance(PAST_LEASES_MS);
+      await runNight(h.deps, NIGHT, AT);
+      // An order marked sent that never left is settled as not placed (nothing charged), and ordered the next night.
+      if ((await h.record(id))?.successorId === undefined) await h.run("2021-07-02");
+      expect(orders(), "soft.order.param calls").toBe(1);
+      expect(orderCharges().map((c) => c.amountMinor)).toEqual([7000]);
+      const old = await h.record(id);
+      expect(old?.successorId).toBeDefined();
+      expect(old?.successorPlan?.orderedOn).toBeDefined();
+      expect((await h.record(old?.successorId ?? ""))?.predecessorId).toBe(id);
+      const told = sent("successor_ordered");
+      // Once, or twice where the run died between the mail leaving and its being marked sent.
+      expect(new Set(told.flatMap((a) => ledgerKeys(a as never))).size).toBe(1);
+      expect(told.length).toBeLessThanOrEqual(2);
+      // Nothing more, ever: the next nights order nothing.
+      await h.run("2021-07-03");
+      expect(orders()).toBe(1);
+    },
+  );
 });

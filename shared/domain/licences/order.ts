@@ -223,13 +223,15 @@ async function tellRetired(ctx: DeskContext, licence: LicenceRecord, successorId
 async function storeOrdered(ctx: DeskContext, record: LicenceRecord): Promise<LicenceRecord | undefined> {
   const { licences } = ctx.register;
   if (await licences.create(record)) return licences.get(record.id);
-  const { id: _id, autoRenew, suspendedBy: _mark, version: _version, ...vendor } = record;
+  const { id: _id, autoRenew, suspendedBy: _mark, version: _version, predecessorId, ...vendor } = record;
   return updateAtVersion(licences, record.id, (current) => {
-    // A view of the vendor read since ours (the sync's) is kept.
+    // A view of the vendor read since ours (the sync's) is kept; the link to a predecessor is ours
+    // alone, so a licence the sync found first (an order whose answer was lost) still gets it.
     const newer = current.syncedAt !== undefined && current.syncedAt >= (record.syncedAt ?? "");
     const changes = {
       ...(newer ? {} : vendor),
       ...(current.autoRenew === null && autoRenew !== null && { autoRenew }),
+      ...(predecessorId !== undefined && current.predecessorId !== predecessorId && { predecessorId }),
     };
     return Object.keys(changes).length === 0 ? undefined : changes;
   });

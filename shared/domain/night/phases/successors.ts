@@ -10,6 +10,7 @@ import {
   SuccessorRefusedError,
 } from "../../licences/errors.ts";
 import { refusalReason } from "../../licences/failed-calls.ts";
+import { WATCHER_CLIENT } from "../../licences/idempotency-settings.ts";
 import { mapLimit } from "../../map-limit.ts";
 import type { LicenceRecord, SuccessorPlan } from "../../ports/licence-store.ts";
 import { successorDueTonight, successorPlanFor } from "../../renewal/successor-plan.ts";
@@ -32,6 +33,7 @@ export const successorKey = (licenceId: string, night: IsoDate) => `watch-succes
  */
 export async function successorPhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
   const { deps, night, report } = run;
+  await finishCarriedOut(run, records);
   const due = [...records.values()].filter((record) =>
     successorDueTonight(successorPlanFor(record, deps.catalogue, night, deps.settings), record, night),
   );
@@ -58,12 +60,14 @@ export async function successorPhase(run: NightRun, records: Map<string, Licence
         return;
       }
       const successor = result.licence;
+      const linked = (await deps.register.licences.get(licence.id)) ?? licence;
+      // Told before the plan is marked carried out: a run killed in between is finished by the next one.
+      await run.raise([alerts.successorOrdered(night, run.tell(linked), successor, key)]);
       const old = await carriedOut(run, licence.id, plan.plan);
-      records.set(licence.id, old ?? licence);
+      records.set(licence.id, old ?? linked);
       records.set(successor.id, successor);
       // A replay (another run of the night ordered it under tonight's key) is that run's to report.
       if (!result.replayed) report.successorsOrdered.push({ ...named, successorId: successor.id });
-      raised.push(alerts.successorOrdered(night, run.tell(old ?? licence), successor, key));
     } catch (error) {
       const message = redact(error instanceof Error ? error.message : String(error));
       if (error instanceof SuccessorRefusedError && error.code === "successor_exists") {
@@ -97,6 +101,39 @@ export async function successorPhase(run: NightRun, records: Map<string, Licence
   await run.raise(raised);
 }
 
+/**
+ * Plans whose successor is placed and linked but not marked carried out (a run killed in between, or one
+ * ordered by hand before its night): marked now, so no night orders one again. One the watcher placed
+ * (its key names the night the successor was created) is told now if it was not yet; the ledger keeps it
+ * once.
+ */
+async function finishCarriedOut(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
+  const { deps } = run;
+  const unfinished = [...records.values()].filter(
+    (r) =>
+      r.successorId !== undefined &&
+      (r.successorPlan === undefined
+        ? deps.settings.planSuccessors
+        : r.successorPlan?.orderedOn === undefined) &&
+      r.successorPlan !== null,
+  );
+  for (const record of unfinished) {
+    const successor = await deps.register.licences.get(record.successorId ?? "");
+    const on = successor?.createdOn;
+    const key = on === undefined ? undefined : successorKey(record.id, on);
+    const intent = key === undefined ? undefined : await deps.register.idempotency.find(WATCHER_CLIENT, key);
+    const ours = successor !== undefined && key !== undefined && intent?.response?.outcome === "applied";
+    if (ours) await run.raise([alerts.successorOrdered(on ?? run.night, run.tell(record), successor, key)]);
+    // A fleet-wide plan is carried out too once the licence has its successor, by whoever ordered it.
+    const plan = record.successorPlan ?? {
+      period: record.autoRenew ?? 12,
+      retireOld: record.retireOld ?? "after_expiry",
+    };
+    const done = await carriedOut(run, record.id, plan, on ?? run.night);
+    if (done) records.set(done.id, done);
+  }
+}
+
 function failed(run: NightRun, licence: LicenceRecord, product: string, reason: string): Alert {
   return alerts.successorFailed(run.night, run.tell(licence), product, reason);
 }
@@ -106,8 +143,9 @@ async function carriedOut(
   run: NightRun,
   id: string,
   plan: SuccessorPlan,
+  on: IsoDate = run.night,
 ): Promise<LicenceRecord | undefined> {
   return run.deps.register.licences
-    .update(id, { successorPlan: { ...plan, orderedOn: run.night } })
+    .update(id, { successorPlan: { ...plan, orderedOn: on } })
     .catch(() => undefined);
 }
