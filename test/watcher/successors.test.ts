@@ -2,7 +2,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DeskDeps } from "../../shared/domain/licences/context.ts";
 import { licenceDesk } from "../../shared/domain/licences/desk.ts";
 import { runNight } from "../../shared/domain/night/night.ts";
-import { fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
+import {
+  fleetLicence,
+  Killed,
+  type KillPoint,
+  mortal,
+  type WatchHarness,
+  watchHarness,
+} from "../support/watcher.ts";
 
 /**
  * A licence succeeded by an ISPmanager 6 licence on its IP, through the nights: never renewed again,
@@ -198,5 +205,56 @@ describe("a succeeded licence through the nights", () => {
     expect(await h.record(id)).not.toHaveProperty("successorId");
     expect(due.renewed.map((r) => r.id)).toEqual([id]);
     expect(sent("vendor_deleted").map((a) => a.licenceId)).toEqual([successorId]);
+  });
+});
+
+describe("a night retiring a succeeded licence, killed at one point, then run again", () => {
+  const points: Array<[string, KillPoint]> = [
+    [
+      "after retiredOn was written, before the vendor's delete",
+      { at: "billing.delete", nth: 1, when: "before" },
+    ],
+    ["after the vendor's delete, its answer lost", { at: "billing.delete", nth: 1, when: "after" }],
+    [
+      "after the vendor's delete, before the register said deleted",
+      {
+        at: "register.licences.update",
+        nth: 1,
+        when: "before",
+        match: (args) => (args[1] as { status?: string }).status === "deleted",
+      },
+    ],
+    [
+      "at the licence_retired mail, before it left",
+      {
+        at: "notifier.send",
+        nth: 1,
+        when: "before",
+        match: (args) => (args[0] as { kind: string }).kind === "licence_retired",
+      },
+    ],
+  ];
+
+  it.each(points)("killed %s: deleted once, marked deleted, told once", async (_, kill) => {
+    const { id, successorId } = await succeeded();
+    const at = new Date("2021-05-11T02:00:00Z");
+    h.vendor.sandbox.setNow(at);
+    const m = mortal(h.deps, kill);
+    const outcome = await runNight(m.deps, "2021-05-11", at).then(
+      () => "finished",
+      (error: unknown) => error,
+    );
+    expect(m.died(), `died at ${kill.at}`).toBe(true);
+    expect(outcome).toBeInstanceOf(Killed);
+    await m.settled();
+    h.advance(121_000);
+    await runNight(h.deps, "2021-05-11", at);
+    expect(h.vendor.sandbox.state.get(id)?.status).toBe("4");
+    expect(h.vendor.sandbox.state.get(successorId)?.status).toBe("2");
+    // The vendor deletes once; a second delete of a deleted licence would be refused as missed anyway.
+    expect(deletes()).toBeLessThanOrEqual(2);
+    expect(await h.record(id)).toMatchObject({ status: "deleted", retiredOn: "2021-05-11", successorId });
+    expect(sent("licence_retired").map((a) => a.licenceId)).toEqual([id]);
+    expect(sent("vendor_deleted")).toEqual([]);
   });
 });

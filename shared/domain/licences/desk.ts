@@ -1,4 +1,5 @@
 import type { IdempotencyRecord } from "../ports/intent-store.ts";
+import type { LicenceRecord } from "../ports/licence-store.ts";
 import { changeProduct } from "./change-product.ts";
 import { licenceChanges } from "./changes.ts";
 import { type Caller, type DeskDeps, deskContext } from "./context.ts";
@@ -30,7 +31,8 @@ export function licenceDesk(deps: DeskDeps, caller: Caller) {
     changeProduct: (id: string, body: ChangeProductInput, key: string): Promise<MoneyResult> =>
       changeProduct(ctx, id, body, key),
     /** A succeeded licence retired (deleted at the vendor), once, while its successor runs. */
-    retireSucceeded: (id: string): Promise<Retirement> => retireSucceeded(ctx, id),
+    retireSucceeded: (id: string, deleted?: (licence: LicenceRecord) => Promise<void>): Promise<Retirement> =>
+      retireSucceeded(ctx, id, deleted),
     /** An intent of this caller's found on a list: settled on its record, never sent (`settle.ts`). */
     settle: (record: IdempotencyRecord): Promise<MoneyResult | undefined> => settleIntent(ctx, record),
     ...licenceChanges(ctx),

@@ -190,8 +190,7 @@ async function succeeded(ctx: DeskContext, succession: Succession, successorId: 
   }
   if (retireOld !== "now") return;
   try {
-    const done = await retireSucceeded(ctx, id);
-    if (done.kind === "retired") await tellRetired(ctx, done.licence, successorId);
+    await retireSucceeded(ctx, id, (gone) => tellRetired(ctx, gone, successorId));
   } catch (error) {
     log("WARN", "a successor's predecessor is not retired yet: the next night does it", {
       licence: id,

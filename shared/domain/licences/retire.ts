@@ -19,7 +19,16 @@ export type Retirement =
  * again, so a rerun, or a second run at once, deletes nothing; one whose deletion failed half-way
  * (`retiredOn` written, still live) is finished by the next call.
  */
-export async function retireSucceeded(ctx: DeskContext, id: string): Promise<Retirement> {
+export async function retireSucceeded(
+  ctx: DeskContext,
+  id: string,
+  /**
+   * Told once the vendor has deleted it and before the register says so: staff hear of it even if the
+   * process dies in between (the next call finishes the retirement and tells it again; the ledger keeps
+   * it once).
+   */
+  deleted?: (licence: LicenceRecord) => Promise<void>,
+): Promise<Retirement> {
   const done = await whileHeldAlone(ctx, id, async (): Promise<Retirement> => {
     const current = await ctx.register.licences.get(id);
     if (!current?.successorId || !isLive(current)) return { kind: "skipped" };
@@ -35,7 +44,7 @@ export async function retireSucceeded(ctx: DeskContext, id: string): Promise<Ret
       status = "deleted";
     }
     if (status !== "active") return { kind: "held", successorStatus: status };
-    return { kind: "retired", licence: await deleteRetired(ctx, current) };
+    return { kind: "retired", licence: await deleteRetired(ctx, current, deleted) };
   });
   return done ?? { kind: "skipped" };
 }
@@ -45,7 +54,11 @@ export async function retireSucceeded(ctx: DeskContext, id: string): Promise<Ret
  * vendor", and the next call finishes it), then deleted at the vendor (a licence it no longer knows is
  * deleted already), then marked deleted.
  */
-async function deleteRetired(ctx: DeskContext, current: LicenceRecord): Promise<LicenceRecord> {
+async function deleteRetired(
+  ctx: DeskContext,
+  current: LicenceRecord,
+  deleted?: (licence: LicenceRecord) => Promise<void>,
+): Promise<LicenceRecord> {
   const { id } = current;
   const retiredOn = current.retiredOn ?? ctx.today;
   if (current.retiredOn === undefined) await ctx.register.licences.update(id, { retiredOn });
@@ -56,13 +69,15 @@ async function deleteRetired(ctx: DeskContext, current: LicenceRecord): Promise<
   } catch (error) {
     if (!isMissed(error)) throw error;
   }
+  const gone: LicenceRecord = { ...current, status: "deleted", statusCode: "4", retiredOn };
+  await deleted?.(gone);
   const after = await ctx.register.licences.update(id, {
     status: "deleted",
     statusCode: "4",
     deskWrites: { status: new Date(ctx.nowMs()).toISOString() },
     updatedAt: ctx.caller.now.toISOString(),
   });
-  return after ?? { ...current, status: "deleted", statusCode: "4", retiredOn };
+  return after ?? gone;
 }
 
 /**

@@ -28,11 +28,14 @@ export async function retirePhase(run: NightRun, records: Map<string, LicenceRec
   for (const licence of due) {
     const successorId = licence.successorId ?? "";
     try {
-      const done = await desk.retireSucceeded(licence.id);
+      // Raised as soon as the vendor has deleted it: a run killed before the register says so is
+      // finished by the next night, which raises it again (kept once).
+      const done = await desk.retireSucceeded(licence.id, (gone) =>
+        run.raise([alerts.licenceRetired(night, run.tell(gone), successorId)]),
+      );
       if (done.kind === "retired") {
         records.set(licence.id, done.licence);
         report.retired.push({ id: licence.id, name: licence.name, successorId });
-        raised.push(alerts.licenceRetired(night, run.tell(done.licence), successorId));
       } else if (done.kind === "held") {
         const why = `its successor, licence ${successorId}, is ${done.successorStatus} at the vendor`;
         report.retireHeld.push({ id: licence.id, name: licence.name, why });

@@ -74,9 +74,14 @@ async function changeAlerts(run: NightRun, { before, after, detailError }: Chang
   ) {
     due.push(alerts.vendorSuspended(run.night, told));
   }
-  // Deleted by the desk itself, retiring a succeeded licence (a run killed before it wrote so): not news.
-  if (before && before.status !== "deleted" && after.status === "deleted" && after.retiredOn === undefined) {
-    due.push(alerts.vendorDeleted(run.night, told, false));
+  // Deleted by the desk itself, retiring a succeeded licence (a run killed before it wrote so): its
+  // retirement, told as such (kept once, whichever run tells it first), never as the vendor's deletion.
+  if (before && before.status !== "deleted" && after.status === "deleted") {
+    due.push(
+      after.retiredOn === undefined
+        ? alerts.vendorDeleted(run.night, told, false)
+        : alerts.licenceRetired(run.night, told, after.successorId ?? "its successor"),
+    );
   }
   if (
     before &&
