@@ -52,7 +52,7 @@ export const DEFAULTS = {
   earlyRenewalDays: 7,
   expiryAlertDays: "14,7,3,1",
   lifecycleAlertDays: "30,14,7,1",
-  balanceForecastDays: 7,
+  balanceForecastDays: 30,
   expiringSoonDays: 30,
   vendorConcurrency: 4,
   registerConcurrency: 16,

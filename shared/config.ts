@@ -131,7 +131,8 @@ const WatcherEnv = v.object({
   EARLY_RENEWAL_DAYS: integer(7, 1),
   EXPIRY_ALERT_DAYS: dayList("14,7,3,1"),
   LIFECYCLE_ALERT_DAYS: dayList("30,14,7,1"),
-  BALANCE_FORECAST_DAYS: integer(7, 1),
+  /** At least this many nights ahead, and through the eve of the next renewals close. */
+  BALANCE_FORECAST_DAYS: integer(30, 1),
   EXPIRING_SOON_DAYS: integer(30, 1),
   VENDOR_CONCURRENCY: integer(4, 1),
   REGISTER_CONCURRENCY: integer(16, 1),

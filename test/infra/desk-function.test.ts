@@ -112,7 +112,7 @@ describe("the functions", () => {
       EARLY_RENEWAL_DAYS: "7",
       EXPIRY_ALERT_DAYS: "14,7,3,1",
       LIFECYCLE_ALERT_DAYS: "30,14,7,1",
-      BALANCE_FORECAST_DAYS: "7",
+      BALANCE_FORECAST_DAYS: "30",
       EXPIRING_SOON_DAYS: "30",
       VENDOR_CONCURRENCY: "4",
       REGISTER_CONCURRENCY: "16",

@@ -99,6 +99,15 @@ const AT_CAP = ["lts-auto", "cluster", "window-auto", "before-close", "after-clo
 
 /** Every alert of the year but the nightly summaries. */
 const ALERTS: Said[] = [
+  // The forecast covers every renewal through the eve of the 2021-06-15 close (the horizon's 30 nights
+  // are shorter until mid-May), each of a monthly licence's counted: the opening 300.00 EUR falls short
+  // as soon as cluster (230.00 on 2021-06-07) joins lts-auto's 6.00 + 6.00 + 60.00, and each licence
+  // bought after adds its renewal before the close: window-auto, before-close, after-close, 60.00 each.
+  // One mail per shortfall, the whole amount a single top-up must cover, weeks before the first failure.
+  ["2021-03-10", "low_balance", "account", "short 2.00 EUR from 2021-03-29"],
+  ["2021-04-20", "low_balance", "account", "short 62.00 EUR from 2021-04-28"],
+  ["2021-05-14", "low_balance", "account", "short 122.00 EUR from 2021-05-17"],
+  ["2021-05-20", "low_balance", "account", "short 182.00 EUR from 2021-05-29"],
   // lts-manual (no autoRenew, expires 2021-05-20): warned 14, 7, 3, 1 days before; the vendor suspends it
   // the day after, and deletes it 30 days after its expiry.
   ["2021-05-06", "expiry", "lts-manual", 14],
@@ -109,14 +118,10 @@ const ALERTS: Said[] = [
   // Suspended for non-payment the day after its expiry: the vendor's usual course, told by the
   // expired alert alone (no "suspended by the vendor" story beside it).
   ["2021-05-21", "expired", "lts-manual", ""],
-  // The week's renewals outrun the balance (168.00 EUR): cluster 230.00 on 2021-06-07, after-close 60.00
-  // from 2021-06-08, before-close 60.00 on 2021-06-11, as each enters the 7-night horizon. Mailed only
-  // when the shortfall changes: 62.00, 122.00, 182.00.
-  ["2021-06-01", "low_balance", "account", "short 62.00 EUR from 2021-06-07"],
   ...closing("2021-06-01", 14),
-  ["2021-06-02", "low_balance", "account", "short 122.00 EUR from 2021-06-07"],
-  ["2021-06-05", "low_balance", "account", "short 182.00 EUR from 2021-06-07"],
   ["2021-06-07", "renewal_failed", "cluster", ""],
+  // The top-up of 2021-06-08 covers what is due again: told once.
+  ["2021-06-08", "balance_covered", "-", ""],
   ...closing("2021-06-08", 7),
   ...closing("2021-06-14", 1),
   // Renewals closed: every licence with autoRenew will end at its expiry.
@@ -128,11 +133,14 @@ const ALERTS: Said[] = [
   ["2021-08-02", "vendor_deleted", "deleted-upstream", "deleted"],
   // (2021-09-01: deleted-upstream leaves the vendor's list; it was already deleted: nothing to say.)
   // The move to ISPmanager 6 (local/fleet.ts, resellerEvents): lts-long's successor, planned for
-  // 2021-12-01 at 190.00 EUR, enters the 7-night horizon on 2021-11-24, when the balance holds 178.00
-  // (318.00 less the two successors ordered by hand); the top-up of 2021-11-29 covers it.
-  // before-close's successor, ordered by hand with retireOld "now": it is retired that day, and told so.
+  // 2021-12-01 at 190.00 EUR, is within 30 nights from 2021-11-01; once before-close's successor is
+  // bought by hand on 2021-11-02 (retireOld "now": retired that day, and told so) the balance (178.00)
+  // falls short by 12.00; the three planned for 2021-12-17 (250.00 + 70.00 + 70.00) join on
+  // 2021-11-18: short by 402.00. The top-up of 2021-11-29 covers it all, and says so.
   ["2021-11-02", "licence_retired", "before-close", ""],
-  ["2021-11-24", "low_balance", "account", "short 12.00 EUR from 2021-12-01"],
+  ["2021-11-02", "low_balance", "account", "short 12.00 EUR from 2021-12-01"],
+  ["2021-11-18", "low_balance", "account", "short 402.00 EUR from 2021-12-01"],
+  ["2021-11-29", "balance_covered", "-", ""],
   ["2021-12-01", "successor_ordered", "lts-long", ""],
   ...lifecycle("2021-12-01", "licences end", 30),
   ...lifecycle("2021-12-02", "support ends", 30),

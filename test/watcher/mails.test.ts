@@ -197,8 +197,25 @@ describe("the balance forecast in the summary", () => {
       "Balance: 500.00 EUR covers the renewals of the next 7 days (1 renewal from 2021-06-08, 230.00 EUR in all).",
     );
     expect(await summaryWith(forecast({ status: "nothing_due", dueCount: 0, dueMinor: 0 }))).toContain(
-      "Balance: no renewal is due in the next 7 days.",
+      "Balance: nothing is due in the next 7 days.",
     );
+    // A forecast that names its last night (through the eve of a renewals close) says so.
+    expect(
+      await summaryWith(
+        forecast({
+          status: "covered",
+          balanceMinor: 50_000,
+          dueMinor: 23_000,
+          dueCount: 1,
+          until: "2021-06-14",
+        }),
+      ),
+    ).toContain(
+      "Balance: 500.00 EUR covers the renewals from tonight through 2021-06-14 (1 renewal from 2021-06-08, 230.00 EUR in all).",
+    );
+    expect(
+      await summaryWith(forecast({ status: "nothing_due", dueCount: 0, dueMinor: 0, until: "2021-07-07" })),
+    ).toContain("Balance: nothing is due from tonight through 2021-07-07.");
   });
 });
 

@@ -16,6 +16,7 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   successor_failed: "planned successor not ordered",
   lifecycle: "product lifecycle dates",
   low_balance: "balance too low",
+  balance_covered: "balance covers what is due again",
   sync_failed: "could not be read from the vendor",
   vendor_unreachable: "vendor unreachable",
   order_settled: "order outcome settled",

@@ -424,7 +424,7 @@ export const alerts = {
       ),
       body: [
         `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
-        `The ${dueWords(forecast.due)} the watcher will make in the next ${count(forecast.days, "day")} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
+        `The ${dueWords(forecast.due)} the watcher will make from tonight through ${forecast.until} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
         "",
         `${dueKinds(forecast.due).replace(/^./, (c) => c.toUpperCase())} due, in date order:`,
         ...forecast.due.map(
@@ -433,15 +433,52 @@ export const alerts = {
         ),
         "",
         `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes.`,
-        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}.`,
+        `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}; that pays for everything listed above.`,
         "",
       ].join("\n"),
       licenceId: undefined,
       night,
       ledger: {
         subject: "account",
-        threshold: `short:${first.night}:${forecast.currency}:${forecast.shortfallMinor}`,
+        // Once per shortfall: a night that only moves the first due date along says nothing new.
+        threshold: `short:${forecast.currency}:${forecast.shortfallMinor}`,
       },
+    };
+  },
+
+  /** The balance covers what is due again, the night after a forecast fell short: once per night it turns. */
+  balanceCovered(
+    night: IsoDate,
+    forecast: {
+      currency: string;
+      balanceMinor: number | undefined;
+      dueMinor: number;
+      due: DueRenewal[];
+      until: IsoDate;
+    },
+  ): Alert {
+    const money = (minor: number) => formatMoney({ minor, currency: forecast.currency });
+    const held = forecast.balanceMinor;
+    return {
+      kind: "balance_covered",
+      severity: "info",
+      title: title(
+        held === undefined || forecast.due.length === 0
+          ? `[licence desk] No shortfall any more: nothing is due through ${forecast.until}`
+          : `[licence desk] Balance covers what is due again: ${money(held)}`,
+      ),
+      body: [
+        held === undefined || forecast.due.length === 0
+          ? `Nothing is due from tonight through ${forecast.until}: the shortfall reported before no longer applies.`
+          : `The vendor account holds ${money(held)}: enough for the ${dueWords(forecast.due)} due from tonight through ${forecast.until} (${money(forecast.dueMinor)} at catalogue prices). The shortfall reported before is covered.`,
+        "",
+        "What happens next: the watcher renews and orders as planned; a renewal that failed for money is tried again on its next night.",
+        "What to do: nothing.",
+        "",
+      ].join("\n"),
+      licenceId: undefined,
+      night,
+      ledger: { subject: "account", threshold: `covered:${night}` },
     };
   },
 
@@ -512,6 +549,8 @@ export interface ShortForecast {
   dueMinor: number;
   shortfallMinor: number;
   days: number;
+  /** The last night the forecast covers. */
+  until: IsoDate;
   due: DueRenewal[];
 }
 

@@ -51,7 +51,10 @@ export interface NightSync {
  */
 export interface NightForecast {
   status: "covered" | "short" | "unavailable" | "nothing_due";
+  /** Nights covered, tonight included, through `until`. */
   days: number;
+  /** The last night covered (absent in older records). */
+  until?: IsoDate;
   currency: string | undefined;
   balanceMinor: number | undefined;
   balanceText: string | undefined;

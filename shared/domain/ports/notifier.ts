@@ -14,6 +14,7 @@ export type AlertKind =
   | "retire_held"
   | "successor_ordered"
   | "successor_failed"
+  | "balance_covered"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"

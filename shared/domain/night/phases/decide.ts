@@ -1,7 +1,8 @@
 import { redact } from "../../../redact.ts";
 import { alerts, type DueRenewal } from "../../alerts/alerts.ts";
 import { ordersOpen } from "../../catalogue/catalogue.ts";
-import { addDays } from "../../dates.ts";
+import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
+import { expectedExpiry } from "../../licences/expiry.ts";
 import type { Balance } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast } from "../../ports/night-ledger.ts";
@@ -36,35 +37,63 @@ export async function decidePhase(run: NightRun, records: Map<string, LicenceRec
   return planned;
 }
 
-/** The renewals the watcher will make from tonight to the forecast's horizon, in date order, at catalogue prices. */
-function dueRenewals(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
+/**
+ * The last night the forecast covers: `BALANCE_FORECAST_DAYS` from tonight, or the eve of the next
+ * renewals-close date of a product in the fleet, whichever is later, so a top-up asked before a close
+ * pays for every renewal the watcher makes before it (the early ones included).
+ */
+export function forecastUntil(run: NightRun, live: LicenceRecord[]): IsoDate {
+  const days = addDays(run.night, run.deps.settings.balanceForecastDays - 1);
+  const closes = live
+    .map((licence) => run.productOf(licence)?.lifecycle.renewalsCloseOn)
+    .filter((close): close is IsoDate => close !== undefined && close > run.night)
+    .sort();
+  const eve = closes[0] === undefined ? undefined : addDays(closes[0], -1);
+  return eve !== undefined && eve > days ? eve : days;
+}
+
+/**
+ * The renewals the watcher will make from tonight to `until`, each licence's every renewal in that time
+ * (a monthly one renewed twice is paid twice), in date order, at catalogue prices.
+ */
+function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueRenewal[] {
   const { settings } = run.deps;
   const due: DueRenewal[] = [];
   for (const licence of live) {
     const product = run.productOf(licence);
     if (!product) continue;
-    const next = renewalNight(licence, product, run.night, settings, settings.balanceForecastDays);
-    if (!next) continue;
-    due.push({
-      night: next.night,
-      licenceId: licence.id,
-      name: licence.name,
-      period: next.renewal.period,
-      costMinor: renewalCost(product, next.renewal.period, licence.nodes),
-    });
+    let record = licence;
+    let from = run.night;
+    // A licence renews at most monthly: a year's horizon holds at most a dozen renewals of it.
+    for (let i = 0; i < 24 && from <= until && record.expiresOn !== undefined; i++) {
+      const next = renewalNight(record, product, from, settings, daysBetween(from, until) + 1);
+      if (!next) break;
+      due.push({
+        night: next.night,
+        licenceId: licence.id,
+        name: licence.name,
+        period: next.renewal.period,
+        costMinor: renewalCost(product, next.renewal.period, licence.nodes),
+      });
+      // The next one is decided from the expiry this one leads to.
+      record = {
+        ...record,
+        expiresOn: expectedExpiry(product, record.expiresOn, next.renewal.period, next.night),
+      };
+      from = addDays(next.night, 1);
+    }
   }
-  due.push(...dueSuccessors(run, live));
+  due.push(...dueSuccessors(run, live, until));
   return due.sort((a, b) => a.night.localeCompare(b.night) || a.name.localeCompare(b.name));
 }
 
-/** Planned successors the watcher orders from tonight to the forecast's horizon, at catalogue prices. */
-function dueSuccessors(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
+/** Planned successors the watcher orders from tonight to `until`, at catalogue prices. */
+function dueSuccessors(run: NightRun, live: LicenceRecord[], until: IsoDate): DueRenewal[] {
   const { settings, catalogue } = run.deps;
-  const horizon = addDays(run.night, settings.balanceForecastDays);
   const due: DueRenewal[] = [];
   for (const licence of live) {
     const plan = successorPlanFor(licence, catalogue, run.night, settings);
-    if (!plan || plan.on > horizon || !ordersOpen(plan.product, run.night)) continue;
+    if (!plan || plan.on > until || !ordersOpen(plan.product, run.night)) continue;
     const { product } = plan;
     due.push({
       // One missed is ordered tonight.
@@ -87,10 +116,12 @@ function dueSuccessors(run: NightRun, live: LicenceRecord[]): DueRenewal[] {
  */
 async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<void> {
   const { settings, billing, catalogue, register } = run.deps;
-  const due = dueRenewals(run, live);
+  const until = forecastUntil(run, live);
+  const due = dueRenewals(run, live, until);
   const dueMinor = due.reduce((sum, d) => sum + d.costMinor, 0);
   const base = {
-    days: settings.balanceForecastDays,
+    days: daysBetween(run.night, until) + 1,
+    until,
     currency: catalogue.currency,
     dueMinor,
     dueCount: due.length,
@@ -145,6 +176,20 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
   }
   await register.nights.setForecast(run.night, forecast);
   run.report.forecast = forecast;
+  if (forecast.status === "covered" || forecast.status === "nothing_due") {
+    // Covered again after a short night: staff who topped up (or were told to) hear it is done.
+    const before = (await register.nights.read(addDays(run.night, -1)).catch(() => undefined))?.forecast;
+    if (before?.status === "short")
+      await run.raise([
+        alerts.balanceCovered(run.night, {
+          currency: catalogue.currency,
+          balanceMinor: forecast.balanceMinor,
+          dueMinor,
+          due,
+          until,
+        }),
+      ]);
+  }
   if (forecast.status === "short" && forecast.balanceMinor !== undefined) {
     await run.raise([
       alerts.lowBalance(run.night, {
@@ -153,7 +198,8 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
         balanceText: forecast.balanceText ?? "",
         dueMinor,
         shortfallMinor: dueMinor - forecast.balanceMinor,
-        days: settings.balanceForecastDays,
+        days: base.days,
+        until,
         due,
       }),
     ]);

@@ -182,7 +182,10 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
       : orders === forecast.dueCount
         ? "the successor orders"
         : "the renewals and successor orders";
-  const horizon = `the next ${count(forecast.days, "day")}`;
+  const horizon =
+    forecast.until === undefined
+      ? `of the next ${count(forecast.days, "day")}`
+      : `from tonight through ${forecast.until}`;
   const counted =
     orders === 0
       ? count(forecast.dueCount, "renewal")
@@ -193,13 +196,13 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
   const note = forecast.reason ? ` Note: ${forecast.reason}.` : "";
   switch (forecast.status) {
     case "nothing_due":
-      return `Balance: no renewal is due in ${horizon}.`;
+      return `Balance: nothing is due ${horizon.replace(/^of /, "in ")}.`;
     case "covered":
-      return `Balance: ${money(forecast.balanceMinor)} covers ${what} of ${horizon} (${due}).${note}`;
+      return `Balance: ${money(forecast.balanceMinor)} covers ${what} ${horizon} (${due}).${note}`;
     case "short":
-      return `Balance: ${money(forecast.balanceMinor)} does not cover ${what} of ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
+      return `Balance: ${money(forecast.balanceMinor)} does not cover ${what} ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
     case "unavailable":
-      return `Balance: no forecast could be made: ${forecast.reason}. ${what.charAt(0).toUpperCase()}${what.slice(1)} of ${horizon}: ${due}; check the balance in the vendor's panel.`;
+      return `Balance: no forecast could be made: ${forecast.reason}. ${what.charAt(0).toUpperCase()}${what.slice(1)} ${horizon}: ${due}; check the balance in the vendor's panel.`;
   }
 }
 
