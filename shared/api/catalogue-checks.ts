@@ -5,7 +5,7 @@ import {
   periodProblem as periodRule,
   productProblem,
 } from "../domain/catalogue/rules.ts";
-import { IpAvailabilityQuery, OrderBody } from "./requests.ts";
+import { ChangeProductBody, IpAvailabilityQuery, OrderBody, SuccessorBody } from "./requests.ts";
 
 type Lookup = Pick<Catalogue, "byId" | "products">;
 
@@ -72,6 +72,62 @@ export function ipAvailabilityQueryIn(catalogue: Lookup) {
         (issue) => periodProblem(catalogue.byId(issue.input.product), issue.input.period) ?? "",
       ),
       ["period"],
+    ),
+  );
+}
+
+/** `POST /licenses/{id}/successor` as this catalogue allows it: a product named must be known, sold for the period, with its nodes. */
+export function successorBodyIn(catalogue: Lookup) {
+  const named = (product: string | undefined) =>
+    product === undefined ? undefined : catalogue.byId(product);
+  return v.pipe(
+    SuccessorBody,
+    v.forward(
+      v.partialCheck(
+        [["product"]],
+        (input) => input.product === undefined || productProblem(catalogue, input.product) === undefined,
+        (issue) => (issue.input.product && productProblem(catalogue, issue.input.product)) ?? "",
+      ),
+      ["product"],
+    ),
+    v.forward(
+      v.partialCheck(
+        [["product"], ["period"]],
+        (input) => periodProblem(named(input.product), input.period) === undefined,
+        (issue) => periodProblem(named(issue.input.product), issue.input.period) ?? "",
+      ),
+      ["period"],
+    ),
+    v.forward(
+      v.partialCheck(
+        [["product"], ["nodes"]],
+        (input) => nodesProblem(named(input.product), input.nodes) === undefined,
+        (issue) => nodesProblem(named(issue.input.product), issue.input.nodes) ?? "",
+      ),
+      ["nodes"],
+    ),
+  );
+}
+
+/** `POST /licenses/{id}/change-product` as this catalogue allows it: a known product, with its nodes. */
+export function changeProductBodyIn(catalogue: Lookup) {
+  return v.pipe(
+    ChangeProductBody,
+    v.forward(
+      v.partialCheck(
+        [["product"]],
+        (input) => productProblem(catalogue, input.product) === undefined,
+        (issue) => productProblem(catalogue, issue.input.product) ?? "",
+      ),
+      ["product"],
+    ),
+    v.forward(
+      v.partialCheck(
+        [["product"], ["nodes"]],
+        (input) => nodesProblem(catalogue.byId(input.product), input.nodes) === undefined,
+        (issue) => nodesProblem(catalogue.byId(issue.input.product), issue.input.nodes) ?? "",
+      ),
+      ["nodes"],
     ),
   );
 }

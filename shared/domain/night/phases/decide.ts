@@ -115,7 +115,7 @@ function dueSuccessors(run: NightRun, live: LicenceRecord[], until: IsoDate): Du
  * and first renewal night, so the same forecast is not mailed every night.
  */
 async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<void> {
-  const { settings, billing, catalogue, register } = run.deps;
+  const { billing, catalogue, register } = run.deps;
   const until = forecastUntil(run, live);
   const due = dueRenewals(run, live, until);
   const dueMinor = due.reduce((sum, d) => sum + d.costMinor, 0);
