@@ -120,8 +120,10 @@ const ALERTS: Said[] = [
   ["2021-05-21", "expired", "lts-manual", ""],
   ...closing("2021-06-01", 14),
   ["2021-06-07", "renewal_failed", "cluster", ""],
-  // The top-up of 2021-06-08 covers what is due again: told once.
+  // The top-up of 2021-06-08 covers what is due again, and cluster's failed renewal goes through: each
+  // told once.
   ["2021-06-08", "balance_covered", "-", ""],
+  ["2021-06-08", "renewal_recovered", "cluster", ""],
   ...closing("2021-06-08", 7),
   ...closing("2021-06-14", 1),
   // Renewals closed: every licence with autoRenew will end at its expiry.

@@ -6,6 +6,7 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   expired: "expired",
   cannot_renew: "cannot be renewed",
   renewal_failed: "renewal failed",
+  renewal_recovered: "renewed after a failed renewal",
   renewal_unknown: "renewal outcome unknown",
   renewal_blocked: "cannot be renewed automatically",
   vendor_suspended: "suspended by the vendor",

@@ -348,6 +348,26 @@ export const alerts = {
     });
   },
 
+  /** Renewed tonight after its renewal failed on an earlier night: once per failure. */
+  renewalRecovered(
+    night: IsoDate,
+    told: Told,
+    renewal: { to: IsoDate | undefined; period: number },
+    failure: { night: IsoDate; reason: string },
+  ): Alert {
+    return licenceAlert(night, told, {
+      kind: "renewal_recovered",
+      severity: "info",
+      threshold: `recovered:${failure.night}`,
+      heading: `Renewed after all: ${label(told.licence)}`,
+      what: [
+        `The watcher renewed it tonight for ${months(renewal.period)}${renewal.to ? `, to ${renewal.to}` : ""}. Its renewal had failed on ${failure.night}: ${failure.reason.replace(/\.$/, "")}.`,
+      ],
+      next: "nothing more: the failure told on that night is resolved.",
+      todo: "nothing.",
+    });
+  },
+
   vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
     return licenceAlert(night, told, {
       kind: "vendor_deleted",

@@ -15,6 +15,7 @@ export type AlertKind =
   | "successor_ordered"
   | "successor_failed"
   | "balance_covered"
+  | "renewal_recovered"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"

@@ -1,7 +1,7 @@
 import { log } from "../../../log.ts";
 import { redact } from "../../../redact.ts";
 import { type Alert, alerts, type RefusedHow } from "../../alerts/alerts.ts";
-import type { IsoDate } from "../../dates.ts";
+import { addDays, type IsoDate } from "../../dates.ts";
 import type { licenceDesk, MoneyResult } from "../../licences/desk.ts";
 import {
   LifecycleClosedError,
@@ -80,6 +80,41 @@ export async function renewPhase(
     (e) => e.outcome === "started" && e.run !== run.id && (e.leaseUntil ?? 0) < now,
   );
   await mapLimit(abandoned, deps.settings.vendorConcurrency, (e) => handle(e.licenceId, e));
+  await tellRecovered(run, records);
+}
+
+/** How many nights back a failed renewal is looked for when the licence is renewed after all. */
+const RECOVERY_NIGHTS = 7;
+
+/**
+ * Licences renewed tonight whose renewal failed on one of the nights before (the balance, most often):
+ * staff who were told of the failure hear it has gone through (once per failure).
+ */
+async function tellRecovered(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
+  const renewed = run.report.renewed;
+  if (renewed.length === 0) return;
+  const nights = Array.from({ length: RECOVERY_NIGHTS }, (_, i) => addDays(run.night, -(i + 1)));
+  const earlier = await mapLimit(nights, 4, (night) =>
+    run.deps.register.nights.read(night).then(
+      (record) => ({ night, renewals: record.renewals }),
+      () => ({ night, renewals: [] as NightRenewal[] }),
+    ),
+  );
+  const failed = new Map<string, { night: IsoDate; reason: string }>();
+  // Nearest night first: the failure staff heard of last.
+  for (const { night, renewals } of earlier) {
+    for (const r of renewals)
+      if (r.outcome === "refused" && !failed.has(r.licenceId))
+        failed.set(r.licenceId, { night, reason: r.detail ?? "refused" });
+  }
+  const raised: Alert[] = [];
+  for (const r of renewed) {
+    const failure = failed.get(r.id);
+    const licence = records.get(r.id);
+    if (!failure || !licence) continue;
+    raised.push(alerts.renewalRecovered(run.night, run.tell(licence), r, failure));
+  }
+  await run.raise(raised);
 }
 
 async function renewOne(
