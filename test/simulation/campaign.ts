@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { dynamoClient } from "../support/dynamodb.ts";
 import { type Cmd, commandArbitrary, finale } from "./commands.ts";
 import { addStats, emptyStats, newSim, type Sim, type Stats } from "./model.ts";
-import { createWorld, type Mutant, type World } from "./world.ts";
+import { createWorld, type Mutant, WATCH_SUCCESSOR, WATCHER_SCOPE, type World } from "./world.ts";
 
 export interface CampaignOptions {
   /** DynamoDB Local's endpoint. */
@@ -174,7 +174,10 @@ export async function runSequence(
   }
 }
 
-/** What the vendor did for the new money routes: successors placed, tariffs changed, licences retired. */
+/**
+ * What the vendor did for the new money routes: successors placed (for the client, and for a night's
+ * plan), tariffs changed, licences retired.
+ */
 function worldStats(sim: Sim, world: World): void {
   const kindOf = (intent: string | undefined) => {
     const key = intent?.slice(intent.indexOf("|") + 1);
@@ -183,6 +186,9 @@ function worldStats(sim: Sim, world: World): void {
   const desk = world.charges.filter((c) => !c.label?.startsWith("panel:"));
   sim.stats.successorsPlaced = desk.filter(
     (c) => c.func === "soft.order.param" && kindOf(c.intent) === "successor",
+  ).length;
+  sim.stats.watcherSuccessorsPlaced = desk.filter(
+    (c) => c.func === "soft.order.param" && c.intent?.startsWith(`${WATCHER_SCOPE}|${WATCH_SUCCESSOR}`),
   ).length;
   sim.stats.productChanges = desk.filter((c) => c.func === "service.changepricelist").length;
   sim.stats.retirements = world.deletions.filter((d) => !d.label?.startsWith("panel:")).length;

@@ -27,6 +27,7 @@ import {
   TIMING,
   WATCHER_SCOPE,
   type World,
+  watchSuccessorOf,
 } from "./world.ts";
 
 /**
@@ -50,6 +51,8 @@ async function knownIntents(sim: Sim, world: World): Promise<Set<string>> {
       ids.add(intentId(WATCHER_SCOPE, `watch:${renewal.licenceId}:${night}`));
     }
   }
+  // The nights' orders of planned successors, charged or not.
+  for (const key of world.watcherSuccessorKeys) ids.add(intentId(WATCHER_SCOPE, key));
   return ids;
 }
 
@@ -614,6 +617,12 @@ export async function checkConverged(
   for (const record of await world.rawRegister.idempotency.unresolved(500)) {
     const request = record.request as { id?: string } | undefined;
     open.add(request?.id ?? record.context.licenceId ?? "");
+    // A licence its order placed while the night ran (a night's planned successor, unanswered), after
+    // the sync read the vendor's list: the reconciler, or the next night's sync, brings it in.
+    for (const charge of world.charges) {
+      if (charge.intent === intentId(record.scope, record.key) && charge.wallMs >= startedMs)
+        open.add(charge.elid);
+    }
   }
   const register = await allLicences(world.rawRegister.licences);
   const book = world.vendorBook();
@@ -669,7 +678,8 @@ export async function checkConverged(
   }
 
   const record = await world.rawRegister.nights.read(night);
-  const charged = world.charges.filter((c) => c.label === `watcher:${night}`);
+  // Its renewals (its successor orders are held to their plans by checkPlannedSuccessors).
+  const charged = world.charges.filter((c) => c.label === `watcher:${night}` && c.func === "service.prolong");
   for (const renewal of record.renewals) {
     const paid = charged.filter((c) => c.elid === renewal.licenceId).length;
     if (renewal.outcome === "applied" && paid === 0) {
@@ -751,17 +761,98 @@ export async function waitForLateActs(world: World): Promise<void> {
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
-/** The licences the vendor placed (and charged) for the client's successor intents, by predecessor. */
+/** The licence a charge's intent succeeds: a client's successor intent's, or a night's order of a plan. */
+function predecessorOf(sim: Sim, charge: AttributedCharge): string | undefined {
+  if (!charge.intent || charge.func !== "soft.order.param") return undefined;
+  const [scope, key] = splitIntent(charge.intent);
+  if (scope === WATCHER_SCOPE) return watchSuccessorOf(key)?.licenceId;
+  const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
+  return intent?.kind === "successor" ? intent.licenceId : undefined;
+}
+
+/**
+ * The licences the vendor placed (and charged) for successor intents, the client's and the watcher's
+ * (planned), by predecessor, in the order charged.
+ */
 function placedSuccessors(sim: Sim, world: World): Map<string, AttributedCharge[]> {
   const by = new Map<string, AttributedCharge[]>();
   for (const charge of world.charges) {
-    if (!charge.intent || charge.func !== "soft.order.param") continue;
-    const [scope, key] = splitIntent(charge.intent);
-    const intent = CLIENT_SCOPES.includes(scope) ? sim.byKey.get(key) : undefined;
-    if (intent?.kind !== "successor" || intent.licenceId === undefined) continue;
-    by.set(intent.licenceId, [...(by.get(intent.licenceId) ?? []), charge]);
+    const predecessor = predecessorOf(sim, charge);
+    if (predecessor === undefined) continue;
+    by.set(predecessor, [...(by.get(predecessor) ?? []), charge]);
   }
   return by;
+}
+
+/**
+ * (7) Planned successors, after every command. A night orders one (under its key
+ * `watch-successor:<licence>:<night>`, by the night's own call, a `soft.order.param` and nothing else)
+ * only for a licence whose plan stood when that run of the night began (the last one stored, not
+ * dropped), never on a night before the plan's `on`, never for a licence suspended through the desk
+ * as the night began (marked ours, and suspended at the vendor: still so when the order was charged),
+ * always an ISPmanager 6 licence on its predecessor's IP; and once per plan: a licence's second order
+ * by a night only after a new plan was stored since its first (a plan is carried out once, ever).
+ */
+export function checkPlannedSuccessors(sim: Sim, world: World): void {
+  const byPredecessor = new Map<string, AttributedCharge[]>();
+  for (const charge of world.charges) {
+    const [scope, key] = charge.intent ? splitIntent(charge.intent) : ["", ""];
+    const named = scope === WATCHER_SCOPE ? watchSuccessorOf(key) : undefined;
+    if (!named) continue;
+    const what = `night ${named.night} ordered a successor of licence ${named.licenceId} (${describe(charge)})`;
+    if (charge.func !== "soft.order.param" || charge.label !== `watcher:${named.night}`)
+      throw new Violation(`${what}: not its own order, or not that night's`);
+    const run = world.nightRuns.findLast((r) => r.night === named.night && r.startedMs <= charge.wallMs);
+    if (!run) throw new Violation(`${what}, though no run of that night had begun`);
+    const plan = sim.plans.findLast((p) => p.licenceId === named.licenceId && p.wallMs <= run.startedMs);
+    if (!plan?.plan)
+      throw new Violation(
+        `${what}, though ${plan ? "its plan was dropped" : "no successor was planned for it"} before the night began`,
+      );
+    if (plan.plan.on !== undefined && named.night < plan.plan.on)
+      throw new Violation(`${what}, before the night its plan named, ${plan.plan.on}`);
+    if (run.deskSuspended?.has(named.licenceId) && charge.predecessor?.status === "3")
+      throw new Violation(
+        `${what}, though the licence was suspended through the desk as the night began (and at the vendor when it was charged)`,
+      );
+    // As the vendor placed it (the client may have changed its product since, within its line).
+    const placed = charge.placed;
+    const old = world.sandbox.state.get(named.licenceId);
+    const product = placed && world.catalogue.byPricelist(placed.pricelist);
+    const ipOf = (ip: string) => canonicalIp(ip) ?? ip;
+    if (
+      !placed ||
+      !old ||
+      !product ||
+      generationOf(product) !== "ispmanager6" ||
+      ipOf(placed.ip) !== ipOf(old.ip) ||
+      (plan.plan.product !== undefined && product.id !== plan.plan.product)
+    ) {
+      throw new Violation(
+        `${what}: placed ${placed?.pricelist} on ${placed?.ip}, not the plan's ISPmanager 6 licence (${plan.plan.product ?? "the catalogue's"}) on its IP ${old?.ip}`,
+      );
+    }
+    byPredecessor.set(named.licenceId, [...(byPredecessor.get(named.licenceId) ?? []), charge]);
+  }
+  for (const [licenceId, charges] of byPredecessor) {
+    for (const [i, later] of charges.entries()) {
+      const earlier = charges[i - 1];
+      if (!earlier) continue;
+      const run = world.nightRuns.findLast((r) => r.startedMs <= later.wallMs);
+      const replanned = sim.plans.some(
+        (p) =>
+          p.licenceId === licenceId &&
+          p.plan &&
+          p.wallMs > earlier.wallMs &&
+          p.wallMs <= (run?.startedMs ?? 0),
+      );
+      if (!replanned) {
+        throw new Violation(
+          `licence ${licenceId}'s planned successor was ordered twice by the watcher, with no new plan in between: ${describe(earlier)}, then ${describe(later)}`,
+        );
+      }
+    }
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
+import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
+import { errorReply } from "../../functions/lib/errors.ts";
 import type { FaultKind } from "../../sandbox/faults.ts";
 import type { Quirks } from "../../sandbox/quirks.ts";
 import {
@@ -6,19 +8,22 @@ import {
   OrderBody,
   type RenewBody,
   SuccessorBody,
+  UpdateBody,
   validate,
 } from "../../shared/api/requests.ts";
 import { generationOf } from "../../shared/domain/catalogue/catalogue.ts";
-import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
+import { addDays, type IsoDate, toIsoDate } from "../../shared/domain/dates.ts";
 import { licenceDesk, type MoneyResult } from "../../shared/domain/licences/desk.ts";
 import { allLicences } from "../../shared/domain/night/sync.ts";
 import type { AutoRenew } from "../../shared/domain/ports/licence-store.ts";
+import { isLive } from "../../shared/domain/renewal/renewal-rules.ts";
 import {
   checkAlertsDelivered,
   checkConverged,
   checkLapsesTold,
   checkMoney,
   checkNoAlertTwice,
+  checkPlannedSuccessors,
   checkRetirementsDone,
   checkSettled,
   checkSuccessions,
@@ -34,6 +39,7 @@ import {
   type Intent,
   isFinal,
   newIntent,
+  type PlanEntry,
   recordAnswer,
   type Sim,
   Violation,
@@ -171,6 +177,7 @@ async function afterCommand(sim: Sim, world: World): Promise<void> {
   await refreshLicences(sim, world);
   await checkMoney(sim, world);
   await checkSuccessions(sim, world);
+  checkPlannedSuccessors(sim, world);
   checkNoAlertTwice(world);
 }
 
@@ -371,6 +378,128 @@ class ChangeProductCommand implements Cmd {
       if (intent) await ask(sim, world, intent);
     });
   toString = () => `change-product(${showChange(this.spec)})`;
+}
+
+/**
+ * `PATCH /licenses/{id}` with `successor`: a successor planned for the watcher to order on a night, or
+ * (`drop`) none. `target` as for a successor; `on` in days from the desk's today, so the simulation's
+ * nights (1 to 3 days apart) reach it: 0 (tonight's, or the first night after), a few days on, -1 a
+ * past night (400 naming `successor.on`, nothing stored), left out (14 days before the licence stops
+ * working: at once for a licence renewed by hand near its expiry, in December for one the watcher
+ * renews). `product` as for a successor (`ispmanager5-business`: 400 naming `successor.product`).
+ */
+export interface PlanSpec {
+  pick: number;
+  target: "gen5" | "any";
+  drop: boolean;
+  period: 1 | 12;
+  product: "default" | "ispmanager6-pro" | "ispmanager5-business";
+  on: number | undefined;
+  retireOld: "after_expiry" | "now" | "never" | undefined;
+}
+
+const showPlan = (p: PlanSpec) =>
+  `#${p.pick}${p.target === "any" ? " of any" : ""}, ${
+    p.drop
+      ? "none"
+      : `${p.period}m, on ${p.on === undefined ? "(default)" : `today${p.on < 0 ? p.on : `+${p.on}`}`}, retire ${p.retireOld ?? "(default)"}${p.product === "default" ? "" : `, ${p.product}`}`
+  }`;
+
+/** Who plans: its calls (none is allowed) are counted at the vendor by this label. */
+const PLAN_LABEL = "api-plan";
+
+class PlanSuccessorCommand implements Cmd {
+  constructor(readonly spec: PlanSpec) {}
+  check = (sim: Readonly<Sim>) => sim.licences.length > 0;
+  run = (sim: Sim, world: World) =>
+    step(sim, world, this.toString(), async () => {
+      const spec = this.spec;
+      // `gen5`: one with no successor yet where there is one (a plan for it is stored, and its night can come).
+      const gen5 = spec.target === "gen5" ? liveLicences(sim, world, "ispmanager5") : [];
+      const register = await allLicences(world.rawRegister.licences);
+      const fresh = gen5.filter((id) => register.get(id)?.successorId === undefined);
+      const id = pickOf(fresh.length > 0 ? fresh : gen5.length > 0 ? gen5 : sim.licences, spec.pick);
+      if (id === undefined) return;
+      sim.stats.successorPlanAsks += 1;
+      // The desk's today, as the request's caller gives it (the vendor's clock: the last night's date).
+      const today = toIsoDate(world.sandbox.state.now());
+      const on = spec.on === undefined ? undefined : addDays(today, spec.on);
+      const raw = spec.drop
+        ? null
+        : {
+            period: spec.period,
+            ...(spec.product !== "default" && { product: spec.product }),
+            ...(on !== undefined && { on }),
+            ...(spec.retireOld !== undefined && { retireOld: spec.retireOld }),
+          };
+      const parsed = validate(UpdateBody, { successor: raw });
+      if (!parsed.ok)
+        throw new Error(`the simulation built an invalid plan: ${JSON.stringify(parsed.fields)}`);
+      const successor = parsed.value.successor ?? null;
+      const before = await world.rawRegister.licences.get(id);
+      const heir = before?.successorId ? await world.rawRegister.licences.get(before.successorId) : undefined;
+      const sentBefore = world.sandbox.calls.filter((c) => c.params.sim_label === PLAN_LABEL).length;
+      const desk = licenceDesk(world.deskDeps(), caller(world));
+      const outcome = await world.op(PLAN_LABEL, () => desk.update(id, { successor }));
+      const sent = world.sandbox.calls.filter((c) => c.params.sim_label === PLAN_LABEL).length - sentBefore;
+      if (sent > 0)
+        throw new Violation(`planning a successor of licence ${id} sent ${sent} calls to the vendor`);
+      const after = await world.rawRegister.licences.get(id);
+      if (outcome.kind !== "ok") {
+        const reply = errorReply(outcome.kind === "error" ? outcome.error : undefined);
+        const code = reply.body.error.code;
+        const fields = Object.keys((reply.body.error.details.fields as Record<string, string>) ?? {});
+        sim.log.push(
+          `    plan of ${id}: ${reply.statusCode} ${code}${fields.length > 0 ? ` (${fields.join(", ")})` : ""}`,
+        );
+        const why =
+          code === "licence_deleted"
+            ? before && !isLive(before)
+            : code === "successor_exists"
+              ? heir !== undefined && isLive(heir)
+              : reply.statusCode === 400 && fields.includes("successor.on")
+                ? on !== undefined && on < today
+                : reply.statusCode === 400 && fields.includes("successor.product")
+                  ? spec.product === "ispmanager5-business" ||
+                    (before !== undefined && generationOfPricelist(world, before.pricelist) !== "ispmanager5")
+                  : false;
+        if (!why)
+          throw new Violation(
+            `planning ${JSON.stringify(successor)} for licence ${id} (${before?.status}, successor ${heir?.id ?? "none"} ${heir?.status ?? ""}) was refused ${reply.statusCode} ${code} ${fields.join(", ")}: ${JSON.stringify(reply.body).slice(0, 300)}`,
+          );
+        if (!isDeepStrictEqual(after?.successorPlan, before?.successorPlan))
+          throw new Violation(
+            `planning a successor of licence ${id} was refused (${code}), but its plan changed from ${JSON.stringify(before?.successorPlan)} to ${JSON.stringify(after?.successorPlan)}`,
+          );
+        return;
+      }
+      // Stored only for a live licence with no live successor, of a later line, not for a past night.
+      if (successor !== null) {
+        const wrong =
+          (before && !isLive(before) && "the licence is deleted") ||
+          (heir && isLive(heir) && `it has a live successor, ${heir.id}`) ||
+          (on !== undefined && on < today && `${on} is before today (${today})`) ||
+          (spec.product === "ispmanager5-business" && "its product is of the same line");
+        if (wrong)
+          throw new Violation(
+            `a successor of licence ${id} was planned (${JSON.stringify(successor)}), though ${wrong}`,
+          );
+      }
+      const plan: PlanEntry["plan"] = successor && {
+        period: successor.period,
+        ...(successor.product !== undefined && { product: successor.product }),
+        ...(successor.on !== undefined && { on: successor.on }),
+        retireOld: successor.retireOld,
+      };
+      if (!isDeepStrictEqual(after?.successorPlan, plan))
+        throw new Violation(
+          `licence ${id} was planned ${JSON.stringify(plan)}, and the register shows ${JSON.stringify(after?.successorPlan)}`,
+        );
+      sim.plans.push({ licenceId: id, plan, wallMs: world.nowMs() });
+      if (plan) sim.stats.successorPlans += 1;
+      sim.log.push(`    plan of ${id}: ${plan ? `stored, on ${plan.on ?? "(default)"}` : "dropped"}`);
+    });
+  toString = () => `plan-successor(${showPlan(this.spec)})`;
 }
 
 /**
@@ -1079,7 +1208,14 @@ async function night(
   const from = world.journal.length;
   // On the world's clock, as the leases and the panel's actions the checks compare it with.
   const started = world.nowMs();
-  world.nightRuns.push({ night: date, startedMs: started });
+  // Suspended through the desk as the night begins (marked ours, and suspended at the vendor): no
+  // successor of theirs is ordered tonight (checkPlannedSuccessors).
+  const deskSuspended = new Set(
+    [...before.values()]
+      .filter((r) => r.suspendedBy === "desk" && vendorBefore.get(r.id) === "3")
+      .map((r) => r.id),
+  );
+  world.nightRuns.push({ night: date, startedMs: started, deskSuspended });
   const over = new AbortController();
   const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(
@@ -1118,7 +1254,7 @@ async function night(
     const r = outcome.value;
     sim.stats.retireHeld += r.retireHeld.length;
     sim.log.push(
-      `    night ${date}: renewed ${r.renewed.map((x) => x.id).join(",") || "-"}; elsewhere ${r.renewedElsewhere.map((x) => x.id).join(",") || "-"}; failed ${r.failed.map((x) => x.id).join(",") || "-"}; unknown ${r.unknown.map((x) => x.id).join(",") || "-"}; busy ${r.busy.join(",") || "-"}; retired ${r.retired.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}; retirement held ${r.retireHeld.map((x) => x.id).join(",") || "-"}; mails ${r.sent.length}`,
+      `    night ${date}: renewed ${r.renewed.map((x) => x.id).join(",") || "-"}; elsewhere ${r.renewedElsewhere.map((x) => x.id).join(",") || "-"}; failed ${r.failed.map((x) => x.id).join(",") || "-"}; unknown ${r.unknown.map((x) => x.id).join(",") || "-"}; busy ${r.busy.join(",") || "-"}; retired ${r.retired.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}; retirement held ${r.retireHeld.map((x) => x.id).join(",") || "-"}; planned successors ordered ${r.successorsOrdered.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}, awaiting ${r.successorsAwaiting.map((x) => x.id).join(",") || "-"}, failed ${r.successorsFailed.map((x) => x.id).join(",") || "-"}; mails ${r.sent.length}`,
     );
   }
   sim.owedRerun = undefined;
@@ -1190,7 +1326,9 @@ async function changeDuring(
   if (change.after === "prolong") {
     const seen = world.sandbox.callCount("service.prolong");
     const until = Date.now() + 3000;
-    while (world.sandbox.callCount("service.prolong") === seen && Date.now() < until) await sleep(2);
+    // Not past the night's end: a night that renews nothing gets the change right after it.
+    while (world.sandbox.callCount("service.prolong") === seen && Date.now() < until && !nightOver.aborted)
+      await sleep(2);
   }
   if (change.after === "form-read") {
     const reads = () =>
@@ -1199,7 +1337,7 @@ async function changeDuring(
       ).length;
     const seen = reads();
     const until = Date.now() + 3000;
-    while (reads() === seen && Date.now() < until) await sleep(2);
+    while (reads() === seen && Date.now() < until && !nightOver.aborted) await sleep(2);
   }
   if (change.after === "sync-write") {
     const held = await world.pause(
@@ -1317,6 +1455,26 @@ const successorSpec: fc.Arbitrary<SuccessorSpec> = fc.record({
   ) as fc.Arbitrary<SuccessorSpec["product"]>,
   autoRenew: fc.constantFrom(undefined, undefined, null, 1) as fc.Arbitrary<AutoRenew | undefined>,
 });
+const planSpec: fc.Arbitrary<PlanSpec> = fc.record({
+  pick,
+  target: fc.constantFrom("gen5", "gen5", "gen5", "any") as fc.Arbitrary<"gen5" | "any">,
+  drop: fc.constantFrom(false, false, false, false, false, true),
+  period,
+  product: fc.constantFrom(
+    "default",
+    "default",
+    "default",
+    "default",
+    "ispmanager6-pro",
+    "ispmanager5-business",
+  ) as fc.Arbitrary<PlanSpec["product"]>,
+  // Nights move 1 to 3 days: today and the next few are reached, a week on seldom, the default rarely.
+  // Today's night is reached by the next night, or by the last one's rerun that ends every run.
+  on: fc.constantFrom(0, 0, 0, 1, 1, 2, 3, 7, -1, undefined),
+  retireOld: fc.constantFrom("after_expiry", "now", "never", undefined) as fc.Arbitrary<
+    PlanSpec["retireOld"]
+  >,
+});
 const changeSpec: fc.Arbitrary<ChangeSpec> = fc.record({
   pick,
   to: pick,
@@ -1428,6 +1586,8 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
     { arbitrary: pick.map((p) => new RetryCommand(p)), weight: 4 },
     { arbitrary: pick.map((p) => new RepeatCommand(p)), weight: 2 },
     { arbitrary: successorSpec.map((s) => new SuccessorCommand(s)), weight: 3 },
+    // Planned for a night: only worth it where nights run.
+    ...(options.nights ? [{ arbitrary: planSpec.map((p) => new PlanSuccessorCommand(p)), weight: 4 }] : []),
     { arbitrary: changeSpec.map((c) => new ChangeProductCommand(c)), weight: 3 },
     {
       arbitrary: fc
@@ -1652,6 +1812,21 @@ export const steps = {
       retireOld: "now",
       product: "default",
       autoRenew: undefined,
+      ...spec,
+    }),
+  /**
+   * A successor planned for the watcher (`PATCH /licenses/{id}` with `successor`) for the `pick`-th
+   * ISPmanager 5 licence the vendor runs: tonight's (`on` 0 days from the desk's today) by default.
+   */
+  plan: (pick = 0, spec: Partial<PlanSpec> = {}): Cmd =>
+    new PlanSuccessorCommand({
+      pick,
+      target: "gen5",
+      drop: false,
+      period: 1,
+      product: "default",
+      on: 0,
+      retireOld: undefined,
       ...spec,
     }),
   /** The `pick`-th running licence moved to another product of its line (`to` picks which). */

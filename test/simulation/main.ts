@@ -14,7 +14,7 @@ import { MUTANTS, type Mutant } from "./world.ts";
  * the desk too: the reseller in the vendor's panel, a second key or client ordering the same IP, a
  * reconciler pass racing a refused call), --no-shrink, --verbose (the product's logs),
  * --trace (each run's timeline), --mutant no-settle-window|forget-unknown (put a known bug back, to see
- * the simulation find it; also retire-unchecked). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
+ * the simulation find it; also retire-unchecked, plan-early). SIM_SPARE=store.method,... keeps processes from dying at those calls, to look
  * past a known bug (e.g. SIM_SPARE=idempotency.freeLicence).
  */
 const { values } = parseArgs({

@@ -108,6 +108,12 @@ export interface Stats {
   retirements: number;
   /** Nights that kept a succeeded licence due for retirement, its successor not running (retire_held). */
   retireHeld: number;
+  /** Successors planned for the watcher (`PATCH /licenses/{id}` with `successor`), or dropped, asked. */
+  successorPlanAsks: number;
+  /** Plans the desk stored (a plan, not a drop). */
+  successorPlans: number;
+  /** ISPmanager 6 licences the vendor placed (and charged) for a night's order of a planned successor. */
+  watcherSuccessorsPlaced: number;
 }
 
 export const emptyStats = (): Stats => ({
@@ -143,6 +149,9 @@ export const emptyStats = (): Stats => ({
   productChanges: 0,
   retirements: 0,
   retireHeld: 0,
+  successorPlanAsks: 0,
+  successorPlans: 0,
+  watcherSuccessorsPlaced: 0,
 });
 
 export function addStats(into: Stats, from: Stats): void {
@@ -166,6 +175,17 @@ export interface LapseNews {
   night: IsoDate;
 }
 
+/**
+ * A successor planned for the watcher, or dropped (`plan` null), as the desk stored it
+ * (`PATCH /licenses/{id}` with `successor`, accepted): the plan a night carries out is the last one stored.
+ */
+export interface PlanEntry {
+  licenceId: string;
+  plan: { period: 1 | 12; product?: string; on?: IsoDate; retireOld: string } | null;
+  /** On the world's clock, when the desk stored it. */
+  wallMs: number;
+}
+
 export interface Sim {
   seq: number;
   intents: Intent[];
@@ -182,6 +202,8 @@ export interface Sim {
   expectedAlerts: ExpectedAlert[];
   /** Suspensions after expiry not yet told (or not yet owed). */
   lapses: LapseNews[];
+  /** Plans (and drops) the desk stored, in order. */
+  plans: PlanEntry[];
   stats: Stats;
   /** What happened, one line per command, for the report of a failure. */
   log: string[];
@@ -199,6 +221,7 @@ export function newSim(licences: string[]): Sim {
     nights: new Map(),
     expectedAlerts: [],
     lapses: [],
+    plans: [],
     stats: emptyStats(),
     log: [],
   };

@@ -18,6 +18,7 @@ import type { DeskDeps } from "../../shared/domain/licences/context.ts";
 import type { IdempotencySettings } from "../../shared/domain/licences/idempotency-settings.ts";
 import { type ReconcileReport, reconcileUnresolved } from "../../shared/domain/licences/reconciler.ts";
 import { type NightReport, runNight, type WatcherDeps } from "../../shared/domain/night/night.ts";
+import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import type { Notifier } from "../../shared/domain/ports/notifier.ts";
 import type { Register } from "../../shared/domain/ports/register.ts";
 import { freshTable } from "../support/dynamodb.ts";
@@ -29,7 +30,8 @@ import { freshTable } from "../support/dynamodb.ts";
  *
  * Every money call leaving the process carries its label to the vendor (an extra query parameter the
  * vendor ignores), and every charge the vendor makes is tied back to the call that caused it, so each
- * charge maps to exactly one intent: `api:<scope>:<key>`, or a watcher night's `watch:<id>:<night>` key.
+ * charge maps to exactly one intent: `api:<scope>:<key>`, or a watcher night's `watch:<id>:<night>` key
+ * (a renewal) or `watch-successor:<id>:<night>` key (a planned successor, `<id>` the licence it succeeds).
  */
 
 /**
@@ -143,6 +145,15 @@ export interface AttributedCharge {
       }
     | undefined;
   /**
+   * A watcher's successor order: the licence it succeeds (from its key) as the vendor had it right
+   * before the order was charged.
+   */
+  predecessor?:
+    | { id: string; status: string | undefined; suspendedBy: string | null | undefined }
+    | undefined;
+  /** An order's licence as the vendor placed it (a later change of product moves its pricelist). */
+  placed?: { pricelist: string; ip: string } | undefined;
+  /**
    * When the vendor charged, on the world's clock (`World.nowMs`), as an intent's `sentAt` and locks are:
    * not the sandbox's own charge log, whose times are its calendar's.
    */
@@ -213,8 +224,27 @@ export interface SentMail {
 
 export const intentId = (scope: string, key: string) => `${scope}|${key}`;
 
-/** The intent a money call's label and licence name (`api:<scope>:<key>` for a client's request). */
-function intentOf(label: string | undefined, func: string, elid: string): string | undefined {
+/** The Idempotency-Key of a night's order of a licence's planned successor (shared/domain/night/phases/successors.ts). */
+export const WATCH_SUCCESSOR = "watch-successor:";
+
+/** The predecessor and night a watcher successor key names (`watch-successor:<licenceId>:<night>`). */
+export function watchSuccessorOf(key: string): { licenceId: string; night: string } | undefined {
+  if (!key.startsWith(WATCH_SUCCESSOR)) return undefined;
+  const [licenceId = "", night = ""] = key.slice(WATCH_SUCCESSOR.length).split(":");
+  return { licenceId, night };
+}
+
+/**
+ * The intent a money call's label and licence name (`api:<scope>:<key>` for a client's request; a
+ * night's renewal by its licence; a night's successor order by the licence it succeeds, which
+ * `successorOn` finds from the night and the IP ordered).
+ */
+function intentOf(
+  label: string | undefined,
+  func: string,
+  licence: Licence,
+  successorOn: (night: string, ip: string) => string | undefined,
+): string | undefined {
   if (!label) return undefined;
   if (label.startsWith("api:")) {
     const rest = label.slice("api:".length);
@@ -223,7 +253,11 @@ function intentOf(label: string | undefined, func: string, elid: string): string
   }
   if (label.startsWith("watcher:") && func === "service.prolong") {
     const night = label.split(":")[1] ?? "";
-    return intentId(WATCHER_SCOPE, `watch:${elid}:${night}`);
+    return intentId(WATCHER_SCOPE, `watch:${licence.id}:${night}`);
+  }
+  if (label.startsWith("watcher:") && func === "soft.order.param") {
+    const key = successorOn(label.split(":")[1] ?? "", licence.ip);
+    if (key !== undefined) return intentId(WATCHER_SCOPE, key);
   }
   return `${label}|?`;
 }
@@ -297,8 +331,16 @@ export interface World {
   /** The reseller acts in the vendor's panel (no call, no desk): charged as the panel's, never an intent's. */
   panel(action: PanelAction, duringRenewal?: PanelEntry["duringRenewal"]): PanelEntry;
   panelLog: PanelEntry[];
-  /** Each night's run as it began (wall clock): which panel changes a night could have seen. */
-  nightRuns: Array<{ night: string; startedMs: number }>;
+  /**
+   * Each night's run as it began (wall clock): which panel changes a night could have seen, and the
+   * licences suspended through the desk then (the register's mark, the vendor's suspension).
+   */
+  nightRuns: Array<{ night: string; startedMs: number; deskSuspended?: ReadonlySet<string> }>;
+  /**
+   * Every Idempotency-Key of a watcher's successor order a night claimed or took over
+   * (`watch-successor:<licenceId>:<night>`), in the order first seen.
+   */
+  watcherSuccessorKeys: Set<string>;
   vendorBook(): Licence[];
   close(): Promise<void>;
 }
@@ -360,10 +402,37 @@ export const FLEET: FleetLicence[] = [
  * - `no-settle-window`: an unknown outcome is judged at once, from one immediate read;
  * - `forget-unknown`: a lost answer frees its key, so a same-key retry sends again;
  * - `retire-unchecked`: a retirement takes the successor as running whatever the vendor says (every
- *   read of a licence that succeeds another answers "active").
+ *   read of a licence that succeeds another answers "active");
+ * - `plan-early`: the watcher forgets a plan's night (its reads of the register lose `successorPlan.on`),
+ *   so it orders on the default night, 14 days before the licence stops working.
  */
-export type Mutant = "no-settle-window" | "forget-unknown" | "retire-unchecked";
-export const MUTANTS: readonly Mutant[] = ["no-settle-window", "forget-unknown", "retire-unchecked"];
+export type Mutant = "no-settle-window" | "forget-unknown" | "retire-unchecked" | "plan-early";
+export const MUTANTS: readonly Mutant[] = [
+  "no-settle-window",
+  "forget-unknown",
+  "retire-unchecked",
+  "plan-early",
+];
+
+/** The register's licences as the `plan-early` watcher reads them: every plan without its night. */
+function withoutPlanNights(store: Register["licences"]): Register["licences"] {
+  const forget = (record: LicenceRecord): LicenceRecord => {
+    if (!context.getStore()?.label.startsWith("watcher:") || !record.successorPlan?.on) return record;
+    const { on: _on, ...plan } = record.successorPlan;
+    return { ...record, successorPlan: plan };
+  };
+  return {
+    ...store,
+    get: async (id) => {
+      const record = await store.get(id);
+      return record && forget(record);
+    },
+    list: async (query) => {
+      const page = await store.list(query);
+      return { ...page, items: page.items.map(forget) };
+    },
+  };
+}
 
 export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Promise<World> {
   const sandbox = await startSandbox({
@@ -419,6 +488,24 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   // Each charge tied to its call: a call acts synchronously on arrival (it is the last one recorded),
   // except `act-late` and `slow`, which act later (the oldest such call not yet tied to a charge).
   const tied = new Set<RecordedCall>();
+  const watcherSuccessorKeys = new Set<string>();
+  /**
+   * The watcher's successor key a night's order of `ip` was sent under: the one key of that night
+   * whose licence is on that IP at the vendor (one live licence per IP and line: one such key a night).
+   */
+  const successorOn = (night: string, ip: string): string | undefined => {
+    const wanted = canonicalIpv6(ip);
+    const keys = [...watcherSuccessorKeys].filter((key) => {
+      const named = watchSuccessorOf(key);
+      const predecessor = named?.night === night ? sandbox.state.get(named.licenceId) : undefined;
+      return predecessor !== undefined && canonicalIpv6(predecessor.ip) === wanted;
+    });
+    // Two on one IP (a deleted licence the register still had as live): the one the vendor still runs.
+    const live = keys.filter(
+      (key) => sandbox.state.get(watchSuccessorOf(key)?.licenceId ?? "")?.status !== "4",
+    );
+    return keys.length === 1 ? keys[0] : live.length === 1 ? live[0] : undefined;
+  };
   const state = sandbox.state;
   /**
    * The call the vendor is acting on now (charged or refused), taken off the calls still to act: the
@@ -467,15 +554,22 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     const call = callActing(func, licence.id, licence.ip);
     const label = call?.params.sim_label;
     const attempt = call?.params.sim_attempt;
+    const intent = call?.params.sim_intent ?? intentOf(label, func, licence, successorOn);
+    const named = intent === undefined ? undefined : watchSuccessorOf(intent.slice(intent.indexOf("|") + 1));
+    const was = named && state.get(named.licenceId);
     charges.push({
       func,
       elid: licence.id,
       amountMinor: charge?.amountMinor ?? 0,
       label,
       call,
-      intent: call?.params.sim_intent ?? intentOf(label, func, licence.id),
+      intent,
       attempt: attempt === undefined ? undefined : Number(attempt),
       before,
+      ...(named && {
+        predecessor: { id: named.licenceId, status: was?.status, suspendedBy: was?.suspendedBy },
+      }),
+      ...(func === "soft.order.param" && { placed: { pricelist: licence.pricelist, ip: licence.ip } }),
       wallMs: nowMs(),
     });
   }
@@ -630,6 +724,11 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
           const ms = pause?.ms ?? 0;
           await (typeof ms === "number" ? new Promise((resolve) => setTimeout(resolve, ms)) : ms);
         }
+        // A night's successor order, named by its key (the charge is tied to it by the IP ordered).
+        if (name === "idempotency" && (method === "claim" || method === "takeOver")) {
+          const key = String(method === "claim" ? (args[0] as { key?: string }).key : args[1]);
+          if (key.startsWith(WATCH_SUCCESSOR)) watcherSuccessorKeys.add(key);
+        }
         // The reconciler names the intent it resumes on every call it makes for it: it reads its record
         // again first (it settles what is recorded, and never claims a key).
         if (name === "idempotency" && method === "find" && store?.label === "reconciler") {
@@ -668,7 +767,10 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
   }
 
   const register: Register = {
-    licences: wrap("licences", rawRegister.licences),
+    licences: wrap(
+      "licences",
+      mutant === "plan-early" ? withoutPlanNights(rawRegister.licences) : rawRegister.licences,
+    ),
     audit: wrap("audit", rawRegister.audit),
     idempotency: wrap(
       "idempotency",
@@ -862,6 +964,7 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     },
     panelLog,
     nightRuns: [],
+    watcherSuccessorKeys,
     vendorBook: () => sandbox.state.list(),
     async close() {
       await sandbox.close();

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Product } from "../../shared/domain/catalogue/catalogue.ts";
-import { addDays, type IsoDate } from "../../shared/domain/dates.ts";
+import { expectedExpiry, type Product } from "../../shared/domain/catalogue/catalogue.ts";
+import { addDays, addMonths, type IsoDate } from "../../shared/domain/dates.ts";
 import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { type Fate, fateLine, fateOf } from "../../shared/domain/renewal/fate.ts";
-import { decideRenewal, type PlanSettings } from "../../shared/domain/renewal/renewal-rules.ts";
+import { decideRenewal, type PlanSettings, renewalCost } from "../../shared/domain/renewal/renewal-rules.ts";
 import { catalogue, licenceRecord } from "../support/fixtures.ts";
 
 const settings: PlanSettings = { renewalLeadDays: 3, earlyRenewalDays: 7, expiryAlertDays: [14, 7, 3, 1] };
@@ -22,7 +22,19 @@ function walkedFate(record: LicenceRecord, product: Product | undefined, night: 
   const last = addDays(expiresOn, -settings.renewalLeadDays);
   for (let next = addDays(night, 1); ; next = addDays(next, 1)) {
     const decision = decideRenewal(record, product, next, settings);
-    if (decision.action === "renew") return { kind: "automatic", on: next, period: decision.renewal.period };
+    if (decision.action === "renew") {
+      const { period } = decision.renewal;
+      const to = expectedExpiry(product, expiresOn, period, next);
+      const costMinor = product ? renewalCost(product, period, record.nodes) : undefined;
+      return {
+        kind: "automatic",
+        on: next,
+        period,
+        to,
+        capped: to < addMonths(expiresOn, period),
+        costMinor,
+      };
+    }
     if (decision.action === "blocked") return { kind: "blocked", why: decision.why, on: next };
     if (decision.action === "closed" || next >= last) break;
   }
@@ -61,7 +73,7 @@ describe("a licence's fate", () => {
   it("reads as one line that never says both 'renews automatically' and 'cannot be renewed'", () => {
     const product = catalogue.byPricelist("3541");
     const fates: Fate[] = [
-      { kind: "automatic", on: "2021-05-29", period: 12 },
+      { kind: "automatic", on: "2021-05-29", period: 12, to: "2021-12-31", capped: true, costMinor: 6_000 },
       { kind: "manual", lastDay: "2021-06-14" },
       { kind: "not_due", closeOn: "2021-06-15", lastDay: "2021-04-07" },
       { kind: "blocked", why: "suspended_by_desk", on: "2021-05-18" },
@@ -73,5 +85,27 @@ describe("a licence's fate", () => {
       const says = ["renews automatically", "cannot be renewed"].filter((p) => line.includes(p));
       expect(says.length, line).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("tells an automatic renewal's real end and price: to the cap, named, where the months paid for run past it", () => {
+    const lite = catalogue.byPricelist("3541");
+    const capped = fateOf(
+      licenceRecord({ expiresOn: "2021-05-20", autoRenew: 1 }),
+      lite,
+      "2021-05-10",
+      settings,
+    );
+    expect(fateLine(capped, "2021-05-10", lite, "EUR")).toBe(
+      "renews automatically in 7 days (2021-05-17): to 2021-12-31 (the last day ISPmanager 5 Lite allows), 60.00 EUR for 12 months",
+    );
+    const monthly = fateOf(
+      licenceRecord({ expiresOn: "2021-03-20", autoRenew: 1 }),
+      lite,
+      "2021-03-10",
+      settings,
+    );
+    expect(fateLine(monthly, "2021-03-10", lite, "EUR")).toBe(
+      "renews automatically in 7 days (2021-03-17): to 2021-04-20, 6.00 EUR for 1 month",
+    );
   });
 });

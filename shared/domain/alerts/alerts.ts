@@ -1,5 +1,5 @@
 import type { Product } from "../catalogue/catalogue.ts";
-import { addDays, daysBetween, type IsoDate } from "../dates.ts";
+import { addDays, addMonths, daysBetween, type IsoDate } from "../dates.ts";
 import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
@@ -9,8 +9,10 @@ import {
   fateLine,
   type PlannedSuccessorWords,
   plannedWords,
+  renewalWords,
   type SuccessorProduct,
 } from "../renewal/fate.ts";
+import { type RenewPeriod, renewalCost } from "../renewal/renewal-rules.ts";
 import { api, count, fromNight, months } from "../wording.ts";
 import { KIND_NAMES } from "./alert-kinds.ts";
 
@@ -32,17 +34,19 @@ export interface Told {
   successor?: SuccessorProduct | undefined;
   /** The successor the watcher will order for it, where one is planned. */
   planned?: PlannedSuccessorWords | undefined;
+  /** The catalogue's currency: a renewal the watcher will make is told with its price. */
+  currency?: string | undefined;
 }
 
 /** The lines every licence alert starts with, so staff can find it without looking anything up. */
-function facts({ licence, product, fate }: Told, night: IsoDate): string {
+function facts({ licence, product, fate, currency }: Told, night: IsoDate): string {
   return [
     `Licence:  ${licence.name} (id ${licence.id})`,
     `IP:       ${licence.ip}`,
     `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${count(licence.nodes, "node")}` : ""}`,
     `Status:   ${licence.status}${licence.suspendedBy === "desk" ? " (suspended through the desk)" : ""}`,
     `Expires:  ${licence.expiresOn ?? "not known yet"}`,
-    `Renewal:  ${fateLine(fate, night, product)}`,
+    `Renewal:  ${fateLine(fate, night, product, currency)}`,
   ].join("\n");
 }
 
@@ -352,7 +356,7 @@ export const alerts = {
   renewalRecovered(
     night: IsoDate,
     told: Told,
-    renewal: { to: IsoDate | undefined; period: number },
+    renewal: { from: IsoDate | undefined; to: IsoDate | undefined; period: number },
     failure: { night: IsoDate; reason: string },
   ): Alert {
     return licenceAlert(night, told, {
@@ -361,7 +365,21 @@ export const alerts = {
       threshold: `recovered:${failure.night}`,
       heading: `Renewed after all: ${label(told.licence)}`,
       what: [
-        `The watcher renewed it tonight for ${months(renewal.period)}${renewal.to ? `, to ${renewal.to}` : ""}. Its renewal had failed on ${failure.night}: ${failure.reason.replace(/\.$/, "")}.`,
+        `The watcher renewed it tonight: ${renewalWords(
+          {
+            to: renewal.to,
+            capped:
+              renewal.to !== undefined &&
+              renewal.from !== undefined &&
+              renewal.to < addMonths(renewal.from, renewal.period),
+            period: renewal.period,
+            costMinor: told.product
+              ? renewalCost(told.product, renewal.period as RenewPeriod, told.licence.nodes)
+              : undefined,
+          },
+          told.product?.title ?? "its product",
+          told.currency,
+        )}. Its renewal had failed on ${failure.night}: ${failure.reason.replace(/\.$/, "")}.`,
       ],
       next: "nothing more: the failure told on that night is resolved.",
       todo: "nothing.",
@@ -406,7 +424,7 @@ export const alerts = {
       .slice(0, LIST_MAX)
       .map(
         (t) =>
-          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product)}${t.planned ? `; ${plannedWords(t.planned, night)}` : ""}`,
+          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product, t.currency)}${t.planned ? `; ${plannedWords(t.planned, night)}` : ""}`,
       );
     const more =
       told.length > listed.length

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { type IsoDate, isIsoDate } from "../dates.ts";
+import { addMonths, type IsoDate, isIsoDate } from "../dates.ts";
 import defaults from "./products.json" with { type: "json" };
 
 const Day = v.pipe(v.string(), v.check(isIsoDate, "must be a YYYY-MM-DD date"));
@@ -115,6 +115,22 @@ export function renewalsOpen(product: Product, today: IsoDate): boolean {
 export function expiryCap(product: Product, today: IsoDate): IsoDate | undefined {
   const { capFrom, lastValidDay } = product.lifecycle;
   return capFrom !== undefined && lastValidDay !== undefined && today >= capFrom ? lastValidDay : undefined;
+}
+
+/**
+ * The expiry a renewal of `period` months leads to, as the vendor computes it: from the current expiry
+ * (even a lapsed one), trimmed to the product's cap on that day. The one place this is computed: the
+ * renewal's evidence is this exact date, and every mail tells it.
+ */
+export function expectedExpiry(
+  product: Product | undefined,
+  expiresOn: IsoDate,
+  period: number,
+  today: IsoDate,
+): IsoDate {
+  const extended = addMonths(expiresOn, period);
+  const cap = product ? expiryCap(product, today) : undefined;
+  return cap !== undefined && extended > cap ? cap : extended;
 }
 
 /** The product's line: its `generation`, or its own id where the catalogue names none. */

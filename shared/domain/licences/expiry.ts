@@ -1,21 +1,7 @@
 import { expiryCap, type Product } from "../catalogue/catalogue.ts";
-import { addMonths, type IsoDate } from "../dates.ts";
+import type { IsoDate } from "../dates.ts";
 
-/**
- * The expiry a renewal of `period` months leads to, as the vendor computes it: from the current expiry
- * (even a lapsed one), trimmed to the product's cap on that day. The one place this is computed: the
- * renewal's evidence is this exact date.
- */
-export function expectedExpiry(
-  product: Product | undefined,
-  expiresOn: IsoDate,
-  period: number,
-  today: IsoDate,
-): IsoDate {
-  const extended = addMonths(expiresOn, period);
-  const cap = product ? expiryCap(product, today) : undefined;
-  return cap !== undefined && extended > cap ? cap : extended;
-}
+export { expectedExpiry } from "../catalogue/catalogue.ts";
 
 /** Whether a renewal today can extend the licence at all (the vendor refuses one already at its cap). */
 export function atCap(

@@ -1,5 +1,6 @@
-import { expiryCap, type Product } from "../catalogue/catalogue.ts";
-import { addDays, type IsoDate } from "../dates.ts";
+import { expectedExpiry, expiryCap, type Product } from "../catalogue/catalogue.ts";
+import { addDays, addMonths, type IsoDate } from "../dates.ts";
+import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import { api, fromNight, months } from "../wording.ts";
 import {
@@ -8,6 +9,7 @@ import {
   isLive,
   type PlanSettings,
   type RenewPeriod,
+  renewalCost,
   retiring,
 } from "./renewal-rules.ts";
 
@@ -16,8 +18,18 @@ import {
  * gives, so no two mails disagree. Decided by the same rules the watcher renews by.
  */
 export type Fate =
-  /** The watcher renews it on `on` (a night to come), for `period` months. */
-  | { kind: "automatic"; on: IsoDate; period: RenewPeriod }
+  /**
+   * The watcher renews it on `on` (a night to come), for `period` months, to `to` (`capped`: the last
+   * day its product allows, short of the months paid for), at `costMinor` (the catalogue's price).
+   */
+  | {
+      kind: "automatic";
+      on: IsoDate;
+      period: RenewPeriod;
+      to: IsoDate;
+      capped: boolean;
+      costMinor: number | undefined;
+    }
   /** autoRenew is off: only a renewal by hand extends it, by `lastDay` if renewals close. */
   | { kind: "manual"; lastDay: IsoDate | undefined }
   /** Set to renew, but not due before renewals close: only a renewal by hand, by `lastDay`, extends it. */
@@ -91,7 +103,18 @@ export function fateOf(
   ].filter((d): d is IsoDate => d !== undefined && d >= next && d <= bound);
   for (const on of [...new Set(candidates)].sort()) {
     const decision = decideRenewal(record, product, on, settings);
-    if (decision.action === "renew") return { kind: "automatic", on, period: decision.renewal.period };
+    if (decision.action === "renew") {
+      const { period } = decision.renewal;
+      const to = expectedExpiry(product, expiresOn, period, on);
+      return {
+        kind: "automatic",
+        on,
+        period,
+        to,
+        capped: to < addMonths(expiresOn, period),
+        costMinor: product ? renewalCost(product, period, record.nodes) : undefined,
+      };
+    }
     if (decision.action === "blocked") return { kind: "blocked", why: decision.why, on };
     if (decision.action === "closed") break;
   }
@@ -112,11 +135,17 @@ const BLOCKED_WHY: Record<Blocked, string> = {
  * The fate in one line, as the "Renewal:" line of a licence's alerts and its line in a summary. The
  * words "renews automatically" and "cannot be renewed" appear only here, and only for their fates.
  */
-export function fateLine(fate: Fate, night: IsoDate, product: Product | undefined): string {
+export function fateLine(
+  fate: Fate,
+  night: IsoDate,
+  product: Product | undefined,
+  /** The catalogue's currency, to price an automatic renewal. */
+  currency?: string,
+): string {
   const title = product?.title ?? "this product";
   switch (fate.kind) {
     case "automatic":
-      return `renews automatically ${fromNight(night, fate.on)}, for ${months(fate.period)}`;
+      return `renews automatically ${fromNight(night, fate.on)}: ${renewalWords(fate, title, currency)}`;
     case "manual":
       return fate.lastDay === undefined
         ? "renews only by hand (autoRenew is off)"
@@ -138,6 +167,26 @@ export function fateLine(fate: Fate, night: IsoDate, product: Product | undefine
     case "unknown":
       return "not known yet: the vendor has not reported its expiry";
   }
+}
+
+/**
+ * "to 2021-12-31 (the last day ISPmanager 5 Lite allows), 60.00 EUR for 12 months": where a renewal
+ * leads and what it costs, so no mail says "12 months" of one that runs 7.
+ */
+export function renewalWords(
+  renewal: { to: IsoDate | undefined; capped: boolean; period: number; costMinor: number | undefined },
+  title: string,
+  currency: string | undefined,
+): string {
+  const to =
+    renewal.to === undefined
+      ? ""
+      : `to ${renewal.to}${renewal.capped ? ` (the last day ${title} allows)` : ""}, `;
+  const price =
+    renewal.costMinor !== undefined && currency !== undefined
+      ? `${formatMoney({ minor: renewal.costMinor, currency })} for `
+      : "for ";
+  return `${to}${price}${months(renewal.period)}`;
 }
 
 /** The product a licence moves to (the catalogue's successor of its own), with its yearly price in words. */

@@ -73,6 +73,7 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
         fate: fateOf(licence, product, night, deps.settings),
         successor: successorOf(deps.catalogue, product, night),
         planned: plannedOf(deps.catalogue, licence, night, deps.settings),
+        currency: deps.catalogue.currency,
       };
     },
     async raise(alerts) {

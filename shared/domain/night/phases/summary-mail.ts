@@ -1,12 +1,13 @@
 import { KIND_NAMES } from "../../alerts/alert-kinds.ts";
 import { type Alert, type AlertKind, LIST_MAX } from "../../alerts/alerts.ts";
-import { addDays, type IsoDate } from "../../dates.ts";
+import { addDays, addMonths, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal } from "../../ports/night-ledger.ts";
-import { fateLine, fateOf, plannedWords } from "../../renewal/fate.ts";
-import { api, count, months } from "../../wording.ts";
+import { fateLine, fateOf, plannedWords, renewalWords } from "../../renewal/fate.ts";
+import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
+import { api, count } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
 import { plannedOf } from "./run.ts";
 
@@ -75,7 +76,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const tell = (licence: LicenceRecord) => {
     const product = catalogue.byPricelist(licence.pricelist);
     const planned = plannedOf(catalogue, licence, night, settings);
-    const fate = fateLine(fateOf(licence, product, night, settings), night, product);
+    const fate = fateLine(fateOf(licence, product, night, settings), night, product, catalogue.currency);
     return planned ? `${fate}; ${plannedWords(planned, night)}` : fate;
   };
   const by = (...outcomes: NightRenewal["outcome"][]) => renewalsOf(record, ...outcomes);
@@ -94,6 +95,24 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const fateOfId = (id: string) => {
     const licence = licences.get(id);
     return licence ? tell(licence) : "no longer in the register";
+  };
+  /** "2021-12-31 (the last day ISPmanager 5 Lite allows), 60.00 EUR for 12 months", at catalogue prices. */
+  const renewedWords = (r: NightRenewal): string => {
+    const licence = licences.get(r.licenceId);
+    const product = licence && catalogue.byPricelist(licence.pricelist);
+    const capped =
+      r.to !== undefined && r.from !== undefined && r.to < addMonths(r.from, r.period) && r.to >= r.from;
+    const words = renewalWords(
+      {
+        to: r.to,
+        capped,
+        period: r.period,
+        costMinor: product ? renewalCost(product, r.period as RenewPeriod, licence?.nodes) : undefined,
+      },
+      product?.title ?? "its product",
+      catalogue.currency,
+    );
+    return r.to === undefined ? `? ${words}` : words.replace(/^to /, "");
   };
   const closeOn = (id: string) => {
     const licence = licences.get(id);
@@ -114,8 +133,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     ...section(
       "Renewed",
       by("applied"),
-      (r) =>
-        `${r.from ?? "?"} -> ${r.to ?? "?"}, ${months(r.period)}, ${reasonText(r.reason, closeOn(r.licenceId))}`,
+      (r) => `${r.from ?? "?"} -> ${renewedWords(r)}, ${reasonText(r.reason, closeOn(r.licenceId))}`,
     ),
     ...section("Failed", by("refused"), (r) => `${r.detail ?? "refused"}. Now: ${fateOfId(r.licenceId)}`),
     ...(counts.awaiting > 0
