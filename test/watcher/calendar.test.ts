@@ -269,6 +269,26 @@ describe("the 2021 calendar, night by night", () => {
     expect(night("2021-06-08").alerts.find((a) => a.kind === "summary")?.severity).toBe("info");
   });
 
+  it("names every licence its sync line counts: changed at the vendor, gone from its list", () => {
+    const syncLine = (date: string) =>
+      outbox
+        .find((m) => m.kind === "summary" && m.night === date)
+        ?.body.split("\n")
+        .find((line) => line.startsWith("Sync: "));
+    const idOf = (name: string) => [...register.values()].find((r) => r.name === name)?.id;
+    expect(syncLine("2021-07-01")).toBe(
+      `Sync: 9 licences listed by the vendor; 1 changed at the vendor: suspended-upstream (id ${idOf("suspended-upstream")}).`,
+    );
+    expect(syncLine("2021-09-01")).toBe(
+      `Sync: 8 licences listed by the vendor; 1 gone from its list: deleted-upstream (id ${idOf("deleted-upstream")}).`,
+    );
+    // Every count it gives is followed by the names it counts.
+    for (const mail of outbox.filter((m) => m.kind === "summary")) {
+      const line = mail.body.split("\n").find((l) => l.startsWith("Sync: ")) ?? "";
+      expect(line, mail.night).toMatch(/; (nothing new, changed or gone|(\d+ [^:]+: [^;]+(; )?)+)\.$/);
+    }
+  });
+
   it("keeps every alert title within 100 characters", () => {
     const long = outbox.filter((l) => l.subject.length > 100 || /[\r\n]/.test(l.subject));
     expect(long).toEqual([]);

@@ -53,7 +53,14 @@ describe("a killed night's rerun tells the whole night's sync", () => {
     clock.ms += 120_000; // past every lease the dead run held
     await runNight(deps, NIGHT, AT);
     const summary = notifier.sent.find((a) => a.kind === "summary");
-    expect(summary?.body).toContain("Sync: 30 licences listed by the vendor: 15 new, 0 changed, 0 gone.");
+    const sync = summary?.body.split("\n").find((line) => line.startsWith("Sync: ")) ?? "";
+    expect(sync).toMatch(
+      /^Sync: 30 licences listed by the vendor; 15 new \(first seen at the vendor, not ordered through the desk\): /,
+    );
+    // Each named once, those the register knew not at all; nothing changed or gone.
+    for (let i = 0; i < 30; i++)
+      expect(sync.split(`auto-${i} (id`).length - 1, `auto-${i}`).toBe(i % 2 === 0 ? 1 : 0);
+    expect(sync).not.toMatch(/changed|gone/);
     // The 15 the register knew were set to renew (those new tonight start with autoRenew off), each once
     // at most: a renewal the dead run marked sent but never sent is settled as not applied, for tomorrow.
     const charged = h.vendor.sandbox.state.charges().map((c) => c.elid);

@@ -74,16 +74,19 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
         }),
       );
       // Each count only grows: a run that counted fewer (concurrently, from an earlier view) leaves it.
+      const named = { added: sync.addedIds, updated: sync.updatedIds, gone: sync.goneIds };
       for (const field of ["added", "updated", "gone"] as const) {
+        // The names go with the count that wins, so the two always tell the same view.
+        const ids = named[field];
         await conditional(
           doc,
           new UpdateCommand({
             TableName: table,
             Key: nightSyncKey(night),
-            UpdateExpression: "SET #f = :v",
+            UpdateExpression: ids === undefined ? "SET #f = :v" : "SET #f = :v, #i = :i",
             ConditionExpression: "attribute_not_exists(#f) OR #f < :v",
-            ExpressionAttributeNames: { "#f": field },
-            ExpressionAttributeValues: { ":v": sync[field] },
+            ExpressionAttributeNames: { "#f": field, ...(ids !== undefined && { "#i": `${field}Ids` }) },
+            ExpressionAttributeValues: { ":v": sync[field], ...(ids !== undefined && { ":i": ids }) },
           }),
         );
       }
@@ -161,5 +164,14 @@ function toAlertKey(item: Item): AlertKey {
 
 function toSync(item: Item): NightSync {
   const n = (v: unknown) => (typeof v === "number" ? v : 0);
-  return { listed: n(item.listed), added: n(item.added), updated: n(item.updated), gone: n(item.gone) };
+  const ids = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);
+  return {
+    listed: n(item.listed),
+    added: n(item.added),
+    updated: n(item.updated),
+    gone: n(item.gone),
+    ...(ids(item.addedIds) && { addedIds: ids(item.addedIds) }),
+    ...(ids(item.updatedIds) && { updatedIds: ids(item.updatedIds) }),
+    ...(ids(item.goneIds) && { goneIds: ids(item.goneIds) }),
+  };
 }

@@ -4,7 +4,7 @@ import { recordFromRow, recordFromVendor } from "../licences/records.ts";
 import { mapLimit } from "../map-limit.ts";
 import type { BillingClient, LicenceList, LicenceSummary } from "../ports/billing.ts";
 import type { LicenceRecord, LicenceStore } from "../ports/licence-store.ts";
-import type { NightSync } from "../ports/night-ledger.ts";
+import { type NightSync, SYNC_NAMED } from "../ports/night-ledger.ts";
 import { suspensionMark } from "../renewal/renewal-rules.ts";
 import { batchWriter } from "./sync/batch-writer.ts";
 import { type Change, changeWriter } from "./sync/change-writer.ts";
@@ -162,13 +162,21 @@ function nightSync(
   listed: number,
   night: IsoDate,
 ): NightSync & { updatedIds: string[] } {
-  let added = 0;
-  let gone = 0;
+  const addedIds: string[] = [];
+  const goneIds: string[] = [];
   const updatedIds: string[] = [];
   for (const record of records) {
-    if (record.syncAddedOn === night) added++;
+    if (record.syncAddedOn === night) addedIds.push(record.id);
     else if (record.syncChangedOn === night) updatedIds.push(record.id);
-    if (record.goneSince === night) gone++;
+    if (record.goneSince === night) goneIds.push(record.id);
   }
-  return { listed, added, updated: updatedIds.length, gone, updatedIds };
+  return {
+    listed,
+    added: addedIds.length,
+    updated: updatedIds.length,
+    gone: goneIds.length,
+    addedIds: addedIds.slice(0, SYNC_NAMED),
+    goneIds: goneIds.slice(0, SYNC_NAMED),
+    updatedIds,
+  };
 }

@@ -43,7 +43,14 @@ export interface NightSync {
   added: number;
   updated: number;
   gone: number;
+  /** The first licences of each count (up to `SYNC_NAMED`), so the summary names them. */
+  addedIds?: string[];
+  updatedIds?: string[];
+  goneIds?: string[];
 }
+
+/** Licences of each sync count the summary names; the rest are in the register. */
+export const SYNC_NAMED = 25;
 
 /**
  * Whether the balance covers the renewals the watcher will make in the next days, as the night found it

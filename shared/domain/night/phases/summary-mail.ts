@@ -4,7 +4,7 @@ import { addDays, addMonths, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
-import type { NightForecast, NightRecord, NightRenewal } from "../../ports/night-ledger.ts";
+import type { NightForecast, NightRecord, NightRenewal, NightSync } from "../../ports/night-ledger.ts";
 import { fateLine, fateOf, plannedWords, renewalWords } from "../../renewal/fate.ts";
 import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
 import { api, count } from "../../wording.ts";
@@ -59,6 +59,9 @@ export function namedLicences(record: NightRecord, undecided: readonly Idempoten
       ...listed(renewalsOf(record, "applied")),
       ...listed(renewalsOf(record, "refused")),
       ...undecided.slice(0, LIST_MAX).map(heldId),
+      ...(record.sync.addedIds ?? []),
+      ...(record.sync.updatedIds ?? []),
+      ...(record.sync.goneIds ?? []),
     ]),
   ];
 }
@@ -128,7 +131,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const lines = [
     `Nightly run for ${night}.`,
     "",
-    `Sync: ${count(sync.listed, "licence")} listed by the vendor: ${sync.added} new, ${sync.updated} changed, ${sync.gone} gone.`,
+    syncLine(sync, licences),
     "",
     ...section(
       "Renewed",
@@ -186,6 +189,32 @@ function reasonText(reason: string, renewalsCloseOn: string | undefined): string
     return `early, before renewals close${renewalsCloseOn ? ` on ${renewalsCloseOn}` : ""}`;
   if (reason === "lapsed") return "after its expiry";
   return "due";
+}
+
+/**
+ * What the sync found, each licence named (the first few of each kind; the register holds every one):
+ * "1 new (first seen at the vendor, not ordered through the desk): web-9 (id 2512190)".
+ */
+function syncLine(sync: NightSync, licences: ReadonlyMap<string, LicenceRecord>): string {
+  const named = (ids: string[] | undefined, total: number) => {
+    const shown = (ids ?? []).map((id) => {
+      const licence = licences.get(id);
+      return licence ? `${licence.name} (id ${id})` : `licence ${id}`;
+    });
+    if (shown.length === 0) return "";
+    const rest = total - shown.length;
+    return `: ${shown.join(", ")}${rest > 0 ? ` and ${count(rest, "more")} (GET /licenses)` : ""}`;
+  };
+  const parts = [
+    sync.added > 0 &&
+      `${sync.added.toLocaleString("en-US")} new (first seen at the vendor, not ordered through the desk)${named(sync.addedIds, sync.added)}`,
+    sync.updated > 0 &&
+      `${sync.updated.toLocaleString("en-US")} changed at the vendor${named(sync.updatedIds, sync.updated)}`,
+    sync.gone > 0 &&
+      `${sync.gone.toLocaleString("en-US")} gone from its list${named(sync.goneIds, sync.gone)}`,
+  ].filter((part): part is string => typeof part === "string");
+  const listed = `Sync: ${count(sync.listed, "licence")} listed by the vendor`;
+  return parts.length === 0 ? `${listed}; nothing new, changed or gone.` : `${listed}; ${parts.join("; ")}.`;
 }
 
 /** The night's balance forecast in one paragraph: covered, short, or why none was made. */

@@ -2,6 +2,7 @@ import { log } from "../../../log.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { LicenceList } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
+import { SYNC_NAMED } from "../../ports/night-ledger.ts";
 import { type Change, syncRegister } from "../sync.ts";
 import type { NightRun } from "./run.ts";
 
@@ -51,9 +52,11 @@ export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map
     (await deps.register.nights.read(run.night)).renewals.map((r) => r.licenceId),
   );
   const { updatedIds, ...counts } = sync.night;
+  const changed = updatedIds.filter((id) => !renewedTonight.has(id));
   await deps.register.nights.noteSync(run.night, {
     ...counts,
-    updated: updatedIds.filter((id) => !renewedTonight.has(id)).length,
+    updated: changed.length,
+    updatedIds: changed.slice(0, SYNC_NAMED),
   });
   return sync.records;
 }
