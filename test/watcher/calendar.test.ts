@@ -104,7 +104,13 @@ const ALERTS: Said[] = [
   // as soon as cluster (230.00 on 2021-06-07) joins lts-auto's 6.00 + 6.00 + 60.00, and each licence
   // bought after adds its renewal before the close: window-auto, before-close, after-close, 60.00 each.
   // One mail per shortfall, the whole amount a single top-up must cover, weeks before the first failure.
+  // The cap of 2021-04-08 (renewals and orders end on 2021-12-31 at the latest) is a vendor date like
+  // the others: announced 30, 14, 7 and 1 days ahead, with what it means for licences bought before it.
+  ...lifecycle("2021-03-09", "renewals capped", 30),
   ["2021-03-10", "low_balance", "account", "short 2.00 EUR from 2021-03-29"],
+  ...lifecycle("2021-03-25", "renewals capped", 14),
+  ...lifecycle("2021-04-01", "renewals capped", 7),
+  ...lifecycle("2021-04-07", "renewals capped", 1),
   ["2021-04-20", "low_balance", "account", "short 62.00 EUR from 2021-04-28"],
   ["2021-05-14", "low_balance", "account", "short 122.00 EUR from 2021-05-17"],
   ["2021-05-20", "low_balance", "account", "short 182.00 EUR from 2021-05-29"],

@@ -158,7 +158,7 @@ export function fateLine(
       return fate.why === "renewals_closed"
         ? `cannot be renewed: ${title} renewals ${fate.closedOn <= night ? "closed" : "close"} on ${fate.closedOn}; it stops working after ${fate.on}`
         : fate.on > fate.cap
-          ? `cannot be renewed: it runs to ${fate.on}, past ${fate.cap}, the latest end ${title} allows a renewal to reach (bought before the cap: LTS)`
+          ? `cannot be renewed: it runs to ${fate.on}, past ${fate.cap}, the latest end ${title} allows a renewal to reach (bought before ${product?.lifecycle.capFrom ?? "the cap"}, it is LTS: long-term support to its own expiry)`
           : `cannot be renewed: it already runs to ${fate.cap}, the last day ${title} allows; it stops working after that day`;
     case "succeeded":
       return `succeeded by licence ${fate.successorId} on the same IP: never renewed again; the watcher deletes it at the vendor ${fate.retireOn && fate.retireOn > night ? fromNight(night, fate.retireOn) : "from tonight"}, once licence ${fate.successorId} runs`;

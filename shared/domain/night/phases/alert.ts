@@ -33,11 +33,25 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
     ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`
     : "";
   const events: LifecycleEvent[] = [];
+  if (capFrom && lastValidDay)
+    events.push({
+      name: "renewals capped",
+      date: capFrom,
+      meaning: `From that day an order or a renewal of ${product.title} runs to ${lastValidDay} at the latest, whatever period is paid for (12 months bought on ${capFrom} end on ${lastValidDay}). Licences bought before that day are LTS (long-term support): they run to their own expiry, even past ${lastValidDay}, with support until then, but cannot be renewed past ${lastValidDay} either.`,
+      todo: `nothing for now: the watcher renews as before, and each mail gives a renewal's real end and price. A licence that should run past ${lastValidDay} must be renewed by hand before ${capFrom}, or moved to ${next} in time.`,
+      concerns: () => true,
+    });
   if (salesCloseOn)
     events.push({
       name: "sales close",
       date: salesCloseOn,
-      meaning: `From that day the vendor takes no new orders for ${product.title}. Licences already bought are not affected.`,
+      meaning: `From that day the vendor takes no new orders for ${product.title}.${
+        renewalsCloseOn === undefined
+          ? " Licences already bought are not affected."
+          : renewalsCloseOn === salesCloseOn
+            ? " Renewals close the same day: licences already bought run to their expiry and can no longer be renewed."
+            : ` Licences already bought run on, and can be renewed until ${addDays(renewalsCloseOn, -1)}.`
+      }`,
       todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (POST /licenses); after that, order ${next} instead.`,
       concerns: () => true,
     });
