@@ -91,10 +91,11 @@ const lifecycle = (date: string, event: string, days: number): Said[] => [
   [date, "lifecycle", LITE, `${event} ${days}`],
   [date, "lifecycle", BUSINESS, `${event} ${days}`],
 ];
-const closing = (date: string, days: number): Said[] => [
-  ...lifecycle(date, "sales close", days),
-  ...lifecycle(date, "renewals close", days),
-];
+/** Sales and renewals close the same day: one mail per product. */
+const closing = (date: string, days: number): Said[] => lifecycle(date, "sales and renewals close", days);
+/** Licences end on 2021-12-31 and support the day after: one mail per product, on the earlier date's nights. */
+const ending = (date: string, days: number): Said[] =>
+  lifecycle(date, "last day of licences and support", days);
 const AT_CAP = ["lts-auto", "cluster", "window-auto", "before-close", "after-close"];
 
 /** Every alert of the year but the nightly summaries. */
@@ -150,18 +151,14 @@ const ALERTS: Said[] = [
   ["2021-11-18", "low_balance", "account", "short 402.00 EUR from 2021-12-01"],
   ["2021-11-29", "balance_covered", "-", ""],
   ["2021-12-01", "successor_ordered", "lts-long", ""],
-  ...lifecycle("2021-12-01", "licences end", 30),
-  ...lifecycle("2021-12-02", "support ends", 30),
+  ...ending("2021-12-01", 30),
   // The planned successors of the licences that stop after 2021-12-31 are ordered 14 days before; from
   // then on every licence at the cap is succeeded (after-close by hand on 2021-10-04, before-close by
   // hand and retired at once on 2021-11-02): no expiry warnings to act on.
   ...["cluster", "lts-auto", "window-auto"].map((n): Said => ["2021-12-17", "successor_ordered", n, ""]),
-  ...lifecycle("2021-12-17", "licences end", 14),
-  ...lifecycle("2021-12-18", "support ends", 14),
-  ...lifecycle("2021-12-24", "licences end", 7),
-  ...lifecycle("2021-12-25", "support ends", 7),
-  ...lifecycle("2021-12-30", "licences end", 1),
-  ...lifecycle("2021-12-31", "support ends", 1),
+  ...ending("2021-12-17", 14),
+  ...ending("2021-12-24", 7),
+  ...ending("2021-12-30", 1),
 ];
 
 /** An outbox line as a row of the table above. */

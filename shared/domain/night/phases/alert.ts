@@ -79,6 +79,31 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
       todo: `nothing for the licences listed above until they expire; plan their move to ${next} before then${how}.`,
       concerns: (l) => l.expiresOn !== undefined && l.expiresOn >= supportEndsOn,
     });
+  // One mail per product and vendor date: sales and renewals closing the same day are one event, and
+  // licences ending the day before support ends are told with it, in one mail on the earlier date.
+  const merge = (first: string, second: string, event: Omit<LifecycleEvent, "date" | "concerns">) => {
+    const a = events.find((e) => e.name === first);
+    const b = events.find((e) => e.name === second);
+    if (!a || !b) return;
+    events.splice(events.indexOf(a), 1, {
+      ...event,
+      date: a.date,
+      concerns: (l) => a.concerns(l) || b.concerns(l),
+    });
+    events.splice(events.indexOf(b), 1);
+  };
+  if (salesCloseOn && renewalsCloseOn && salesCloseOn === renewalsCloseOn)
+    merge("renewals close", "sales close", {
+      name: "sales and renewals close",
+      meaning: `From that day the vendor takes no new orders for ${product.title} and renews none: each licence stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
+      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running, and order by then any new ${product.title} licence you still need (POST /licenses). After that, only ${next} can be ordered: plan the move of every licence above to it${how}.`,
+    });
+  if (lastValidDay && supportEndsOn && supportEndsOn === addDays(lastValidDay, 1))
+    merge("licences end", "support ends", {
+      name: "last day of licences and support",
+      meaning: `${product.title} licences bought or renewed${capFrom ? ` from ${capFrom}` : ""} stop working after ${lastValidDay}, and from ${supportEndsOn} the vendor ships no support and no updates for ${product.title}.${capFrom ? ` Licences bought before ${capFrom} (LTS) run to their own expiry, with support until then.` : ""}`,
+      todo: `move each server whose licence stops after ${lastValidDay} to ${next} before that day${how}: nothing can extend those licences. Plan the move of any that run on (LTS) before they expire.`,
+    });
   return events;
 }
 
