@@ -43,7 +43,7 @@ export class DeskAlarms extends Construct {
   readonly alertsUndelivered: Alarm;
   readonly unknownOutcomesOverdue: Alarm;
   readonly vendorFailureRate: Alarm;
-  readonly missedSummary: Alarm;
+  readonly missedHeartbeat: Alarm;
 
   constructor(scope: Construct, id: string, props: DeskAlarmsProps) {
     super(scope, id);
@@ -193,17 +193,17 @@ export class DeskAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    // As the missed-night alarm: 26 hourly periods without a summary sent (a day plus slack), where no data
-    // at all counts as none sent. A run that leaves the summary to a live run counts nothing; that one sends it.
-    this.missedSummary = new Alarm(this, "MissedSummary", {
+    // The watcher's own heartbeat: 26 hourly periods without a night finished (a day plus slack), where no
+    // data at all counts as none. Quiet nights mail no summary, so the summary cannot be the heartbeat.
+    this.missedHeartbeat = new Alarm(this, "MissedHeartbeat", {
       alarmDescription:
-        "No nightly summary was sent in 26 hours: the watcher did not finish a night, or its summary could " +
-        "not be published. Check the watcher's log group and the AlertsUndelivered alarm.",
+        "No watcher night finished in 26 hours (its heartbeat, NightsCompleted): renewals, alerts and " +
+        "summaries are not happening. Check the watcher's log group, the schedule and the dead-letter queue.",
       metric: new MathExpression({
-        expression: "FILL(summaries, 0)",
-        usingMetrics: { summaries: metrics.figure(METRIC.summariesSent, "Sum", Duration.hours(1)) },
+        expression: "FILL(nights, 0)",
+        usingMetrics: { nights: metrics.figure(METRIC.nightsCompleted, "Sum", Duration.hours(1)) },
         period: Duration.hours(1),
-        label: "summaries sent",
+        label: "nights finished",
       }),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -241,7 +241,7 @@ export class DeskAlarms extends Construct {
       this.alertsUndelivered,
       this.unknownOutcomesOverdue,
       this.vendorFailureRate,
-      this.missedSummary,
+      this.missedHeartbeat,
     ];
   }
 }

@@ -121,7 +121,7 @@ export class DeskDashboard extends Construct {
           width: WIDE,
           height: HEIGHT,
         }),
-        alarm(alarms.missedSummary),
+        alarm(alarms.missedHeartbeat),
       ],
       [new TextWidget({ markdown: "## API and functions", width: 24, height: 1 })],
       [

@@ -60,6 +60,8 @@ export const DEFAULTS = {
   alertDigestMin: 10,
   /** "on": the watcher plans a successor for every licence set to renew whose product has one. */
   planSuccessors: "off",
+  /** Which nights mail a summary: nightly, changes, weekly, or changes_weekly (news, and every Monday). */
+  summaryMails: "changes_weekly",
   /** How long a container trusts the password and the token hashes it read from SSM. */
   billmgrCredentialsTtlSeconds: 300,
   apiTokensTtlSeconds: 60,
@@ -179,6 +181,7 @@ export function readSettings(scope: Construct): DeskSettings {
     REGISTER_CONCURRENCY: text("registerConcurrency"),
     ALERT_DIGEST_MIN: text("alertDigestMin"),
     PLAN_SUCCESSORS: text("planSuccessors"),
+    SUMMARY_MAILS: text("summaryMails"),
   };
   // The functions' own parsers: whatever they would refuse at start is refused here, at synth.
   readBillmgrConfig({ ...vendorEnvironment, BILLMGR_CREDENTIALS_PARAM: "/checked-at-synth" });

@@ -140,6 +140,17 @@ const WatcherEnv = v.object({
   ALERT_DIGEST_MIN: integer(10, 2),
   /** `on`: a successor planned for every licence set to renew whose product has one (ISPmanager 5 to 6). */
   PLAN_SUCCESSORS: v.optional(v.picklist(["on", "off"], "must be on or off"), "off"),
+  /**
+   * Which nights mail a summary: every one (`nightly`), those with news (`changes`), only the weekly one
+   * (`weekly`, Mondays), or those with news and the weekly one (`changes_weekly`).
+   */
+  SUMMARY_MAILS: v.optional(
+    v.picklist(
+      ["nightly", "changes", "weekly", "changes_weekly"],
+      "must be nightly, changes, weekly or changes_weekly",
+    ),
+    "changes_weekly",
+  ),
   /** The schedule's time zone: tonight is the scheduled time's date there. */
   SCHEDULE_TIMEZONE: v.optional(
     v.pipe(
@@ -183,6 +194,7 @@ export function watcherSettings(config: WatcherConfig): WatcherSettings {
     registerConcurrency: config.REGISTER_CONCURRENCY,
     digestMin: config.ALERT_DIGEST_MIN,
     planSuccessors: config.PLAN_SUCCESSORS === "on",
+    summaryMails: config.SUMMARY_MAILS,
     sendLeaseMs: SEND_LEASE_MS,
   };
 }

@@ -48,6 +48,8 @@ export const METRIC = {
   nightRenewed: "NightRenewed",
   nightFailed: "NightFailed",
   summariesSent: "SummariesSent",
+  /** One per watcher run that finished its night (the heartbeat: quiet nights mail no summary). */
+  nightsCompleted: "NightsCompleted",
   expiringWithin7Days: "ExpiringWithin7Days",
   expiringWithin30Days: "ExpiringWithin30Days",
   /** Live licences nothing can renew any more: renewals closed, or already at the vendor's cap. */

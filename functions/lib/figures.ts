@@ -36,6 +36,7 @@ export function nightFigures(report: NightReport, expiringSoonDays: number): voi
   figures.count(METRIC.alertsSent, {}, report.sent.length);
   figures.count(METRIC.alertsUndelivered, {}, report.undelivered);
   figures.count(METRIC.summariesSent, {}, report.sent.filter((alert) => alert.kind === "summary").length);
+  figures.count(METRIC.nightsCompleted, {}, 1);
   const expiringWithin = (days: number) => {
     const last: IsoDate = addDays(report.night, days);
     return report.expiringSoon.filter((l) => l.expiresOn !== undefined && l.expiresOn <= last).length;

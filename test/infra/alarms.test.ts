@@ -170,8 +170,8 @@ describe("alarms", () => {
     );
   });
 
-  it("fire when no nightly summary was sent in 26 hours, missing data breaching", () => {
-    const missed = alarm("missedSummary");
+  it("fire when no watcher night finished in 26 hours (the heartbeat), missing data breaching", () => {
+    const missed = alarm("missedHeartbeat");
     expect(missed).toMatchObject({
       EvaluationPeriods: 26,
       DatapointsToAlarm: 26,
@@ -179,9 +179,9 @@ describe("alarms", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    expect(missed.Metrics.find((m: any) => m.Expression).Expression).toBe("FILL(summaries, 0)");
+    expect(missed.Metrics.find((m: any) => m.Expression).Expression).toBe("FILL(nights, 0)");
     expect(missed.Metrics.find((m: any) => m.MetricStat).MetricStat).toEqual({
-      Metric: { Namespace: "LicenceDesk", MetricName: "SummariesSent", Dimensions: desk() },
+      Metric: { Namespace: "LicenceDesk", MetricName: "NightsCompleted", Dimensions: desk() },
       Period: 3600,
       Stat: "Sum",
     });

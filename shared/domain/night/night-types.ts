@@ -24,6 +24,8 @@ export interface WatcherSettings extends PlanSettings {
   registerConcurrency: number;
   /** A successor planned for every licence set to renew whose product has one (`PLAN_SUCCESSORS`). */
   planSuccessors: boolean;
+  /** Which nights mail a summary (`SUMMARY_MAILS`): every night, with news, weekly, or both of those. */
+  summaryMails: "nightly" | "changes" | "weekly" | "changes_weekly";
   /**
    * How long a run holds an alert it is sending against another run (ms): longer than a send takes,
    * shorter than Lambda's first retry of a killed run (one minute).

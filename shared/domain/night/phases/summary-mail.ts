@@ -25,6 +25,27 @@ export interface SummaryFacts {
   undecided: IdempotencyRecord[];
   /** The licences the mail names (`namedLicences`) that the register has, as it has them now. */
   licences: ReadonlyMap<string, LicenceRecord>;
+  /** On the weekly night, the six nights before it (their summaries may not have been mailed). */
+  week?: NightRecord[];
+}
+
+/** The night of the weekly summary: Mondays, by the night's own date. */
+export const isWeeklyNight = (night: IsoDate): boolean => new Date(`${night}T00:00:00Z`).getUTCDay() === 1;
+
+/**
+ * Whether the night has anything to tell: a renewal (whatever came of it), an alert, a change the sync
+ * found, or a balance that falls short or could not be read. A night without any sends no summary
+ * unless `SUMMARY_MAILS` asks for every night (the weekly one still tells the quiet ones).
+ */
+export function hasNews(record: NightRecord): boolean {
+  const { sync, forecast } = record;
+  return (
+    record.renewals.length > 0 ||
+    record.alerts.some((a) => a.kind !== "summary") ||
+    sync.added + sync.updated + sync.gone > 0 ||
+    forecast?.status === "short" ||
+    forecast?.status === "unavailable"
+  );
 }
 
 /** The night's one summary, in the ledger like every alert: a rerun does not send it again. */
@@ -156,6 +177,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
         .join(", ") || "none"
     }`,
     "",
+    ...weekLines(facts),
     `Expiring in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)} (${expiringSoon.length.toLocaleString("en-US")}):`,
     ...shownSoon.map((l) => `  ${l.expiresOn}  ${l.name} (id ${l.id}, ${l.ip}): ${tell(l)}`),
     ...(expiringSoon.length > shownSoon.length
@@ -215,6 +237,23 @@ function syncLine(sync: NightSync, licences: ReadonlyMap<string, LicenceRecord>)
   ].filter((part): part is string => typeof part === "string");
   const listed = `Sync: ${count(sync.listed, "licence")} listed by the vendor`;
   return parts.length === 0 ? `${listed}; nothing new, changed or gone.` : `${listed}; ${parts.join("; ")}.`;
+}
+
+/** The weekly summary's look back: the week's counts, and how many nights had nothing to tell. */
+function weekLines(facts: SummaryFacts): string[] {
+  const { week, night, record } = facts;
+  if (!week) return [];
+  const all = [...week, record];
+  const renewed = all.reduce((n, r) => n + r.renewals.filter((x) => x.outcome === "applied").length, 0);
+  const failed = all.reduce((n, r) => n + r.renewals.filter((x) => x.outcome === "refused").length, 0);
+  const raised = all.reduce((n, r) => n + r.alerts.filter((a) => a.kind !== "summary").length, 0);
+  // A night that ran listed the vendor's licences (or had news): nights before the first run are not counted.
+  const ran = week.filter((r) => r.sync.listed > 0 || hasNews(r));
+  const quiet = ran.filter((r) => !hasNews(r)).length;
+  return [
+    `This week (${addDays(night, -6)} to ${night}): ${renewed} renewed, ${failed} failed, ${count(raised, "alert")} raised; of the ${count(ran.length, "night")} run before tonight, ${quiet} had nothing to tell and mailed no summary.`,
+    "",
+  ];
 }
 
 /** The night's balance forecast in one paragraph: covered, short, or why none was made. */

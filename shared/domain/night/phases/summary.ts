@@ -8,7 +8,14 @@ import type { Register } from "../../ports/register.ts";
 import { isLive } from "../../renewal/renewal-rules.ts";
 import type { WatcherDeps } from "../night-types.ts";
 import type { NightRun } from "./run.ts";
-import { namedLicences, renderSummary, type SummaryFacts, summaryLedger } from "./summary-mail.ts";
+import {
+  hasNews,
+  isWeeklyNight,
+  namedLicences,
+  renderSummary,
+  type SummaryFacts,
+  summaryLedger,
+} from "./summary-mail.ts";
 
 export type { NightCounts } from "../night-types.ts";
 export { nightCounts, summaryLedger } from "./summary-mail.ts";
@@ -18,6 +25,14 @@ export { nightCounts, summaryLedger } from "./summary-mail.ts";
  * record of the night (every run's renewals and alerts), never from this run's memory.
  */
 export async function summaryPhase(run: NightRun): Promise<void> {
+  const mode = run.deps.settings.summaryMails;
+  if (mode !== "nightly") {
+    // Quiet nights send nothing (a later run of the night with news records it then).
+    const news = hasNews(await run.deps.register.nights.read(run.night));
+    const weekly = isWeeklyNight(run.night);
+    const send = mode === "changes" ? news : mode === "weekly" ? weekly : news || weekly;
+    if (!send) return;
+  }
   const entry = composedLater({ kind: "summary", night: run.night, ledger: summaryLedger(run.night) });
   run.report.alreadySent += await recordAlerts(run.deps.register.alerts, [entry]);
 }
@@ -52,7 +67,10 @@ async function gatherSummary(
   const found = await mapLimit(ids, 25, (id) => register.licences.get(id));
   const licences = new Map<string, LicenceRecord>();
   for (const licence of found) if (licence) licences.set(licence.id, licence);
-  return { night, record, expiringSoon, undecided, licences };
+  const week = isWeeklyNight(night)
+    ? await mapLimit([6, 5, 4, 3, 2, 1], 6, (back) => register.nights.read(addDays(night, -back)))
+    : undefined;
+  return { night, record, expiringSoon, undecided, licences, ...(week && { week }) };
 }
 
 /** Renewals (any client's, any night's) whose outcome a person must settle: each holds its licence. */
