@@ -5,6 +5,7 @@ import { fleet, OPENING_BALANCE_MINOR } from "../../local/fleet.ts";
 import { type ReplayNight, replay } from "../../local/replay.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
+import { addDays } from "../../shared/domain/dates.ts";
 import { allLicences } from "../../shared/domain/night/sync.ts";
 import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
@@ -141,6 +142,11 @@ const ALERTS: Said[] = [
   ["2021-07-01", "vendor_suspended", "suspended-upstream", ""],
   ["2021-08-02", "vendor_deleted", "deleted-upstream", "deleted"],
   // (2021-09-01: deleted-upstream leaves the vendor's list; it was already deleted: nothing to say.)
+  // A licence that is down is never forgotten: a reminder each week it stays down. lts-manual lapsed
+  // on 2021-05-20 (down from 2021-05-21) until the vendor deleted it on 2021-06-19; suspended-upstream
+  // is suspended by the vendor from 2021-07-01 to the end of the year.
+  ...weekly("2021-05-28", "2021-06-18", "lts-manual"),
+  ...weekly("2021-07-08", "2021-12-30", "suspended-upstream"),
   // The move to ISPmanager 6 (local/fleet.ts, resellerEvents): lts-long's successor, planned for
   // 2021-12-01 at 190.00 EUR, is within 30 nights from 2021-11-01; once before-close's successor is
   // bought by hand on 2021-11-02 (retireOld "now": retired that day, and told so) the balance (178.00)
@@ -178,6 +184,13 @@ function SUMMARY_NIGHTS(): string[] {
       return news || new Date(`${n.night}T00:00:00Z`).getUTCDay() === 1;
     })
     .map((n) => n.night);
+}
+
+/** A still_down reminder every 7 nights from `first` through `last`. */
+function weekly(first: string, last: string, name: string): Said[] {
+  const rows: Said[] = [];
+  for (let on = first; on <= last; on = addDays(on, 7)) rows.push([on, "still_down", name, ""]);
+  return rows;
 }
 
 /** An outbox line as a row of the table above. */

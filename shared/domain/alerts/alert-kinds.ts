@@ -10,6 +10,7 @@ export const KIND_NAMES: Record<AlertKind, string> = {
   renewal_unknown: "renewal outcome unknown",
   renewal_blocked: "cannot be renewed automatically",
   vendor_suspended: "suspended by the vendor",
+  still_down: "still down a week on",
   vendor_deleted: "deleted or gone at the vendor",
   licence_retired: "retired after its successor",
   retire_held: "not retired: its successor does not run",

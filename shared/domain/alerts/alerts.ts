@@ -7,6 +7,7 @@ import {
   type Fate,
   fateAction,
   fateLine,
+  licenceState,
   type PlannedSuccessorWords,
   plannedWords,
   renewalWords,
@@ -44,7 +45,7 @@ function facts({ licence, product, fate, currency }: Told, night: IsoDate): stri
     `Licence:  ${licence.name} (id ${licence.id})`,
     `IP:       ${licence.ip}`,
     `Product:  ${product?.title ?? `pricelist ${licence.pricelist}`}${licence.nodes ? `, ${count(licence.nodes, "node")}` : ""}`,
-    `Status:   ${licence.status}${licence.suspendedBy === "desk" ? " (suspended through the desk)" : ""}`,
+    `Status:   ${licence.status}${licenceState(licence, night) ? ` (${licenceState(licence, night)})` : ""}`,
     `Expires:  ${licence.expiresOn ?? "not known yet"}`,
     `Renewal:  ${fateLine(fate, night, product, currency)}`,
   ].join("\n");
@@ -386,6 +387,38 @@ export const alerts = {
     });
   },
 
+  /**
+   * A licence still down a week (and each further week) after it went down, suspended by the vendor or
+   * lapsed: what it is, what to do and when the vendor deletes it. Once per week down.
+   */
+  stillDown(night: IsoDate, told: Told, since: IsoDate): Alert {
+    const { licence } = told;
+    const days = daysBetween(since, night);
+    const expiresOn = licence.expiresOn;
+    const lapsed = expiresOn !== undefined && expiresOn < night;
+    const deletedAround = lapsed && expiresOn ? addDays(expiresOn, 30) : undefined;
+    const state = licenceState(licence, night) ?? licence.status;
+    return licenceAlert(night, told, {
+      kind: "still_down",
+      severity:
+        deletedAround !== undefined && daysBetween(night, deletedAround) <= 7 ? "critical" : "warning",
+      threshold: `down:${since}:${Math.floor(days / 7)}`,
+      heading: `Still down after ${count(days, "day")}: ${label(licence)}`,
+      what: [
+        `It has been down for ${count(days, "day")} (${state}): the server's ISPmanager does not work.`,
+        deletedAround
+          ? `The vendor deletes a lapsed licence about 30 days after its expiry: around ${deletedAround}${deletedAround >= night ? ` (${fromNight(night, deletedAround).replace(/ \(.*\)$/, "")})` : ""}.`
+          : `The vendor keeps it suspended; it stops working for good after its expiry (${expiresOn ?? "not known yet"}).`,
+      ],
+      next: "this reminder comes again each week while it stays down.",
+      todo: lapsed
+        ? told.fate.kind === "ends"
+          ? `nothing can extend it: move the server to another licence${told.successor ? ` (${told.successor.product.title}: ${api.successor(licence.id, 12)})` : ""}, or delete this one (DELETE /licenses/${licence.id}) if the server is gone.`
+          : `renew it if the server still needs it (${api.renew(licence.id, licence.period === 12 ? 12 : 1)}), or delete it (DELETE /licenses/${licence.id}) if not.`
+        : `check in the vendor's panel why it is suspended; resume it if the server should run (${api.resume(licence.id)}), or delete it (DELETE /licenses/${licence.id}) if not.`,
+    });
+  },
+
   vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
     return licenceAlert(night, told, {
       kind: "vendor_deleted",
@@ -424,7 +457,7 @@ export const alerts = {
       .slice(0, LIST_MAX)
       .map(
         (t) =>
-          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}): ${fateLine(t.fate, night, product, t.currency)}${t.planned ? `; ${plannedWords(t.planned, night)}` : ""}`,
+          `  ${t.licence.name} (id ${t.licence.id}, ${t.licence.ip}${licenceState(t.licence, night) ? `, ${licenceState(t.licence, night)}` : ""}): ${fateLine(t.fate, night, product, t.currency)}${t.planned ? `; ${plannedWords(t.planned, night)}` : ""}`,
       );
     const more =
       told.length > listed.length

@@ -16,6 +16,7 @@ export type AlertKind =
   | "successor_failed"
   | "balance_covered"
   | "renewal_recovered"
+  | "still_down"
   | "lifecycle"
   | "low_balance"
   | "sync_failed"

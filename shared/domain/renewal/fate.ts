@@ -124,6 +124,40 @@ export function fateOf(
     : { kind: "manual", lastDay };
 }
 
+/**
+ * The licence's state in words, where it is not simply running: "suspended by the vendor since
+ * 2021-07-01", "expired on 2021-05-20, suspended since 2021-05-21". Undefined for one that runs.
+ */
+export function licenceState(record: LicenceRecord, night: IsoDate): string | undefined {
+  const expired = record.expiresOn !== undefined && record.expiresOn < night;
+  if (record.status === "deleted")
+    return record.retiredOn ? `retired on ${record.retiredOn}` : "deleted at the vendor";
+  if (record.status === "suspended") {
+    if (record.suspendedBy === "desk") return "suspended through the desk";
+    const since =
+      record.suspendedOn ?? (expired && record.expiresOn ? addDays(record.expiresOn, 1) : undefined);
+    return expired
+      ? `expired on ${record.expiresOn}, suspended${since ? ` since ${since}` : ""}`
+      : `suspended by the vendor${since ? ` since ${since}` : ""}`;
+  }
+  if (expired) return `expired on ${record.expiresOn}`;
+  if (record.status === "processing" || record.status === "ordered") return "not running yet (being set up)";
+  return undefined;
+}
+
+/** When a licence went down (suspended by the vendor, or lapsed), for the weekly reminder; undefined when it runs. */
+export function downSince(record: LicenceRecord, night: IsoDate): IsoDate | undefined {
+  if (!isLive(record) || record.suspendedBy === "desk" || retiring(record)) return undefined;
+  const lapsed =
+    record.expiresOn !== undefined && record.expiresOn < night ? addDays(record.expiresOn, 1) : undefined;
+  if (record.status === "suspended") {
+    const since = record.suspendedOn ?? lapsed;
+    // biome-ignore lint/complexity/useMathMinMax: ISO dates are strings, compared as text
+    return since !== undefined && lapsed !== undefined ? (since < lapsed ? since : lapsed) : since;
+  }
+  return lapsed;
+}
+
 const BLOCKED_WHY: Record<Blocked, string> = {
   suspended_by_desk: "it was suspended through the desk, and the watcher never renews a licence we suspended",
   suspended_before_expiry:

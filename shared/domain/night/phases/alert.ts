@@ -1,8 +1,8 @@
 import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
-import { addDays, type IsoDate } from "../../dates.ts";
+import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
-import type { SuccessorProduct } from "../../renewal/fate.ts";
+import { downSince, type SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
 import { type NightRun, successorOf } from "./run.ts";
 
@@ -136,6 +136,9 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
     )
       due.push(alerts.vendorSuspended(night, told));
     if (fate.kind === "ends") report.pastCutoff++;
+    // Down a week or more (suspended by the vendor, or lapsed): reminded each week, never forgotten.
+    const since = downSince(licence, night);
+    if (since !== undefined && daysBetween(since, night) >= 7) due.push(alerts.stillDown(night, told, since));
     // Renewed on time, or carried on by its successor: no warning of its expiry to act on.
     if (fate.kind === "automatic" || fate.kind === "succeeded") continue;
     // Once renewals have closed (before then, one renewed to the cap is told by the summary and the

@@ -5,7 +5,7 @@ import { formatMoney } from "../../money.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal, NightSync } from "../../ports/night-ledger.ts";
-import { fateLine, fateOf, plannedWords, renewalWords } from "../../renewal/fate.ts";
+import { fateLine, fateOf, licenceState, plannedWords, renewalWords } from "../../renewal/fate.ts";
 import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
 import { api, count } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
@@ -179,7 +179,10 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     "",
     ...weekLines(facts),
     `Expiring in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)} (${expiringSoon.length.toLocaleString("en-US")}):`,
-    ...shownSoon.map((l) => `  ${l.expiresOn}  ${l.name} (id ${l.id}, ${l.ip}): ${tell(l)}`),
+    ...shownSoon.map((l) => {
+      const state = licenceState(l, night);
+      return `  ${l.expiresOn}  ${l.name} (id ${l.id}, ${l.ip}${state ? `, ${state}` : ""}): ${tell(l)}`;
+    }),
     ...(expiringSoon.length > shownSoon.length
       ? [
           `  … and ${count(expiringSoon.length - shownSoon.length, "more", "more")}: GET /licenses?expiresBefore=${addDays(night, soonDays + 1)} lists them (with any already expired)`,
