@@ -298,7 +298,7 @@ describe("the 2021 calendar, night by night", () => {
       expect(summary).toHaveLength(1);
       expect(summary[0]?.subject).toMatch(
         new RegExp(
-          `^\\[licence desk\\] Night ${n.night}: ${n.result.renewed.length} renewed, ${n.result.failed.length} failed, \\d+ expire in 30 days$`,
+          `^\\[licence desk\\] Night ${n.night}: ${n.result.forecast?.status === "short" ? "top up \\S+ EUR, " : ""}${n.result.renewed.length} renewed, ${n.result.failed.length} failed, \\d+ expire in 30 days$`,
         ),
       );
     }

@@ -91,7 +91,7 @@ describe("faults on service.prolong in the middle of a night", () => {
     // An unanswered renewal is no failure: it awaits its outcome (never sent again blindly).
     const summary = ofKind(sent, "summary")[0];
     expect(summary?.severity).toBe("warning");
-    expect(summary?.title).toMatch(/Night 2021-05-17: 1 renewed, 1 failed, 3 awaiting,/);
+    expect(summary?.title).toMatch(/Night 2021-05-17: top up \S+ EUR, 1 renewed, 1 failed, 3 awaiting,/);
     expect(summary?.body).toContain("Awaiting the outcome, not failed (3):");
     expect(summary?.body).toContain(`cluster (id ${id.cluster}): Insufficient funds`);
     expect(night1.tonight).toEqual({ renewed: 1, failed: 1, awaiting: 3 });

@@ -116,8 +116,9 @@ describe("the summary of the worst night of a 10,000-licence fleet", () => {
     expect(bytes).toBeLessThan(SNS_BODY_MAX_BYTES);
     expect(bytes).toBeLessThan(64 * 1024); // a mailbox's comfortable size, too
     expect(summary.title.length).toBeLessThan(100);
+    // The worst news first; what does not fit is cut at a comma, never mid-word.
     expect(summary.title).toBe(
-      `[licence desk] Night ${NIGHT}: 6000 renewed, 3000 failed, 1000 awaiting, 10000 expire in 30 days`,
+      `[licence desk] Night ${NIGHT}: top up 9,900.00 EUR, 6000 renewed, 3000 failed, 1000 awaiting, ...`,
     );
     expect(summary.body).toContain("Renewed (6,000):");
     expect(summary.body).toContain("  … and 5,975 more: every renewal of the night is in the watcher's log");

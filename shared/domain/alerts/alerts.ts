@@ -234,7 +234,8 @@ export const alerts = {
     const since = told.licence.suspendedOn ?? night;
     return licenceAlert(night, told, {
       kind: "vendor_suspended",
-      severity: "warning",
+      // The server's ISPmanager stops working now, and staff can resume it: critical.
+      severity: "critical",
       threshold: since,
       heading: `Suspended before its expiry: ${label(told.licence)}`,
       what: [

@@ -106,7 +106,8 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const by = (...outcomes: NightRenewal["outcome"][]) => renewalsOf(record, ...outcomes);
   const renewalLog = `every renewal of the night is in the watcher's log, one "renewal" line each (filter: message = "renewal" and night = "${night}")`;
   const section = (heading: string, rows: NightRenewal[], text: (r: NightRenewal) => string): string[] => {
-    if (rows.length === 0) return [`${heading} (0): none`];
+    // An empty section is left out: the subject already counts it.
+    if (rows.length === 0) return [];
     const shown = rows.slice(0, LIST_MAX);
     return [
       `${heading} (${rows.length.toLocaleString("en-US")}):`,
@@ -159,7 +160,11 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
       by("applied"),
       (r) => `${r.from ?? "?"} -> ${renewedWords(r)}, ${reasonText(r.reason, closeOn(r.licenceId))}`,
     ),
-    ...section("Failed", by("refused"), (r) => `${r.detail ?? "refused"}. Now: ${fateOfId(r.licenceId)}`),
+    ...section(
+      "Failed",
+      by("refused"),
+      (r) => `${r.detail ?? "refused"}. What becomes of it: ${fateOfId(r.licenceId)}`,
+    ),
     ...(counts.awaiting > 0
       ? section("Awaiting the outcome, not failed", by(...AWAITING), awaitingText)
       : []),
@@ -170,15 +175,21 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     "",
     forecastLine(record.forecast, night),
     "",
-    `Alerts raised tonight (${raised.length}): ${
-      [...kinds]
-        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-        .map(([k, n]) => `${n} ${KIND_NAMES[k] ?? k}`)
-        .join(", ") || "none"
-    }`,
-    "",
+    ...(raised.length === 0
+      ? []
+      : [
+          `Alerts raised tonight (${raised.length}): ${[...kinds]
+            .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+            .map(([k, n]) => `${n} ${KIND_NAMES[k] ?? k}`)
+            .join(", ")}`,
+          "",
+        ]),
     ...weekLines(facts),
-    `Expiring in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)} (${expiringSoon.length.toLocaleString("en-US")}):`,
+    ...(expiringSoon.length === 0
+      ? [`Nothing expires in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)}.`]
+      : [
+          `Expiring in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)} (${expiringSoon.length.toLocaleString("en-US")}):`,
+        ]),
     ...shownSoon.map((l) => {
       const state = licenceState(l, night);
       return `  ${l.expiresOn}  ${l.name} (id ${l.id}, ${l.ip}${state ? `, ${state}` : ""}): ${tell(l)}`;
@@ -191,8 +202,18 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     "",
   ];
   const problems = counts.failed + counts.awaiting + undecided.length;
+  const short =
+    record.forecast?.status === "short" && record.forecast.balanceMinor !== undefined
+      ? formatMoney({
+          minor: record.forecast.dueMinor - record.forecast.balanceMinor,
+          currency: record.forecast.currency,
+        })
+      : undefined;
   const title = [
-    `[licence desk] Night ${night}: ${counts.renewed} renewed, ${counts.failed} failed, `,
+    `[licence desk] Night ${night}: `,
+    // The worst news of the mail first in its subject, so no cut loses it: a balance that will not pay.
+    short ? `top up ${short}, ` : "",
+    `${counts.renewed} renewed, ${counts.failed} failed, `,
     counts.awaiting > 0 ? `${counts.awaiting} awaiting, ` : "",
     `${expiringSoon.length} expire in ${count(soonDays, "day")}`,
   ].join("");
