@@ -171,6 +171,26 @@ describe("a change of product through the API", () => {
     expect([changes(), balance()]).toEqual(before);
   });
 
+  it("an order whose answer was lost is still found placed after its licence's product changed (the simulation's seed 10010)", async () => {
+    await h.vendor.fault("soft.order.param", "act-then-drop", 1);
+    const body = liteOrder({ name: "changed-since", period: 12 });
+    const lost = await h.call("POST", "/licenses", { body, key: "order-then-change" });
+    expect(lost.status).toBe(504);
+    const placed = h.vendor.sandbox.state.list().find((l) => l.licname === "changed-since");
+    expect(placed).toBeDefined();
+    // Read into the register (as a night's sync would), then moved to Business before the order settles.
+    expect((await h.call("GET", `/licenses/${placed?.id}?refresh=true`)).status).toBe(200);
+    const moved = await change(placed?.id ?? "", { product: "ispmanager5-business" }, "chg-after-order");
+    expect(moved.status).toBe(200);
+    h.advance(SETTLE_MS);
+    const settled = await h.call("POST", "/licenses", { body, key: "order-then-change" });
+    expect(settled).toMatchObject({ status: 201, body: { id: placed?.id } });
+    expect(h.vendor.calls("soft.order.param")).toBeGreaterThan(0);
+    expect(
+      h.vendor.sandbox.state.charges().filter((c) => c.func === "soft.order.param" && c.elid === placed?.id),
+    ).toHaveLength(1);
+  });
+
   it("ISPmanager 6 Lite to Pro, and no ISPmanager 5 tariff once its sales have closed", async () => {
     const five = await lite();
     const six = await h.call("POST", `/licenses/${five.id}/successor`, {

@@ -258,7 +258,7 @@ async function ipStillFree(ctx: DeskContext, body: OrderInput, product: Product)
 /**
  * Was the unanswered order placed? The vendor's book, after the settle window. The IP was free of live
  * licences of this line right before the order was sent, so the order's licence is a row on that IP and
- * pricelist created since its day, not deleted, that no other intent has claimed, and that this intent
+ * line (its tariff may have changed since) created since its day, not deleted, that no other intent has claimed, and that this intent
  * claims now. One such row with the order's name: placed. None, in a list provably whole, and no
  * deleted one in its place: not placed. Anything else (several rows, another name, a deleted one, a
  * claim lost) a person must look at; a list not provably whole is read again later.
@@ -272,9 +272,17 @@ async function placedOrder(
   const list = await ctx.audited("reconcile-order", undefined, { ip: ip ?? "", name: name ?? "" }, () =>
     ctx.billing.list(ctx.vendorOptions),
   );
+  // Of the order's line, not its exact tariff: a change of product since (Lite to Business) moved the
+  // licence's pricelist, not its line, and the IP held no live licence of the line when it was sent.
+  const ordered = ctx.catalogue.byPricelist(pricelist ?? "");
+  const sameLine = (rowPricelist: string): boolean => {
+    if (rowPricelist === pricelist) return true;
+    const product = ctx.catalogue.byPricelist(rowPricelist);
+    return ordered !== undefined && product !== undefined && generationOf(product) === generationOf(ordered);
+  };
   const since: LicenceSummary[] = [];
   for (const row of list.rows) {
-    if ((canonicalIp(row.ip) ?? row.ip) !== ip || row.pricelist !== pricelist) continue;
+    if ((canonicalIp(row.ip) ?? row.ip) !== ip || !sameLine(row.pricelist)) continue;
     const createdOn =
       row.createdOn ??
       (await ctx.audited("get", row.id, { id: row.id }, () => ctx.billing.get(row.id, ctx.vendorOptions)))
