@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Product } from "../../shared/domain/catalogue/catalogue.ts";
+import { addDays } from "../../shared/domain/dates.ts";
 import type { LicenceRecord } from "../../shared/domain/ports/licence-store.ts";
 import {
   decideRenewal,
@@ -321,6 +323,37 @@ describe("renewalCost", () => {
 });
 
 describe("renewalNight", () => {
+  it("finds the night a walk over every night finds, deciding only where the decision can change", () => {
+    /** The plain walk: the watcher's decision on every night of the horizon. */
+    const walked = (record: LicenceRecord, product: Product | undefined, from: string, days: number) => {
+      for (let day = 0; day < days; day++) {
+        const night = addDays(from, day);
+        const decision = decideRenewal(record, product, night, settings);
+        if (decision.action === "renew") return { night, renewal: decision.renewal };
+        if (decision.action === "closed") return undefined;
+      }
+      return undefined;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 364 }).map((n) => addDays("2021-01-01", n)),
+        fc.integer({ min: 0, max: 540 }).map((n) => addDays("2020-12-01", n)),
+        fc.constantFrom<LicenceRecord["autoRenew"]>(null, 1, 12),
+        fc.constantFrom<LicenceRecord["status"]>("active", "active", "suspended"),
+        fc.constantFrom("3541", "4601"),
+        fc.integer({ min: 1, max: 200 }),
+        (from, expiresOn, autoRenew, status, pricelist, days) => {
+          const product = pricelist === "3541" ? lite : business;
+          const record = licence({ pricelist, product: product.id, expiresOn, autoRenew, status });
+          expect(renewalNight(record, product, from, settings, days)).toEqual(
+            walked(record, product, from, days),
+          );
+        },
+      ),
+      { numRuns: 3000, seed: 12 },
+    );
+  });
+
   const cluster = licence({
     pricelist: "4601",
     product: "ispmanager5-business",

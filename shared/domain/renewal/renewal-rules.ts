@@ -158,8 +158,21 @@ export function renewalNight(
   settings: PlanSettings,
   horizonDays: number,
 ): { night: IsoDate; renewal: Renewal } | undefined {
-  for (let day = 0; day < horizonDays; day++) {
-    const night = addDays(tonight, day);
+  // The decision changes only where one of its inputs does (the lead before expiry, the day after it,
+  // the early window, the close, the cap): deciding on those nights alone finds the night a walk over
+  // every night finds (test/watcher/plan.test.ts), at a fraction of the cost for a long horizon.
+  const last = addDays(tonight, horizonDays - 1);
+  const { renewalsCloseOn: close, capFrom } = product?.lifecycle ?? {};
+  const expiresOn = record.expiresOn;
+  const candidates = [
+    tonight,
+    expiresOn && addDays(expiresOn, -settings.renewalLeadDays),
+    expiresOn && addDays(expiresOn, 1),
+    close && addDays(close, -settings.earlyRenewalDays),
+    close,
+    capFrom,
+  ].filter((d): d is IsoDate => d !== undefined && d >= tonight && d <= last);
+  for (const night of [...new Set(candidates)].sort()) {
     const decision = decideRenewal(record, product, night, settings);
     if (decision.action === "renew") return { night, renewal: decision.renewal };
     if (decision.action === "closed") return undefined;
