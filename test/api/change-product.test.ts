@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -189,6 +189,35 @@ describe("a change of product through the API", () => {
     expect(
       h.vendor.sandbox.state.charges().filter((c) => c.func === "soft.order.param" && c.elid === placed?.id),
     ).toHaveLength(1);
+  });
+
+  it("a change whose evidence cannot decide goes to staff in words about the tariff, and the licence stays held", async () => {
+    const licence = await lite({ period: 1 });
+    await h.vendor.fault("service.changepricelist", "drop", 1);
+    expect((await change(licence.id, { product: "ispmanager5-business" }, "chg-undecided")).status).toBe(504);
+    // Meanwhile the panel moves it to Business with 3 nodes: neither before (Lite) nor what was asked (1 node).
+    h.vendor.sandbox.state.changeTariff(licence.id, { pricelist: "4601", addons: { addon_4602: "3" } });
+    h.advance(SETTLE_MS);
+    const answer = await change(licence.id, { product: "ispmanager5-business" }, "chg-undecided");
+    expect(answer).toMatchObject({ status: 409, body: { error: { code: "outcome_pending" } } });
+    const renewal = await h.call("POST", `/licenses/${licence.id}/renew`, {
+      body: { period: 1 },
+      key: "renew-held",
+    });
+    expect(renewal.body.error.code).toBe("renewal_in_flight");
+    const { handler } = await import("../../functions/reconciler.ts");
+    await handler(undefined, { getRemainingTimeInMillis: () => 300_000 });
+    const mail = readFileSync(join(outboxDir, "outbox.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { kind: string; body: string })
+      .find((m) => m.kind === "outcome_undecided" && m.body.includes(`change of licence ${licence.id}`));
+    expect(mail?.body).toContain(
+      `The change of licence ${licence.id} to ispmanager5-business was sent to the vendor`,
+    );
+    expect(mail?.body).toContain("Tariff the vendor shows now:                 4601/3");
+    expect(mail?.body).toContain(`look at licence ${licence.id}'s tariff history`);
+    expect(mail?.body).not.toMatch(/undefined|"licenceId": the licence it placed/);
   });
 
   it("ISPmanager 6 Lite to Pro, and no ISPmanager 5 tariff once its sales have closed", async () => {

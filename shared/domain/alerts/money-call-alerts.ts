@@ -35,6 +35,8 @@ export function requestedCall(record: Pick<IdempotencyRecord, "operation" | "req
   const body = request?.body ?? {};
   if (record.operation === "renew")
     return `renewal of licence ${request?.id} for ${months(Number(body.period))}`;
+  if (record.operation === "change-product")
+    return `change of licence ${request?.id} to ${String(body.product)}${body.nodes === undefined ? "" : ` with ${String(body.nodes)} nodes`}`;
   if (record.operation === "successor")
     return `order of a successor (${body.product === undefined ? "the catalogue's" : String(body.product)}, ${months(Number(body.period))}) to licence ${request?.id}, on its IP`;
   return `order of ${String(body.product)} for "${String(body.name)}" on ${String(body.ip)}`;
@@ -51,7 +53,9 @@ export function outcomeUndecided(
   at: Date,
 ): Alert {
   const facts = evidence.facts ?? {};
+  // A renewal or a change of product holds its licence; an order (or a successor's) holds its IP's slot.
   const renewal = record.operation === "renew";
+  const onLicence = renewal || record.operation === "change-product";
   const sentAt = record.sentAt === undefined ? "" : ` at ${new Date(record.sentAt).toISOString()}`;
   return {
     kind: "outcome_undecided",
@@ -69,13 +73,20 @@ export function outcomeUndecided(
         : []),
       `API client: "${record.scope}", Idempotency-Key ${record.key}.`,
       "",
-      renewal
-        ? "Until it is settled, the licence is held: no other renewal or suspend of it is sent, and its client's retries are told to wait."
+      ...(record.operation === "change-product"
+        ? [
+            `Tariff before the change (pricelist/nodes):  ${facts.before ?? "?"}`,
+            `Tariff had it applied:                       ${facts.expected ?? "?"}`,
+            `Tariff the vendor shows now:                 ${facts.seen ?? "?"}`,
+          ]
+        : []),
+      onLicence
+        ? "Until it is settled, the licence is held: no other renewal, change of product or suspend of it is sent, and its client's retries are told to wait."
         : "Until it is settled, no other order for this IP and product line is sent, and its client's retries are told to wait.",
-      `What to do: in the vendor's panel, look at ${renewal ? `licence ${facts.licenceId ?? ""}'s expiry history` : "the licences on that IP"} and the account's charges since the call was sent. If this call was charged, settle it as applied${renewal ? "" : ' (with "licenceId": the licence it placed)'}; if not, as not applied. The desk never sends it again.`,
+      `What to do: in the vendor's panel, look at ${renewal ? `licence ${facts.licenceId ?? ""}'s expiry history` : onLicence ? `licence ${facts.licenceId ?? ""}'s tariff history` : "the licences on that IP"} and the account's charges since the call was sent. If this call was charged, settle it as applied${onLicence ? "" : ' (with "licenceId": the licence it placed)'}; if not, as not applied. The desk never sends it again.`,
       `How: ${api.settle(record.scope, record.key)}`,
     ].join("\n"),
-    licenceId: renewal ? facts.licenceId : undefined,
+    licenceId: onLicence ? facts.licenceId : undefined,
     night: toIsoDate(at),
     ledger: { subject: `intent:${record.scope}:${record.key}`, threshold: "undecided" },
   };
