@@ -337,7 +337,7 @@ export const alerts = {
    * A planned successor not ordered tonight (the vendor or the desk refused it): nothing charged, tried
    * again each night; one mail per night it fails.
    */
-  successorFailed(night: IsoDate, told: Told, product: string, reason: string): Alert {
+  successorFailed(night: IsoDate, told: Told, product: string, period: number, reason: string): Alert {
     const stops = told.licence.expiresOn;
     return licenceAlert(night, told, {
       kind: "successor_failed",
@@ -349,8 +349,8 @@ export const alerts = {
       ],
       next: "the watcher tries again each night until it is ordered.",
       todo: /balance/i.test(reason)
-        ? `top up the vendor account; or order it now by hand: ${api.successor(told.licence.id, 12)}.`
-        : `check the reason above; order it by hand (${api.successor(told.licence.id, 12)}), or drop the plan with PATCH /licenses/${told.licence.id} and {"successor": null}.`,
+        ? `top up the vendor account; or order it now by hand: ${api.successor(told.licence.id, period)}.`
+        : `check the reason above; order it by hand (${api.successor(told.licence.id, period)}), or drop the plan with PATCH /licenses/${told.licence.id} and {"successor": null}.`,
     });
   },
 

@@ -4,7 +4,7 @@ import type { LicenceDetails, Period } from "../ports/billing.ts";
 import type { LicenceChanges, LicenceRecord } from "../ports/licence-store.ts";
 import { isLive } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
-import { LifecycleClosedError, ProductChangeRefusedError, ValidationError } from "./errors.ts";
+import { LicenceStateRefusedError, LifecycleClosedError, ValidationError } from "./errors.ts";
 import { isMissed } from "./failed-calls.ts";
 import type { ChangeProductInput } from "./inputs.ts";
 import { holdForProductChange } from "./licence-hold.ts";
@@ -96,7 +96,7 @@ export function changeProductCall(
 
 function refuseDeleted(record: LicenceRecord): void {
   if (isLive(record)) return;
-  throw new ProductChangeRefusedError(
+  throw new LicenceStateRefusedError(
     "licence_deleted",
     `licence ${record.id} is deleted at the vendor, so its product cannot change; nothing was sent or charged`,
     { licenceId: record.id },
@@ -158,8 +158,8 @@ function licencePeriod(target: Product, period: number | undefined): Period {
   return own as Period;
 }
 
-function unchanged(record: LicenceRecord, target: Product, source: string): ProductChangeRefusedError {
-  return new ProductChangeRefusedError(
+function unchanged(record: LicenceRecord, target: Product, source: string): LicenceStateRefusedError {
+  return new LicenceStateRefusedError(
     "product_unchanged",
     `licence ${record.id} is already ${target.id}${target.nodes ? " with these nodes" : ""}, as ${source}; nothing was sent or charged`,
     { licenceId: record.id, product: target.id },

@@ -236,11 +236,14 @@ export class DeadlineNearError extends DeskError {
   }
 }
 
-/** Why a successor cannot be ordered for this licence as asked; nothing was sent. */
-export class SuccessorRefusedError extends DeskError {
-  override readonly name = "SuccessorRefusedError";
+/**
+ * Why the licence cannot be moved as asked, to a successor or another tariff, in its present state; nothing
+ * was sent.
+ */
+export class LicenceStateRefusedError extends DeskError {
+  override readonly name = "LicenceStateRefusedError";
   constructor(
-    readonly code: "successor_exists" | "licence_deleted",
+    readonly code: "successor_exists" | "licence_deleted" | "product_unchanged",
     message: string,
     details: Record<string, unknown>,
   ) {
@@ -262,18 +265,5 @@ export class SuccessorNotLinkedError extends DeskError {
       `the successor of licence ${licenceId}, licence ${successorId}, was placed and charged, but the register could not record the link yet. Retry with the same Idempotency-Key in 60 s for the answer (nothing is sent or charged again); do not use a new key, which would pay twice`,
     );
     Object.assign(this.details, { licenceId, successorId, outcome: "applied", retryAfterSeconds: 60 });
-  }
-}
-
-/** Why the licence's product cannot be changed as asked; nothing was sent. */
-export class ProductChangeRefusedError extends DeskError {
-  override readonly name = "ProductChangeRefusedError";
-  constructor(
-    readonly code: "product_unchanged" | "licence_deleted",
-    message: string,
-    details: Record<string, unknown>,
-  ) {
-    super(message);
-    Object.assign(this.details, details, { outcome: "not_applied" });
   }
 }

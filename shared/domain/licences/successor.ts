@@ -3,7 +3,7 @@ import { generationOf, type Product } from "../catalogue/catalogue.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import { isLive } from "../renewal/renewal-rules.ts";
 import type { DeskContext } from "./context.ts";
-import { SuccessorRefusedError, ValidationError } from "./errors.ts";
+import { LicenceStateRefusedError, ValidationError } from "./errors.ts";
 import type { OrderInput, SuccessorInput } from "./inputs.ts";
 import { orderOperation, type Succession } from "./order.ts";
 import { type MoneyCall, type MoneyOperation, type MoneyResult, runMoneyIntent } from "./outcome-model.ts";
@@ -63,7 +63,7 @@ export function successorCall(ctx: DeskContext, id: string, body: SuccessorInput
 /** A deleted licence has nothing to carry over; one with a live successor has been carried already. */
 export async function refuseIfSucceeded(ctx: DeskContext, old: LicenceRecord): Promise<void> {
   if (!isLive(old)) {
-    throw new SuccessorRefusedError(
+    throw new LicenceStateRefusedError(
       "licence_deleted",
       `licence ${old.id} is deleted at the vendor: a successor is ordered for a licence that still exists; order a new licence for ${old.ip} instead (POST /licenses); nothing was sent`,
       { licenceId: old.id },
@@ -72,7 +72,7 @@ export async function refuseIfSucceeded(ctx: DeskContext, old: LicenceRecord): P
   if (old.successorId === undefined) return;
   const successor = await ctx.register.licences.get(old.successorId);
   if (successor && isLive(successor)) {
-    throw new SuccessorRefusedError(
+    throw new LicenceStateRefusedError(
       "successor_exists",
       `licence ${old.id} already has a live successor, licence ${successor.id} (${successor.product ?? successor.pricelist}, ${successor.status}); nothing was sent or charged: see GET /licenses/${successor.id}`,
       { licenceId: old.id, successorId: successor.id },

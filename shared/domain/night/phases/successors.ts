@@ -3,11 +3,11 @@ import { redact } from "../../../redact.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { IsoDate } from "../../dates.ts";
 import {
+  LicenceStateRefusedError,
   OrderInFlightError,
   OutcomePendingError,
   OutcomeUnknownError,
   RequestInProgressError,
-  SuccessorRefusedError,
 } from "../../licences/errors.ts";
 import { refusalReason } from "../../licences/failed-calls.ts";
 import { WATCHER_CLIENT } from "../../licences/idempotency-settings.ts";
@@ -56,7 +56,7 @@ export async function successorPhase(run: NightRun, records: Map<string, Licence
       );
       if (result.outcome !== "applied") {
         report.successorsFailed.push({ ...named, reason: result.refusal.message });
-        raised.push(failed(run, licence, plan.product.title, result.refusal.message));
+        raised.push(failed(run, licence, plan.product.title, plan.plan.period, result.refusal.message));
         return;
       }
       const successor = result.licence;
@@ -70,7 +70,7 @@ export async function successorPhase(run: NightRun, records: Map<string, Licence
       if (!result.replayed) report.successorsOrdered.push({ ...named, successorId: successor.id });
     } catch (error) {
       const message = redact(error instanceof Error ? error.message : String(error));
-      if (error instanceof SuccessorRefusedError && error.code === "successor_exists") {
+      if (error instanceof LicenceStateRefusedError && error.code === "successor_exists") {
         // Ordered meanwhile (by hand, or an earlier night's order settled): the plan is done.
         const old = await carriedOut(run, licence.id, plan.plan);
         if (old) records.set(old.id, old);
@@ -95,7 +95,7 @@ export async function successorPhase(run: NightRun, records: Map<string, Licence
           reason: message,
         });
       report.successorsFailed.push({ ...named, reason });
-      raised.push(failed(run, licence, plan.product.title, reason));
+      raised.push(failed(run, licence, plan.product.title, plan.plan.period, reason));
     }
   });
   await run.raise(raised);
@@ -134,8 +134,14 @@ async function finishCarriedOut(run: NightRun, records: Map<string, LicenceRecor
   }
 }
 
-function failed(run: NightRun, licence: LicenceRecord, product: string, reason: string): Alert {
-  return alerts.successorFailed(run.night, run.tell(licence), product, reason);
+function failed(
+  run: NightRun,
+  licence: LicenceRecord,
+  product: string,
+  period: number,
+  reason: string,
+): Alert {
+  return alerts.successorFailed(run.night, run.tell(licence), product, period, reason);
 }
 
 /** The plan marked carried out (tonight's night), so no night orders it again, whatever the fleet setting. */
