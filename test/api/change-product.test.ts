@@ -17,6 +17,8 @@ beforeAll(async () => {
     now: "2021-05-01",
     env: { BILLMGR_TIMEOUT_MS: "400", OUTBOX_FILE: join(outboxDir, "outbox.jsonl") },
   });
+  // Enough for every test's orders and changes: a refusal for money is not what these tests are about.
+  h.vendor.sandbox.state.setBalance(1_000_000);
 });
 afterAll(async () => {
   await h.close();
@@ -218,6 +220,34 @@ describe("a change of product through the API", () => {
     expect(mail?.body).toContain("Tariff the vendor shows now:                 4601/3");
     expect(mail?.body).toContain(`look at licence ${licence.id}'s tariff history`);
     expect(mail?.body).not.toMatch(/undefined|"licenceId": the licence it placed/);
+  });
+
+  it("throttled at the door (429): 503 with Retry-After, nothing charged; the same key then changes it once", async () => {
+    const licence = await lite();
+    await h.vendor.fault("service.changepricelist", "throttle", 1, 1000);
+    const [callsBefore, chargesBefore] = [changes(), charged().length];
+    const throttled = await change(licence.id, { product: "ispmanager5-business" }, "chg-429");
+    expect(throttled).toMatchObject({ status: 503, body: { error: { code: "upstream_throttled" } } });
+    expect(throttled.headers["retry-after"]).toBeDefined();
+    expect(charged().length).toBe(chargesBefore);
+    const retried = await change(licence.id, { product: "ispmanager5-business" }, "chg-429");
+    expect(retried).toMatchObject({ status: 200, body: { product: "ispmanager5-business" } });
+    expect([changes() - callsBefore, charged().length - chargesBefore]).toEqual([2, 1]);
+  });
+
+  it("the vendor acts late, after the desk gave up: 504, pending in the window, then settled applied; one charge", async () => {
+    const licence = await lite();
+    await h.vendor.fault("service.changepricelist", "act-late", 1, 200);
+    const [callsBefore, chargesBefore] = [changes(), charged().length];
+    const lost = await change(licence.id, { product: "ispmanager5-business" }, "chg-late");
+    expect(lost).toMatchObject({ status: 504, body: { outcome: "unknown" } });
+    // The vendor acts on its own timer, well inside the settle window: never read as "not applied".
+    await expect.poll(() => charged().length, { interval: 20 }).toBe(chargesBefore + 1);
+    expect((await change(licence.id, { product: "ispmanager5-business" }, "chg-late")).status).toBe(409);
+    h.advance(SETTLE_MS);
+    const settled = await change(licence.id, { product: "ispmanager5-business" }, "chg-late");
+    expect(settled).toMatchObject({ status: 200, body: { product: "ispmanager5-business" } });
+    expect([changes() - callsBefore, charged().length - chargesBefore]).toEqual([1, 1]);
   });
 
   it("ISPmanager 6 Lite to Pro, and no ISPmanager 5 tariff once its sales have closed", async () => {
