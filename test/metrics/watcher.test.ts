@@ -19,12 +19,16 @@ const SERVICE = "desk-night-test";
 const sns = mockClient(SNSClient);
 const TOPIC = "arn:aws:sns:eu-central-1:123456789012:licence-desk-alerts";
 
-/** On 2021-05-17: one renewed; two expiring within 7 days, one more within 30. */
+/**
+ * On 2021-05-17: one renewed; two expiring within 7 days, two more within 30, one of which the watcher
+ * renews on 2021-06-07 (the balance forecast, read after tonight's charge, covers it).
+ */
 const FLEET: FleetLicence[] = [
   fleetLicence({ name: "renews", ip: "82.156.45.1", expiredate: "2021-05-20", autoRenew: 1 }),
   fleetLicence({ name: "in-a-week", ip: "82.156.45.2", expiredate: "2021-05-24" }),
   fleetLicence({ name: "tomorrow", ip: "82.156.45.3", expiredate: "2021-05-18" }),
   fleetLicence({ name: "in-a-fortnight", ip: "82.156.45.4", expiredate: "2021-06-01" }),
+  fleetLicence({ name: "renews-later", ip: "82.156.45.5", expiredate: "2021-06-10", autoRenew: 12 }),
 ];
 
 const dynamo = dynamoClient(inject("dynamodbEndpoint"));
@@ -83,7 +87,7 @@ describe("a watcher night", () => {
     expect(sum(figure(lines, "AlertsUndelivered"))).toBe(0);
     expect(figure(lines, "SummariesSent")).toEqual([1]);
     expect(figure(lines, "ExpiringWithin7Days")).toEqual([2]);
-    expect(figure(lines, "ExpiringWithin30Days")).toEqual([3]);
+    expect(figure(lines, "ExpiringWithin30Days")).toEqual([4]);
     expect(figure(lines, "UnknownOutcomesOverdue")).toEqual([0]);
     // "renews" was renewed tonight to 2021-12-31, the cap: nothing can renew it again.
     expect(figure(lines, "PastVendorCutoff")).toEqual([1]);

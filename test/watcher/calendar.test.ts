@@ -108,14 +108,20 @@ const ALERTS: Said[] = [
   // One mail per shortfall, the whole amount a single top-up must cover, weeks before the first failure.
   // The cap of 2021-04-08 (renewals and orders end on 2021-12-31 at the latest) is a vendor date like
   // the others: announced 30, 14, 7 and 1 days ahead, with what it means for licences bought before it.
+  // The balance is read after each night's charges, against what is due from the next night on. A
+  // shortfall is a warning while its first payment is more than a week off, and told once more,
+  // critical, a week before it (once per amount: told urgent, it is not told again as a warning).
   ...lifecycle("2021-03-09", "renewals capped", 30),
   ["2021-03-10", "low_balance", "account", "short 2.00 EUR from 2021-03-29"],
+  ["2021-03-22", "low_balance", "account", "short 2.00 EUR from 2021-03-29"],
   ...lifecycle("2021-03-25", "renewals capped", 14),
   ...lifecycle("2021-04-01", "renewals capped", 7),
   ...lifecycle("2021-04-07", "renewals capped", 1),
   ["2021-04-20", "low_balance", "account", "short 62.00 EUR from 2021-04-28"],
+  ["2021-04-21", "low_balance", "account", "short 62.00 EUR from 2021-04-28"],
   ["2021-05-14", "low_balance", "account", "short 122.00 EUR from 2021-05-17"],
   ["2021-05-20", "low_balance", "account", "short 182.00 EUR from 2021-05-29"],
+  ["2021-05-22", "low_balance", "account", "short 182.00 EUR from 2021-05-29"],
   // lts-manual (no autoRenew, expires 2021-05-20): warned 14, 7, 3, 1 days before; the vendor suspends it
   // the day after, and deletes it 30 days after its expiry.
   ["2021-05-06", "expiry", "lts-manual", 14],
@@ -134,9 +140,9 @@ const ALERTS: Said[] = [
   ["2021-06-08", "renewal_recovered", "cluster", ""],
   ...closing("2021-06-08", 7),
   ...closing("2021-06-14", 1),
-  // Renewals closed: every licence with autoRenew will end at its expiry.
-  ...AT_CAP.map((n): Said => ["2021-06-15", "cannot_renew", n, "2021-12-31"]),
-  ["2021-06-15", "cannot_renew", "lts-long", "2022-03-01"],
+  // Renewals closed: every licence with autoRenew will end at its expiry; one mail per product.
+  ["2021-06-15", "cannot_renew", BUSINESS, 2],
+  ["2021-06-15", "cannot_renew", LITE, 4],
   ["2021-06-19", "vendor_deleted", "lts-manual", "deleted"],
   // Suspended before its expiry (2022-04-01), not by us: a story of its own.
   ["2021-07-01", "vendor_suspended", "suspended-upstream", ""],
@@ -145,8 +151,9 @@ const ALERTS: Said[] = [
   // A licence that is down is never forgotten: a reminder each week it stays down. lts-manual lapsed
   // on 2021-05-20 (down from 2021-05-21) until the vendor deleted it on 2021-06-19; suspended-upstream
   // is suspended by the vendor from 2021-07-01 to the end of the year.
-  ...weekly("2021-05-28", "2021-06-18", "lts-manual"),
-  ...weekly("2021-07-08", "2021-12-30", "suspended-upstream"),
+  // The weekly reminders ride in the Monday summaries (see REMINDED); a mail of its own only when the
+  // vendor deletes the licence within a week.
+  ["2021-06-12", "still_down", "lts-manual", ""],
   // The move to ISPmanager 6 (local/fleet.ts, resellerEvents): lts-long's successor, planned for
   // 2021-12-01 at 190.00 EUR, is within 30 nights from 2021-11-01; once before-close's successor is
   // bought by hand on 2021-11-02 (retireOld "now": retired that day, and told so) the balance (178.00)
@@ -154,7 +161,8 @@ const ALERTS: Said[] = [
   // 2021-11-18: short by 402.00. The top-up of 2021-11-29 covers it all, and says so.
   ["2021-11-02", "licence_retired", "before-close", ""],
   ["2021-11-02", "low_balance", "account", "short 12.00 EUR from 2021-12-01"],
-  ["2021-11-18", "low_balance", "account", "short 402.00 EUR from 2021-12-01"],
+  ["2021-11-17", "low_balance", "account", "short 402.00 EUR from 2021-12-01"],
+  ["2021-11-24", "low_balance", "account", "short 402.00 EUR from 2021-12-01"],
   ["2021-11-29", "balance_covered", "-", ""],
   ["2021-12-01", "successor_ordered", "lts-long", ""],
   ...ending("2021-12-01", 30),
@@ -168,29 +176,38 @@ const ALERTS: Said[] = [
 ];
 
 /**
- * The nights a summary is mailed (SUMMARY_MAILS=changes_weekly): those with news (a renewal or a failure,
- * an alert, a change the sync found, a balance short) and every Monday, judged from what each night's
- * run reported, not from the register the summary reads.
+ * The nights a summary is mailed (SUMMARY_MAILS=changes_weekly): those with news only a summary tells (a
+ * renewal, whatever came of it, or a change the sync found; alerts and shortfalls are mails of their
+ * own) and every Monday, judged from what each night's run reported, not from the register the summary
+ * reads.
  */
 function SUMMARY_NIGHTS(): string[] {
   return nights
     .filter((n) => {
       const { result } = n;
       const news =
-        n.alerts.some((a) => a.kind !== "summary") ||
         result.renewed.length + result.failed.length + result.unknown.length > 0 ||
         result.sync.added + result.sync.updated + result.sync.gone > 0 ||
-        result.forecast?.status === "short";
+        result.forecast?.status === "unavailable";
       return news || new Date(`${n.night}T00:00:00Z`).getUTCDay() === 1;
     })
     .map((n) => n.night);
 }
 
-/** A still_down reminder every 7 nights from `first` through `last`. */
-function weekly(first: string, last: string, name: string): Said[] {
-  const rows: Said[] = [];
-  for (let on = first; on <= last; on = addDays(on, 7)) rows.push([on, "still_down", name, ""]);
-  return rows;
+/**
+ * The Monday summaries that carry a licence's weekly "still down" reminder: from its first Monday a
+ * week or more after it went down through `last`. lts-manual lapsed on 2021-05-20 (down from 05-21;
+ * from 06-12 the vendor deletes it within the week, told in its own mail); suspended-upstream is
+ * suspended by the vendor from 2021-07-01 to the year's end.
+ */
+const REMINDED: Array<[name: string, first: string, last: string]> = [
+  ["lts-manual", "2021-05-31", "2021-06-07"],
+  ["suspended-upstream", "2021-07-12", "2021-12-27"],
+];
+function mondays(first: string, last: string): string[] {
+  const out: string[] = [];
+  for (let on = first; on <= last; on = addDays(on, 7)) out.push(on);
+  return out;
 }
 
 /** An outbox line as a row of the table above. */
@@ -210,13 +227,17 @@ function said(line: OutboxLine): Said {
     }
     case "low_balance": {
       const m =
-        /Balance short by (\S+ EUR) for (?:renewals|successor orders|renewals and successor orders) from (\S+)$/.exec(
+        /Balance short by (\S+ EUR) for (?:renewals|successor orders|renewals and successor orders) due .*\((\S+)\)$/.exec(
           s,
         );
       return [line.night, line.kind, "account", `short ${m?.[1]} from ${m?.[2]}`];
     }
-    case "cannot_renew":
-      return [line.night, line.kind, nameOf(line.licenceId), /stops working after (\S+)$/.exec(s)?.[1] ?? s];
+    case "cannot_renew": {
+      const m = /^\[licence desk\] (.+?): renewals closed .*: (\d+) licences? cannot be renewed$/.exec(s);
+      return m
+        ? [line.night, line.kind, m[1] as string, Number(m[2])]
+        : [line.night, line.kind, nameOf(line.licenceId), /stops working after (\S+)$/.exec(s)?.[1] ?? s];
+    }
     case "vendor_deleted":
       return [line.night, line.kind, nameOf(line.licenceId), s.includes("Gone from") ? "gone" : "deleted"];
     default:
@@ -296,14 +317,45 @@ describe("the 2021 calendar, night by night", () => {
     for (const n of nights.filter((n) => SUMMARY_NIGHTS().includes(n.night))) {
       const summary = n.alerts.filter((a) => a.kind === "summary");
       expect(summary).toHaveLength(1);
-      expect(summary[0]?.subject).toMatch(
-        new RegExp(
-          `^\\[licence desk\\] Night ${n.night}: ${n.result.forecast?.status === "short" ? "top up \\S+ EUR, " : ""}${n.result.renewed.length} renewed, ${n.result.failed.length} failed, \\d+ expire in 30 days$`,
-        ),
-      );
+      // The subject counts what the mail tells, the worst first, and leaves out what is nothing.
+      const subject = summary[0]?.subject ?? "";
+      expect(subject.startsWith(`[licence desk] Night ${n.night}: `)).toBe(true);
+      expect(subject.includes("top up ")).toBe(n.result.forecast?.status === "short");
+      const { renewed, failed } = n.result;
+      if (renewed.length > 0) expect(subject).toContain(`${renewed.length} renewed`);
+      else expect(subject).not.toMatch(/\d+ renewed/);
+      if (failed.length > 0) expect(subject).toContain(`${failed.length} failed`);
+      else expect(subject).not.toMatch(/\d+ failed/);
+      expect(subject).not.toMatch(/\b0 /);
     }
     expect(night("2021-06-07").alerts.find((a) => a.kind === "summary")?.severity).toBe("warning");
     expect(night("2021-06-08").alerts.find((a) => a.kind === "summary")?.severity).toBe("info");
+  });
+
+  it("reminds staff each Monday of every licence still down, in the summary, with what to do and when it ends", () => {
+    const carrying = (name: string) =>
+      outbox
+        .filter((m) => m.kind === "summary")
+        .filter((m) => {
+          const section = m.body.split("\n\n").find((p) => p.startsWith("Still down, reminded each week"));
+          return section?.includes(`: ${name} (`) ?? false;
+        });
+    for (const [name, first, last] of REMINDED) {
+      const mails = carrying(name);
+      expect(
+        mails.map((m) => m.night),
+        name,
+      ).toEqual(mondays(first, last));
+      for (const mail of mails) {
+        expect(mail.subject).toMatch(/: (?:\d+ failed, )?(?:top up \S+ EUR, )?\d+ licences? down\b/);
+        expect(mail.severity).toBe("warning");
+        const section = mail.body.split("\n\n").find((p) => p.startsWith("Still down")) ?? "";
+        expect(section).toMatch(/What to do: \S/);
+        expect(section).toMatch(
+          name === "lts-manual" ? /deletes a lapsed licence .* around 2021-06-19/ : /expiry \(2022-04-01\)/,
+        );
+      }
+    }
   });
 
   it("names every licence its sync line counts: changed at the vendor, gone from its list", () => {
@@ -446,8 +498,8 @@ describe("the 2021 outbox, read as the billing team reads it", () => {
   it("never tells a licence it renews automatically on or after a night it was told it cannot be renewed", () => {
     const statements = outbox.flatMap(fateStatements);
     // The check reads real statements of both kinds, so it could fail.
-    expect(statements.filter((f) => f.says === "renews automatically").length).toBeGreaterThan(50);
-    expect(statements.filter((f) => f.says === "cannot be renewed").length).toBeGreaterThan(50);
+    expect(statements.filter((f) => f.says === "renews automatically").length).toBeGreaterThan(30);
+    expect(statements.filter((f) => f.says === "cannot be renewed").length).toBeGreaterThan(30);
     expect(fateContradictions(outbox)).toEqual([]);
   });
 
@@ -458,22 +510,29 @@ describe("the 2021 outbox, read as the billing team reads it", () => {
       expect(mail.body, mail.subject).not.toContain('"product": "ispmanager5-');
       expect(mail.body, mail.subject).not.toContain("a product that is still sold");
     }
-    // The mails whose "What to do" is the licence's fate's (a suspension's or a deletion's says its own).
+    // The mails whose "What to do" is the licence's fate's (a suspension's or a deletion's says its own):
+    // one licence's, or one product's (each licence an item "- id N: ...").
     const ends = late.filter(
       (m) =>
         ["cannot_renew", "expiry", "expired"].includes(m.kind) &&
-        /^Renewal: +cannot be renewed/m.test(m.body),
+        (/^Renewal: +cannot be renewed/m.test(m.body) || /^- id \d+: .* cannot be renewed/m.test(m.body)),
     );
-    expect(ends.length).toBeGreaterThan(5);
+    const told = ends.flatMap((m) =>
+      m.licenceId ? [m.licenceId] : [...m.body.matchAll(/^- id (\d+): /gm)].map((x) => x[1] as string),
+    );
+    expect(told.sort()).toEqual(
+      [...AT_CAP, "lts-long"].map((n) => [...register.values()].find((l) => l.name === n)?.id).sort(),
+    );
     for (const mail of ends) {
-      expect(mail.body, mail.subject).toContain(`POST /licenses/${mail.licenceId}/successor`);
+      for (const id of told.filter((i) => mail.licenceId === i || mail.body.includes(`- id ${i}: `)))
+        expect(mail.body, mail.subject).toContain(`POST /licenses/${id}/successor`);
       expect(mail.body, mail.subject).toMatch(/ISPmanager 6 (Lite|Business) \(\d+\.\d\d EUR a year/);
     }
   });
 
   it("counts every day it names from the night to the date beside it", () => {
     const results = outbox.map(dayCounts);
-    expect(results.reduce((n, r) => n + r.checked, 0)).toBeGreaterThan(200);
+    expect(results.reduce((n, r) => n + r.checked, 0)).toBeGreaterThan(120);
     expect(results.flatMap((r) => r.wrong)).toEqual([]);
   });
 

@@ -84,14 +84,16 @@ describe("faults on service.prolong in the middle of a night", () => {
     expect(failed[0]?.body).toContain(
       "The vendor refused tonight's renewal, so nothing was charged. Its reason: Insufficient funds on the account balance.",
     );
-    // The balance forecast saw it coming: 200.00 against 4 x 60.00 + 230.00.
+    // The balance is read after tonight's charges: 80.00 left, against what is due from tomorrow: the
+    // cluster's 230.00 (refused tonight, tried again) and the three awaiting their outcome, 60.00 each,
+    // whose register still shows the old expiry (counted until settled: never too little asked).
     expect(ofKind(sent, "low_balance")[0]?.title).toBe(
-      "[licence desk] Balance short by 270.00 EUR for renewals from 2021-05-17",
+      "[licence desk] Balance short by 330.00 EUR for renewals due tomorrow (2021-05-18)",
     );
     // An unanswered renewal is no failure: it awaits its outcome (never sent again blindly).
     const summary = ofKind(sent, "summary")[0];
     expect(summary?.severity).toBe("warning");
-    expect(summary?.title).toMatch(/Night 2021-05-17: top up \S+ EUR, 1 renewed, 1 failed, 3 awaiting,/);
+    expect(summary?.title).toMatch(/Night 2021-05-17: 1 failed, top up \S+ EUR, 3 awaiting, 1 renewed/);
     expect(summary?.body).toContain("Awaiting the outcome, not failed (3):");
     expect(summary?.body).toContain(`cluster (id ${id.cluster}): Insufficient funds`);
     expect(night1.tonight).toEqual({ renewed: 1, failed: 1, awaiting: 3 });
@@ -137,7 +139,7 @@ describe("faults on service.prolong in the middle of a night", () => {
     expect(h.vendor.sandbox.state.balanceMinor).toBe(20_000 + 50_000 - 4 * 6_000 - 23_000);
     expect((await h.record(id.acted))?.expiresOn).toBe("2021-12-31");
     expect(kinds(night2.sent)).not.toContain("renewal_failed");
-    expect(ofKind(night2.sent, "summary")[0]?.title).toMatch(/: 3 renewed, 0 failed,/);
+    expect(ofKind(night2.sent, "summary")[0]?.title).toMatch(/: (?!.*failed).*\b3 renewed\b/);
   });
 });
 

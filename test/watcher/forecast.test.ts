@@ -22,13 +22,16 @@ describe("the balance forecast", () => {
     expect(short).toHaveLength(1);
     // Renewed on 03-02, 04-01, 05-02 (a month each, 6.00), then on 06-01 to the cap before renewals close
     // on 06-15 (12 months, 60.00): 78.00 in all, against 10.00.
-    expect(short[0]?.title).toBe("[licence desk] Balance short by 68.00 EUR for renewals from 2021-03-02");
+    expect(short[0]?.title).toBe(
+      "[licence desk] Balance short by 68.00 EUR for renewals due tomorrow (2021-03-02)",
+    );
     expect(short[0]?.body).toContain(
-      "The 4 renewals the watcher will make from tonight through 2021-06-14 cost 78.00 EUR",
+      "The 4 renewals the watcher will make from tomorrow through 2021-06-14 cost 78.00 EUR",
     );
     expect(short[0]?.body.match(/monthly \(id \d+\): /g)).toHaveLength(4);
     expect(short[0]?.body).toContain("top up the vendor account by at least 68.00 EUR before 2021-03-02");
-    // The same shortfall the next night, with nothing new: not mailed again.
+    // The next night renews it (10.00 pays 6.00), and 4.00 is left against the next three: 68.00 short
+    // again, first due a month off. Told as urgent already, it is not mailed again as a warning.
     await h.run("2021-03-02");
     expect(sent("low_balance")).toHaveLength(1);
     expect(sent("balance_covered")).toEqual([]);

@@ -154,7 +154,7 @@ async function expectNightExact(n: Night, rerun: NightReport, duplicated: string
   const summaries = notifier.sent.filter((a) => a.kind === "summary");
   expect(summaries.length).toBe(duplicated.some((k) => kindOf(k) === "summary") ? 2 : 1);
   const summary = summaries.at(-1) as Alert;
-  expect(summary.title).toMatch(/Night 2021-05-17: 3 renewed, 0 failed, \d+ expire in/);
+  expect(summary.title).toMatch(/Night 2021-05-17: (?!.*failed)3 renewed\b/);
   const renewedSection = summary.body.split("Renewed (3):")[1]?.split("Failed (")[0] ?? "";
   for (const name of DUE) expect(renewedSection).toContain(`${name} (id ${n.ids[name]}): `);
   // No failure: the section is left out (the subject counts it).
@@ -180,7 +180,7 @@ async function expectNotAppliedThenRenewed(n: Night, rerun: NightReport): Promis
   expect(alerted).toEqual([failed?.licenceId]);
   const summaries = notifier.sent.filter((a) => a.kind === "summary");
   expect(summaries).toHaveLength(1);
-  expect(summaries[0]?.title).toMatch(/: 2 renewed, 1 failed,/);
+  expect(summaries[0]?.title).toMatch(/: 1 failed, .*\b2 renewed\b/);
 
   const next = new Date("2021-05-18T02:00:00Z");
   h.vendor.sandbox.setNow(next);
@@ -321,7 +321,7 @@ describe("copies of one night at once (150 renewals)", () => {
     const summaries = notifier.sent.filter((a) => a.kind === "summary");
     expect(summaries).toHaveLength(1);
     const summary = summaries[0] as Alert;
-    expect(summary.title).toMatch(new RegExp(`Night ${NIGHT}: ${MANY} renewed, 0 failed, \\d+ expire in`));
+    expect(summary.title).toMatch(new RegExp(`Night ${NIGHT}: (?!.*failed)${MANY} renewed\\b`));
     // The mail names the first renewals and counts the rest; the register's night holds them all.
     const section = summary.body.split(`Renewed (${MANY}):`)[1]?.split("\n\n")[0] ?? "";
     const lines = section.trim().split("\n");
@@ -394,7 +394,9 @@ describe("copies of one night at once (150 renewals)", () => {
     const summaries = notifier.sent.filter((a) => a.kind === "summary");
     expect(summaries).toHaveLength(1);
     expect(summaries[0]?.title).toContain(
-      `: ${MANY - notApplied.length} renewed, ${notApplied.length} failed,`,
+      notApplied.length > 0
+        ? `: ${notApplied.length} failed, ${MANY - notApplied.length} renewed`
+        : `: ${MANY} renewed`,
     );
 
     const next = new Date("2021-05-18T02:00:00Z");

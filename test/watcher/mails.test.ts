@@ -118,7 +118,7 @@ describe("the summary of the worst night of a 10,000-licence fleet", () => {
     expect(summary.title.length).toBeLessThan(100);
     // The worst news first; what does not fit is cut at a comma, never mid-word.
     expect(summary.title).toBe(
-      `[licence desk] Night ${NIGHT}: top up 9,900.00 EUR, 6000 renewed, 3000 failed, 1000 awaiting, ...`,
+      `[licence desk] Night ${NIGHT}: 3000 failed, top up 9,900.00 EUR, 1000 awaiting, 6000 renewed, ...`,
     );
     expect(summary.body).toContain("Renewed (6,000):");
     expect(summary.body).toContain("  … and 5,975 more: every renewal of the night is in the watcher's log");
@@ -129,7 +129,7 @@ describe("the summary of the worst night of a 10,000-licence fleet", () => {
     expect(summary.body).toContain(
       "  … and 9,975 more: GET /licenses?expiresBefore=2021-07-09 lists them (with any already expired)",
     );
-    expect(summary.body).toContain("Alerts raised tonight (10000): 10000 renewal failed");
+    expect(summary.body).toContain("Mailed on their own tonight (10000): 10000 renewal failed");
     expect(summary.body).toContain(
       "Balance: 100.00 EUR does not cover the renewals of the next 7 days (5,000 renewals from 2021-06-08, 10,000.00 EUR in all): short by 9,900.00 EUR.",
     );

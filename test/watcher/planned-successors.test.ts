@@ -226,6 +226,16 @@ describe("a night ordering a planned successor, killed at one point, then run ag
       },
     ],
     [
+      // The intent is applied at the vendor, its answer not built: the rerun still tells it.
+      "right after the old licence was linked, before the order's answer was stored",
+      {
+        at: "register.licences.update",
+        nth: 1,
+        when: "after",
+        match: (args) => (args[1] as { successorId?: string }).successorId !== undefined,
+      },
+    ],
+    [
       "after the link, before the plan was marked carried out",
       {
         at: "register.licences.update",

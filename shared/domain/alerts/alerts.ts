@@ -164,17 +164,30 @@ export const alerts = {
     });
   },
 
-  /** Set to renew automatically, and it never will again: tell once per end date. */
+  /**
+   * Set to renew automatically, and it never will again: told once per end date. The licences of one
+   * product that renewals closing turns so on one night go out as one mail (`group`).
+   */
   cannotRenew(night: IsoDate, told: Told & { fate: Extract<Fate, { kind: "ends" }> }): Alert {
-    const { fate } = told;
-    return licenceAlert(night, told, {
+    const { fate, product } = told;
+    const alert = licenceAlert(night, told, {
       kind: "cannot_renew",
-      severity: fate.why === "renewals_closed" ? "critical" : "warning",
+      // Critical once the licence stops within a week: until then there is time to move it.
+      severity: daysBetween(night, fate.on) <= 7 ? "critical" : "warning",
       threshold: fate.on,
       heading: `${label(told.licence)} cannot be renewed: it stops working after ${fate.on}`,
       what: ["It is set to renew automatically, but no renewal can extend it any more."],
       next: `${afterExpiry(fate.on)}`,
     });
+    if (!product || fate.why !== "renewals_closed") return alert;
+    return {
+      ...alert,
+      group: {
+        key: `cannot_renew:${product.id}:${night}`,
+        subject: `${product.title}: renewals closed ${fromNight(night, fate.closedOn).replace(/ \(.*\)$/, "")}`,
+        lead: `${product.title} renewals closed on ${fate.closedOn}. These licences are set to renew automatically, but no renewal can extend them any more: each stops working after its expiry, and the vendor deletes it about 30 days later.`,
+      },
+    };
   },
 
   renewalFailed(night: IsoDate, told: Told, reason: string, how: RefusedHow): Alert {
@@ -390,34 +403,40 @@ export const alerts = {
 
   /**
    * A licence still down a week (and each further week) after it went down, suspended by the vendor or
-   * lapsed: what it is, what to do and when the vendor deletes it. Once per week down.
+   * lapsed: what it is, what to do and when the vendor deletes it. Once per `week` (a number of weeks
+   * down, or the weekly summary's night), and once more when the vendor deletes it within a week. A
+   * warning rides in the night's summary when one goes out with it.
    */
-  stillDown(night: IsoDate, told: Told, since: IsoDate): Alert {
+  stillDown(night: IsoDate, told: Told, since: IsoDate, week: string): Alert {
     const { licence } = told;
     const days = daysBetween(since, night);
     const expiresOn = licence.expiresOn;
     const lapsed = expiresOn !== undefined && expiresOn < night;
     const deletedAround = lapsed && expiresOn ? addDays(expiresOn, 30) : undefined;
     const state = licenceState(licence, night) ?? licence.status;
-    return licenceAlert(night, told, {
+    const deleting = deletedAround !== undefined && daysBetween(night, deletedAround) <= 7;
+    const ends = deletedAround
+      ? `The vendor deletes a lapsed licence about 30 days after its expiry: around ${deletedAround}${deletedAround >= night ? ` (${fromNight(night, deletedAround).replace(/ \(.*\)$/, "")})` : ""}.`
+      : `The vendor keeps it suspended; it stops working for good after its expiry (${expiresOn ?? "not known yet"}).`;
+    const alert = licenceAlert(night, told, {
       kind: "still_down",
-      severity:
-        deletedAround !== undefined && daysBetween(night, deletedAround) <= 7 ? "critical" : "warning",
-      threshold: `down:${since}:${Math.floor(days / 7)}`,
+      severity: deleting ? "critical" : "warning",
+      threshold: deleting ? `down:${since}:deleting` : `down:${since}:${week}`,
       heading: `Still down after ${count(days, "day")}: ${label(licence)}`,
       what: [
         `It has been down for ${count(days, "day")} (${state}): the server's ISPmanager does not work.`,
-        deletedAround
-          ? `The vendor deletes a lapsed licence about 30 days after its expiry: around ${deletedAround}${deletedAround >= night ? ` (${fromNight(night, deletedAround).replace(/ \(.*\)$/, "")})` : ""}.`
-          : `The vendor keeps it suspended; it stops working for good after its expiry (${expiresOn ?? "not known yet"}).`,
+        ends,
       ],
-      next: "this reminder comes again each week while it stays down.",
+      next: deleting
+        ? "the vendor deletes it within the week; nothing can bring it back after that."
+        : "this reminder comes again each week while it stays down.",
       todo: lapsed
         ? told.fate.kind === "ends"
           ? `nothing can extend it: move the server to another licence${told.successor ? ` (${told.successor.product.title}: ${api.successor(licence.id, 12)})` : ""}, or delete this one (DELETE /licenses/${licence.id}) if the server is gone.`
           : `renew it if the server still needs it (${api.renew(licence.id, licence.period === 12 ? 12 : 1)}), or delete it (DELETE /licenses/${licence.id}) if not.`
         : `check in the vendor's panel why it is suspended; resume it if the server should run (${api.resume(licence.id)}), or delete it (DELETE /licenses/${licence.id}) if not.`,
     });
+    return deleting ? alert : { ...alert, foldable: true, note: `${state}. ${ends}` };
   },
 
   vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
@@ -450,10 +469,24 @@ export const alerts = {
   lifecycle(
     night: IsoDate,
     product: Product,
-    event: { name: string; date: IsoDate; meaning: string; todo: string },
+    event: {
+      name: string;
+      date: IsoDate;
+      meaning: string;
+      todo: string;
+      /** Whether staff must act for this licence by the date; none: the mail is for information. */
+      needs?: (told: Told) => boolean;
+      /** What to do when no licence needs anything. */
+      settled?: string;
+    },
     threshold: number,
     told: Told[],
   ): Alert {
+    // Critical only when something must be done within a week, and staff can do it.
+    const acting = told.filter((t) => event.needs?.(t) ?? false).length;
+    const severity: Severity =
+      acting === 0 ? "info" : daysBetween(night, event.date) <= 7 ? "critical" : "warning";
+    const todo = acting === 0 && event.settled ? event.settled : event.todo;
     const listed = told
       .slice(0, LIST_MAX)
       .map(
@@ -466,7 +499,7 @@ export const alerts = {
         : [];
     return {
       kind: "lifecycle",
-      severity: daysBetween(night, event.date) <= 1 ? "critical" : "warning",
+      severity,
       title: title(`[licence desk] ${product.title}: ${event.name} ${fromNight(night, event.date)}`),
       body: [
         `${product.title}: ${event.name} on ${event.date}.`,
@@ -476,7 +509,7 @@ export const alerts = {
         ...listed,
         ...more,
         "",
-        `What to do: ${event.todo}`,
+        `What to do: ${todo.charAt(0).toUpperCase()}${todo.slice(1)}`,
         "",
       ].join("\n"),
       licenceId: undefined,
@@ -485,18 +518,23 @@ export const alerts = {
     };
   },
 
+  /**
+   * Once per shortfall, and once more when its first payment comes within 7 days: a warning while
+   * there is time to top up, critical when a renewal or order is about to fail for it.
+   */
   lowBalance(night: IsoDate, forecast: ShortForecast): Alert {
     const money = (minor: number) => formatMoney({ minor, currency: forecast.currency });
     const first = forecast.due[0] as DueRenewal;
+    const severity: Severity = daysBetween(night, first.night) <= 7 ? "critical" : "warning";
     return {
       kind: "low_balance",
-      severity: "critical",
+      severity,
       title: title(
-        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for ${dueKinds(forecast.due)} from ${first.night}`,
+        `[licence desk] Balance short by ${money(forecast.shortfallMinor)} for ${dueKinds(forecast.due)} due ${fromNight(night, first.night)}`,
       ),
       body: [
-        `The vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
-        `The ${dueWords(forecast.due)} the watcher will make from tonight through ${forecast.until} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
+        `After tonight's charges the vendor account holds ${money(forecast.balanceMinor)} (the vendor reads "${forecast.balanceText}").`,
+        `The ${dueWords(forecast.due)} the watcher will make from tomorrow through ${forecast.until} cost ${money(forecast.dueMinor)} at catalogue prices: ${money(forecast.shortfallMinor)} more than the balance.`,
         "",
         `${dueKinds(forecast.due).replace(/^./, (c) => c.toUpperCase())} due, in date order:`,
         ...forecast.due.map(
@@ -504,7 +542,7 @@ export const alerts = {
             `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${months(d.period)}, ${money(d.costMinor)}`,
         ),
         "",
-        `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes.`,
+        `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes${severity === "warning" ? ", or a week before the first of these falls due" : ""}.`,
         `What to do: top up the vendor account by at least ${money(forecast.shortfallMinor)} ${first.night > night ? `before ${first.night}` : `now: they are due from ${first.night}`}; that pays for everything listed above.`,
         "",
       ].join("\n"),
@@ -513,7 +551,7 @@ export const alerts = {
       ledger: {
         subject: "account",
         // Once per shortfall: a night that only moves the first due date along says nothing new.
-        threshold: `short:${forecast.currency}:${forecast.shortfallMinor}`,
+        threshold: `short:${forecast.currency}:${forecast.shortfallMinor}${severity === "critical" ? ":week" : ""}`,
       },
     };
   },
@@ -541,8 +579,8 @@ export const alerts = {
       ),
       body: [
         held === undefined || forecast.due.length === 0
-          ? `Nothing is due from tonight through ${forecast.until}: the shortfall reported before no longer applies.`
-          : `The vendor account holds ${money(held)}: enough for the ${dueWords(forecast.due)} due from tonight through ${forecast.until} (${money(forecast.dueMinor)} at catalogue prices). The shortfall reported before is covered.`,
+          ? `Nothing is due from tomorrow through ${forecast.until}: the shortfall reported before no longer applies.`
+          : `After tonight's charges the vendor account holds ${money(held)}: enough for the ${dueWords(forecast.due)} due from tomorrow through ${forecast.until} (${money(forecast.dueMinor)} at catalogue prices). The shortfall reported before is covered.`,
         "",
         "What happens next: the watcher renews and orders as planned; a renewal that failed for money is tried again on its next night.",
         "What to do: nothing.",
@@ -630,7 +668,10 @@ const SEVERITY_ORDER: Severity[] = ["info", "warning", "critical"];
 /** Licences listed in one digest; its covers hold them all, so each one's ledger entry is marked sent. */
 const DIGEST_LIST_MAX = 200;
 
-/** Many alerts of one kind in one e-mail: each licence's heading and what to do about it. */
+/**
+ * Many alerts in one e-mail, each licence's heading and what to do about it: of one kind (a digest), or
+ * of one group (one product's news of one date), headed by the group's subject and lead.
+ */
 export function digest(group: Alert[]): Alert {
   const first = group[0] as Alert;
   const severity =
@@ -645,12 +686,17 @@ export function digest(group: Alert[]): Alert {
     group.length > DIGEST_LIST_MAX
       ? [`… and ${count(group.length - DIGEST_LIST_MAX, "more licence", "more licences")}: ${LIST_ALL}`]
       : [];
+  const of = first.group;
   return {
     kind: first.kind,
     severity,
-    title: title(`[licence desk] ${count(group.length, "licence")}: ${KIND_NAMES[first.kind]}`),
+    title: title(
+      of
+        ? `[licence desk] ${of.subject}: ${count(group.length, "licence")} ${KIND_NAMES[first.kind]}`
+        : `[licence desk] ${count(group.length, "licence")}: ${KIND_NAMES[first.kind]}`,
+    ),
     body: [
-      `${count(group.length, "licence")} tonight (${first.night}): ${KIND_NAMES[first.kind]}.`,
+      of ? of.lead : `${count(group.length, "licence")} tonight (${first.night}): ${KIND_NAMES[first.kind]}.`,
       "",
       ...listed,
       ...more,
@@ -658,7 +704,9 @@ export function digest(group: Alert[]): Alert {
     ].join("\n"),
     licenceId: undefined,
     night: first.night,
-    ledger: { subject: "digest", threshold: `${first.kind}:${first.night}` },
+    ledger: of
+      ? { subject: "group", threshold: of.key }
+      : { subject: "digest", threshold: `${first.kind}:${first.night}` },
     covers: group.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`),
   };
 }

@@ -57,8 +57,11 @@ export interface SendOptions {
   nowMs: () => number;
   /** Only these (`subject|kind|threshold`), when given. */
   only?: ReadonlySet<string>;
-  /** Builds a summary recorded with `composedLater`; undefined while it cannot be told exactly yet. */
-  compose?: (night: string) => Promise<Alert | undefined>;
+  /**
+   * Builds a summary recorded with `composedLater`, carrying the night's `folded` reminders; undefined
+   * while it cannot be told exactly yet.
+   */
+  compose?: (night: string, folded: readonly Alert[]) => Promise<Alert | undefined>;
   concurrency?: number;
 }
 
@@ -85,14 +88,19 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
   const alerts = parsed.filter(
     (p): p is { entry: PendingAlert; payload: Alert } => !("compose" in p.payload),
   );
-  const byKind = new Map<AlertKind, Array<{ entry: PendingAlert; payload: Alert }>>();
-  for (const p of alerts.filter((a) => a.payload.licenceId !== undefined)) {
-    byKind.set(p.payload.kind, [...(byKind.get(p.payload.kind) ?? []), p]);
+  const summaries = parsed.filter((p) => "compose" in p.payload);
+  // Reminders ride in their night's summary when it goes out now; otherwise each goes alone.
+  const summaryNights = new Set(summaries.map((p) => (p.payload as Composed).night));
+  const folded = alerts.filter((a) => a.payload.foldable && summaryNights.has(a.payload.night));
+  const rest = alerts.filter((a) => !folded.includes(a));
+
+  const grouped = new Map<string, Array<{ entry: PendingAlert; payload: Alert }>>();
+  for (const p of rest) {
+    if (p.payload.group) grouped.set(p.payload.group.key, [...(grouped.get(p.payload.group.key) ?? []), p]);
   }
-  const digested = new Set<PendingAlert>();
-  for (const group of byKind.values()) {
-    if (group.length < options.digestMin) continue;
-    for (const p of group) digested.add(p.entry);
+  const sentTogether = new Set<PendingAlert>();
+  const together = async (group: Array<{ entry: PendingAlert; payload: Alert }>) => {
+    for (const p of group) sentTogether.add(p.entry);
     await sendOne(
       group.map((p) => p.entry),
       (mine) => {
@@ -100,16 +108,35 @@ export async function sendPending(options: SendOptions): Promise<SendResult> {
         return mails.length === 1 ? (mails[0] as Alert) : digest(mails);
       },
     );
+  };
+  // One product's news of one date, in one mail; then many of one kind about single licences, in one.
+  for (const group of grouped.values()) if (group.length > 1) await together(group);
+  const byKind = new Map<AlertKind, Array<{ entry: PendingAlert; payload: Alert }>>();
+  for (const p of rest.filter((a) => a.payload.licenceId !== undefined && !sentTogether.has(a.entry))) {
+    byKind.set(p.payload.kind, [...(byKind.get(p.payload.kind) ?? []), p]);
   }
-  for (const p of alerts.filter((a) => !digested.has(a.entry))) await sendOne([p.entry], () => p.payload);
+  for (const group of byKind.values()) if (group.length >= options.digestMin) await together(group);
+  for (const p of rest.filter((a) => !sentTogether.has(a.entry))) await sendOne([p.entry], () => p.payload);
 
-  for (const p of parsed.filter((q) => "compose" in q.payload)) {
-    const composed = options.compose ? await options.compose((p.payload as Composed).night) : undefined;
+  for (const p of summaries) {
+    const night = (p.payload as Composed).night;
+    const riders = folded.filter((a) => a.payload.night === night);
+    const composed = options.compose
+      ? await options.compose(
+          night,
+          riders.map((a) => a.payload),
+        )
+      : undefined;
     if (!composed) {
       result.deferred++;
       continue;
     }
-    await sendOne([p.entry], () => composed);
+    await sendOne([p.entry, ...riders.map((a) => a.entry)], (mine) => {
+      if (mine.includes(p.entry)) return composed;
+      // The summary went out already (a run died after sending it): its riders go as their own mails.
+      const alone = riders.filter((a) => mine.includes(a.entry)).map((a) => a.payload);
+      return alone.length === 1 ? (alone[0] as Alert) : digest(alone);
+    });
   }
   return result;
 

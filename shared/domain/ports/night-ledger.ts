@@ -58,7 +58,12 @@ export const SYNC_NAMED = 25;
  */
 export interface NightForecast {
   status: "covered" | "short" | "unavailable" | "nothing_due";
-  /** Nights covered, tonight included, through `until`. */
+  /**
+   * The first night covered: tomorrow, the balance read after tonight's charges (absent in older
+   * records, which counted tonight against the balance before them).
+   */
+  from?: IsoDate;
+  /** Nights covered, from `from` through `until`. */
   days: number;
   /** The last night covered (absent in older records). */
   until?: IsoDate;

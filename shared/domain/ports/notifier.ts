@@ -42,6 +42,15 @@ export interface Alert {
   action?: string;
   /** A digest: the ledger entries (`subject|kind|threshold`) it carries, each sent once. */
   covers?: string[];
+  /**
+   * One product's news of one date: alerts of one group pending together go out as one mail, headed
+   * `subject` and opened by `lead`, each licence in a few lines of its own.
+   */
+  group?: { key: string; subject: string; lead: string };
+  /** A reminder the night's summary carries in a section of its own, when that summary goes out with it. */
+  foldable?: boolean;
+  /** What a summary or digest says beside the heading, before what to do: when it ends, for one. */
+  note?: string;
 }
 
 /** Where alerts go: SNS e-mail in AWS, a local outbox file on a laptop, an array in tests. */

@@ -1,3 +1,4 @@
+import type { Told } from "../../alerts/alerts.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
 import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
@@ -5,6 +6,7 @@ import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { downSince, type SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
 import { type NightRun, successorOf } from "./run.ts";
+import { isWeeklyNight } from "./summary-mail.ts";
 
 interface LifecycleEvent {
   name: string;
@@ -13,7 +15,17 @@ interface LifecycleEvent {
   todo: string;
   /** Whether the event changes anything for this licence. */
   concerns: (licence: LicenceRecord) => boolean;
+  /** Whether staff must act for this licence by the date (none: the mail is for information). */
+  needs?: (told: Told) => boolean;
+  /** What to do when no licence needs anything. */
+  settled?: string;
 }
+
+/** Carried on: a successor runs or is planned for it. */
+const movedOn = (t: Told) => t.fate.kind === "succeeded" || t.planned !== undefined;
+/** Will stop unless renewed by hand before renewals close: not renewed automatically, not moved on. */
+const needsRenewalByHand = (t: Told) =>
+  t.fate.kind !== "automatic" && !movedOn(t) && t.licence.status !== "suspended";
 
 /**
  * A product's lifecycle dates, each with what it means in the vendor's own terms. Licences bought
@@ -62,6 +74,8 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
       meaning: `From that day no ${product.title} licence can be renewed: each stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
       todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running; plan the move to ${next} for all of them${how}.`,
       concerns: () => true,
+      needs: needsRenewalByHand,
+      settled: `nothing before that day: every licence above is renewed automatically before it, or carried on by its successor. Plan the move to ${next} of those without one${how}.`,
     });
   if (lastValidDay)
     events.push({
@@ -70,6 +84,8 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
       meaning: `${product.title} licences bought or renewed${capFrom ? ` from ${capFrom}` : ""} stop working after ${lastValidDay}.${lts}`,
       todo: `move the servers listed above to ${next} before ${lastValidDay}${how}; nothing can extend these licences.`,
       concerns: (l) => l.expiresOn !== undefined && l.expiresOn <= lastValidDay,
+      needs: (t) => !movedOn(t) && t.licence.expiresOn !== undefined && t.licence.expiresOn <= lastValidDay,
+      settled: "nothing: every licence above is carried on by its successor, ordered or planned.",
     });
   if (supportEndsOn)
     events.push({
@@ -81,7 +97,11 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
     });
   // One mail per product and vendor date: sales and renewals closing the same day are one event, and
   // licences ending the day before support ends are told with it, in one mail on the earlier date.
-  const merge = (first: string, second: string, event: Omit<LifecycleEvent, "date" | "concerns">) => {
+  const merge = (
+    first: string,
+    second: string,
+    event: Omit<LifecycleEvent, "date" | "concerns" | "needs">,
+  ) => {
     const a = events.find((e) => e.name === first);
     const b = events.find((e) => e.name === second);
     if (!a || !b) return;
@@ -89,6 +109,7 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
       ...event,
       date: a.date,
       concerns: (l) => a.concerns(l) || b.concerns(l),
+      needs: (t) => (a.needs?.(t) ?? false) || (b.needs?.(t) ?? false),
     });
     events.splice(events.indexOf(b), 1);
   };
@@ -97,12 +118,14 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
       name: "sales and renewals close",
       meaning: `From that day the vendor takes no new orders for ${product.title} and renews none: each licence stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
       todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running, and order by then any new ${product.title} licence you still need (POST /licenses). After that, only ${next} can be ordered: plan the move of every licence above to it${how}.`,
+      settled: `nothing before that day: every licence above is renewed automatically before it, or carried on by its successor. Order by ${addDays(renewalsCloseOn, -1)} any new ${product.title} licence you still need (POST /licenses); after that, plan the move to ${next} of those without a successor${how}.`,
     });
   if (lastValidDay && supportEndsOn && supportEndsOn === addDays(lastValidDay, 1))
     merge("licences end", "support ends", {
       name: "last day of licences and support",
       meaning: `${product.title} licences bought or renewed${capFrom ? ` from ${capFrom}` : ""} stop working after ${lastValidDay}, and from ${supportEndsOn} the vendor ships no support and no updates for ${product.title}.${capFrom ? ` Licences bought before ${capFrom} (LTS) run to their own expiry, with support until then.` : ""}`,
       todo: `move each server whose licence stops after ${lastValidDay} to ${next} before that day${how}: nothing can extend those licences. Plan the move of any that run on (LTS) before they expire.`,
+      settled: `nothing before ${lastValidDay}: every licence above that stops then is carried on by its successor, ordered or planned. Plan the move of any that run on (LTS) before they expire.`,
     });
   return events;
 }
@@ -136,9 +159,15 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
     )
       due.push(alerts.vendorSuspended(night, told));
     if (fate.kind === "ends") report.pastCutoff++;
-    // Down a week or more (suspended by the vendor, or lapsed): reminded each week, never forgotten.
+    // Down a week or more (suspended by the vendor, or lapsed): reminded each week, never forgotten; in
+    // the weekly summary when there is one (its own mail only once the vendor deletes it within a week).
     const since = downSince(licence, night);
-    if (since !== undefined && daysBetween(since, night) >= 7) due.push(alerts.stillDown(night, told, since));
+    if (since !== undefined && daysBetween(since, night) >= 7) {
+      const weekly = settings.summaryMails !== "changes";
+      const week = weekly ? night : String(Math.floor(daysBetween(since, night) / 7));
+      const reminder = alerts.stillDown(night, told, since, week);
+      if (reminder.severity === "critical" || !weekly || isWeeklyNight(night)) due.push(reminder);
+    }
     // Renewed on time, or carried on by its successor: no warning of its expiry to act on.
     if (fate.kind === "automatic" || fate.kind === "succeeded") continue;
     // Once renewals have closed (before then, one renewed to the cap is told by the summary and the

@@ -23,27 +23,34 @@ export interface Planned {
 
 /**
  * What to renew tonight, from the synced register (each is decided again from a fresh read right
- * before it is renewed), and whether the balance covers what is due in the coming days.
+ * before it is renewed).
  */
-export async function decidePhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<Planned[]> {
+export function decidePhase(run: NightRun, records: Map<string, LicenceRecord>): Planned[] {
   const { settings } = run.deps;
-  const live = [...records.values()].filter(isLive);
   const planned: Planned[] = [];
-  for (const licence of live) {
+  for (const licence of [...records.values()].filter(isLive)) {
     const decision = decideRenewal(licence, run.productOf(licence), run.night, settings);
     if (decision.action === "renew") planned.push({ licence, renewal: decision.renewal });
   }
-  await forecastBalance(run, live);
   return planned;
 }
 
 /**
- * The last night the forecast covers: `BALANCE_FORECAST_DAYS` from tonight, or the eve of the next
+ * Whether the balance covers what is due from tomorrow, read after tonight's renewals and successor
+ * orders were charged: the balance staff read is the one that will pay, and a renewal that failed
+ * tonight counts again on the night it is tried next.
+ */
+export async function forecastPhase(run: NightRun, records: Map<string, LicenceRecord>): Promise<void> {
+  await forecastBalance(run, [...records.values()].filter(isLive));
+}
+
+/**
+ * The last night the forecast covers: `BALANCE_FORECAST_DAYS` from tomorrow, or the eve of the next
  * renewals-close date of a product in the fleet, whichever is later, so a top-up asked before a close
  * pays for every renewal the watcher makes before it (the early ones included).
  */
 export function forecastUntil(run: NightRun, live: LicenceRecord[]): IsoDate {
-  const days = addDays(run.night, run.deps.settings.balanceForecastDays - 1);
+  const days = addDays(run.night, run.deps.settings.balanceForecastDays);
   const closes = live
     .map((licence) => run.productOf(licence)?.lifecycle.renewalsCloseOn)
     .filter((close): close is IsoDate => close !== undefined && close > run.night)
@@ -53,7 +60,7 @@ export function forecastUntil(run: NightRun, live: LicenceRecord[]): IsoDate {
 }
 
 /**
- * The renewals the watcher will make from tonight to `until`, each licence's every renewal in that time
+ * The renewals the watcher will make from tomorrow to `until`, each licence's every renewal in that time
  * (a monthly one renewed twice is paid twice), in date order, at catalogue prices.
  */
 function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueRenewal[] {
@@ -63,7 +70,7 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
     const product = run.productOf(licence);
     if (!product) continue;
     let record = licence;
-    let from = run.night;
+    let from = addDays(run.night, 1);
     // A licence renews at most monthly: a year's horizon holds at most a dozen renewals of it.
     for (let i = 0; i < 24 && from <= until && record.expiresOn !== undefined; i++) {
       const next = renewalNight(record, product, from, settings, daysBetween(from, until) + 1);
@@ -87,7 +94,7 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
   return due.sort((a, b) => a.night.localeCompare(b.night) || a.name.localeCompare(b.name));
 }
 
-/** Planned successors the watcher orders from tonight to `until`, at catalogue prices. */
+/** Planned successors the watcher orders from tomorrow to `until`, at catalogue prices. */
 function dueSuccessors(run: NightRun, live: LicenceRecord[], until: IsoDate): DueRenewal[] {
   const { settings, catalogue } = run.deps;
   const due: DueRenewal[] = [];
@@ -95,10 +102,11 @@ function dueSuccessors(run: NightRun, live: LicenceRecord[], until: IsoDate): Du
     const plan = successorPlanFor(licence, catalogue, run.night, settings);
     if (!plan || plan.on > until || !ordersOpen(plan.product, run.night)) continue;
     const { product } = plan;
+    const tomorrow = addDays(run.night, 1);
     due.push({
-      // One missed is ordered tonight.
+      // One still planned after tonight's orders (missed, or refused tonight) is tried tomorrow.
       // biome-ignore lint/complexity/useMathMinMax: ISO dates are strings, compared as text
-      night: plan.on < run.night ? run.night : plan.on,
+      night: plan.on < tomorrow ? tomorrow : plan.on,
       licenceId: licence.id,
       name: licence.name,
       period: plan.plan.period,
@@ -120,7 +128,8 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
   const due = dueRenewals(run, live, until);
   const dueMinor = due.reduce((sum, d) => sum + d.costMinor, 0);
   const base = {
-    days: daysBetween(run.night, until) + 1,
+    from: addDays(run.night, 1),
+    days: daysBetween(run.night, until),
     until,
     currency: catalogue.currency,
     dueMinor,
@@ -191,17 +200,25 @@ async function forecastBalance(run: NightRun, live: LicenceRecord[]): Promise<vo
       ]);
   }
   if (forecast.status === "short" && forecast.balanceMinor !== undefined) {
-    await run.raise([
-      alerts.lowBalance(run.night, {
-        currency: catalogue.currency,
-        balanceMinor: forecast.balanceMinor,
-        balanceText: forecast.balanceText ?? "",
-        dueMinor,
-        shortfallMinor: dueMinor - forecast.balanceMinor,
-        days: base.days,
-        until,
-        due,
-      }),
-    ]);
+    const mail = alerts.lowBalance(run.night, {
+      currency: catalogue.currency,
+      balanceMinor: forecast.balanceMinor,
+      balanceText: forecast.balanceText ?? "",
+      dueMinor,
+      shortfallMinor: dueMinor - forecast.balanceMinor,
+      days: base.days,
+      until,
+      due,
+    });
+    // A shortfall told as due within a week is not told again as a warning when its first payment moves
+    // further off: the same amount, said once more with less urgency, says nothing new.
+    const toldUrgent =
+      mail.severity === "warning" &&
+      (
+        await register.alerts.recorded([
+          { subject: mail.ledger.subject, kind: mail.kind, threshold: `${mail.ledger.threshold}:week` },
+        ])
+      ).size > 0;
+    if (!toldUrgent) await run.raise([mail]);
   }
 }

@@ -15,7 +15,7 @@ export async function sendPhase(run: NightRun): Promise<void> {
     digestMin: deps.settings.digestMin,
     nowMs: run.nowMs,
     concurrency: deps.settings.registerConcurrency,
-    compose: (night) => composeSummary(deps, night, run.nowMs()),
+    compose: (night, folded) => composeSummary(deps, night, run.nowMs(), folded),
   });
   report.sent.push(...result.sent);
   report.undelivered += result.undelivered;

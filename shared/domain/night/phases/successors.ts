@@ -122,7 +122,13 @@ async function finishCarriedOut(run: NightRun, records: Map<string, LicenceRecor
     const on = successor?.createdOn;
     const key = on === undefined ? undefined : successorKey(record.id, on);
     const intent = key === undefined ? undefined : await deps.register.idempotency.find(WATCHER_CLIENT, key);
-    const ours = successor !== undefined && key !== undefined && intent?.response?.outcome === "applied";
+    // Placed by the watcher's key: answered, or applied at the vendor with the answer not built yet (a
+    // run killed right after the link).
+    const ours =
+      successor !== undefined &&
+      key !== undefined &&
+      (intent?.response?.outcome === "applied" ||
+        (intent?.status === "applied" && intent.facts.licenceId === successor.id));
     if (ours) await run.raise([alerts.successorOrdered(on ?? run.night, run.tell(record), successor, key)]);
     // A fleet-wide plan is carried out too once the licence has its successor, by whoever ordered it.
     const plan = record.successorPlan ?? {

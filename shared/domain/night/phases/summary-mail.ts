@@ -27,23 +27,24 @@ export interface SummaryFacts {
   licences: ReadonlyMap<string, LicenceRecord>;
   /** On the weekly night, the six nights before it (their summaries may not have been mailed). */
   week?: NightRecord[];
+  /** Weekly reminders this summary carries (licences still down), each marked sent with it. */
+  reminders?: readonly Alert[];
 }
 
 /** The night of the weekly summary: Mondays, by the night's own date. */
 export const isWeeklyNight = (night: IsoDate): boolean => new Date(`${night}T00:00:00Z`).getUTCDay() === 1;
 
 /**
- * Whether the night has anything to tell: a renewal (whatever came of it), an alert, a change the sync
- * found, or a balance that falls short or could not be read. A night without any sends no summary
- * unless `SUMMARY_MAILS` asks for every night (the weekly one still tells the quiet ones).
+ * Whether the night has anything only its summary tells: a renewal (whatever came of it), a change the
+ * sync found, or a balance that could not be read. Alerts are mailed on their own, and a shortfall is
+ * one (once per amount, again a week before it is due), so a night with only those sends no summary
+ * unless `SUMMARY_MAILS` asks for every night; the weekly one counts them all.
  */
 export function hasNews(record: NightRecord): boolean {
   const { sync, forecast } = record;
   return (
     record.renewals.length > 0 ||
-    record.alerts.some((a) => a.kind !== "summary") ||
     sync.added + sync.updated + sync.gone > 0 ||
-    forecast?.status === "short" ||
     forecast?.status === "unavailable"
   );
 }
@@ -145,7 +146,12 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   };
 
   const kinds = new Map<AlertKind, number>();
-  const raised = record.alerts.filter((a) => a.kind !== "summary");
+  const reminders = facts.reminders ?? [];
+  // Reminders this mail carries are told in their own section, not counted as mailed apart.
+  const carried = new Set(reminders.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`));
+  const raised = record.alerts.filter(
+    (a) => a.kind !== "summary" && !carried.has(`${a.subject}|${a.kind}|${a.threshold}`),
+  );
   for (const a of raised) kinds.set(a.kind as AlertKind, (kinds.get(a.kind as AlertKind) ?? 0) + 1);
   const shownSoon = expiringSoon.slice(0, LIST_MAX);
   const { sync } = record;
@@ -175,10 +181,11 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     "",
     forecastLine(record.forecast, night),
     "",
+    ...reminderLines(reminders),
     ...(raised.length === 0
       ? []
       : [
-          `Alerts raised tonight (${raised.length}): ${[...kinds]
+          `Mailed on their own tonight (${raised.length}): ${[...kinds]
             .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
             .map(([k, n]) => `${n} ${KIND_NAMES[k] ?? k}`)
             .join(", ")}`,
@@ -209,20 +216,30 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
           currency: record.forecast.currency,
         })
       : undefined;
-  const title = [
-    `[licence desk] Night ${night}: `,
-    // The worst news of the mail first in its subject, so no cut loses it: a balance that will not pay.
-    short ? `top up ${short}, ` : "",
-    `${counts.renewed} renewed, ${counts.failed} failed, `,
-    counts.awaiting > 0 ? `${counts.awaiting} awaiting, ` : "",
-    `${expiringSoon.length} expire in ${count(soonDays, "day")}`,
-  ].join("");
+  // The worst news first, so no cut loses it; a count of nothing is left out.
+  // Counts without thousands separators: a subject too long is cut at a comma.
+  const news = [
+    counts.failed > 0 && `${counts.failed} failed`,
+    short && `top up ${short}`,
+    undecided.length > 0 &&
+      `${undecided.length} ${undecided.length === 1 ? "renewal" : "renewals"} to settle`,
+    reminders.length > 0 && `${reminders.length} ${reminders.length === 1 ? "licence" : "licences"} down`,
+    counts.awaiting > 0 && `${counts.awaiting} awaiting`,
+    counts.renewed > 0 && `${counts.renewed} renewed`,
+    sync.gone > 0 && `${sync.gone} gone`,
+    sync.updated > 0 && `${sync.updated} changed at the vendor`,
+    sync.added > 0 && `${sync.added} new`,
+    expiringSoon.length > 0 && `${expiringSoon.length} expire in ${count(soonDays, "day")}`,
+  ].filter((part): part is string => typeof part === "string");
+  const title = `[licence desk] Night ${night}: ${news.length > 0 ? news.join(", ") : "no renewals or changes"}`;
   return {
     kind: "summary",
-    severity: problems > 0 || record.forecast?.status === "short" ? "warning" : "info",
+    severity:
+      problems > 0 || reminders.length > 0 || record.forecast?.status === "short" ? "warning" : "info",
     // 99 characters at most with five-digit counts; beyond, cut at a comma, never mid-word.
     title: title.length <= 99 ? title : `${title.slice(0, title.lastIndexOf(",", 95))}, ...`,
-    body: lines.join("\n"),
+    // An empty section leaves no gap of its own.
+    body: lines.join("\n").replace(/\n{3,}/g, "\n\n"),
     licenceId: undefined,
     night,
     ledger: summaryLedger(night),
@@ -263,6 +280,19 @@ function syncLine(sync: NightSync, licences: ReadonlyMap<string, LicenceRecord>)
   return parts.length === 0 ? `${listed}; nothing new, changed or gone.` : `${listed}; ${parts.join("; ")}.`;
 }
 
+/** Licences still down, as the weekly reminder tells each: what it is, when it ends, what to do. */
+function reminderLines(reminders: readonly Alert[]): string[] {
+  if (reminders.length === 0) return [];
+  return [
+    `Still down, reminded each week (${reminders.length.toLocaleString("en-US")}):`,
+    ...reminders.flatMap((a) => [
+      `  ${a.title.replace("[licence desk] ", "")}: ${a.note ?? ""}`,
+      ...(a.action ? [`    What to do: ${a.action}`] : []),
+    ]),
+    "",
+  ];
+}
+
 /** The weekly summary's look back: the week's counts, and how many nights had nothing to tell. */
 function weekLines(facts: SummaryFacts): string[] {
   const { week, night, record } = facts;
@@ -273,9 +303,9 @@ function weekLines(facts: SummaryFacts): string[] {
   const raised = all.reduce((n, r) => n + r.alerts.filter((a) => a.kind !== "summary").length, 0);
   // A night that ran listed the vendor's licences (or had news): nights before the first run are not counted.
   const ran = week.filter((r) => r.sync.listed > 0 || hasNews(r));
-  const quiet = ran.filter((r) => !hasNews(r)).length;
+  const told = ran.filter(hasNews).length;
   return [
-    `This week (${addDays(night, -6)} to ${night}): ${renewed} renewed, ${failed} failed, ${count(raised, "alert")} raised; of the ${count(ran.length, "night")} run before tonight, ${quiet} had nothing to tell and mailed no summary.`,
+    `This week (${addDays(night, -6)} to ${night}): ${renewed} renewed, ${failed} failed, ${count(raised, "alert")} raised; of the ${count(ran.length, "night")} run before tonight, ${told === 0 ? "none" : told} had renewals or sync changes to report${told > 0 ? " (each in its own summary)" : ""}.`,
     "",
   ];
 }
@@ -295,7 +325,7 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
   const horizon =
     forecast.until === undefined
       ? `of the next ${count(forecast.days, "day")}`
-      : `from tonight through ${forecast.until}`;
+      : `from ${forecast.from === undefined ? "tonight" : "tomorrow"} through ${forecast.until}`;
   const counted =
     orders === 0
       ? count(forecast.dueCount, "renewal")
@@ -304,13 +334,18 @@ function forecastLine(forecast: NightForecast | undefined, night: IsoDate): stri
         : `${count(forecast.dueCount - orders, "renewal")} and ${count(orders, "successor order")}`;
   const due = `${counted} from ${forecast.firstDue ?? night}, ${money(forecast.dueMinor)} in all`;
   const note = forecast.reason ? ` Note: ${forecast.reason}.` : "";
+  // Read after tonight's charges: the balance that will pay what is listed.
+  const held =
+    forecast.from === undefined
+      ? money(forecast.balanceMinor)
+      : `${money(forecast.balanceMinor)} after tonight's charges`;
   switch (forecast.status) {
     case "nothing_due":
       return `Balance: nothing is due ${horizon.replace(/^of /, "in ")}.`;
     case "covered":
-      return `Balance: ${money(forecast.balanceMinor)} covers ${what} ${horizon} (${due}).${note}`;
+      return `Balance: ${held} covers ${what} ${horizon} (${due}).${note}`;
     case "short":
-      return `Balance: ${money(forecast.balanceMinor)} does not cover ${what} ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
+      return `Balance: ${held} does not cover ${what} ${horizon} (${due}): short by ${money(forecast.dueMinor - (forecast.balanceMinor ?? 0))}. Top up the vendor account ${forecast.firstDue && forecast.firstDue > night ? `before ${forecast.firstDue}` : `now: they are due from ${forecast.firstDue ?? night}`}.${note}`;
     case "unavailable":
       return `Balance: no forecast could be made: ${forecast.reason}. ${what.charAt(0).toUpperCase()}${what.slice(1)} ${horizon}: ${due}; check the balance in the vendor's panel.`;
   }

@@ -47,9 +47,10 @@ export async function composeSummary(
   deps: Pick<WatcherDeps, "register" | "settings" | "catalogue">,
   night: IsoDate,
   nowMs: number,
+  reminders: readonly Alert[] = [],
 ): Promise<Alert | undefined> {
   const facts = await gatherSummary(deps.register, night, nowMs, deps.settings.expiringSoonDays);
-  return facts && renderSummary(facts, deps);
+  return facts && renderSummary({ ...facts, reminders }, deps);
 }
 
 /** Every register read the summary needs; undefined while a live run holds one of the night's renewals. */
