@@ -646,7 +646,7 @@ describe("undecided outcomes have an owner", () => {
     expect(mail.body).toContain("Expiry had the renewal applied:  2021-06-10");
     expect(mail.body).toContain("Expiry the vendor shows now:     2021-12-31");
     expect(mail.body).toContain(
-      `How: POST /outcomes/${encodeURIComponent(key)} with {"client": "panel", "outcome": "applied" or "not_applied"`,
+      `- settle the outcome: POST /outcomes/${encodeURIComponent(key)} with {"client": "panel", "outcome": "applied" or "not_applied"`,
     );
     // Held: no other renewal of it goes out until someone settles it.
     expect((await failure(desk().renew(id, { period: 1 }, "other")))?.code).toBe("renewal_in_flight");
@@ -761,7 +761,7 @@ describe("undecided outcomes have an owner", () => {
     expect(summary?.severity).toBe("warning");
     expect(summary?.body).toMatch(
       new RegExp(
-        `Held by a renewal staff must settle \\(1\\):\\n  held \\(id ${id}\\): the vendor's expiry of licence ${id} is 2021-12-31, neither 2021-05-10 .*\\n    No renewal or suspend of it is sent until it is settled\\. Check the vendor's panel, then: POST /outcomes/${key}`,
+        `Held by a renewal staff must settle \\(1\\):\\n  held \\(id ${id}\\): the vendor's expiry of licence ${id} is 2021-12-31, neither 2021-05-10 .*\\n    No renewal or suspend of it is sent until it is settled\\. Check the vendor's panel, then settle it as applied or not applied\\.\\n    How, through the desk's API:\\n    - settle the outcome: POST /outcomes/${key}`,
       ),
     );
   });

@@ -220,9 +220,12 @@ describe("alerts through SNS", () => {
     expect(body).toContain("IP:       2a01:4f8:c17:b8f::2");
     expect(body).toContain("Product:  ISPmanager 5 Lite");
     expect(body).toContain("Expires:  2021-05-24");
-    expect(body).toContain("Renewal:  renews only by hand (autoRenew is off)");
+    expect(body).toContain("Renewal:  renews only by hand (automatic renewal is off)");
     expect(body).toContain(
-      `What to do: Renew it by hand by 2021-06-14: POST /licenses/${ids["Tom & Jerry"]}/renew`,
+      "What to do: Renew it by hand by 2021-05-24 to keep it running (renewals are taken until 2021-06-14)",
+    );
+    expect(body).toContain(
+      `- renew licence ${ids["Tom & Jerry"]} by hand: POST /licenses/${ids["Tom & Jerry"]}/renew`,
     );
     // Plain text: no markup, no JSON.
     expect(body).not.toMatch(/<[a-z]+>|^\s*\{/m);

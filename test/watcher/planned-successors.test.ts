@@ -198,7 +198,7 @@ describe("mails about a licence with a planned successor", () => {
     await h.run("2021-06-14");
     const mail = sent("lifecycle").find((a) => a.body.includes("renewals close on 2021-06-15"));
     expect(mail?.body).toContain(
-      `planned (id ${id}, 10.7.0.1): renews only by hand (autoRenew is off), on 2021-06-14 at the latest: ISPmanager 5 Lite renewals close the day after; the watcher orders its successor, ISPmanager 6 Lite for 12 months (70.00 EUR), on 2021-08-27, as planned`,
+      `planned (id ${id}, 10.7.0.1): renews only by hand (automatic renewal is off), on 2021-06-14 at the latest: ISPmanager 5 Lite renewals close the day after; the watcher orders its successor, ISPmanager 6 Lite for 12 months (70.00 EUR), on 2021-08-27, as planned`,
     );
   });
 });

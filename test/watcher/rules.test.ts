@@ -247,7 +247,9 @@ describe("licences we suspended on purpose", () => {
       "[licence desk] Will not renew automatically: kept-held (82.156.62.2) expires 2021-05-20",
     );
     expect(blocked?.body).toContain("suspended through the desk");
-    expect(blocked?.body).toContain(`resume it (POST /licenses/${kept}/resume)`);
+    expect(blocked?.body).toContain("If it should run on, resume it and the watcher renews it");
+    // The call itself on its own line, after the words.
+    expect(blocked?.body).toContain(`- resume licence ${kept}: POST /licenses/${kept}/resume`);
     expect(blocked?.body).toContain(`PATCH /licenses/${kept} with {"autoRenew": null}`);
 
     // Told once while due, not every night.

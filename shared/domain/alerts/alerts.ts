@@ -14,7 +14,7 @@ import {
   type SuccessorProduct,
 } from "../renewal/fate.ts";
 import { type RenewPeriod, renewalCost } from "../renewal/renewal-rules.ts";
-import { api, count, fromNight, months } from "../wording.ts";
+import { api, count, fromNight, howLines, months, splitCalls } from "../wording.ts";
 import { KIND_NAMES } from "./alert-kinds.ts";
 
 export type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
@@ -71,15 +71,18 @@ function licenceAlert(night: IsoDate, told: Told, mail: LicenceMail): Alert {
     fateAction(told.fate, told.licence, told.product, night, told.successor, told.planned) ??
     "nothing";
   const todo = /[.!?]$/.test(action) ? action : `${action}.`;
+  const { words, calls: todoCalls } = splitCalls(todo);
+  const calls = [...(mail.what ?? []).flatMap((line) => splitCalls(line).calls), ...todoCalls];
   return {
     kind: mail.kind,
     severity: mail.severity,
     title: title(`[licence desk] ${mail.heading}`),
     body: [
       facts(told, night),
-      ...(mail.what ?? []),
+      ...(mail.what ?? []).map((line) => splitCalls(line).words),
       `What happens next: ${mail.next}`,
-      `What to do: ${todo.charAt(0).toUpperCase()}${todo.slice(1)}`,
+      `What to do: ${words.charAt(0).toUpperCase()}${words.slice(1)}`,
+      ...(calls.length > 0 ? [howLines(calls).join("\n")] : []),
       "",
     ].join("\n\n"),
     licenceId: told.licence.id,
@@ -282,8 +285,8 @@ export const alerts = {
           ? `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`
           : `The desk deleted it at the vendor today, right after its successor was placed, as its order asked (retireOld: "now"): licence ${successorId} runs on the same IP.`,
       ],
-      next: "nothing: the register keeps it, marked deleted, with its successor's id.",
-      todo: `make sure the server runs on licence ${successorId} (its key: GET /licenses/${successorId}).`,
+      next: "nothing: the desk keeps its record, marked deleted, with its successor's id.",
+      todo: `make sure the server runs on licence ${successorId}, with its key (${api.key(successorId)}).`,
     });
   },
 
@@ -297,7 +300,7 @@ export const alerts = {
       successorStatus === "suspended"
         ? `resume licence ${successorId} (${api.resume(successorId)}, or in the vendor's panel), and move the server to it`
         : successorStatus === "deleted"
-          ? `check licence ${successorId} in the vendor's panel; if it is gone, read it again (GET /licenses/${successorId}?refresh=true) and order another successor for this one: ${api.successor(id, 12)}`
+          ? `check licence ${successorId} in the vendor's panel; if it is gone, read it again (${api.refresh(successorId)}) and order another successor for this one: ${api.successor(id, 12)}`
           : `wait: the vendor is still setting licence ${successorId} up (${successorStatus}); if that lasts past tomorrow, check it in the vendor's panel`;
     const lapsed = expiresOn !== undefined && expiresOn < night;
     return licenceAlert(night, told, {
@@ -336,7 +339,7 @@ export const alerts = {
         [
           `The watcher ordered its planned successor tonight, on the same IP and under the same name:`,
           `New licence: ${successor.id} (${successor.product ?? `pricelist ${successor.pricelist}`}), ${successor.status}, runs to ${successor.expiresOn ?? "a date the vendor has not reported yet"}`,
-          `Key:         ${successor.key ? successor.key : `not issued yet: read it with GET /licenses/${successor.id}?refresh=true`}`,
+          `Key:         ${successor.key ? successor.key : `not issued yet: read it again from the vendor in a while (${api.refresh(successor.id)})`}`,
           `Ordered with Idempotency-Key ${orderKey} (client "watcher").`,
         ].join("\n"),
         retire,
@@ -363,7 +366,7 @@ export const alerts = {
       next: "the watcher tries again each night until it is ordered.",
       todo: /balance/i.test(reason)
         ? `top up the vendor account; or order it now by hand: ${api.successor(told.licence.id, period)}.`
-        : `check the reason above; order it by hand (${api.successor(told.licence.id, period)}), or drop the plan with PATCH /licenses/${told.licence.id} and {"successor": null}.`,
+        : `check the reason above; order it by hand (${api.successor(told.licence.id, period)}), or drop the plan (${api.dropPlan(told.licence.id)}).`,
     });
   },
 
@@ -432,23 +435,26 @@ export const alerts = {
         : "this reminder comes again each week while it stays down.",
       todo: lapsed
         ? told.fate.kind === "ends"
-          ? `nothing can extend it: move the server to another licence${told.successor ? ` (${told.successor.product.title}: ${api.successor(licence.id, 12)})` : ""}, or delete this one (DELETE /licenses/${licence.id}) if the server is gone.`
-          : `renew it if the server still needs it (${api.renew(licence.id, licence.period === 12 ? 12 : 1)}), or delete it (DELETE /licenses/${licence.id}) if not.`
-        : `check in the vendor's panel why it is suspended; resume it if the server should run (${api.resume(licence.id)}), or delete it (DELETE /licenses/${licence.id}) if not.`,
+          ? `nothing can extend it: move the server to another licence${told.successor ? ` (${told.successor.product.title}: ${api.successor(licence.id, 12)})` : ""}, or delete this one (${api.remove(licence.id)}) if the server is gone.`
+          : `renew it if the server still needs it (${api.renew(licence.id, licence.period === 12 ? 12 : 1)}), or delete it (${api.remove(licence.id)}) if not.`
+        : `check in the vendor's panel why it is suspended; resume it if the server should run (${api.resume(licence.id)}), or delete it (${api.remove(licence.id)}) if not.`,
     });
     return deleting ? alert : { ...alert, foldable: true, note: `${state}. ${ends}` };
   },
 
   vendorDeleted(night: IsoDate, told: Told, gone: boolean): Alert {
+    const { expiresOn } = told.licence;
     return licenceAlert(night, told, {
       kind: "vendor_deleted",
-      severity: "critical",
+      // Deleted while it ran: the server stopped now. Deleted after it lapsed: the course it was told
+      // to take, down for weeks already.
+      severity: expiresOn !== undefined && expiresOn < night ? "warning" : "critical",
       threshold: night,
       heading: `${gone ? "Gone from the vendor" : "Deleted by the vendor"}: ${label(told.licence)}`,
       what: [
         gone
-          ? "The licence no longer appears in the vendor's list. The register keeps it, marked as gone."
-          : "The vendor's list shows this licence deleted. The register keeps it, marked deleted.",
+          ? "The licence no longer appears in the vendor's list. The desk keeps its record, marked as gone."
+          : "The vendor's list shows this licence deleted. The desk keeps its record, marked deleted.",
       ],
       next: "nothing: a deleted licence cannot be renewed or resumed.",
     });
@@ -487,6 +493,7 @@ export const alerts = {
     const severity: Severity =
       acting === 0 ? "info" : daysBetween(night, event.date) <= 7 ? "critical" : "warning";
     const todo = acting === 0 && event.settled ? event.settled : event.todo;
+    const { words: todoWords, calls: todoCalls } = splitCalls(todo);
     const listed = told
       .slice(0, LIST_MAX)
       .map(
@@ -509,7 +516,8 @@ export const alerts = {
         ...listed,
         ...more,
         "",
-        `What to do: ${todo.charAt(0).toUpperCase()}${todo.slice(1)}`,
+        `What to do: ${todoWords.charAt(0).toUpperCase()}${todoWords.slice(1)}`,
+        ...(todoCalls.length > 0 ? ["", ...howLines(todoCalls)] : []),
         "",
       ].join("\n"),
       licenceId: undefined,
@@ -676,12 +684,13 @@ export function digest(group: Alert[]): Alert {
   const first = group[0] as Alert;
   const severity =
     SEVERITY_ORDER[Math.max(...group.map((a) => SEVERITY_ORDER.indexOf(a.severity)))] ?? "warning";
-  const listed = group
-    .slice(0, DIGEST_LIST_MAX)
-    .flatMap((a) => [
+  const listed = group.slice(0, DIGEST_LIST_MAX).flatMap((a) => {
+    const { words, calls } = splitCalls(a.action ?? "");
+    return [
       `- ${a.licenceId ? `id ${a.licenceId}: ` : ""}${a.title.replace("[licence desk] ", "")}`,
-      ...(a.action ? [`  What to do: ${a.action}`] : []),
-    ]);
+      ...(a.action ? [`  What to do: ${words}`, ...howLines(calls, "  ")] : []),
+    ];
+  });
   const more =
     group.length > DIGEST_LIST_MAX
       ? [`… and ${count(group.length - DIGEST_LIST_MAX, "more licence", "more licences")}: ${LIST_ALL}`]

@@ -1,6 +1,6 @@
 import { toIsoDate } from "../dates.ts";
 import type { IdempotencyRecord, IntentRef } from "../ports/intent-store.ts";
-import { api, months } from "../wording.ts";
+import { api, howLines, months, splitCalls } from "../wording.ts";
 import type { Alert } from "./alerts.ts";
 
 /**
@@ -21,7 +21,9 @@ export function orderSettled(ref: IntentRef, licenceId: string, at: Date): Alert
       "",
       "The licence is now in the register. The client that ordered it receives it when it retries",
       "with the same Idempotency-Key. If the client ordered again with a new key meanwhile, it holds two",
-      `licences: check the register for its IP and delete the one not wanted (DELETE /licenses/${licenceId}).`,
+      "licences: check the register for its IP and delete the one not wanted.",
+      "",
+      ...howLines(splitCalls(api.remove(licenceId)).calls),
     ].join("\n"),
     licenceId,
     night: toIsoDate(at),
@@ -84,7 +86,8 @@ export function outcomeUndecided(
         ? "Until it is settled, the licence is held: no other renewal, change of product or suspend of it is sent, and its client's retries are told to wait."
         : "Until it is settled, no other order for this IP and product line is sent, and its client's retries are told to wait.",
       `What to do: in the vendor's panel, look at ${renewal ? `licence ${facts.licenceId ?? ""}'s expiry history` : onLicence ? `licence ${facts.licenceId ?? ""}'s tariff history` : "the licences on that IP"} and the account's charges since the call was sent. If this call was charged, settle it as applied${onLicence ? "" : ' (with "licenceId": the licence it placed)'}; if not, as not applied. The desk never sends it again.`,
-      `How: ${api.settle(record.scope, record.key)}`,
+      "",
+      ...howLines(splitCalls(api.settle(record.scope, record.key)).calls),
     ].join("\n"),
     licenceId: onLicence ? facts.licenceId : undefined,
     night: toIsoDate(at),

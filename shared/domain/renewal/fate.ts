@@ -30,8 +30,11 @@ export type Fate =
       capped: boolean;
       costMinor: number | undefined;
     }
-  /** autoRenew is off: only a renewal by hand extends it, by `lastDay` if renewals close. */
-  | { kind: "manual"; lastDay: IsoDate | undefined }
+  /**
+   * autoRenew is off: only a renewal by hand extends it, by `lastDay` if renewals close; it keeps
+   * running only if renewed by its expiry (`expiresOn`).
+   */
+  | { kind: "manual"; lastDay: IsoDate | undefined; expiresOn?: IsoDate }
   /** Set to renew, but not due before renewals close: only a renewal by hand, by `lastDay`, extends it. */
   | { kind: "not_due"; closeOn: IsoDate; lastDay: IsoDate }
   /** Set to renew automatically, but the watcher will not when it is due (on `on`): staff must act. */
@@ -83,7 +86,7 @@ export function fateOf(
   const cap = product ? expiryCap(product, night) : undefined;
   if (cap !== undefined && expiresOn >= cap) return { kind: "ends", on: expiresOn, why: "at_cap", cap };
   const lastDay = lastHandDay(product, expiresOn);
-  if (record.autoRenew === null) return { kind: "manual", lastDay };
+  if (record.autoRenew === null) return { kind: "manual", lastDay, expiresOn };
 
   // The watcher's decision for a night changes only where one of its inputs does: the lead before
   // expiry, the day after expiry, the early window, the close, the cap. Deciding on those nights alone
@@ -121,7 +124,7 @@ export function fateOf(
   // Renewals close (or cap it) before it is due: only a hand renewal, while they are open, extends it.
   return closeOn !== undefined && lastDay !== undefined
     ? { kind: "not_due", closeOn, lastDay }
-    : { kind: "manual", lastDay };
+    : { kind: "manual", lastDay, expiresOn };
 }
 
 /**
@@ -181,9 +184,13 @@ export function fateLine(
     case "automatic":
       return `renews automatically ${fromNight(night, fate.on)}: ${renewalWords(fate, title, currency)}`;
     case "manual":
-      return fate.lastDay === undefined
-        ? "renews only by hand (autoRenew is off)"
-        : `renews only by hand (autoRenew is off), on ${fate.lastDay} at the latest: ${title} renewals close the day after`;
+      if (fate.lastDay === undefined) return "renews only by hand (automatic renewal is off)";
+      // Renewable after its expiry, but down from the day after: the date that keeps it running first.
+      if (fate.expiresOn !== undefined && fate.expiresOn < fate.lastDay)
+        return fate.expiresOn >= night
+          ? `renews only by hand (automatic renewal is off): by ${fate.expiresOn} to keep it running (${title} renewals are taken until ${fate.lastDay})`
+          : `renews only by hand (automatic renewal is off): it stopped working after ${fate.expiresOn}; a renewal by ${fate.lastDay} brings it back, and ${title} renewals close the day after`;
+      return `renews only by hand (automatic renewal is off), on ${fate.lastDay} at the latest: ${title} renewals close the day after`;
     case "not_due":
       return `will not renew automatically: it is not due before ${title} renewals close on ${fate.closeOn}; only a renewal by hand, by ${fate.lastDay}, extends it`;
     case "blocked":
@@ -260,12 +267,22 @@ function moveTo(
 ): string {
   const when = on >= night ? `by ${on}` : `now (it stopped working after ${on})`;
   if (licence.successorId !== undefined)
-    return `move the server to its successor, licence ${licence.successorId}, ${when} (its key: GET /licenses/${licence.successorId})`;
+    return `move the server to its successor, licence ${licence.successorId}, ${when}, with its key (${api.key(licence.successorId)})`;
   if (planned)
     return `nothing to order by hand: ${plannedWords(planned, night)}, on the same IP; then move the server to it ${when}`;
   if (!successor) return `move the server to a licence of a product that is still sold ${when}`;
   const period = successor.product.periods.includes(12) ? 12 : (successor.product.periods[0] ?? 1);
-  return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} ${when}: ${api.successor(licence.id, period)} orders it on the same IP, and the watcher deletes this one after its expiry`;
+  return `move the server to ${successor.product.title}${successor.price ? ` (${successor.price})` : ""} ${when}: order it on the same IP (${api.successor(licence.id, period)}), and the watcher deletes this one after its expiry`;
+}
+
+/** "renew it by hand by 2021-05-20 to keep it running (renewals are taken until 2021-06-14)". */
+function manualWhen(fate: Extract<Fate, { kind: "manual" }>, night: IsoDate): string {
+  const { lastDay, expiresOn } = fate;
+  if (lastDay === undefined) return "renew it by hand";
+  if (expiresOn === undefined || expiresOn >= lastDay) return `renew it by hand by ${lastDay}`;
+  return expiresOn >= night
+    ? `renew it by hand by ${expiresOn} to keep it running (renewals are taken until ${lastDay})`
+    : `renew it by hand by ${lastDay} if the server still needs it (it stopped working after ${expiresOn})`;
 }
 
 /** What staff do about it, with the licence filled in; undefined where nothing is to be done. */
@@ -282,26 +299,26 @@ export function fateAction(
     case "automatic":
       return undefined;
     case "manual":
-      return `renew it by hand${fate.lastDay ? ` by ${fate.lastDay}` : ""}: ${api.renew(licence.id, period)}; or let the watcher renew it: ${api.autoRenewOn(licence.id, period)}`;
+      return `${manualWhen(fate, night)} (${api.renew(licence.id, period)}), or switch automatic renewal on and the watcher renews it (${api.autoRenewOn(licence.id, period)})`;
     case "not_due":
-      return `if it should run past ${licence.expiresOn}, renew it by hand by ${fate.lastDay}: ${api.renew(licence.id, period)}`;
+      return `if it should run past ${licence.expiresOn}, renew it by hand by ${fate.lastDay} (${api.renew(licence.id, period)})`;
     case "blocked":
       return fate.why === "suspended_by_desk"
         ? `if it should run on, resume it (${api.resume(licence.id)}) and the watcher renews it; if not, switch automatic renewal off (${api.autoRenewOff(licence.id)})`
         : fate.why === "suspended_before_expiry"
           ? `check it in the vendor's panel and resume it there if it should run (the watcher then renews it); a renewal alone would be charged and not resume it`
-          : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand: ${api.renew(licence.id, period)}`;
+          : `check the order in the vendor's panel; once it runs, the watcher renews it, or renew it by hand (${api.renew(licence.id, period)})`;
     case "ends":
       return `${moveTo(licence, fate.on, night, successor, planned)}; nothing can extend this one`;
     case "succeeded":
-      return `make sure the server runs on licence ${fate.successorId} (its key: GET /licenses/${fate.successorId})`;
+      return `make sure the server runs on licence ${fate.successorId}, with its key (${api.key(fate.successorId)})`;
     case "gone":
       if (licence.successorId !== undefined)
-        return `make sure the server runs on its successor, licence ${licence.successorId} (its key: GET /licenses/${licence.successorId})`;
+        return `make sure the server runs on its successor, licence ${licence.successorId}, with its key (${api.key(licence.successorId)})`;
       return successor
-        ? `if the server still needs a licence, order ${successor.product.title} for it (POST /licenses with "product": "${successor.product.id}")`
-        : "if the server still needs a licence, order a new one (POST /licenses)";
+        ? `if the server still needs a licence, order ${successor.product.title} for it (${api.order(successor.product)})`
+        : "if the server still needs a licence, order one of a product that is still sold";
     case "unknown":
-      return `read it again from the vendor: ${api.refresh(licence.id)}`;
+      return `read it again from the vendor (${api.refresh(licence.id)})`;
   }
 }

@@ -5,6 +5,7 @@ import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { downSince, type SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
+import { api } from "../../wording.ts";
 import { type NightRun, successorOf } from "./run.ts";
 import { isWeeklyNight } from "./summary-mail.ts";
 
@@ -39,7 +40,7 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
     ? `${successor.product.title}${successor.price ? ` (${successor.price})` : ""}`
     : "a product that is still sold";
   const how = successor
-    ? " (for each licence above with neither a successor nor one planned: POST /licenses/<its id>/successor, or plan one with PATCH /licenses/<its id> and a successor)"
+    ? ` (each licence above with neither a successor nor one planned: order one now, or plan one for the watcher to order${api.successorOfAny()}${api.planOfAny()})`
     : "";
   const lts = capFrom
     ? ` Licences bought before ${capFrom} run to their own expiry, with LTS support until then.`
@@ -64,7 +65,7 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
             ? " Renewals close the same day: licences already bought run to their expiry and can no longer be renewed."
             : ` Licences already bought run on, and can be renewed until ${addDays(renewalsCloseOn, -1)}.`
       }`,
-      todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (POST /licenses); after that, order ${next} instead.`,
+      todo: `order any new ${product.title} licence you still need by ${addDays(salesCloseOn, -1)} (${api.order(product)}); after that, order ${next} instead.`,
       concerns: () => true,
     });
   if (renewalsCloseOn)
@@ -117,8 +118,8 @@ function lifecycleEvents(product: Product, successor: SuccessorProduct | undefin
     merge("renewals close", "sales close", {
       name: "sales and renewals close",
       meaning: `From that day the vendor takes no new orders for ${product.title} and renews none: each licence stops working after its expiry.${lastValidDay && capFrom ? ` Until then a renewal runs to ${lastValidDay} at the latest.` : ""}`,
-      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running, and order by then any new ${product.title} licence you still need (POST /licenses). After that, only ${next} can be ordered: plan the move of every licence above to it${how}.`,
-      settled: `nothing before that day: every licence above is renewed automatically before it, or carried on by its successor. Order by ${addDays(renewalsCloseOn, -1)} any new ${product.title} licence you still need (POST /licenses); after that, plan the move to ${next} of those without a successor${how}.`,
+      todo: `check each licence's line above. Those that renew automatically are renewed before that day; renew by hand by ${addDays(renewalsCloseOn, -1)} any other that should keep running, and order by then any new ${product.title} licence you still need (${api.order(product)}). After that, only ${next} can be ordered: plan the move of every licence above to it${how}.`,
+      settled: `nothing before that day: every licence above is renewed automatically before it, or carried on by its successor. Order by ${addDays(renewalsCloseOn, -1)} any new ${product.title} licence you still need (${api.order(product)}); after that, plan the move to ${next} of those without a successor${how}.`,
     });
   if (lastValidDay && supportEndsOn && supportEndsOn === addDays(lastValidDay, 1))
     merge("licences end", "support ends", {

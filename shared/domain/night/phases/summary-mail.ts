@@ -7,7 +7,7 @@ import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal, NightSync } from "../../ports/night-ledger.ts";
 import { fateLine, fateOf, licenceState, plannedWords, renewalWords } from "../../renewal/fate.ts";
 import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
-import { api, count } from "../../wording.ts";
+import { api, count, howLines, splitCalls } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
 import { plannedOf } from "./run.ts";
 
@@ -285,10 +285,13 @@ function reminderLines(reminders: readonly Alert[]): string[] {
   if (reminders.length === 0) return [];
   return [
     `Still down, reminded each week (${reminders.length.toLocaleString("en-US")}):`,
-    ...reminders.flatMap((a) => [
-      `  ${a.title.replace("[licence desk] ", "")}: ${a.note ?? ""}`,
-      ...(a.action ? [`    What to do: ${a.action}`] : []),
-    ]),
+    ...reminders.flatMap((a) => {
+      const { words, calls } = splitCalls(a.action ?? "");
+      return [
+        `  ${a.title.replace("[licence desk] ", "")}: ${a.note ?? ""}`,
+        ...(a.action ? [`    What to do: ${words}`, ...howLines(calls, "    ")] : []),
+      ];
+    }),
     "",
   ];
 }
@@ -305,7 +308,7 @@ function weekLines(facts: SummaryFacts): string[] {
   const ran = week.filter((r) => r.sync.listed > 0 || hasNews(r));
   const told = ran.filter(hasNews).length;
   return [
-    `This week (${addDays(night, -6)} to ${night}): ${renewed} renewed, ${failed} failed, ${count(raised, "alert")} raised; of the ${count(ran.length, "night")} run before tonight, ${told === 0 ? "none" : told} had renewals or sync changes to report${told > 0 ? " (each in its own summary)" : ""}.`,
+    `This week (${addDays(night, -6)} to ${night}): ${renewed} renewed, ${failed} failed, ${count(raised, "alert")} raised; of the ${count(ran.length, "night")} run before tonight, ${told === 0 ? "none" : told} had renewals or sync changes to report.`,
     "",
   ];
 }
@@ -378,9 +381,11 @@ function heldByUndecided(
   const lines = held.slice(0, LIST_MAX).map((record) => {
     const id = heldId(record);
     const licence = licences.get(id);
+    const { calls } = splitCalls(api.settle(record.scope, record.key));
     return [
-      `  ${licence?.name ?? "?"} (id ${id}): ${record.undecided?.reason}. Now: ${licence ? tell(licence) : "not in the register"}`,
-      `    No renewal or suspend of it is sent until it is settled. Check the vendor's panel, then: ${api.settle(record.scope, record.key)}`,
+      `  ${licence?.name ?? "?"} (id ${id}): ${record.undecided?.reason}. Its state now: ${licence ? tell(licence) : "not in the register"}`,
+      "    No renewal or suspend of it is sent until it is settled. Check the vendor's panel, then settle it as applied or not applied.",
+      ...howLines(calls, "    "),
     ];
   });
   return [
