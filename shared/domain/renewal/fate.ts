@@ -29,6 +29,7 @@ export type Fate =
       to: IsoDate;
       capped: boolean;
       costMinor: number | undefined;
+      usual?: { period: number | null | undefined; closeOn: IsoDate | undefined };
     }
   /**
    * autoRenew is off: only a renewal by hand extends it, by `lastDay` if renewals close; it keeps
@@ -116,6 +117,7 @@ export function fateOf(
         to,
         capped: to < addMonths(expiresOn, period),
         costMinor: product ? renewalCost(product, period, record.nodes) : undefined,
+        usual: { period: record.autoRenew, closeOn },
       };
     }
     if (decision.action === "blocked") return { kind: "blocked", why: decision.why, on };
@@ -215,7 +217,14 @@ export function fateLine(
  * leads and what it costs, so no mail says "12 months" of one that runs 7.
  */
 export function renewalWords(
-  renewal: { to: IsoDate | undefined; capped: boolean; period: number; costMinor: number | undefined },
+  renewal: {
+    to: IsoDate | undefined;
+    capped: boolean;
+    period: number;
+    costMinor: number | undefined;
+    /** The period the licence is set to renew for, and the renewals close: a longer one is explained. */
+    usual?: { period: number | null | undefined; closeOn: IsoDate | undefined };
+  },
   title: string,
   currency: string | undefined,
 ): string {
@@ -227,7 +236,14 @@ export function renewalWords(
     renewal.costMinor !== undefined && currency !== undefined
       ? `${formatMoney({ minor: renewal.costMinor, currency })} for `
       : "for ";
-  return `${to}${price}${months(renewal.period)}`;
+  const { usual } = renewal;
+  // Set to renew monthly, and the next month's renewal would come after renewals close: this one is
+  // the last, so it runs as far as the product allows.
+  const why =
+    usual?.period != null && usual.period !== renewal.period && usual.closeOn !== undefined
+      ? ` (not its usual ${months(usual.period)}: the renewal after it would fall after ${title} renewals close on ${usual.closeOn}, so this last one runs as far as it can)`
+      : "";
+  return `${to}${price}${months(renewal.period)}${why}`;
 }
 
 /** The product a licence moves to (the catalogue's successor of its own), with its yearly price in words. */

@@ -14,6 +14,7 @@ import {
   renewalNight,
 } from "../../renewal/renewal-rules.ts";
 import { successorPlanFor } from "../../renewal/successor-plan.ts";
+import { months } from "../../wording.ts";
 import type { NightRun } from "./run.ts";
 
 export interface Planned {
@@ -81,6 +82,11 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
         name: licence.name,
         period: next.renewal.period,
         costMinor: renewalCost(product, next.renewal.period, licence.nodes),
+        ...(licence.autoRenew != null &&
+          next.renewal.period !== licence.autoRenew &&
+          product.lifecycle.renewalsCloseOn !== undefined && {
+            note: `not its usual ${months(licence.autoRenew)}: the last renewal before ${product.title} renewals close on ${product.lifecycle.renewalsCloseOn}`,
+          }),
       });
       // The next one is decided from the expiry this one leads to.
       record = {

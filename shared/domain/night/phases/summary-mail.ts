@@ -134,6 +134,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
         capped,
         period: r.period,
         costMinor: product ? renewalCost(product, r.period as RenewPeriod, licence?.nodes) : undefined,
+        usual: { period: licence?.autoRenew, closeOn: product?.lifecycle.renewalsCloseOn },
       },
       product?.title ?? "its product",
       catalogue.currency,
