@@ -97,7 +97,7 @@ describe("a licence's fate", () => {
       settings,
     );
     expect(fateLine(capped, "2021-05-10", lite, "EUR")).toBe(
-      "renews automatically in 7 days (2021-05-17): to 2021-12-31 (the last day ISPmanager 5 Lite allows), 60.00 EUR for 12 months (not its usual 1 month: the renewal after it would fall after ISPmanager 5 Lite renewals close on 2021-06-15, so this last one runs as far as it can)",
+      "renews automatically in 7 days (2021-05-17): to 2021-12-31 (the last day ISPmanager 5 Lite allows), 60.00 EUR for 12 months (not its usual 1 month: the last renewal before ISPmanager 5 Lite renewals close on 2021-06-15)",
     );
     const monthly = fateOf(
       licenceRecord({ expiresOn: "2021-03-20", autoRenew: 1 }),

@@ -4,6 +4,7 @@ import { formatMoney } from "../money.ts";
 import type { LicenceRecord } from "../ports/licence-store.ts";
 import type { Alert, AlertKind, Severity } from "../ports/notifier.ts";
 import {
+  downSince,
   type Fate,
   fateAction,
   fateLine,
@@ -492,7 +493,13 @@ export const alerts = {
     const acting = told.filter((t) => event.needs?.(t) ?? false).length;
     const severity: Severity =
       acting === 0 ? "info" : daysBetween(night, event.date) <= 7 ? "critical" : "warning";
-    const todo = acting === 0 && event.settled ? event.settled : event.todo;
+    // A licence that is down is never left at "nothing": its own reminder says what to do.
+    const down = told.filter((t) => downSince(t.licence, night) !== undefined).map((t) => t.licence.name);
+    const downWords =
+      down.length === 0
+        ? ""
+        : ` Down now: ${down.slice(0, LIST_MAX).join(", ")}${down.length > LIST_MAX ? ` and ${count(down.length - LIST_MAX, "more")}` : ""}; check each in the vendor's panel, then resume, renew, move or delete it (the weekly summary lists each with how).`;
+    const todo = `${acting === 0 && event.settled ? event.settled : event.todo}${downWords}`;
     const { words: todoWords, calls: todoCalls } = splitCalls(todo);
     const listed = told
       .slice(0, LIST_MAX)

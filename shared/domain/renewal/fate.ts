@@ -241,7 +241,7 @@ export function renewalWords(
   // the last, so it runs as far as the product allows.
   const why =
     usual?.period != null && usual.period !== renewal.period && usual.closeOn !== undefined
-      ? ` (not its usual ${months(usual.period)}: the renewal after it would fall after ${title} renewals close on ${usual.closeOn}, so this last one runs as far as it can)`
+      ? ` (not its usual ${months(usual.period)}: the last renewal before ${title} renewals close on ${usual.closeOn})`
       : "";
   return `${to}${price}${months(renewal.period)}${why}`;
 }
