@@ -284,7 +284,7 @@ export const alerts = {
       what: [
         when === "tonight"
           ? `The desk deleted it at the vendor tonight, as planned when its successor was ordered: licence ${successorId} runs on the same IP.`
-          : `The desk deleted it at the vendor today, right after its successor was placed, as its order asked (retireOld: "now"): licence ${successorId} runs on the same IP.`,
+          : `The desk deleted it at the vendor today, right after its successor was placed, as its order asked (to retire the old licence at once): licence ${successorId} runs on the same IP.`,
       ],
       next: "nothing: the desk keeps its record, marked deleted, with its successor's id.",
       todo: `make sure the server runs on licence ${successorId}, with its key (${api.key(successorId)}).`,
@@ -554,7 +554,7 @@ export const alerts = {
         `${dueKinds(forecast.due).replace(/^./, (c) => c.toUpperCase())} due, in date order:`,
         ...forecast.due.map(
           (d) =>
-            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${months(d.period)}, ${money(d.costMinor)}${d.note ? ` (${d.note})` : ""}`,
+            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${d.to ? `${renewalWords({ to: d.to, capped: d.capped ?? false, period: d.period, costMinor: d.costMinor }, d.product ?? "its product", forecast.currency)}` : `${months(d.period)}, ${money(d.costMinor)}`}${d.note ? ` (${d.note})` : ""}`,
         ),
         "",
         `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes${severity === "warning" ? ", or a week before the first of these falls due" : ""}.`,
@@ -666,6 +666,11 @@ export interface DueRenewal {
   successor?: string;
   /** Why its period is not the one the licence is set to renew for. */
   note?: string;
+  /** A renewal's end, where known (a successor's order has none here), and whether the product cuts it short. */
+  to?: IsoDate;
+  capped?: boolean;
+  /** The renewed product's title, to name the cap. */
+  product?: string;
 }
 
 /** A forecast whose renewals the balance does not cover; every amount in `currency`. */

@@ -1,7 +1,7 @@
 import { redact } from "../../../redact.ts";
 import { alerts, type DueRenewal } from "../../alerts/alerts.ts";
 import { ordersOpen } from "../../catalogue/catalogue.ts";
-import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
+import { addDays, addMonths, daysBetween, type IsoDate } from "../../dates.ts";
 import { expectedExpiry } from "../../licences/expiry.ts";
 import type { Balance } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
@@ -76,12 +76,16 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
     for (let i = 0; i < 24 && from <= until && record.expiresOn !== undefined; i++) {
       const next = renewalNight(record, product, from, settings, daysBetween(from, until) + 1);
       if (!next) break;
+      const to = expectedExpiry(product, record.expiresOn, next.renewal.period, next.night);
       due.push({
         night: next.night,
         licenceId: licence.id,
         name: licence.name,
         period: next.renewal.period,
         costMinor: renewalCost(product, next.renewal.period, licence.nodes),
+        to,
+        capped: to < addMonths(record.expiresOn, next.renewal.period),
+        product: product.title,
         ...(licence.autoRenew != null &&
           next.renewal.period !== licence.autoRenew &&
           product.lifecycle.renewalsCloseOn !== undefined && {
@@ -89,10 +93,7 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
           }),
       });
       // The next one is decided from the expiry this one leads to.
-      record = {
-        ...record,
-        expiresOn: expectedExpiry(product, record.expiresOn, next.renewal.period, next.night),
-      };
+      record = { ...record, expiresOn: to };
       from = addDays(next.night, 1);
     }
   }
