@@ -143,6 +143,25 @@ describe("faults on service.prolong in the middle of a night", () => {
   });
 });
 
+/**
+ * Two dropped answers on `soft.edit`, met by the sync's read of this licence's form (after the night's
+ * renewals, whose own reads of their licences pass): BILLMGR_RETRIES=1, so the read fails.
+ */
+function armFormFaults(h: WatchHarness, id: string): void {
+  const get = h.billing.get.bind(h.billing);
+  let armed = false;
+  h.deps.billing = {
+    ...h.billing,
+    async get(licenceId, opts) {
+      if (licenceId === id && !armed) {
+        armed = true;
+        h.vendor.sandbox.faults.add({ func: "soft.edit", kind: "drop", count: 2 });
+      }
+      return get(licenceId, opts);
+    },
+  };
+}
+
 describe("faults on soft.edit", () => {
   it("a licence whose form cannot be read in the sync: kept from the list row, alerted, the rest renewed", async () => {
     // BILLMGR_RETRIES=1: two faults exhaust a read-only call.
@@ -157,7 +176,7 @@ describe("faults on soft.edit", () => {
         expiredate: "2021-07-01",
       }),
     );
-    h.vendor.sandbox.faults.add({ func: "soft.edit", kind: "drop", count: 2 });
+    armFormFaults(h, newId);
 
     const night = await h.run("2021-05-17");
     expect(night.sync).toMatchObject({ listed: 2, added: 1 });
@@ -190,7 +209,7 @@ describe("faults on soft.edit", () => {
         expiredate: "2021-07-01",
       }),
     );
-    h.vendor.sandbox.faults.add({ func: "soft.edit", kind: "drop", count: 2 });
+    armFormFaults(h, newId);
     await h.run("2021-05-17");
     expect(ofKind(notifier.sent, "sync_failed")).toHaveLength(1);
 

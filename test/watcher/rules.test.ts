@@ -131,7 +131,7 @@ describe("changes the API makes during the night (lost updates)", () => {
 });
 
 describe("licences new to the register", () => {
-  it("are created in batches; one an order writes while the sync reads new forms keeps the order's autoRenew", async () => {
+  it("are created from their list rows in batches; one an order writes meanwhile keeps the order's autoRenew", async () => {
     const { h } = await harness("2021-05-17");
     const fleet = Array.from({ length: 30 }, (_, i) =>
       fleetLicence({ name: `new-${i}`, ip: `82.156.61.${i + 1}`, expiredate: "2021-08-20" }),
@@ -148,13 +148,14 @@ describe("licences new to the register", () => {
       { step: "initialize", name: "countWrites" },
     );
     // An order of this licence (placed before the night's list, its outcome settled only now: the
-    // reconciler's path) claims the id and writes its record while the sync reads the new forms.
-    const get = h.billing.get.bind(h.billing);
-    h.deps.billing = {
-      ...h.billing,
-      async get(licenceId, opts) {
-        const form = await get(licenceId, opts);
-        if (licenceId === ordered) {
+    // reconciler's path) claims the id and writes its record while the sync writes the new ones.
+    const licences = h.deps.register.licences;
+    const createMany = licences.createMany.bind(licences);
+    let once = false;
+    licences.createMany = async (records) => {
+      if (!once) {
+        once = true;
+        {
           const ref = { scope: "billing-panel", key: "order-placed-earlier" };
           await h.register.idempotency.claim(
             {
@@ -172,14 +173,19 @@ describe("licences new to the register", () => {
           if (!seeded) throw new Error("seeded licence missing");
           await h.register.licences.put(registerRecord({ ...fleet[7], autoRenew: 12 } as never, seeded));
         }
-        return form;
-      },
+      }
+      return createMany(records);
     };
     const night = await h.run("2021-05-17");
     expect(night.sync.added).toBe(29);
     expect(await h.record(ordered)).toMatchObject({ autoRenew: 12, name: "new-7" });
-    for (const id of ids.filter((x) => x !== ordered))
-      expect(await h.record(id)).toMatchObject({ autoRenew: null, version: 1 });
+    // Each created from its row (version 1), then its form read after the night's renewals (version 2).
+    for (const id of ids.filter((x) => x !== ordered)) {
+      const record = await h.record(id);
+      expect(record).toMatchObject({ autoRenew: null, version: 2 });
+      expect(record?.formPending).toBeUndefined();
+      expect(record?.key).toBe(h.vendor.sandbox.state.get(id)?.key);
+    }
     // 29 licences in two batches (25 and 4), not one write each.
     expect(writes.filter((op) => op === "BatchWriteItemCommand").length).toBeGreaterThanOrEqual(2);
     expect(writes.filter((op) => op === "PutItemCommand").length).toBeLessThan(10);

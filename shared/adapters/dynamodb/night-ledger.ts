@@ -69,8 +69,13 @@ export function nightLedger(doc: DynamoDBDocumentClient, table: string): NightLe
         new UpdateCommand({
           TableName: table,
           Key: nightSyncKey(night),
-          UpdateExpression: "SET listed = :l",
-          ExpressionAttributeValues: { ":l": sync.listed },
+          // The forms left are what the last run to note them saw: they only fall as the night goes on.
+          UpdateExpression:
+            sync.formsLeft === undefined ? "SET listed = :l" : "SET listed = :l, formsLeft = :f",
+          ExpressionAttributeValues: {
+            ":l": sync.listed,
+            ...(sync.formsLeft !== undefined && { ":f": sync.formsLeft }),
+          },
         }),
       );
       // Each count only grows: a run that counted fewer (concurrently, from an earlier view) leaves it.
@@ -173,5 +178,6 @@ function toSync(item: Item): NightSync {
     ...(ids(item.addedIds) && { addedIds: ids(item.addedIds) }),
     ...(ids(item.updatedIds) && { updatedIds: ids(item.updatedIds) }),
     ...(ids(item.goneIds) && { goneIds: ids(item.goneIds) }),
+    ...(typeof item.formsLeft === "number" && { formsLeft: item.formsLeft }),
   };
 }

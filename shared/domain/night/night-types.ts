@@ -31,6 +31,11 @@ export interface WatcherSettings extends PlanSettings {
    * shorter than Lambda's first retry of a killed run (one minute).
    */
   sendLeaseMs: number;
+  /**
+   * Time kept, after the night stops reading forms, to finish: a form read in flight (the vendor
+   * client's timeout), the summary and the sends. 60 s when not given.
+   */
+  finishReserveMs?: number;
 }
 
 export interface WatcherDeps {
@@ -44,6 +49,12 @@ export interface WatcherDeps {
   reconcile?: (at: Date) => Promise<void>;
   /** Wall-clock ms for leases; `Date.now` unless a test moves time. */
   nowMs?: () => number;
+  /**
+   * The time this invocation has left (ms), read once as the night begins: Lambda's remaining time, or
+   * `--budget-seconds` locally. The night stops reading forms in time to finish (`finishReserveMs`).
+   * Unbounded when not given.
+   */
+  remainingMs?: () => number;
 }
 
 export interface RenewedLicence {
@@ -98,6 +109,11 @@ export interface NightReport {
   /** The summary waits for a renewal another live run still holds: that run sends it. */
   summaryDeferred: boolean;
   expiringSoon: LicenceRecord[];
+  /**
+   * The licences' forms (key, nodes) this run read, of those due; the rest are left for the next runs
+   * (`stopped`: the run's time ran out first; otherwise every due form was read).
+   */
+  forms: { due: number; read: number; failed: number; left: number; stopped: boolean };
   /** Live licences nothing can renew any more (renewals closed, or already at the vendor's cap). */
   pastCutoff: number;
   /** Tonight's balance forecast, as recorded for the summary. */

@@ -3,6 +3,7 @@ import type { IsoDate } from "../dates.ts";
 import type { NightReport, WatcherDeps } from "./night-types.ts";
 import { alertPhase } from "./phases/alert.ts";
 import { decidePhase, forecastPhase } from "./phases/decide.ts";
+import { formsPhase } from "./phases/forms.ts";
 import { listPhase } from "./phases/list.ts";
 import { renewPhase } from "./phases/renew.ts";
 import { forgetLostSuccessors, retirePhase } from "./phases/retire.ts";
@@ -25,7 +26,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   const run = nightRun(deps, night, at);
   await reconcileFirst(deps, at);
   const listed = await listPhase(run);
-  const records = await syncPhase(run, listed);
+  const { records, forms } = await syncPhase(run, listed);
   await forgetLostSuccessors(run, records);
   const planned = decidePhase(run, records);
   await renewPhase(run, planned, records);
@@ -33,6 +34,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   await retirePhase(run, records);
   await forecastPhase(run, records);
   await alertPhase(run, records);
+  await formsPhase(run, forms, records);
   await summaryPhase(run);
   await sendPhase(run);
   return run.report;

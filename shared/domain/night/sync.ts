@@ -8,7 +8,7 @@ import { type NightSync, SYNC_NAMED } from "../ports/night-ledger.ts";
 import { suspensionMark } from "../renewal/renewal-rules.ts";
 import { batchWriter } from "./sync/batch-writer.ts";
 import { type Change, changeWriter } from "./sync/change-writer.ts";
-import { keyChangedSinceRead, planSync } from "./sync/plan.ts";
+import { type FormRead, keyChangedSinceRead, planSync, rowDiffers } from "./sync/plan.ts";
 
 export type { Change } from "./sync/change-writer.ts";
 
@@ -36,6 +36,11 @@ export interface SyncDeps {
 export interface SyncResult {
   /** The register after the sync, by id. */
   records: Map<string, LicenceRecord>;
+  /**
+   * Listed licences whose form is to be read (new or changed in the list, never read, without a key,
+   * or re-keyed), those waiting longest first: read as time allows (`readForms`), tonight or later.
+   */
+  forms: FormRead[];
   listed: number;
   /**
    * What the night's sync changed so far, over every run of it (earlier runs, killed ones included, left
@@ -89,19 +94,20 @@ export async function syncRegister(
   });
   const view = { night, at, listedAt, nowMs };
 
-  // Each licence is written soon after it is read, so a run cut short (the first night of a large
-  // fleet) keeps what it did and its retry carries on from there: a change at once, a new licence with
-  // the next batch of new ones.
-  const read = await mapLimit(plan.toRead, deps.vendorConcurrency, async ({ row, before }) => {
-    const change = await readForm(deps, view, row, before);
+  // Each licence is written from its list row at once (a new one in a batch with the next new ones):
+  // the list says what the night decides by (status, expiry, IP, product). Its form (key, nodes) is
+  // read after the night's renewals and alerts, as time allows: a run cut short keeps every row.
+  const fromRows = await mapLimit(plan.toRead, deps.registerConcurrency, async ({ row, before }) => {
+    const change = rowChange(deps.catalogue, view, row, before);
+    if (change === undefined) return undefined;
     if (change.before === undefined) {
-      await batches.add(change, keyChangedSinceRead(row, change.after));
+      await batches.add(change, false);
       return undefined;
     }
-    return write(change, keyChangedSinceRead(row, change.before));
+    return write(change, false);
   });
   const created = await batches.finish();
-  const changes = [...created, ...read.filter((c): c is Change => c !== undefined)];
+  const changes = [...created, ...fromRows.filter((c): c is Change => c !== undefined)];
 
   const gone = (
     await mapLimit(plan.gone, deps.registerConcurrency, (before) =>
@@ -112,13 +118,16 @@ export async function syncRegister(
     )
   ).filter((c): c is Change => c !== undefined);
   for (const change of [...changes, ...gone]) records.set(change.after.id, change.after);
+  const forms = formsDue(plan.toRead, records);
 
   return {
     records,
+    forms,
     listed: list.rows.length,
     night: nightSync(records.values(), list.rows.length, night),
-    added: changes.filter((c) => c.before === undefined),
-    updated: changes.filter((c) => c.before !== undefined),
+    // Added: created by this sync (marked with the night); one an order created meanwhile is an update.
+    added: changes.filter((c) => c.after.syncAddedOn === night && c.before?.syncAddedOn !== night),
+    updated: changes.filter((c) => !(c.after.syncAddedOn === night && c.before?.syncAddedOn !== night)),
     gone,
     unchanged: plan.unchanged + plan.toRead.length - changes.length,
     writes: changes.length + gone.length,
@@ -126,8 +135,93 @@ export async function syncRegister(
 }
 
 /**
+ * The licence as its list row shows it, where the row says something the register does not (or the
+ * licence is new to it): marked for its form to be read. Undefined where the row says nothing new
+ * (only the form is due: no key yet, re-keyed, or never read).
+ */
+function rowChange(
+  catalogue: Catalogue,
+  view: { night: IsoDate; at: Date; listedAt: string },
+  row: LicenceSummary,
+  before: LicenceRecord | undefined,
+): Change | undefined {
+  const { night, at, listedAt } = view;
+  if (before !== undefined && before.goneSince === undefined && !rowDiffers(row, before)) return undefined;
+  const after = recordFromRow(row, before, catalogue, at);
+  if (before !== undefined) return { before, after, readAt: listedAt };
+  // A licence new to the register carries the night the sync found it, and a suspension it already has.
+  return {
+    before,
+    after: { ...after, syncAddedOn: night, ...suspensionMark(undefined, after, night) },
+    readAt: listedAt,
+  };
+}
+
+/**
+ * The licences whose form is due, as the register now has them: those waiting longest first (by the
+ * last time the sync wrote them), the rest in the list's order. Deleted ones have no form to read.
+ */
+function formsDue(toRead: FormRead[], records: ReadonlyMap<string, LicenceRecord>): FormRead[] {
+  const due = toRead
+    .filter(({ row }) => row.status !== "deleted")
+    .map(({ row }, order) => ({ row, before: records.get(row.id), order }));
+  return due
+    .sort(
+      (a, b) => (a.before?.syncAddedOn ?? "").localeCompare(b.before?.syncAddedOn ?? "") || a.order - b.order,
+    )
+    .map(({ row, before }) => ({ row, before }));
+}
+
+export interface FormReadResult {
+  /** The changes written, as written. */
+  changes: Change[];
+  read: number;
+  /** Forms not read before the stop, left for the next run. */
+  left: number;
+  failed: number;
+}
+
+/**
+ * Reads the due forms, a few at a time, until `stopAtMs` (real clock): none is begun after it, and
+ * each read is written at once, so a run cut short keeps what it read. A form that cannot be read is
+ * written from the row as before, said in `detailError`, and left due; it holds up none of the others.
+ */
+export async function readForms(
+  deps: SyncDeps,
+  forms: readonly FormRead[],
+  night: IsoDate,
+  at: Date,
+  stopAtMs: number,
+): Promise<FormReadResult> {
+  const nowMs = deps.nowMs ?? Date.now;
+  const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
+  const write = changeWriter({ licences: deps.licences, beforeWrite: deps.beforeWrite, night, at, listedAt });
+  const view = { night, at, listedAt, nowMs };
+  let read = 0;
+  let failed = 0;
+  const written = await mapLimit([...forms], deps.vendorConcurrency, async ({ row, before }) => {
+    if (nowMs() >= stopAtMs) return undefined;
+    read++;
+    const change = await readForm(deps, view, row, before);
+    if (change.detailError !== undefined) {
+      // Its row is written already: nothing to write, only the failed read to tell.
+      failed++;
+      await deps.beforeWrite?.(change);
+      return undefined;
+    }
+    return write(change, keyChangedSinceRead(row, change.before ?? change.after));
+  });
+  return {
+    changes: written.filter((c): c is Change => c !== undefined),
+    read,
+    left: forms.length - read,
+    failed,
+  };
+}
+
+/**
  * The licence as the vendor shows it now: its form, its read timed on the real clock; the list row
- * where the form cannot be read (said in `detailError`) or there is none left to read (deleted).
+ * where the form cannot be read (said in `detailError`).
  */
 async function readForm(
   deps: Pick<SyncDeps, "billing" | "catalogue">,
@@ -136,28 +230,30 @@ async function readForm(
   before: LicenceRecord | undefined,
 ): Promise<Change> {
   const { night, at, listedAt } = view;
-  // A licence new to the register carries the night the sync found it.
-  const added = before === undefined ? { syncAddedOn: night } : {};
-  const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at), ...added });
-  if (row.status === "deleted") return { before, after: fromRow(), readAt: listedAt };
+  const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at) });
   const readAt = new Date(view.nowMs()).toISOString();
   try {
     const details = await deps.billing.get(row.id);
     const vendor = recordFromVendor(details, deps.catalogue, before?.autoRenew ?? null, at);
     const after = {
       ...vendor,
-      ...added,
-      ...(before === undefined && suspensionMark(undefined, vendor, night)),
+      ...(before === undefined && { syncAddedOn: night, ...suspensionMark(undefined, vendor, night) }),
     };
     const current = before?.suspendedBy ? { ...after, suspendedBy: before.suspendedBy } : after;
-    return { before, after: current, readAt };
+    // Filling in a licence written from its row is no change at the vendor: it is not counted as one.
+    return {
+      before,
+      after: { ...current, formPending: undefined },
+      readAt,
+      completes: before?.formPending === true,
+    };
   } catch (error) {
     return { before, after: fromRow(), readAt: listedAt, detailError: (error as Error).message };
   }
 }
 
 /** The night's sync, counted from the marks its writes leave on each licence. */
-function nightSync(
+export function nightSync(
   records: Iterable<LicenceRecord>,
   listed: number,
   night: IsoDate,

@@ -47,6 +47,11 @@ export interface NightSync {
   addedIds?: string[];
   updatedIds?: string[];
   goneIds?: string[];
+  /**
+   * Listed licences whose form (key, nodes) is still to be read after the night's last run: the next
+   * runs read them, those waiting longest first. Absent where no run counted them.
+   */
+  formsLeft?: number;
 }
 
 /** Licences of each sync count the summary names; the rest are in the register. */

@@ -23,6 +23,8 @@ export interface NightRun {
   nowMs(): number;
   /** When this run began to read the vendor's list (wall clock): how fresh its rows are. */
   listedAtMs?: number;
+  /** When this run stops beginning optional work (wall clock ms): its time left, less what finishing takes. */
+  stopAtMs: number;
   productOf(licence: LicenceRecord): Product | undefined;
   /** A licence with its product and fate as tonight's mails tell it (tonight's renewals done). */
   tell(licence: LicenceRecord): Told;
@@ -55,15 +57,19 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     pastCutoff: 0,
     forecast: undefined,
     expiringSoon: [],
+    forms: { due: 0, read: 0, failed: 0, left: 0, stopped: false },
     tonight: { renewed: 0, failed: 0, awaiting: 0 },
   };
+  const nowMs = deps.nowMs ?? Date.now;
+  const reserve = deps.settings.finishReserveMs ?? 60_000;
   return {
     deps,
     night,
     at,
     id: randomBytes(6).toString("hex"),
     report,
-    nowMs: deps.nowMs ?? Date.now,
+    nowMs,
+    stopAtMs: deps.remainingMs ? nowMs() + deps.remainingMs() - reserve : Number.POSITIVE_INFINITY,
     productOf: (licence) => deps.catalogue.byPricelist(licence.pricelist),
     tell(licence) {
       const product = deps.catalogue.byPricelist(licence.pricelist);

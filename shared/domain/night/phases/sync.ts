@@ -3,7 +3,8 @@ import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { LicenceList } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { SYNC_NAMED } from "../../ports/night-ledger.ts";
-import { type Change, syncRegister } from "../sync.ts";
+import type { FormRead } from "../sync/plan.ts";
+import { type Change, nightSync, syncRegister } from "../sync.ts";
 import type { NightRun } from "./run.ts";
 
 /**
@@ -13,7 +14,10 @@ import type { NightRun } from "./run.ts";
  * The night's sync counts, as the register holds them, go to the register's record of the night. From a list that could not
  * be proven complete nothing is marked gone tonight: the report says why, and so does one WARN line.
  */
-export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map<string, LicenceRecord>> {
+export async function syncPhase(
+  run: NightRun,
+  listed: LicenceList,
+): Promise<{ records: Map<string, LicenceRecord>; forms: FormRead[] }> {
   const { deps, report } = run;
   if (!listed.complete) {
     report.listIncomplete = listed.incomplete ?? "no reason given";
@@ -46,22 +50,34 @@ export async function syncPhase(run: NightRun, listed: LicenceList): Promise<Map
     unchanged: sync.unchanged,
   };
   report.syncWrites = sync.writes;
-  // The whole night's sync as the register now holds it (a rerun counts what a killed run wrote), less
-  // the licences renewed tonight: their new expiry is the night's renewal, told as such, not a change.
+  await noteNightSync(run, sync.records.values());
+  return { records: sync.records, forms: sync.forms };
+}
+
+/**
+ * The whole night's sync as the register now holds it (a rerun counts what a killed run wrote), less
+ * the licences renewed tonight: their new expiry is the night's renewal, told as such, not a change.
+ */
+export async function noteNightSync(
+  run: NightRun,
+  records: Iterable<LicenceRecord>,
+  formsLeft?: number,
+): Promise<void> {
+  const { deps } = run;
   const renewedTonight = new Set(
     (await deps.register.nights.read(run.night)).renewals.map((r) => r.licenceId),
   );
-  const { updatedIds, ...counts } = sync.night;
+  const { updatedIds, ...counts } = nightSync(records, run.report.sync.listed, run.night);
   const changed = updatedIds.filter((id) => !renewedTonight.has(id));
   await deps.register.nights.noteSync(run.night, {
     ...counts,
     updated: changed.length,
     updatedIds: changed.slice(0, SYNC_NAMED),
+    ...(formsLeft !== undefined && { formsLeft }),
   });
-  return sync.records;
 }
 
-async function changeAlerts(run: NightRun, { before, after, detailError }: Change): Promise<Alert[]> {
+export async function changeAlerts(run: NightRun, { before, after, detailError }: Change): Promise<Alert[]> {
   const due: Alert[] = [];
   const told = run.tell(after);
   // Suspended after its expiry is the vendor's usual course with an unpaid licence: the expired alert

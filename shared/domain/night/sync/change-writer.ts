@@ -11,6 +11,8 @@ export interface Change {
   readAt?: string;
   /** The form could not be read; the list row was used. */
   detailError?: string;
+  /** The form of a licence written from its list row: filled in, not changed at the vendor. */
+  completes?: boolean;
 }
 
 /** Called with each change right before it is written (and again when it is decided again). */
@@ -120,7 +122,9 @@ export function changeWriter(deps: ChangeWriterDeps): WriteChange {
         return {
           ...fields,
           // The night's mark, in the same write: a rerun counts from the register, exactly.
-          ...(!nothing && change.after.goneSince === undefined && { syncChangedOn: night }),
+          ...(!nothing &&
+            change.after.goneSince === undefined &&
+            !change.completes && { syncChangedOn: night }),
           syncedAt: change.after.syncedAt,
           updatedAt: at.toISOString(),
         };

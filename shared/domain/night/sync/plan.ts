@@ -36,8 +36,8 @@ export function planSync(records: ReadonlyMap<string, LicenceRecord>, list: Lice
   return { toRead, unchanged, gone };
 }
 
-/** The list row says something the register does not: read the form. */
-function differs(row: LicenceSummary, record: LicenceRecord): boolean {
+/** The list row says something the register does not. */
+export function rowDiffers(row: LicenceSummary, record: LicenceRecord): boolean {
   return (
     row.name !== record.name ||
     row.ip !== record.ip ||
@@ -58,7 +58,7 @@ function differs(row: LicenceSummary, record: LicenceRecord): boolean {
  * licence's next change, a `GET /licenses/{id}?refresh=true`, or a re-key through the API.
  */
 function needsForm(row: LicenceSummary, record: LicenceRecord): boolean {
-  if (record.goneSince !== undefined || record.formPending === true || differs(row, record)) return true;
+  if (record.goneSince !== undefined || record.formPending === true || rowDiffers(row, record)) return true;
   if (row.status === "deleted") return false;
   if (!record.key) return true;
   return keyChangedSinceRead(row, record);

@@ -1,0 +1,50 @@
+import type { LicenceRecord } from "../../ports/licence-store.ts";
+import type { FormRead } from "../sync/plan.ts";
+import { readForms } from "../sync.ts";
+import type { NightRun } from "./run.ts";
+import { changeAlerts, noteNightSync } from "./sync.ts";
+
+/**
+ * The licences' forms (key, nodes) the sync found due, read after the night's renewals and alerts with
+ * the time the run has left: optional work, never before what is due. Each is written as it is read, so
+ * a run that stops (its time up, or killed) keeps what it read; the next run (a continuation, a retry,
+ * or the next night) reads the rest, those waiting longest first. What is left is noted for the summary.
+ */
+export async function formsPhase(
+  run: NightRun,
+  forms: readonly FormRead[],
+  records: Map<string, LicenceRecord>,
+): Promise<void> {
+  const { deps, report } = run;
+  const result = await readForms(
+    {
+      billing: deps.billing,
+      licences: deps.register.licences,
+      catalogue: deps.catalogue,
+      vendorConcurrency: deps.settings.vendorConcurrency,
+      registerConcurrency: deps.settings.registerConcurrency,
+      nowMs: run.nowMs,
+      listedAtMs: run.listedAtMs,
+      beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
+    },
+    forms,
+    run.night,
+    run.at,
+    run.stopAtMs,
+  );
+  for (const change of result.changes) records.set(change.after.id, change.after);
+  const left = [...records.values()].filter(
+    (r) => r.formPending === true && r.goneSince === undefined,
+  ).length;
+  report.forms = {
+    due: forms.length,
+    read: result.read,
+    failed: result.failed,
+    left,
+    stopped: result.left > 0,
+  };
+  report.syncWrites += result.changes.length;
+  // A key issued or changed is a change at the vendor; a form filling in its row is not.
+  report.sync.updated += result.changes.filter((c) => !c.completes && c.before !== undefined).length;
+  await noteNightSync(run, records.values(), left);
+}
