@@ -15,9 +15,18 @@ import { reconcileAndTell } from "./lib/reconcile.ts";
  * `{"date": "YYYY-MM-DD"}` runs a chosen night by hand.
  */
 const WatcherEvent = v.union([
-  v.object({ scheduledTime: v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp")) }),
+  v.object({
+    scheduledTime: v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp")),
+    /** The continuation schedule's: carry on a night a run left unfinished, or do nothing. */
+    continuation: v.optional(v.literal(true)),
+  }),
   v.object({ date: v.pipe(v.string(), v.check(isIsoDate, "must be a YYYY-MM-DD date")) }),
 ]);
+
+/** What Lambda passes beside the event: only the time the invocation has left is read. */
+interface InvocationContext {
+  getRemainingTimeInMillis?: () => number;
+}
 
 const watcher = readWatcherConfig();
 
@@ -47,30 +56,59 @@ export type WatcherResult = Omit<NightReport, "sent" | "expiringSoon"> & {
   expiringSoon: number;
 };
 
-export const handler = publishing(async (event: unknown): Promise<WatcherResult> => {
-  const parsed = v.safeParse(WatcherEvent, event);
-  if (!parsed.success) {
-    throw new Error(
-      `watcher event must be {"scheduledTime": ISO} or {"date": "YYYY-MM-DD"}: ${parsed.issues[0]?.message}`,
+/** A continuation that found its night finished: nothing was read or sent. */
+export interface NightAlreadyDone {
+  night: string;
+  continuation: "nothing left";
+}
+
+/** The night's run, from a handler's answer to an event that always runs one (`{"date": ...}`). */
+export function ranNight(result: WatcherResult | NightAlreadyDone): WatcherResult {
+  if ("continuation" in result) throw new Error(`night ${result.night}: not run (${result.continuation})`);
+  return result;
+}
+
+export const handler = publishing(
+  async (event: unknown, context?: InvocationContext): Promise<WatcherResult | NightAlreadyDone> => {
+    const parsed = v.safeParse(WatcherEvent, event);
+    if (!parsed.success) {
+      throw new Error(
+        `watcher event must be {"scheduledTime": ISO} or {"date": "YYYY-MM-DD"}: ${parsed.issues[0]?.message}`,
+      );
+    }
+    const at =
+      "date" in parsed.output
+        ? new Date(`${parsed.output.date}T02:00:00Z`)
+        : new Date(parsed.output.scheduledTime);
+    const night = "date" in parsed.output ? parsed.output.date : dateIn(at, watcher.SCHEDULE_TIMEZONE);
+    // A continuation carries on only a night a run has begun and left forms to read: one read of the
+    // night's record otherwise. (A night not begun yet is the nightly schedule's and its retries'.)
+    if ("continuation" in parsed.output && parsed.output.continuation) {
+      const { sync } = await deps.register.nights.read(night);
+      if (sync.formsLeft === undefined || sync.formsLeft === 0) {
+        log("INFO", "continuation: nothing left of the night", { night, formsLeft: sync.formsLeft ?? null });
+        return { night, continuation: "nothing left" };
+      }
+    }
+    const remaining = context?.getRemainingTimeInMillis;
+    const report = await runNight(
+      remaining ? { ...deps, remainingMs: () => remaining.call(context) } : deps,
+      night,
+      at,
     );
-  }
-  const at =
-    "date" in parsed.output
-      ? new Date(`${parsed.output.date}T02:00:00Z`)
-      : new Date(parsed.output.scheduledTime);
-  const night = "date" in parsed.output ? parsed.output.date : dateIn(at, watcher.SCHEDULE_TIMEZONE);
-  const report = await runNight(deps, night, at);
-  nightFigures(report, deps.settings.expiringSoonDays);
-  const { sent, expiringSoon, ...counts } = report;
-  log("INFO", "night done", {
-    night: report.night,
-    renewed: report.renewed.length,
-    failed: report.failed.length,
-    alerts: sent.length,
-    syncWrites: report.syncWrites,
-    // The night as the register counts it, over every run of it so far.
-    tonight: report.tonight,
-    summaryDeferred: report.summaryDeferred,
-  });
-  return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };
-});
+    nightFigures(report, deps.settings.expiringSoonDays);
+    const { sent, expiringSoon, ...counts } = report;
+    log("INFO", "night done", {
+      night: report.night,
+      renewed: report.renewed.length,
+      failed: report.failed.length,
+      alerts: sent.length,
+      syncWrites: report.syncWrites,
+      // The night as the register counts it, over every run of it so far.
+      tonight: report.tonight,
+      summaryDeferred: report.summaryDeferred,
+      forms: report.forms,
+    });
+    return { ...counts, alertsSent: sent.length, expiringSoon: expiringSoon.length };
+  },
+);

@@ -28,6 +28,11 @@ export const DEFAULTS = {
   /** ARN of the customer-managed KMS key encrypting both parameters; empty: the AWS-managed `aws/ssm`. */
   parameterKmsKeyArn: "",
   watcherSchedule: "cron(0 2 * * ? *)",
+  /**
+   * When a night a run left unfinished (forms still to read) is carried on: each of these runs reads
+   * the night's record and returns at once when nothing is left. Keep it on the nightly run's date.
+   */
+  watcherContinueSchedule: "cron(20/20 2-5 * * ? *)",
   watcherTimezone: "UTC",
   apiStageName: "v1",
   /** Let the stack set the region's API Gateway CloudWatch Logs role (needed once per region for access logs). */
@@ -82,6 +87,7 @@ export interface DeskSettings {
   apiTokensParameter: string;
   parameterKmsKeyArn: string | undefined;
   watcherSchedule: string;
+  watcherContinueSchedule: string;
   watcherTimezone: string;
   apiStageName: string;
   apiGatewayCloudWatchRole: boolean;
@@ -208,6 +214,11 @@ export function readSettings(scope: Construct): DeskSettings {
     ...schedule(
       matching("watcherSchedule", SCHEDULE, "a cron(...) or rate(...) expression"),
       matching("watcherTimezone", /^[A-Za-z0-9_+\-/]+$/, "an IANA time zone such as UTC"),
+    ),
+    watcherContinueSchedule: matching(
+      "watcherContinueSchedule",
+      SCHEDULE,
+      "a cron(...) or rate(...) expression",
     ),
     apiStageName: matching("apiStageName", /^[A-Za-z0-9_]{1,128}$/, "letters, digits and underscores"),
     apiGatewayCloudWatchRole: flag("apiGatewayCloudWatchRole"),

@@ -56,6 +56,8 @@ export class NightlyWatcher extends Construct {
   readonly function: DeskFunction;
   readonly deadLetterQueue: Queue;
   readonly schedule: Schedule;
+  /** Carries on a night a run left unfinished (forms still to read); a no-op on a finished night. */
+  readonly continuation: Schedule;
   /** What the schedule acts as: may invoke the watcher and send to the dead-letter queue, nothing else. */
   readonly scheduleRole: Role;
 
@@ -111,6 +113,24 @@ export class NightlyWatcher extends Construct {
         retryAttempts: WATCHER_RETRY_ATTEMPTS,
         maxEventAge: WATCHER_MAX_EVENT_AGE,
         deadLetterQueue: this.deadLetterQueue,
+        role: this.scheduleRole,
+      }),
+    });
+    this.continuation = new Schedule(this, "Continuation", {
+      description: "Carries on the licence desk's night when a run left forms to read",
+      schedule: ScheduleExpression.expression(
+        settings.watcherContinueSchedule,
+        TimeZone.of(settings.watcherTimezone),
+      ),
+      target: new LambdaInvoke(this.function.function, {
+        input: ScheduleTargetInput.fromObject({
+          scheduledTime: ContextAttribute.scheduledTime,
+          continuation: true,
+        }),
+        // A continuation missed is the next one's (or the next night's) to do: no retries, and none in
+        // the dead-letter queue, whose alarm means a night never completed.
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(15),
         role: this.scheduleRole,
       }),
     });

@@ -46,7 +46,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayNight[]> {
   const client = new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT });
   await ensureTable(client, env.TABLE_NAME as string);
   const register = createDynamoRegister({ client, tableName: env.TABLE_NAME as string });
-  const { handler } = await import("../functions/watcher.ts");
+  const { handler, ranNight } = await import("../functions/watcher.ts");
   const outbox = env.OUTBOX_FILE as string;
   let outboxRead = 0;
 
@@ -70,7 +70,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayNight[]> {
       events.push(event.what);
     }
     sandbox.setNow(new Date(`${night}T02:00:00Z`));
-    const result = await quietly(() => handler({ date: night }));
+    const result = ranNight(await quietly(() => handler({ date: night })));
     const lines = readOutbox(outbox);
     const alerts = lines.slice(outboxRead).map((line) => JSON.parse(line) as ReplayNight["alerts"][number]);
     outboxRead = lines.length;

@@ -11,6 +11,11 @@ export function printNight(result: WatcherResult): void {
     console.log(`  renewed ${r.name} (id ${r.id}): ${r.from} -> ${r.to} (${months(r.period)}, ${r.reason})`);
   for (const f of result.failed) console.log(`  FAILED ${f.name} (id ${f.id}): ${f.reason}`);
   for (const u of result.unknown) console.log(`  UNKNOWN ${u.name} (id ${u.id}): reconciled next run`);
+  const f = result.forms;
+  if (f.due > 0 || f.left > 0)
+    console.log(
+      `  forms: ${f.read} of ${f.due} due read (${f.failed} failed); ${f.left} left${f.stopped ? ": the run's time ran out, run it again (or let the next run) to carry on" : ""}`,
+    );
   console.log(
     `  alerts sent: ${result.alertsSent} (${result.alreadySent} already sent before); expiring within 30 days: ${result.expiringSoon}`,
   );

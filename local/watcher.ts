@@ -11,9 +11,16 @@ import { SettingError } from "./settings.ts";
  * the local register, the one `npm start` uses; while it runs, it joins its engine and sandbox.
  * The vendor sandbox's clock is moved to that night, 02:00 UTC, as the schedule would run it.
  */
-const { values } = parseArgs({ options: { date: { type: "string" } } });
-if (!values.date || !isIsoDate(values.date)) {
-  console.error("usage: npm run watcher -- --date YYYY-MM-DD");
+const { values } = parseArgs({
+  options: { date: { type: "string" }, "budget-seconds": { type: "string" } },
+});
+const budget = values["budget-seconds"] === undefined ? undefined : Number(values["budget-seconds"]);
+if (
+  !values.date ||
+  !isIsoDate(values.date) ||
+  (budget !== undefined && !(Number.isInteger(budget) && budget > 0))
+) {
+  console.error("usage: npm run watcher -- --date YYYY-MM-DD [--budget-seconds N]");
   process.exit(2);
 }
 const night = values.date;
@@ -40,8 +47,11 @@ try {
     });
   }
   console.log(`watcher, night ${night}: register ${local.registerLine}; vendor ${local.vendorLine}`);
-  const { handler } = await import("../functions/watcher.ts");
-  printNight(await handler({ date: night }));
+  const { handler, ranNight } = await import("../functions/watcher.ts");
+  // As Lambda gives it: the time the invocation has left, counted from now.
+  const until = budget === undefined ? undefined : Date.now() + budget * 1000;
+  const context = until === undefined ? undefined : { getRemainingTimeInMillis: () => until - Date.now() };
+  printNight(ranNight(await handler({ date: night }, context)));
   console.log(`alerts appended to ${local.env.OUTBOX_FILE}`);
 } finally {
   await local.close();

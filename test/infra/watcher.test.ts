@@ -9,7 +9,8 @@ const watcherId = logicalId(stack, stack.watcher.function.function);
 
 describe("the nightly schedule", () => {
   it("runs the watcher at 02:00 UTC with the scheduled time, 2 retries within 6 h and the dead-letter queue", () => {
-    template.resourceCountIs("AWS::Scheduler::Schedule", 2);
+    // The nightly run, its continuation, and the reconciler's.
+    template.resourceCountIs("AWS::Scheduler::Schedule", 3);
     template.hasResourceProperties("AWS::Scheduler::Schedule", {
       ScheduleExpression: "cron(0 2 * * ? *)",
       ScheduleExpressionTimezone: "UTC",
@@ -19,6 +20,19 @@ describe("the nightly schedule", () => {
         Input: JSON.stringify({ scheduledTime: "<aws.scheduler.scheduled-time>" }),
         RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 6 * 3600 },
         DeadLetterConfig: { Arn: { "Fn::GetAtt": [queueId, "Arn"] } },
+      },
+    });
+  });
+
+  it("carries on an unfinished night every 20 minutes from 02:20 to 05:40, with no retries and no dead letters", () => {
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "cron(20/20 2-5 * * ? *)",
+      ScheduleExpressionTimezone: "UTC",
+      Target: {
+        Arn: { "Fn::GetAtt": [watcherId, "Arn"] },
+        Input: JSON.stringify({ scheduledTime: "<aws.scheduler.scheduled-time>", continuation: true }),
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 900 },
+        DeadLetterConfig: Match.absent(),
       },
     });
   });

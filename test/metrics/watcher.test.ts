@@ -60,12 +60,12 @@ async function night(notify: Record<string, string>) {
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
-  const { handler } = await import("../../functions/watcher.ts");
+  const { handler, ranNight } = await import("../../functions/watcher.ts");
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   let result: WatcherResult | undefined;
   try {
     const lines = await emfDuring(async () => {
-      result = await handler({ scheduledTime: "2021-05-17T02:00:00Z" });
+      result = ranNight(await handler({ scheduledTime: "2021-05-17T02:00:00Z" }));
     });
     return { lines, result: result as WatcherResult };
   } finally {

@@ -3,7 +3,7 @@ import { PublishCommand, type PublishCommandInput, SNSClient } from "@aws-sdk/cl
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { WatcherResult } from "../../functions/watcher.ts";
-import { type FleetLicence, seedLicence } from "../../local/fleet.ts";
+import { type FleetLicence, seedInput, seedLicence } from "../../local/fleet.ts";
 import { createDynamoRegister } from "../../shared/adapters/dynamodb/register.ts";
 import { dynamoClient, freshTable } from "../support/dynamodb.ts";
 import { handlerEnv } from "../support/fixtures.ts";
@@ -56,13 +56,13 @@ async function setup(notify: { outbox: string } | { topic: string }, extraEnv: R
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
-  const { handler } = await import("../../functions/watcher.ts");
+  const { handler, ranNight } = await import("../../functions/watcher.ts");
   /** The vendor's clock at the scheduled time, then the handler, quietly (it logs a line per night). */
   const invoke = async (event: unknown, vendorNow = "2021-05-17T02:00:00Z"): Promise<WatcherResult> => {
     vendor.sandbox.setNow(new Date(vendorNow));
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
-      return await handler(event);
+      return ranNight(await handler(event));
     } finally {
       log.mockRestore();
     }
@@ -268,5 +268,60 @@ describe("an alert SNS refuses", () => {
     expect(subjects()).toHaveLength(4);
     expect(new Set(subjects()).size).toBe(4);
     expect(subjects()).toContain(refused);
+  });
+});
+
+describe("the continuation schedule", () => {
+  it("does nothing for a night no run has begun, carries on one a run left forms to read, then does nothing again", async () => {
+    const outbox = join(out.dir, "continuation.jsonl");
+    const { handler, vendor, register } = await setup({ outbox });
+    const newIds = Array.from(
+      { length: 6 },
+      (_, i) =>
+        vendor.sandbox.state.seed(
+          seedInput(
+            fleetLicence({ name: `imported-${i}`, ip: `82.156.95.${i + 1}`, expiredate: "2021-09-01" }),
+          ),
+        ).id,
+    );
+    vendor.sandbox.setNow(new Date("2021-05-17T02:20:00Z"));
+    const quiet = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const calls = vendor.sandbox.callCount();
+      // 02:20, before the nightly run: not this schedule's night to begin.
+      expect(await handler({ scheduledTime: "2021-05-17T02:20:00Z", continuation: true })).toEqual({
+        night: "2021-05-17",
+        continuation: "nothing left",
+      });
+      expect(vendor.sandbox.callCount()).toBe(calls);
+
+      // The nightly run with no time for forms (Lambda's remaining time is all reserve).
+      const first = await handler(
+        { scheduledTime: "2021-05-17T02:00:00Z" },
+        { getRemainingTimeInMillis: () => 1_000 },
+      );
+      expect("continuation" in first).toBe(false);
+      expect((await register.nights.read("2021-05-17")).sync.formsLeft).toBe(newIds.length);
+
+      // The continuation reads them, sends no summary again.
+      const mails = readOutbox(outbox).length;
+      const carried = await handler({ scheduledTime: "2021-05-17T02:40:00Z", continuation: true });
+      expect("continuation" in carried ? carried : carried.forms).toMatchObject({
+        read: newIds.length,
+        left: 0,
+      });
+      expect(readOutbox(outbox).filter((l) => l.kind === "summary")).toHaveLength(1);
+      expect(readOutbox(outbox).length).toBe(mails);
+      for (const id of newIds) expect((await register.licences.get(id))?.formPending).toBeUndefined();
+
+      const after = vendor.sandbox.callCount();
+      expect(await handler({ scheduledTime: "2021-05-17T03:00:00Z", continuation: true })).toEqual({
+        night: "2021-05-17",
+        continuation: "nothing left",
+      });
+      expect(vendor.sandbox.callCount()).toBe(after);
+    } finally {
+      quiet.mockRestore();
+    }
   });
 });

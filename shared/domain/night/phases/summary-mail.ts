@@ -278,7 +278,14 @@ function syncLine(sync: NightSync, licences: ReadonlyMap<string, LicenceRecord>)
       `${sync.gone.toLocaleString("en-US")} gone from its list${named(sync.goneIds, sync.gone)}`,
   ].filter((part): part is string => typeof part === "string");
   const listed = `Sync: ${count(sync.listed, "licence")} listed by the vendor`;
-  return parts.length === 0 ? `${listed}; nothing new, changed or gone.` : `${listed}; ${parts.join("; ")}.`;
+  const line =
+    parts.length === 0 ? `${listed}; nothing new, changed or gone.` : `${listed}; ${parts.join("; ")}.`;
+  // Licences written from their list rows whose form (key, nodes) is not read yet: carried on by the
+  // next runs, those waiting longest first.
+  const left = sync.formsLeft ?? 0;
+  return left === 0
+    ? line
+    : `${line} ${count(left, "licence")} still ${left === 1 ? "has its" : "have their"} form (key, nodes) to read: the next runs read them, those waiting longest first (GET /licenses/{id} shows "formPending": true until then); nothing is needed from you.`;
 }
 
 /** Licences still down, as the weekly reminder tells each: what it is, when it ends, what to do. */
