@@ -42,6 +42,10 @@ export const Licence = v.object({
   syncChangedOn: v.optional(v.string()),
   /** The night the desk first saw it suspended at the vendor while it still ran (never renewed as a lapse). */
   suspendedOn: v.optional(v.string()),
+  /**
+   * Its form (key, nodes) is not read yet: written from the vendor's list row (or an order's facts);
+   * the watcher reads it as its nights' time allows, those waiting longest first.
+   */
   formPending: v.optional(v.boolean()),
   /** Set while the licence is suspended on purpose through this API: the watcher never renews it. */
   suspendedBy: v.optional(v.literal("desk")),
