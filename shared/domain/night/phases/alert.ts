@@ -2,6 +2,7 @@ import type { Told } from "../../alerts/alerts.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
 import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
+import { alertKeyText } from "../../ports/alert-ledger.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { downSince, type SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
@@ -143,6 +144,41 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
   const { settings, catalogue } = deps;
   const live = [...records.values()].filter(isLive);
   const due: Alert[] = [];
+  // A licence a lifecycle mail of tonight lists for the date it expires on (its product's last day) is
+  // told there: no expiry mail of its own the same night about the same end.
+  const toldByLifecycle = new Set<string>();
+  const lifecycleMails: Array<{ mail: Alert; ending: Told[] }> = [];
+  for (const product of catalogue.products) {
+    const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
+    if (ofProduct.length === 0) continue;
+    for (const event of lifecycleEvents(product, successorOf(catalogue, product, night))) {
+      const threshold = nearestThreshold(event.date, night, settings.lifecycleAlertDays);
+      if (threshold === undefined) continue;
+      const concerned = ofProduct
+        .filter(event.concerns)
+        .sort(byExpiry)
+        .map((l) => run.tell(l));
+      if (concerned.length === 0) continue;
+      const mail = alerts.lifecycle(night, product, event, threshold, concerned);
+      due.push(mail);
+      lifecycleMails.push({ mail, ending: concerned.filter((t) => t.licence.expiresOn === event.date) });
+    }
+  }
+  // Only a lifecycle mail of tonight tells them: new, or recorded by an earlier run of this night (a
+  // rerun or a continuation); one an earlier night sent does not.
+  if (lifecycleMails.length > 0) {
+    const keyOf = ({ ledger, kind }: Alert) => ({
+      subject: ledger.subject,
+      kind,
+      threshold: ledger.threshold,
+    });
+    const recorded = await deps.register.alerts.recorded(lifecycleMails.map(({ mail }) => keyOf(mail)));
+    const tonight = new Set((await deps.register.nights.read(night)).alerts.map(alertKeyText));
+    for (const { mail, ending } of lifecycleMails) {
+      const key = alertKeyText(keyOf(mail));
+      if (!recorded.has(key) || tonight.has(key)) for (const t of ending) toldByLifecycle.add(t.licence.id);
+    }
+  }
   for (const licence of live) {
     const expiresOn = licence.expiresOn;
     if (expiresOn === undefined) continue;
@@ -192,20 +228,8 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
       continue;
     }
     const threshold = nearestThreshold(expiresOn, night, settings.expiryAlertDays);
-    if (threshold !== undefined) due.push(alerts.expiry(night, told, threshold));
-  }
-  for (const product of catalogue.products) {
-    const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
-    if (ofProduct.length === 0) continue;
-    for (const event of lifecycleEvents(product, successorOf(catalogue, product, night))) {
-      const threshold = nearestThreshold(event.date, night, settings.lifecycleAlertDays);
-      if (threshold === undefined) continue;
-      const concerned = ofProduct
-        .filter(event.concerns)
-        .sort(byExpiry)
-        .map((l) => run.tell(l));
-      if (concerned.length > 0) due.push(alerts.lifecycle(night, product, event, threshold, concerned));
-    }
+    if (threshold !== undefined && !toldByLifecycle.has(licence.id))
+      due.push(alerts.expiry(night, told, threshold));
   }
   await run.raise(due);
 
