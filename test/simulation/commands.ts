@@ -1190,6 +1190,8 @@ async function night(
   during?: NightChange,
   /** Every lease a dead process took has run out (the finale): retirements owed are judged even so. */
   afterLeases = false,
+  /** The time the run has left (ms, nothing kept in reserve); unbounded when not given. */
+  budgetMs?: number,
 ): Promise<void> {
   await waitForLateActs(world);
   const at = new Date(`${date}T02:00:00Z`);
@@ -1219,7 +1221,7 @@ async function night(
   const over = new AbortController();
   const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(
-    Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at), death)),
+    Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at, budgetMs), death)),
   );
   over.abort();
   const changed = await change;
@@ -1392,7 +1394,8 @@ async function checkChangeKept(
 
 class NightCommand implements Cmd {
   constructor(
-    readonly variant: "next" | "rerun" | "pair",
+    /** `short`: the next night, run with no time left for the forms (they are the next runs'). */
+    readonly variant: "next" | "rerun" | "pair" | "short",
     readonly days: number,
     readonly during?: NightChange,
   ) {}
@@ -1411,6 +1414,8 @@ class NightCommand implements Cmd {
         this.variant === "pair" ? 2 : 1,
         undefined,
         this.during,
+        false,
+        this.variant === "short" ? 0 : undefined,
       );
     });
   toString = () => {
@@ -1430,7 +1435,7 @@ class NightCommand implements Cmd {
           }`;
     return this.variant === "rerun"
       ? `night(rerun${change})`
-      : `night(+${this.days}d${this.variant === "pair" ? ", two copies" : ""}${change})`;
+      : `night(+${this.days}d${this.variant === "pair" ? ", two copies" : this.variant === "short" ? ", no time for forms" : ""}${change})`;
   };
 }
 
@@ -1679,7 +1684,9 @@ export function commandArbitrary(options: ArbitraryOptions): fc.Arbitrary<Cmd> {
     arbitraries.push({
       arbitrary: fc
         .tuple(
-          fc.constantFrom("next", "next", "rerun", "pair") as fc.Arbitrary<"next" | "rerun" | "pair">,
+          fc.constantFrom("next", "next", "rerun", "pair", "short") as fc.Arbitrary<
+            "next" | "rerun" | "pair" | "short"
+          >,
           fc.integer({ min: 1, max: 3 }),
           fc.oneof(
             { arbitrary: fc.constant(undefined), weight: 2 },

@@ -303,7 +303,8 @@ export interface World {
   op<T>(label: string, work: () => Promise<T>, death?: Death): Promise<OpOutcome<T>>;
   /** One reconciler pass as the scheduled Lambda runs it: settle, then deliver its alerts once. */
   reconcilePass(at: Date): Promise<ReconcileReport>;
-  night(night: IsoDate, at: Date): Promise<NightReport>;
+  /** One run of a night; with `budgetMs`, as an invocation with that long left (no reserve). */
+  night(night: IsoDate, at: Date, budgetMs?: number): Promise<NightReport>;
   /** Queues a vendor fault on the next call of `func`; `then` is queued once that fault is taken. */
   fault(
     func: string,
@@ -879,10 +880,19 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
       };
     },
     reconcilePass,
-    night: (night, at) => {
+    night: (night, at, budgetMs) => {
       sandbox.setNow(at);
+      const deps = watcherDeps();
+      const bounded =
+        budgetMs === undefined
+          ? deps
+          : {
+              ...deps,
+              settings: { ...deps.settings, finishReserveMs: 0 },
+              remainingMs: () => budgetMs,
+            };
       return context.run({ label: `watcher:${night}`, death: context.getStore()?.death }, () =>
-        runNight(watcherDeps(), night, at),
+        runNight(bounded, night, at),
       );
     },
     fault(func, kind, delayMs, then) {
