@@ -14,7 +14,7 @@ export function printNight(result: WatcherResult): void {
   const f = result.forms;
   if (f.due > 0 || f.left > 0)
     console.log(
-      `  forms: ${f.read} of ${f.due} due read (${f.failed} failed); ${f.left} left${f.stopped ? ": the run's time ran out, run it again (or let the next run) to carry on" : ""}`,
+      `  forms: ${f.read} of ${f.due} due read (${f.failed} failed); ${f.left} left${f.stopped ? `: ${f.throttled ? "the vendor throttled the reads" : "the run's time ran out"}, run it again (or let the next run) to carry on` : ""}`,
     );
   console.log(
     `  alerts sent: ${result.alertsSent} (${result.alreadySent} already sent before); expiring within 30 days: ${result.expiringSoon}`,

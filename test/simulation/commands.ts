@@ -1221,7 +1221,9 @@ async function night(
   const over = new AbortController();
   const change = during && changeDuring(sim, world, during, over.signal);
   const outcomes = await Promise.all(
-    Array.from({ length: copies }, () => world.op(`watcher:${date}`, () => world.night(date, at, budgetMs), death)),
+    Array.from({ length: copies }, () =>
+      world.op(`watcher:${date}`, () => world.night(date, at, budgetMs), death),
+    ),
   );
   over.abort();
   const changed = await change;

@@ -188,6 +188,30 @@ describe("a night with a deadline over a first import", () => {
   });
 });
 
+describe("a vendor that throttles the form reads", () => {
+  it("stops the forms for this run, tells no licence unreadable for it, and the next run reads them", async () => {
+    const { h, notifier, imported } = await importNight();
+    // Armed once the forms begin (after the renewals' own reads): 429 on every try of the next read.
+    const get = h.deps.billing.get.bind(h.deps.billing);
+    let reads = 0;
+    h.deps.billing = {
+      ...h.deps.billing,
+      async get(id, opts) {
+        if (imported.includes(id) && ++reads === 5)
+          h.vendor.sandbox.faults.add({ func: "soft.edit", kind: "throttle", count: 2, delayMs: 10 });
+        return get(id, opts);
+      },
+    };
+    const report = await runNight(h.deps, NIGHT, AT);
+    expect(report.forms).toMatchObject({ read: 4, failed: 0, throttled: true, stopped: true });
+    expect(report.forms.left).toBe(IMPORTED - 4);
+    expect(notifier.sent.filter((a) => a.kind === "sync_failed")).toEqual([]);
+    const again = await runNight(h.deps, NIGHT, AT);
+    expect(again.forms).toMatchObject({ read: IMPORTED - 4, left: 0, throttled: false });
+    expect(await pending(h, imported)).toBe(0);
+  });
+});
+
 describe("a first import killed at one point, then run again", () => {
   const points: Array<[string, KillPoint]> = [
     [

@@ -111,9 +111,10 @@ export interface NightReport {
   expiringSoon: LicenceRecord[];
   /**
    * The licences' forms (key, nodes) this run read, of those due; the rest are left for the next runs
-   * (`stopped`: the run's time ran out first; otherwise every due form was read).
+   * (`stopped`: the run's time ran out, or the vendor throttled a read (`throttled`), first; otherwise
+   * every due form was read).
    */
-  forms: { due: number; read: number; failed: number; left: number; stopped: boolean };
+  forms: { due: number; read: number; failed: number; left: number; stopped: boolean; throttled: boolean };
   /** Live licences nothing can renew any more (renewals closed, or already at the vendor's cap). */
   pastCutoff: number;
   /** Tonight's balance forecast, as recorded for the summary. */

@@ -3,6 +3,7 @@ import type { IsoDate } from "../dates.ts";
 import { recordFromRow, recordFromVendor } from "../licences/records.ts";
 import { mapLimit } from "../map-limit.ts";
 import type { BillingClient, LicenceList, LicenceSummary } from "../ports/billing.ts";
+import { BillmgrThrottledError } from "../ports/billing-errors.ts";
 import type { LicenceRecord, LicenceStore } from "../ports/licence-store.ts";
 import { type NightSync, SYNC_NAMED } from "../ports/night-ledger.ts";
 import { suspensionMark } from "../renewal/renewal-rules.ts";
@@ -179,6 +180,8 @@ export interface FormReadResult {
   /** Forms not read before the stop, left for the next run. */
   left: number;
   failed: number;
+  /** The vendor throttled a read: the run read no more forms after it. */
+  throttled: boolean;
 }
 
 /**
@@ -199,10 +202,18 @@ export async function readForms(
   const view = { night, at, listedAt, nowMs };
   let read = 0;
   let failed = 0;
+  let throttled = false;
   const written = await mapLimit([...forms], deps.vendorConcurrency, async ({ row, before }) => {
-    if (nowMs() >= stopAtMs) return undefined;
+    if (throttled || nowMs() >= stopAtMs) return undefined;
     read++;
     const change = await readForm(deps, view, row, before);
+    if (change.throttled) {
+      // The vendor asks us to slow down: no more forms this run (they are the next runs'), and no
+      // licence is told unreadable for it.
+      throttled = true;
+      read--;
+      return undefined;
+    }
     if (change.detailError !== undefined) {
       // Its row is written already: nothing to write, only the failed read to tell.
       failed++;
@@ -216,6 +227,7 @@ export async function readForms(
     read,
     left: forms.length - read,
     failed,
+    throttled,
   };
 }
 
@@ -228,7 +240,7 @@ async function readForm(
   view: { night: IsoDate; at: Date; listedAt: string; nowMs: () => number },
   row: LicenceSummary,
   before: LicenceRecord | undefined,
-): Promise<Change> {
+): Promise<Change & { throttled?: boolean }> {
   const { night, at, listedAt } = view;
   const fromRow = () => ({ ...recordFromRow(row, before, deps.catalogue, at) });
   const readAt = new Date(view.nowMs()).toISOString();
@@ -248,7 +260,13 @@ async function readForm(
       completes: before?.formPending === true,
     };
   } catch (error) {
-    return { before, after: fromRow(), readAt: listedAt, detailError: (error as Error).message };
+    return {
+      before,
+      after: fromRow(),
+      readAt: listedAt,
+      detailError: (error as Error).message,
+      ...(error instanceof BillmgrThrottledError && { throttled: true }),
+    };
   }
 }
 

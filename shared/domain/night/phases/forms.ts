@@ -42,6 +42,7 @@ export async function formsPhase(
     failed: result.failed,
     left,
     stopped: result.left > 0,
+    throttled: result.throttled,
   };
   report.syncWrites += result.changes.length;
   // A key issued or changed is a change at the vendor; a form filling in its row is not.

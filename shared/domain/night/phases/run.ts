@@ -57,7 +57,7 @@ export function nightRun(deps: WatcherDeps, night: IsoDate, at: Date): NightRun 
     pastCutoff: 0,
     forecast: undefined,
     expiringSoon: [],
-    forms: { due: 0, read: 0, failed: 0, left: 0, stopped: false },
+    forms: { due: 0, read: 0, failed: 0, left: 0, stopped: false, throttled: false },
     tonight: { renewed: 0, failed: 0, awaiting: 0 },
   };
   const nowMs = deps.nowMs ?? Date.now;
