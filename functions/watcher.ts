@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { readWatcherConfig, watcherSettings } from "../shared/config.ts";
+import { finishReserveMs, readBillmgrConfig, readWatcherConfig, watcherSettings } from "../shared/config.ts";
 import { isIsoDate } from "../shared/domain/dates.ts";
 import { type NightReport, runNight } from "../shared/domain/night/night.ts";
 import { log } from "../shared/log.ts";
@@ -34,7 +34,7 @@ const notifier = alertNotifier(watcher.ALERT_TOPIC_ARN);
 const deps = {
   ...deskDeps,
   notifier,
-  settings: watcherSettings(watcher),
+  settings: { ...watcherSettings(watcher), finishReserveMs: finishReserveMs(readBillmgrConfig()) },
   // Unknown money outcomes are settled (and told) before the night decides anything.
   reconcile: async (at: Date) => {
     await reconcileAndTell(deskDeps, notifier, at);

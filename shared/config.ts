@@ -178,6 +178,16 @@ export function readWatcherConfig(env: Record<string, string | undefined> = proc
   return parseEnv(WatcherEnv, env);
 }
 
+/**
+ * Time a night keeps after its last form read begins: that read, at its worst (every try timing out),
+ * then 15 s for the summary and the sends; never under a minute.
+ */
+export function finishReserveMs(
+  billmgr: Pick<BillmgrConfig, "BILLMGR_TIMEOUT_MS" | "BILLMGR_RETRIES">,
+): number {
+  return Math.max(60_000, billmgr.BILLMGR_TIMEOUT_MS * (billmgr.BILLMGR_RETRIES + 1) + 15_000);
+}
+
 /** A run sending an alert holds it this long against another run: a send takes well under a second. */
 const SEND_LEASE_MS = 30_000;
 
