@@ -24,6 +24,8 @@ const AT = new Date(`${NIGHT}T02:00:00Z`);
 /** A form read at a real vendor. */
 const READ_MS = 500;
 const IMPORTED = 40;
+/** The imported licences' forms, and the suspended one's (its row changed): read first, it waited longest. */
+const FORMS = IMPORTED + 1;
 
 const harnesses: WatchHarness[] = [];
 afterEach(async () => {
@@ -46,6 +48,11 @@ async function importNight(budgetMs?: number) {
     await h.seed(fleetLicence({ name: "due-a", ip: "82.156.90.1", expiredate: "2021-05-20", autoRenew: 12 })),
     await h.seed(fleetLicence({ name: "due-b", ip: "82.156.90.2", expiredate: "2021-05-19", autoRenew: 12 })),
   ];
+  // Known to the register, suspended by the vendor since the last night: its row changed, and told.
+  const held = await h.seed(
+    fleetLicence({ name: "held", ip: "82.156.90.3", expiredate: "2021-10-01", autoRenew: 12 }),
+  );
+  h.vendor.sandbox.state.suspend(held);
   const imported = Array.from({ length: IMPORTED }, (_, i) =>
     h.seedVendorOnly(
       fleetLicence({
@@ -69,7 +76,7 @@ async function importNight(budgetMs?: number) {
     h.deps.remainingMs = () => start + budgetMs - (h.deps.nowMs?.() ?? Date.now());
   }
   h.vendor.sandbox.setNow(AT);
-  return { h, notifier, due, imported };
+  return { h, notifier, due, held, imported };
 }
 
 const pending = async (h: WatchHarness, ids: string[]) =>
@@ -111,21 +118,21 @@ describe("a night with a deadline over a first import", () => {
   it("with time for 10 of 40 forms: every licence in the register from its row, both renewals done, 10 forms read, 30 left and told; the next runs complete it", async () => {
     // The renewals read their licences' forms too: 2 renewals and 10 forms fit in 6 s at 0.5 s a read
     // (each renewal reads its form before and after its call).
-    const { h, notifier, due, imported } = await importNight(6_000);
+    const { h, notifier, due, held, imported } = await importNight(6_000);
     const report = await runNight(h.deps, NIGHT, AT);
 
     // Mandatory work first, whatever the budget: the list, every row written, the renewals.
-    expect(report.sync).toMatchObject({ listed: IMPORTED + 2, added: IMPORTED });
+    expect(report.sync).toMatchObject({ listed: IMPORTED + 3, added: IMPORTED, updated: 1 });
     for (const id of imported) expect((await h.record(id))?.status).toBe("active");
     expect(report.renewed.map((r) => r.id).sort()).toEqual([...due].sort());
     expect(h.prolongs()).toBe(2);
     // Then the forms, until the time ran out, those waiting longest first (here the list's order).
     expect(report.forms.stopped).toBe(true);
     expect(report.forms.read).toBeGreaterThan(0);
-    expect(report.forms.read).toBeLessThan(IMPORTED);
-    expect(report.forms.left).toBe(IMPORTED - report.forms.read);
+    expect(report.forms.read).toBeLessThan(FORMS);
+    expect(report.forms.left).toBe(FORMS - report.forms.read);
     expect(await pending(h, imported)).toBe(report.forms.left);
-    const firstRead = imported.slice(0, report.forms.read);
+    const firstRead = imported.slice(0, report.forms.read - 1);
     for (const id of firstRead) expect((await h.record(id))?.key).toBe(h.vendor.sandbox.state.get(id)?.key);
     // The night's record and its summary say how many are left.
     expect((await h.register.nights.read(NIGHT)).sync.formsLeft).toBe(report.forms.left);
@@ -152,15 +159,16 @@ describe("a night with a deadline over a first import", () => {
       expect(record?.key, id).toBe(vendor?.key);
       if (vendor?.pricelist === "4601") expect(record?.nodes, id).toBe(2);
     }
-    // Filling in a licence from its form is not a change at the vendor: the night counts none.
-    expect((await h.register.nights.read(NIGHT)).sync.updated).toBe(0);
+    // Filling in a licence from its form is not a change at the vendor: the night counts only the
+    // suspension its list showed.
+    expect((await h.register.nights.read(NIGHT)).sync).toMatchObject({ updated: 1, updatedIds: [held] });
   });
 
   it("with no time left at all: renews what is due, reads no form, and says how many are left", async () => {
     const { h, due, imported } = await importNight(0);
     const report = await runNight(h.deps, NIGHT, AT);
     expect(report.renewed.map((r) => r.id).sort()).toEqual([...due].sort());
-    expect(report.forms).toMatchObject({ read: 0, left: IMPORTED, stopped: true });
+    expect(report.forms).toMatchObject({ read: 0, left: FORMS, stopped: true });
     expect(await pending(h, imported)).toBe(IMPORTED);
   });
 
@@ -176,7 +184,7 @@ describe("a night with a deadline over a first import", () => {
       },
     };
     const report = await runNight(h.deps, NIGHT, AT);
-    expect(report.forms).toMatchObject({ read: IMPORTED, failed: 1, left: 1, stopped: false });
+    expect(report.forms).toMatchObject({ read: FORMS, failed: 1, left: 1, stopped: false });
     expect(await pending(h, imported)).toBe(1);
     expect((await h.record(broken))?.formPending).toBe(true);
     expect(notifier.sent.filter((a) => a.kind === "sync_failed").map((a) => a.licenceId)).toEqual([broken]);
@@ -203,7 +211,8 @@ describe("a vendor that throttles the form reads", () => {
       },
     };
     const report = await runNight(h.deps, NIGHT, AT);
-    expect(report.forms).toMatchObject({ read: 4, failed: 0, throttled: true, stopped: true });
+    // The suspended licence's form, then 4 imported ones, then the throttled read.
+    expect(report.forms).toMatchObject({ read: 5, failed: 0, throttled: true, stopped: true });
     expect(report.forms.left).toBe(IMPORTED - 4);
     expect(notifier.sent.filter((a) => a.kind === "sync_failed")).toEqual([]);
     const again = await runNight(h.deps, NIGHT, AT);
@@ -232,7 +241,7 @@ describe("a first import killed at one point, then run again", () => {
   it.each(points)(
     "killed %s: the rerun ends with the register a healthy night leaves, each renewal once, each alert once",
     async (_, kill) => {
-      const { h, notifier, due, imported } = await importNight();
+      const { h, notifier, due, held, imported } = await importNight();
       const m = mortal(h.deps, kill);
       const outcome = await runNight(m.deps, NIGHT, AT).then(
         () => "finished",
@@ -262,6 +271,11 @@ describe("a first import killed at one point, then run again", () => {
       const twice = [...counts].filter(([, n]) => n > 1);
       expect(twice.length, JSON.stringify(twice)).toBeLessThanOrEqual(kill.at === "register.write" ? 1 : 0);
       expect(await h.register.alerts.pending()).toEqual([]);
+      // The vendor's suspension the rows showed is told, once (or twice only at the send-and-mark point).
+      const suspended = notifier.sent.filter((a) => a.kind === "vendor_suspended");
+      expect(suspended.map((a) => a.licenceId)).toContain(held);
+      expect((await h.record(held))?.status).toBe("suspended");
+      expect(notifier.sent.filter((a) => a.kind === "summary").length).toBeGreaterThanOrEqual(1);
     },
   );
 });
