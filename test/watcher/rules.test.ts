@@ -151,10 +151,10 @@ describe("licences new to the register", () => {
     // reconciler's path) claims the id and writes its record while the sync writes the new ones.
     const licences = h.deps.register.licences;
     const createMany = licences.createMany.bind(licences);
-    let once = false;
+    // Every batch waits for the order's write: batches run concurrently, and one must not slip past it.
+    let ordering: Promise<void> | undefined;
     licences.createMany = async (records) => {
-      if (!once) {
-        once = true;
+      ordering ??= (async () => {
         {
           const ref = { scope: "billing-panel", key: "order-placed-earlier" };
           await h.register.idempotency.claim(
@@ -173,7 +173,8 @@ describe("licences new to the register", () => {
           if (!seeded) throw new Error("seeded licence missing");
           await h.register.licences.put(registerRecord({ ...fleet[7], autoRenew: 12 } as never, seeded));
         }
-      }
+      })();
+      await ordering;
       return createMany(records);
     };
     const night = await h.run("2021-05-17");
