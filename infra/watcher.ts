@@ -35,16 +35,15 @@ export const WATCHER_MAX_EVENT_AGE = Duration.hours(6);
  * passes `{"scheduledTime": <aws.scheduler.scheduled-time>}`, retries, and one dead-letter queue for a
  * night that never completed.
  *
- * Sizing, for 10,000 licences (`bench/watcher.ts`, local sandbox and dynalite): an ordinary night takes
- * 2.7-2.8 s with 71-164 vendor calls (the list in 10 pages, a form read per new or changed licence, about
- * 30 renewals) and about 700 DynamoDB requests. A real vendor answers in hundreds of milliseconds, 4 calls
- * at a time: 164 calls at 0.5 s are about 20 s. The costly night is the first one over an existing fleet,
- * when every licence is new and costs a form read: 10,000 reads / 4 at a time at 0.3 s are about 12.5
- * minutes (see docs/deploying.md, "Importing a large existing fleet"). Hence Lambda's maximum of 15 minutes. 1024 MB: the
- * whole register and the vendor's list are held in memory at once, and Lambda's CPU share grows with
- * memory, which the XML parsing uses; an ordinary night costs well under a cent.
+ * Sizing (`bench/watcher.ts`, docs/deploying.md "When one invocation is not enough"): a night does what is
+ * due first (the list, every new or changed licence written from its list row, the renewals, the alerts,
+ * the summary) and reads licences' forms only with the time it has left, keeping a minute to finish; one
+ * 15-minute invocation does an ordinary night's work for some 430,000 licences at a real vendor's pace, and
+ * a first import's forms carry over to the continuation runs and later nights, oldest first. 1024 MB: the
+ * whole register and the vendor's list are held in memory at once (about 0.7 KB a licence), and Lambda's
+ * CPU share grows with memory, which the XML parsing uses.
  *
- * Reserved concurrency 1: a retry, a rerun by hand and the schedule never run side by side (the once-only
+ * Reserved concurrency 1: a retry, a continuation, a rerun by hand and the schedule never run side by side (the once-only
  * rule would keep them from renewing twice anyway; this keeps them from doubling the vendor's load).
  *
  * Retries: Scheduler invokes the function asynchronously, so its retry policy covers delivery (throttling,

@@ -24,7 +24,7 @@ describe("the nightly schedule", () => {
     });
   });
 
-  it("carries on an unfinished night every 20 minutes from 02:20 to 05:40, with no retries and no dead letters", () => {
+  it("carries on an unfinished night at :20 and :40 from 02:20 to 05:40, with no retries and no dead letters", () => {
     template.hasResourceProperties("AWS::Scheduler::Schedule", {
       ScheduleExpression: "cron(20/20 2-5 * * ? *)",
       ScheduleExpressionTimezone: "UTC",
