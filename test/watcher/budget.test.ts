@@ -222,6 +222,21 @@ describe("a vendor that throttles the form reads", () => {
 });
 
 describe("a first import killed at one point, then run again", () => {
+  it("killed at its first form read: the night's record already says how many forms are left, so a continuation carries on", async () => {
+    const { h, imported } = await importNight();
+    const m = mortal(h.deps, {
+      at: "billing.get",
+      nth: 1,
+      when: "before",
+      match: (args) => imported.includes(args[0] as string),
+    });
+    await runNight(m.deps, NIGHT, AT).catch(() => undefined);
+    expect(m.died()).toBe(true);
+    await m.settled();
+    // As the sync noted it (a form read since is not taken off: the continuation reads what is still marked).
+    expect((await h.register.nights.read(NIGHT)).sync.formsLeft).toBe(FORMS);
+  });
+
   const points: Array<[string, KillPoint]> = [
     [
       "after the first batch of rows was written",

@@ -2,7 +2,7 @@ import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { FormRead } from "../sync/plan.ts";
 import { readForms } from "../sync.ts";
 import type { NightRun } from "./run.ts";
-import { changeAlerts, noteNightSync } from "./sync.ts";
+import { changeAlerts, formsPending, noteNightSync } from "./sync.ts";
 
 /**
  * The licences' forms (key, nodes) the sync found due, read after the night's renewals and alerts with
@@ -33,9 +33,7 @@ export async function formsPhase(
     run.stopAtMs,
   );
   for (const change of result.changes) records.set(change.after.id, change.after);
-  const left = [...records.values()].filter(
-    (r) => r.formPending === true && r.goneSince === undefined,
-  ).length;
+  const left = formsPending(records.values());
   report.forms = {
     due: forms.length,
     read: result.read,

@@ -50,8 +50,16 @@ export async function syncPhase(
     unchanged: sync.unchanged,
   };
   report.syncWrites = sync.writes;
-  await noteNightSync(run, sync.records.values());
+  // The forms due are noted at once: a run that dies before reading them leaves the continuation its work.
+  await noteNightSync(run, sync.records.values(), formsPending(sync.records.values()));
   return { records: sync.records, forms: sync.forms };
+}
+
+/** Listed licences whose form (key, nodes) is still to be read. */
+export function formsPending(records: Iterable<LicenceRecord>): number {
+  let pending = 0;
+  for (const r of records) if (r.formPending === true && r.goneSince === undefined) pending++;
+  return pending;
 }
 
 /**
