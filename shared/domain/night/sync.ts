@@ -160,7 +160,8 @@ function rowChange(
 
 /**
  * The licences whose form is due, as the register now has them: those waiting longest first (by the
- * last time the sync wrote them), the rest in the list's order. Deleted ones have no form to read.
+ * night the sync first found them; those it did not find, ordered through the desk or known before it
+ * marked its finds, come first), then in the list's order. Deleted ones have no form to read.
  */
 function formsDue(toRead: FormRead[], records: ReadonlyMap<string, LicenceRecord>): FormRead[] {
   const due = toRead
@@ -187,7 +188,7 @@ export interface FormReadResult {
 /**
  * Reads the due forms, a few at a time, until `stopAtMs` (real clock): none is begun after it, and
  * each read is written at once, so a run cut short keeps what it read. A form that cannot be read is
- * written from the row as before, said in `detailError`, and left due; it holds up none of the others.
+ * told (`detailError`, through `beforeWrite`) and left due; it holds up none of the others.
  */
 export async function readForms(
   deps: SyncDeps,
