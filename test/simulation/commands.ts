@@ -1768,6 +1768,21 @@ class LastNightCommand implements Cmd {
     step(sim, world, this.toString(), async () => {
       if (sim.stats.kills > 0) await waitForDeadLeases(world);
       await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1, undefined, undefined, true);
+      // Liveness: a night with no limit reads every form still due (forms a short night left, or a
+      // killed one): none is left marked, but one whose read tonight failed (it was told so).
+      const failedReads = new Set(
+        (await world.rawRegister.nights.read(sim.night as IsoDate)).alerts
+          .filter((a) => a.kind === "sync_failed")
+          .map((a) => a.subject.replace(/^licence:/, "")),
+      );
+      for (const record of (await allLicences(world.rawRegister.licences)).values()) {
+        if (record.formPending !== true || record.goneSince !== undefined || failedReads.has(record.id))
+          continue;
+        if (record.status === "deleted") continue;
+        throw new Violation(
+          `after the last night: licence ${record.id} still has its form to read (formPending), though the night had no time limit`,
+        );
+      }
     });
   toString = () => "night(rerun, after every lease ran out)";
 }

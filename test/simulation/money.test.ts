@@ -164,6 +164,23 @@ describe("the simulation finds the money bugs it is for, when they are put back"
     expect(log.join("\n")).toMatch(/successor sim-3 \(licence \d+\): 409 successor_exists/);
   });
 
+  // A licence ordered in the vendor's panel: the next night writes it from its list row, then reads its form.
+  const panelOrdered = [
+    steps.panel({ what: "order", pick: 0, target: "fresh", name: "own" }),
+    steps.night("next", 1),
+  ];
+
+  it("a watcher that never has time for its forms leaves a licence without its key, and the last night says so", async () => {
+    await rejects(
+      runSequence(endpoint(), panelOrdered, "forms-never"),
+      /after the last night: licence \d+ still has its form to read \(formPending\)/,
+    );
+  });
+
+  it("on the product as it is, the form of a licence first seen in the list is read the night it is found", async () => {
+    await runSequence(endpoint(), panelOrdered);
+  });
+
   // The manual licence (expiring 2021-05-04) gets a successor planned for 2021-05-06, retired at once.
   const plannedLater = [
     steps.plan(1, { on: 5, retireOld: "now" }),

@@ -405,14 +405,22 @@ export const FLEET: FleetLicence[] = [
  * - `retire-unchecked`: a retirement takes the successor as running whatever the vendor says (every
  *   read of a licence that succeeds another answers "active");
  * - `plan-early`: the watcher forgets a plan's night (its reads of the register lose `successorPlan.on`),
- *   so it orders on the default night, 14 days before the licence stops working.
+ *   so it orders on the default night, 14 days before the licence stops working;
+ * - `forms-never`: every night runs out of time before its forms, so a licence written from its list
+ *   row never gets its key and nodes.
  */
-export type Mutant = "no-settle-window" | "forget-unknown" | "retire-unchecked" | "plan-early";
+export type Mutant =
+  | "no-settle-window"
+  | "forget-unknown"
+  | "retire-unchecked"
+  | "plan-early"
+  | "forms-never";
 export const MUTANTS: readonly Mutant[] = [
   "no-settle-window",
   "forget-unknown",
   "retire-unchecked",
   "plan-early",
+  "forms-never",
 ];
 
 /** The register's licences as the `plan-early` watcher reads them: every plan without its night. */
@@ -883,13 +891,14 @@ export async function createWorld(dynamo: DynamoDBClient, mutant?: Mutant): Prom
     night: (night, at, budgetMs) => {
       sandbox.setNow(at);
       const deps = watcherDeps();
+      const budget = mutant === "forms-never" ? 0 : budgetMs;
       const bounded =
-        budgetMs === undefined
+        budget === undefined
           ? deps
           : {
               ...deps,
               settings: { ...deps.settings, finishReserveMs: 0 },
-              remainingMs: () => budgetMs,
+              remainingMs: () => budget,
             };
       return context.run({ label: `watcher:${night}`, death: context.getStore()?.death }, () =>
         runNight(bounded, night, at),
