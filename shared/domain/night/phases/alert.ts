@@ -1,5 +1,6 @@
 import type { Told } from "../../alerts/alerts.ts";
 import { type Alert, alerts } from "../../alerts/alerts.ts";
+import { ledgerText, pendingOf } from "../../alerts/send-pending.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
 import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
 import { alertKeyText } from "../../ports/alert-ledger.ts";
@@ -167,15 +168,10 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
   // Only a lifecycle mail of tonight tells them: new, or recorded by an earlier run of this night (a
   // rerun or a continuation); one an earlier night sent does not.
   if (lifecycleMails.length > 0) {
-    const keyOf = ({ ledger, kind }: Alert) => ({
-      subject: ledger.subject,
-      kind,
-      threshold: ledger.threshold,
-    });
-    const recorded = await deps.register.alerts.recorded(lifecycleMails.map(({ mail }) => keyOf(mail)));
+    const recorded = await deps.register.alerts.recorded(lifecycleMails.map(({ mail }) => pendingOf(mail)));
     const tonight = new Set((await deps.register.nights.read(night)).alerts.map(alertKeyText));
     for (const { mail, ending } of lifecycleMails) {
-      const key = alertKeyText(keyOf(mail));
+      const key = ledgerText(mail);
       if (!recorded.has(key) || tonight.has(key)) for (const t of ending) toldByLifecycle.add(t.licence.id);
     }
   }

@@ -2,7 +2,7 @@ import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { FormRead } from "../sync/plan.ts";
 import { readForms } from "../sync.ts";
 import type { NightRun } from "./run.ts";
-import { changeAlerts, formsPending, noteNightSync } from "./sync.ts";
+import { formsPending, noteNightSync, syncDeps } from "./sync.ts";
 
 /**
  * The licences' forms (key, nodes) the sync found due, read after the night's renewals and alerts with
@@ -15,23 +15,8 @@ export async function formsPhase(
   forms: readonly FormRead[],
   records: Map<string, LicenceRecord>,
 ): Promise<void> {
-  const { deps, report } = run;
-  const result = await readForms(
-    {
-      billing: deps.billing,
-      licences: deps.register.licences,
-      catalogue: deps.catalogue,
-      vendorConcurrency: deps.settings.vendorConcurrency,
-      registerConcurrency: deps.settings.registerConcurrency,
-      nowMs: run.nowMs,
-      listedAtMs: run.listedAtMs,
-      beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
-    },
-    forms,
-    run.night,
-    run.at,
-    run.stopAtMs,
-  );
+  const { report } = run;
+  const result = await readForms(syncDeps(run), forms, run.night, run.at, run.stopAtMs);
   for (const change of result.changes) records.set(change.after.id, change.after);
   const left = formsPending(records.values());
   report.forms = {
@@ -44,6 +29,6 @@ export async function formsPhase(
   };
   report.syncWrites += result.changes.length;
   // A key issued or changed is a change at the vendor; a form filling in its row is not.
-  report.sync.updated += result.changes.filter((c) => !c.completes && c.before !== undefined).length;
+  report.sync.updated += result.changes.filter((c) => !c.completes).length;
   await noteNightSync(run, records.values(), left);
 }

@@ -1,7 +1,9 @@
 import { KIND_NAMES } from "../../alerts/alert-kinds.ts";
 import { type Alert, type AlertKind, LIST_MAX } from "../../alerts/alerts.ts";
+import { ledgerText } from "../../alerts/send-pending.ts";
 import { addDays, addMonths, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
+import { alertKeyText } from "../../ports/alert-ledger.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal, NightSync } from "../../ports/night-ledger.ts";
@@ -149,10 +151,8 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const kinds = new Map<AlertKind, number>();
   const reminders = facts.reminders ?? [];
   // Reminders this mail carries are told in their own section, not counted as mailed apart.
-  const carried = new Set(reminders.map((a) => `${a.ledger.subject}|${a.kind}|${a.ledger.threshold}`));
-  const raised = record.alerts.filter(
-    (a) => a.kind !== "summary" && !carried.has(`${a.subject}|${a.kind}|${a.threshold}`),
-  );
+  const carried = new Set(reminders.map(ledgerText));
+  const raised = record.alerts.filter((a) => a.kind !== "summary" && !carried.has(alertKeyText(a)));
   for (const a of raised) kinds.set(a.kind as AlertKind, (kinds.get(a.kind as AlertKind) ?? 0) + 1);
   const shownSoon = expiringSoon.slice(0, LIST_MAX);
   const { sync } = record;

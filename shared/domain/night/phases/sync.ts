@@ -4,7 +4,7 @@ import type { LicenceList } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { SYNC_NAMED } from "../../ports/night-ledger.ts";
 import type { FormRead } from "../sync/plan.ts";
-import { type Change, nightSync, syncRegister } from "../sync.ts";
+import { type Change, nightSync, type SyncDeps, syncRegister } from "../sync.ts";
 import type { NightRun } from "./run.ts";
 
 /**
@@ -18,7 +18,7 @@ export async function syncPhase(
   run: NightRun,
   listed: LicenceList,
 ): Promise<{ records: Map<string, LicenceRecord>; forms: FormRead[] }> {
-  const { deps, report } = run;
+  const { report } = run;
   if (!listed.complete) {
     report.listIncomplete = listed.incomplete ?? "no reason given";
     log(
@@ -27,21 +27,7 @@ export async function syncPhase(
       { night: run.night, listed: listed.rows.length, reason: report.listIncomplete },
     );
   }
-  const sync = await syncRegister(
-    {
-      billing: deps.billing,
-      licences: deps.register.licences,
-      catalogue: deps.catalogue,
-      vendorConcurrency: deps.settings.vendorConcurrency,
-      registerConcurrency: deps.settings.registerConcurrency,
-      nowMs: run.nowMs,
-      listedAtMs: run.listedAtMs,
-      beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
-    },
-    listed,
-    run.night,
-    run.at,
-  );
+  const sync = await syncRegister(syncDeps(run), listed, run.night, run.at);
   report.sync = {
     listed: sync.listed,
     added: sync.added.length,
@@ -53,6 +39,21 @@ export async function syncPhase(
   // The forms due are noted at once: a run that dies before reading them leaves the continuation its work.
   await noteNightSync(run, sync.records.values(), formsPending(sync.records.values()));
   return { records: sync.records, forms: sync.forms };
+}
+
+/** The sync's dependencies for this run: each change's alerts are recorded right before it is written. */
+export function syncDeps(run: NightRun): SyncDeps {
+  const { deps } = run;
+  return {
+    billing: deps.billing,
+    licences: deps.register.licences,
+    catalogue: deps.catalogue,
+    vendorConcurrency: deps.settings.vendorConcurrency,
+    registerConcurrency: deps.settings.registerConcurrency,
+    nowMs: run.nowMs,
+    listedAtMs: run.listedAtMs,
+    beforeWrite: async (change) => run.raise(await changeAlerts(run, change)),
+  };
 }
 
 /** Listed licences whose form (key, nodes) is still to be read. */
