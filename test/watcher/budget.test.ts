@@ -115,9 +115,9 @@ function vendorView(h: WatchHarness, ids: string[]) {
 }
 
 describe("a night with a deadline over a first import", () => {
-  it("with time for 10 of 40 forms: every licence in the register from its row, both renewals done, 10 forms read, 30 left and told; the next runs complete it", async () => {
-    // The renewals read their licences' forms too: 2 renewals and 10 forms fit in 6 s at 0.5 s a read
-    // (each renewal reads its form before and after its call).
+  it("with 6 s left: every licence in the register from its row, both renewals done, up to 9 of 41 forms read, the rest left and told; the next run completes it", async () => {
+    // The renewals read their licences' forms too, on the same 0.5 s clock, and the run begins no read
+    // once its 6 s are spent.
     const { h, notifier, due, held, imported } = await importNight(6_000);
     const report = await runNight(h.deps, NIGHT, AT);
 
@@ -128,8 +128,11 @@ describe("a night with a deadline over a first import", () => {
     expect(h.prolongs()).toBe(2);
     // Then the forms, until the time ran out, those waiting longest first (here the list's order).
     expect(report.forms.stopped).toBe(true);
-    expect(report.forms.read).toBeGreaterThan(0);
-    expect(report.forms.read).toBeLessThan(FORMS);
+    // The harness's clock moves 0.5 s a read, on top of the real time the run takes (a few hundred ms):
+    // at most 9 fit, fewer on a slow machine, never none.
+    expect(report.forms.due).toBe(FORMS);
+    expect(report.forms.read).toBeGreaterThanOrEqual(1);
+    expect(report.forms.read).toBeLessThanOrEqual(9);
     expect(report.forms.left).toBe(FORMS - report.forms.read);
     expect(await pending(h, imported)).toBe(report.forms.left);
     const firstRead = imported.slice(0, report.forms.read - 1);
