@@ -108,17 +108,40 @@ describe.each(engines)("new licences in batches on $engine", ({ start }) => {
     }
   });
 
-  it("leaves alone a licence that exists, or whose id an order has claimed, and names it", async () => {
+  it("leaves alone a licence that exists and names it; one an order claimed gets the order's autoRenew", async () => {
     const { sync, api } = await registers();
-    const [mine, ordered, claimed] = many(3);
-    const theirs = { ...(ordered as LicenceRecord), name: "ordered-through-api", autoRenew: 12 as const };
+    const [mine, ordered, claimed] = many(3) as [LicenceRecord, LicenceRecord, LicenceRecord];
+    const theirs = { ...ordered, name: "ordered-through-api", autoRenew: 12 as const };
     await order(api, theirs);
-    await order(api, { ...(claimed as LicenceRecord), autoRenew: 1 }, true);
-    const result = await sync.licences.createMany([mine, ordered, claimed] as LicenceRecord[]);
-    expect(result.created.map((r) => r.id)).toEqual([mine?.id]);
-    expect(result.existing.sort()).toEqual([ordered?.id, claimed?.id].sort());
+    await order(api, { ...claimed, autoRenew: 1 }, true);
+    const result = await sync.licences.createMany([mine, ordered, claimed]);
+    expect(result.created.map((r) => r.id)).toEqual([mine.id, claimed.id]);
+    expect(result.existing).toEqual([ordered.id]);
     expect(await api.licences.get(theirs.id)).toEqual({ ...theirs, version: 1 });
-    expect(await api.licences.get(claimed?.id as string)).toBeUndefined();
+    // Its record is on the way: the order finds ours and keeps its own view (storeOrdered); until then
+    // ours already carries the autoRenew it asked for.
+    expect(await api.licences.get(claimed.id)).toEqual({ ...claimed, autoRenew: 1, version: 2 });
+    expect(result.created[1]).toEqual({ ...claimed, autoRenew: 1, version: 2 });
+  });
+
+  it("reads each licence once before writing it and the claims once after, however many it writes", async () => {
+    const { sync } = await registers();
+    const records = many(250);
+    const reads: number[] = [];
+    around = {
+      before: async (op, input) => {
+        if (op === "BatchGetItemCommand")
+          reads.push(
+            Object.values(input.RequestItems as Record<string, { Keys: unknown[] }>)[0]?.Keys.length ?? 0,
+          );
+      },
+    };
+    const result = await sync.licences.createMany(records);
+    expect(result.created).toHaveLength(250);
+    // 100 keys a read (BatchGetItem's limit), each licence's key once; the claims in one query.
+    expect(reads).toEqual([100, 100, 50]);
+    expect(sent.filter((op) => op === "BatchWriteItemCommand")).toHaveLength(10);
+    expect(sent.filter((op) => op === "QueryCommand")).toHaveLength(1);
   });
 
   it("writes again what DynamoDB left unprocessed, first checking that nobody created it meanwhile", async () => {

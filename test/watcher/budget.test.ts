@@ -253,7 +253,7 @@ describe("a first import killed at one point, then run again", () => {
       "after the first batch of rows was written",
       { at: "register.licences.createMany", nth: 1, when: "after" },
     ],
-    ["before the second batch of rows", { at: "register.licences.createMany", nth: 2, when: "before" }],
+    ["before its rows were written", { at: "register.licences.createMany", nth: 1, when: "before" }],
     ["before its first renewal", { at: "billing.prolong", nth: 1, when: "before" }],
     ["after its second renewal, the answer lost", { at: "billing.prolong", nth: 2, when: "after" }],
     ["at its first form read", { at: "billing.get", nth: 3, when: "before" }],

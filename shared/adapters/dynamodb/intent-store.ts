@@ -47,6 +47,13 @@ export const orderedKey = (licenceId: string) => ({
   [SORT_KEY]: "INTENT",
 });
 
+/**
+ * Where each claim is also noted by time (`CLAIMS`, `<ISO instant>#<licence id>`), kept a week: the sync
+ * asks in one query which ids were claimed while it wrote, instead of reading a claim item per licence.
+ */
+export const CLAIMS_LOG = "CLAIMS";
+const CLAIMS_LOG_DAYS = 7;
+
 /** Money intents on the register's table: conditional writes only, so concurrent callers never both win. */
 export function intentStore(doc: DynamoDBDocumentClient, table: string): IdempotencyStore {
   const read = async (scope: string, key: string) => {
@@ -321,7 +328,40 @@ export function intentStore(doc: DynamoDBDocumentClient, table: string): Idempot
     holdOrder: (slot, owner) => hold(orderingKey(slot), owner, `the order slot ${slot}`),
     freeOrder: (slot, owner) => free(orderingKey(slot), owner),
 
-    claimLicenceId: (licenceId, owner) => own(orderedKey(licenceId), owner),
+    async claimLicenceId(licenceId, owner) {
+      if (!(await own(orderedKey(licenceId), owner))) return false;
+      // After the claim and before the order writes its record: a record the sync's batch may have
+      // written over is always in the log by the time the sync reads it (`claimedSince`).
+      const at = Date.now();
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            [PARTITION_KEY]: CLAIMS_LOG,
+            [SORT_KEY]: `${new Date(at).toISOString()}#${licenceId}`,
+            licenceId,
+            scope: owner.scope,
+            key: owner.key,
+            [TTL_ATTRIBUTE]: Math.floor(at / 1000) + CLAIMS_LOG_DAYS * 86_400,
+          },
+        }),
+      );
+      return true;
+    },
+
+    async claimedSince(sinceMs) {
+      const owners = new Map<string, IntentRef>();
+      const items = await queryAll(doc, {
+        TableName: table,
+        KeyConditionExpression: "#pk = :p AND #sk >= :since",
+        ExpressionAttributeNames: { "#pk": PARTITION_KEY, "#sk": SORT_KEY },
+        ExpressionAttributeValues: { ":p": CLAIMS_LOG, ":since": new Date(sinceMs).toISOString() },
+        ConsistentRead: true,
+      });
+      for (const item of items)
+        owners.set(item.licenceId as string, { scope: item.scope as string, key: item.key as string });
+      return owners;
+    },
 
     async licenceIdOwners(licenceIds) {
       const owners = new Map<string, IntentRef>();

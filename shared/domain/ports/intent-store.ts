@@ -150,6 +150,11 @@ export interface IdempotencyStore {
   freeOrder(slot: string, owner: IntentRef): Promise<void>;
   /** An order's new licence id belongs to one intent: true when it is (now) this one's. */
   claimLicenceId(licenceId: string, owner: IntentRef): Promise<boolean>;
+  /**
+   * The licence ids claimed (`claimLicenceId`) from about `sinceMs` (wall clock) on, with their intents:
+   * one consistent query of the claims noted by time, however many licences are in question.
+   */
+  claimedSince(sinceMs: number): Promise<Map<string, IntentRef>>;
   /** The intents that claimed any of these licence ids (`claimLicenceId`), by consistent batch reads. */
   licenceIdOwners(licenceIds: readonly string[]): Promise<Map<string, IntentRef>>;
 }

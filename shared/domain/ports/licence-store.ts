@@ -136,9 +136,9 @@ export interface LicenceStore {
   create(record: LicenceRecord): Promise<boolean>;
   /**
    * `create` for many records at once, in batches (BatchWriteItem), for licences new to the register.
-   * A record whose licence has an item already, or whose id an order has claimed, is not written: its
-   * id is in `existing` (read it and update it, or `create` it, instead). What was created is returned
-   * as written (version 1), or as corrected for an order that claimed the id while it was written.
+   * A record whose licence has an item already is not written: its id is in `existing` (read it and
+   * update it instead). What was created is returned as written (version 1), or with the autoRenew of
+   * an order that claimed the id while it was written (an order whose record comes later keeps its own).
    */
   createMany(records: readonly LicenceRecord[]): Promise<{ created: LicenceRecord[]; existing: string[] }>;
   /**

@@ -2,13 +2,18 @@ import { mapLimit } from "../../map-limit.ts";
 import type { LicenceStore } from "../../ports/licence-store.ts";
 import type { BeforeWrite, Change, WriteChange } from "./change-writer.ts";
 
-/** New licences written together (BatchWriteItem's limit). */
-const NEW_BATCH = 25;
+/**
+ * New licences given to one `createMany`: it checks and writes them 100 at a time (one read, four batch
+ * writes at once), and reads the orders' claims once after all of them.
+ */
+const NEW_BATCH = 400;
+/** BatchWriteItem calls one `createMany` has in flight at once. */
+const WRITES_PER_CALL = 4;
 
 export interface BatchWriterDeps {
   licences: Pick<LicenceStore, "createMany">;
   beforeWrite?: BeforeWrite | undefined;
-  /** Batches in flight at once, and writes at once within a batch. */
+  /** Register requests in flight at once: batch writes over the groups in flight, and writes at once within a group. */
   concurrency: number;
   /** For a licence someone created (or an order claimed) since the register was read. */
   write: WriteChange;
@@ -69,7 +74,8 @@ export function batchWriter(deps: BatchWriterDeps): BatchWriter {
     );
     writing.add(task);
     void task.then(() => writing.delete(task));
-    while (writing.size >= deps.concurrency) await Promise.race(writing);
+    while (writing.size >= Math.max(1, Math.floor(deps.concurrency / WRITES_PER_CALL)))
+      await Promise.race(writing);
     if (failure) throw failure.error;
   }
 
