@@ -64,6 +64,13 @@ export const api = {
       "order a licence's successor",
       `POST /licenses/<its id>/successor with {"period": 12} and a new Idempotency-Key`,
     ),
+  renewAny: () =>
+    call(
+      "renew a licence by hand",
+      `POST /licenses/<its id>/renew with {"period": 12} and a new Idempotency-Key`,
+    ),
+  autoRenewOnAny: () =>
+    call("have the watcher renew a licence", `PATCH /licenses/<its id> with {"autoRenew": 12}`),
   planOfAny: () =>
     call(
       "plan a licence's successor for the watcher to order",

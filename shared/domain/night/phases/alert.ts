@@ -3,13 +3,14 @@ import { type Alert, alerts } from "../../alerts/alerts.ts";
 import { ledgerText, pendingOf } from "../../alerts/send-pending.ts";
 import type { Product } from "../../catalogue/catalogue.ts";
 import { addDays, daysBetween, type IsoDate } from "../../dates.ts";
-import { alertKeyText } from "../../ports/alert-ledger.ts";
+import { type AlertKey, alertKeyText } from "../../ports/alert-ledger.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import { downSince, type SuccessorProduct } from "../../renewal/fate.ts";
 import { decideRenewal, isLive, nearestThreshold } from "../../renewal/renewal-rules.ts";
 import { api } from "../../wording.ts";
+import { toldOnArrival } from "./arrival-expiry.ts";
 import { type NightRun, successorOf } from "./run.ts";
-import { isWeeklyNight } from "./summary-mail.ts";
+import { isWeeklyNight, summaryLedger } from "./summary-mail.ts";
 
 interface LifecycleEvent {
   name: string;
@@ -149,6 +150,8 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
   // told there: no expiry mail of its own the same night about the same end.
   const toldByLifecycle = new Set<string>();
   const lifecycleMails: Array<{ mail: Alert; ending: Told[] }> = [];
+  // Expiry warnings told by the summary of the night the licence arrived (`arrival-expiry.ts`).
+  const arrived: Array<{ added: IsoDate | undefined; expiry: Alert }> = [];
   for (const product of catalogue.products) {
     const ofProduct = live.filter((l) => l.pricelist === product.pricelist);
     if (ofProduct.length === 0) continue;
@@ -224,15 +227,40 @@ export async function alertPhase(run: NightRun, records: Map<string, LicenceReco
       continue;
     }
     const threshold = nearestThreshold(expiresOn, night, settings.expiryAlertDays);
-    if (threshold !== undefined && !toldByLifecycle.has(licence.id))
-      due.push(alerts.expiry(night, told, threshold));
+    if (threshold === undefined || toldByLifecycle.has(licence.id)) continue;
+    const expiry = alerts.expiry(night, told, threshold);
+    if (toldOnArrival(licence, threshold, settings, night))
+      arrived.push({ added: licence.syncAddedOn, expiry });
+    else due.push(expiry);
   }
+  due.push(...(await notToldOnArrival(run, arrived)));
   await run.raise(due);
 
   const horizon = addDays(night, settings.expiringSoonDays);
   report.expiringSoon = live
     .filter((l) => l.expiresOn !== undefined && l.expiresOn >= night && l.expiresOn <= horizon)
     .sort(byExpiry);
+}
+
+/**
+ * The expiry warnings of licences that arrived on an earlier night whose summary was never recorded (a
+ * night that did not get that far, and was not run again): nothing told them, so they are raised now.
+ * Those that arrived tonight are told by tonight's summary, recorded after the alerts.
+ */
+async function notToldOnArrival(
+  run: NightRun,
+  arrived: ReadonlyArray<{ added: IsoDate | undefined; expiry: Alert }>,
+): Promise<Alert[]> {
+  const earlier = [
+    ...new Set(arrived.map((a) => a.added).filter((n): n is IsoDate => n !== undefined && n < run.night)),
+  ];
+  if (earlier.length === 0) return [];
+  const summaries = earlier.map((n) => ({ kind: "summary", ...summaryLedger(n) }));
+  const recorded = await run.deps.register.alerts.recorded(summaries);
+  const told = new Set(earlier.filter((_, i) => recorded.has(alertKeyText(summaries[i] as AlertKey))));
+  return arrived
+    .filter((a) => a.added !== undefined && a.added < run.night && !told.has(a.added))
+    .map((a) => a.expiry);
 }
 
 const byExpiry = (a: LicenceRecord, b: LicenceRecord) =>

@@ -1,7 +1,7 @@
 import { KIND_NAMES } from "../../alerts/alert-kinds.ts";
 import { type Alert, type AlertKind, LIST_MAX } from "../../alerts/alerts.ts";
 import { ledgerText } from "../../alerts/send-pending.ts";
-import { addDays, addMonths, type IsoDate } from "../../dates.ts";
+import { addDays, addMonths, daysBetween, type IsoDate } from "../../dates.ts";
 import { formatMoney } from "../../money.ts";
 import { alertKeyText } from "../../ports/alert-ledger.ts";
 import type { IdempotencyRecord } from "../../ports/intent-store.ts";
@@ -11,6 +11,7 @@ import { fateLine, fateOf, licenceState, plannedWords, renewalWords } from "../.
 import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
 import { api, count, howLines, splitCalls } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
+import { arrivalThreshold } from "./arrival-expiry.ts";
 import { plannedOf } from "./run.ts";
 
 /**
@@ -156,6 +157,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   for (const a of raised) kinds.set(a.kind as AlertKind, (kinds.get(a.kind as AlertKind) ?? 0) + 1);
   const shownSoon = expiringSoon.slice(0, LIST_MAX);
   const { sync } = record;
+  const arrivals = arrivalsToWarn(facts, deps);
 
   const lines = [
     `Nightly run for ${night}.`,
@@ -193,6 +195,7 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
           "",
         ]),
     ...weekLines(facts),
+    ...arrivalLines(arrivals, facts, deps),
     ...(expiringSoon.length === 0
       ? [`Nothing expires in the next ${count(soonDays, "day")}, through ${addDays(night, soonDays)}.`]
       : [
@@ -226,6 +229,8 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
       `${undecided.length} ${undecided.length === 1 ? "renewal" : "renewals"} to settle`,
     reminders.length > 0 && `${reminders.length} ${reminders.length === 1 ? "licence" : "licences"} down`,
     counts.awaiting > 0 && `${counts.awaiting} awaiting`,
+    arrivals.length > 0 &&
+      `${arrivals.length} new not set to renew (first expires ${(arrivals[0] as LicenceRecord).expiresOn})`,
     counts.renewed > 0 && `${counts.renewed} renewed`,
     sync.gone > 0 && `${sync.gone} gone`,
     sync.updated > 0 && `${sync.updated} changed at the vendor`,
@@ -235,8 +240,10 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
   const title = `[licence desk] Night ${night}: ${news.length > 0 ? news.join(", ") : "no renewals or changes"}`;
   return {
     kind: "summary",
-    severity:
+    severity: worst(
       problems > 0 || reminders.length > 0 || record.forecast?.status === "short" ? "warning" : "info",
+      arrivalSeverity(arrivals, night),
+    ),
     // 99 characters at most with five-digit counts; beyond, cut at a comma, never mid-word.
     title: title.length <= 99 ? title : `${title.slice(0, title.lastIndexOf(",", 95))}, ...`,
     // An empty section leaves no gap of its own.
@@ -246,6 +253,56 @@ export function renderSummary(facts: SummaryFacts, deps: Pick<WatcherDeps, "sett
     ledger: summaryLedger(night),
   };
 }
+
+/**
+ * Licences new tonight, expiring soon, that nothing renews: this summary is their expiry warning
+ * (`arrival-expiry.ts`), soonest first.
+ */
+function arrivalsToWarn(
+  facts: SummaryFacts,
+  deps: Pick<WatcherDeps, "settings" | "catalogue">,
+): LicenceRecord[] {
+  const { night, expiringSoon } = facts;
+  return expiringSoon.filter((l) => {
+    if (l.syncAddedOn !== night || arrivalThreshold(l, deps.settings) === undefined) return false;
+    const fate = fateOf(l, deps.catalogue.byPricelist(l.pricelist), night, deps.settings);
+    return fate.kind !== "automatic" && fate.kind !== "succeeded" && fate.kind !== "blocked";
+  });
+}
+
+function arrivalLines(
+  arrivals: readonly LicenceRecord[],
+  facts: SummaryFacts,
+  { settings, catalogue }: Pick<WatcherDeps, "settings" | "catalogue">,
+): string[] {
+  if (arrivals.length === 0) return [];
+  const { night } = facts;
+  const closed = arrivals.filter(
+    (l) => fateOf(l, catalogue.byPricelist(l.pricelist), night, settings).kind === "ends",
+  ).length;
+  const { words, calls } = splitCalls(
+    `For each to keep${closed > 0 ? " that can still be renewed" : ""}, renew it by hand before it expires${api.renewAny()}, or switch automatic renewal on and the watcher renews it${api.autoRenewOnAny()}.${closed > 0 ? ` ${closed.toLocaleString("en-US")} of them cannot be renewed any more (its product's renewals have closed): move its server to a product still sold before it expires.` : ""}`,
+  );
+  const first = arrivals[0] as LicenceRecord;
+  return [
+    `New tonight and not set to renew, expiring by ${(arrivals.at(-1) as LicenceRecord).expiresOn} (${arrivals.length.toLocaleString("en-US")}): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires ${first.expiresOn === night ? "tonight" : `on ${first.expiresOn}`}. Each is in the list below with what becomes of it.`,
+    `What to do: ${words}`,
+    ...howLines(calls),
+    "",
+  ];
+}
+
+/** The expiry warning's own level for the soonest of them (`alerts.expiry`). */
+function arrivalSeverity(arrivals: readonly LicenceRecord[], night: IsoDate): Alert["severity"] {
+  const first = arrivals[0]?.expiresOn;
+  if (first === undefined) return "info";
+  const left = daysBetween(night, first);
+  return left <= 1 ? "critical" : left <= 3 ? "warning" : "info";
+}
+
+const LEVELS: Alert["severity"][] = ["info", "warning", "critical"];
+const worst = (a: Alert["severity"], b: Alert["severity"]) =>
+  LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b;
 
 /** Why the watcher renewed a licence, in words. */
 function reasonText(reason: string, renewalsCloseOn: string | undefined): string {
