@@ -161,6 +161,8 @@ export function renewalNight(
   // The decision changes only where one of its inputs does (the lead before expiry, the day after it,
   // the early window, the close, the cap): deciding on those nights alone finds the night a walk over
   // every night finds (test/watcher/plan.test.ts), at a fraction of the cost for a long horizon.
+  // Never renewed by the watcher, whatever the night (`decideRenewal`): the most of a first import.
+  if (record.autoRenew === null) return undefined;
   const last = addDays(tonight, horizonDays - 1);
   const { renewalsCloseOn: close, capFrom } = product?.lifecycle ?? {};
   const expiresOn = record.expiresOn;

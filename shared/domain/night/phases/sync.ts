@@ -88,7 +88,8 @@ export async function noteNightSync(
 
 export async function changeAlerts(run: NightRun, { before, after, detailError }: Change): Promise<Alert[]> {
   const due: Alert[] = [];
-  const told = run.tell(after);
+  // Told only for an alert: most changes raise none (a first import writes thousands).
+  const told = () => run.tell(after);
   // Suspended after its expiry is the vendor's usual course with an unpaid licence: the expired alert
   // tells it. Only a suspension before the expiry, not ours, is a story of its own.
   const beforeExpiry = after.expiresOn === undefined || after.expiresOn >= run.night;
@@ -100,15 +101,15 @@ export async function changeAlerts(run: NightRun, { before, after, detailError }
     beforeExpiry &&
     !(await suspendedByUs(run, after.id))
   ) {
-    due.push(alerts.vendorSuspended(run.night, told));
+    due.push(alerts.vendorSuspended(run.night, told()));
   }
   // Deleted by the desk itself, retiring a succeeded licence (a run killed before it wrote so): its
   // retirement, told as such (kept once, whichever run tells it first), never as the vendor's deletion.
   if (before && before.status !== "deleted" && after.status === "deleted") {
     due.push(
       after.retiredOn === undefined
-        ? alerts.vendorDeleted(run.night, told, false)
-        : alerts.licenceRetired(run.night, told, after.successorId ?? "its successor"),
+        ? alerts.vendorDeleted(run.night, told(), false)
+        : alerts.licenceRetired(run.night, told(), after.successorId ?? "its successor"),
     );
   }
   if (
@@ -118,9 +119,9 @@ export async function changeAlerts(run: NightRun, { before, after, detailError }
     before.status !== "deleted" &&
     after.retiredOn === undefined
   ) {
-    due.push(alerts.vendorDeleted(run.night, told, true));
+    due.push(alerts.vendorDeleted(run.night, told(), true));
   }
-  if (detailError) due.push(alerts.syncFailed(run.night, told, detailError));
+  if (detailError) due.push(alerts.syncFailed(run.night, told(), detailError));
   return due;
 }
 
