@@ -63,6 +63,12 @@ const WRITE_CONCURRENCY = 16;
 const BATCH = 25;
 const GET_SAMPLES = 20;
 const READ_FLOOR_TRIES = 3;
+/**
+ * The first night's mandatory part is run this many times (`BENCH_FIRST_NIGHTS`, 3 when not given), each
+ * on a fresh empty register right after the batch-write floor into a fresh table: its ratio is the
+ * median of the pairs', so one slow moment of this noisy machine does not make or break the goal.
+ */
+const FIRST_NIGHTS = Number(process.env.BENCH_FIRST_NIGHTS ?? "3");
 
 function fleetsFrom(text: string): number[] {
   const sizes = text.split(",").map((part) => Number(part.trim().replaceAll("_", "")));
@@ -136,9 +142,17 @@ interface NightResult {
   renewals: RenewalTime[];
 }
 
+/** One first night's mandatory part beside the batch-write floor run right before it. */
+interface FirstNightPair {
+  floorMs: number;
+  nightMs: number;
+}
+
 interface FleetResult {
   licences: number;
   floors: Floors;
+  /** The pairs, and the median of their ratios (night / floor). */
+  firstNights: { pairs: FirstNightPair[]; ratio: number };
   nights: Record<NightKey, NightResult>;
   seedRegisterMs: number;
 }
@@ -152,8 +166,12 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
     region: "local",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
-  const requests = countRequests(client);
+  const mainRequests = countRequests(client);
+  /** The counter of the engine the night being run uses (a pair's own, or this one). */
+  let requests = mainRequests;
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  /** Engines started for the first nights' pairs, closed at the end. */
+  const pairEngines: Array<{ close(): Promise<void> }> = [];
   const sent: Alert[] = [];
   /** The vendor calls made about one licence, each timed whole. */
   const licenceCalls: LicenceCall[] = [];
@@ -182,7 +200,7 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
   const { vendorConcurrency } = deps.settings;
 
   try {
-    for (const table of [TABLE, FLOOR_TABLE, EMPTY_TABLE, ...(profile ? [PROFILE_TABLE] : [])])
+    for (const table of [TABLE, FLOOR_TABLE, ...(profile ? [PROFILE_TABLE] : [])])
       await ensureTable(client, table);
     const plan = planFleet(licences, NIGHT);
 
@@ -191,7 +209,7 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
     const records = seedVendor(sandbox.state, plan);
     const seedVendorMs = performance.now() - started;
 
-    const floors = await measureFloors(
+    const floorsMeasured = await measureFloors(
       doc,
       deps.billing,
       createDynamoRegister({ client, tableName: FLOOR_TABLE }),
@@ -240,29 +258,73 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
         memory: memory.stop(),
         renewals: report.renewed.map((r) => renewalTime(r.id, renewStart, seen, licenceCalls)),
       };
+      // What the bench sends next (a floor) is not this night's.
+      requests.reset();
       return result;
     };
 
     // The first night over the fleet, the register empty. Its mandatory part: no time left for forms.
-    const empty = { ...deps, register: createDynamoRegister({ client, tableName: EMPTY_TABLE }) };
+    // Run FIRST_NIGHTS times, each right after the batch-write floor of the same items, the pair on an
+    // engine of its own (dynalite keeps a dropped table's items: on one engine each pair would run on
+    // a larger heap than the last); the median pair is the one reported, and the night's next run
+    // carries on the last one's register.
     const noFormTime = (on: WatcherDeps): WatcherDeps => ({
       ...on,
       settings: { ...on.settings, finishReserveMs: 0 },
       remainingMs: () => 0,
     });
-    const mandatory = await run(
-      "mandatory",
-      `${NIGHT}, first night: mandatory part`,
-      NIGHT,
-      noFormTime(empty),
-    );
     const expectForms = records.filter((r) => r.status !== "deleted").length;
-    if (mandatory.report.forms.read !== 0 || mandatory.report.forms.due !== expectForms)
-      throw new Error(
-        `the mandatory part read ${mandatory.report.forms.read} forms of ${mandatory.report.forms.due}`,
+    const items = records.map(licenceItem);
+    const tries: Array<FirstNightPair & { night: NightResult }> = [];
+    let lastRegister: Register | undefined;
+    let lastRequests = mainRequests;
+    for (let i = 1; i <= FIRST_NIGHTS; i++) {
+      const engine = await pairEngine();
+      await ensureTable(engine.client, FLOOR_TABLE);
+      await ensureTable(engine.client, EMPTY_TABLE);
+      // Each of the pair starts from a collected heap: neither pays for the other's garbage.
+      collectGarbage();
+      const floorStart = performance.now();
+      await mapLimit(chunks(items, BATCH), WRITE_CONCURRENCY, (chunk) =>
+        batchWrite(engine.doc, FLOOR_TABLE, chunk),
       );
+      const floorMs = performance.now() - floorStart;
+      collectGarbage();
+      const register = createDynamoRegister({ client: engine.client, tableName: EMPTY_TABLE });
+      requests = engine.requests;
+      const night = await run(
+        "mandatory",
+        `${NIGHT}, first night: mandatory part`,
+        NIGHT,
+        noFormTime({ ...deps, register }),
+      );
+      requests = mainRequests;
+      if (night.report.forms.read !== 0 || night.report.forms.due !== expectForms)
+        throw new Error(
+          `the mandatory part read ${night.report.forms.read} forms of ${night.report.forms.due}`,
+        );
+      tries.push({ floorMs, nightMs: night.wallMs, night });
+      // Only the last pair's engine is kept (the next run carries on its register).
+      if (i < FIRST_NIGHTS) await engine.close();
+      else {
+        pairEngines.push(engine);
+        lastRegister = register;
+        lastRequests = engine.requests;
+      }
+    }
+    const byRatio = [...tries].sort((a, b) => a.nightMs / a.floorMs - b.nightMs / b.floorMs);
+    const chosen = byRatio[Math.floor((byRatio.length - 1) / 2)] as (typeof tries)[number];
+    const mandatory = chosen.night;
+    const firstNights = {
+      pairs: tries.map(({ floorMs, nightMs }) => ({ floorMs, nightMs })),
+      ratio: chosen.nightMs / chosen.floorMs,
+    };
+    const floors: Floors = { ...floorsMeasured, batchWriteMs: median(tries.map((t) => t.floorMs)) };
+    const empty = { ...deps, register: lastRegister as Register };
     // Then the night's next run, with time enough: every form.
+    requests = lastRequests;
     const forms = await run("forms", `${NIGHT}, first night: next run, every form`, NIGHT, empty);
+    requests = mainRequests;
     if (forms.report.forms.read !== expectForms || forms.report.forms.left !== 0)
       throw new Error(
         `the forms run read ${forms.report.forms.read} of ${expectForms}, left ${forms.report.forms.left}`,
@@ -312,7 +374,7 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
           .map((l) => l.toFixed(2))
           .join(" ")}`,
     );
-    printFleet(licences, floors, nights, vendorConcurrency);
+    printFleet(licences, floors, firstNights, nights, vendorConcurrency);
     console.log(`  vendor changes before ${NEXT_NIGHT}: ${line(changes)}`);
     if (again.writes.length > 0) {
       console.log(`  the rerun wrote ${again.writes.length} item(s); the first 10:`);
@@ -321,8 +383,9 @@ async function benchFleet(licences: number, profile?: WatcherProfile): Promise<F
     for (const r of [ordinary, next].filter((night) => night.renewals.length > 0))
       printRenewals(r.label, r.renewals, vendorConcurrency);
     for (const [name, summary] of Object.entries(profiles)) printProfile(name, summary);
-    return { licences, floors, nights, seedRegisterMs };
+    return { licences, floors, firstNights, nights, seedRegisterMs };
   } finally {
+    for (const engine of pairEngines) await engine.close();
     doc.destroy();
     client.destroy();
     await sandbox.close();
@@ -356,6 +419,8 @@ async function measureFloors(
   vendorConcurrency: number,
 ): Promise<Floors> {
   const items = records.map(licenceItem);
+  // The register the read floors read (this first write also warms the engine and the client up: the
+  // batch-write floor the night is held to is measured after it, beside each night).
   let started = performance.now();
   const batches = chunks(items, BATCH);
   await mapLimit(batches, WRITE_CONCURRENCY, (chunk) => batchWrite(doc, FLOOR_TABLE, chunk));
@@ -664,13 +729,14 @@ const withoutForms = (night: NightResult) => night.wallMs - night.phases.forms;
 function printFleet(
   licences: number,
   floors: Floors,
+  firstNights: FleetResult["firstNights"],
   nights: Record<NightKey, NightResult>,
   vendorConcurrency: number,
 ): void {
   const all = Object.values(nights);
   console.table([
     {
-      floor: `BatchWriteItem ${licences} items (${BATCH}/request, ${WRITE_CONCURRENCY} in flight)`,
+      floor: `BatchWriteItem ${licences} items (${BATCH}/request, ${WRITE_CONCURRENCY} in flight), median of ${firstNights.pairs.length}, each into a fresh table`,
       measured: s(floors.batchWriteMs),
     },
     {
@@ -740,13 +806,19 @@ function printFleet(
   }
 
   const { mandatory, forms, ordinary } = nights;
-  const floorRatio = mandatory.wallMs / floors.batchWriteMs;
+  const floorRatio = firstNights.ratio;
   const readFloor = floors.queryAllMs + floors.listAllMs;
   console.log(
     `first night, mandatory part (${mandatory.report.sync.added} new, ${mandatory.report.forms.read} forms read, ` +
       `${mandatory.report.forms.left} left): ${s(mandatory.wallMs)}, ${floorRatio.toFixed(2)}x the batch-write floor ` +
       `(goal <= ${EMPTY_NIGHT_GOAL}) ${floorRatio <= EMPTY_NIGHT_GOAL ? "ok" : "OVER GOAL"}; ` +
       `${(mandatory.wallMs / (floors.batchWriteMs + floors.listAllMs)).toFixed(2)}x the batch-write floor and the list together`,
+  );
+  console.log(
+    `  the median of ${firstNights.pairs.length} runs, each against the batch-write floor run right before it: ` +
+      firstNights.pairs
+        .map((p) => `${s(p.nightMs)} / ${s(p.floorMs)} = ${(p.nightMs / p.floorMs).toFixed(2)}`)
+        .join("; "),
   );
   console.log(
     `first night, every form (${forms.report.forms.read}, ${vendorConcurrency} in flight): ${s(forms.phases.forms)}, ` +
@@ -800,7 +872,7 @@ function printGrowth(results: FleetResult[]): void {
     ["floor: heap held by the list and the register, MB", (r) => r.floors.heldBytes / 2 ** 20, count],
     ["first night, mandatory part, s", (r) => r.nights.mandatory.wallMs, secs],
     ...PHASES.filter((p) => p !== "forms").map((p): Row => [`  ${p}`, phase("mandatory", p), secs]),
-    ["  / batch-write floor", (r) => r.nights.mandatory.wallMs / r.floors.batchWriteMs, (v) => v.toFixed(2)],
+    ["  / batch-write floor (median pair)", (r) => r.firstNights.ratio, (v) => v.toFixed(2)],
     ["first night, every form read and written, s", phase("forms", "forms"), secs],
     ["ordinary night, s", (r) => r.nights.ordinary.wallMs, secs],
     ...PHASES.filter((p) => p !== "forms").map((p): Row => [`  ${p}`, phase("ordinary", p), secs]),
@@ -845,6 +917,28 @@ function printGrowth(results: FleetResult[]): void {
       };
     }),
   );
+}
+
+/** A dynalite of its own in this process, its client counting requests; `close` frees all it held. */
+async function pairEngine() {
+  const dynamo = await startDynalite();
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const requests = countRequests(client);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    client,
+    doc,
+    requests,
+    async close() {
+      doc.destroy();
+      client.destroy();
+      await dynamo.close();
+    },
+  };
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
