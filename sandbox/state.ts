@@ -151,6 +151,8 @@ export class SandboxState {
   readonly provisionMs: number;
   private readonly products: ReadonlyMap<string, Product>;
   private readonly licences = new Map<string, Licence>();
+  /** The book in id order, kept until a licence is added or removed: a page costs its own rows only. */
+  private byId: Licence[] | undefined;
   private offsetMs: number;
   private balance: number;
   private nextId = FIRST_LICENCE_ID;
@@ -230,8 +232,14 @@ export class SandboxState {
 
   /** Every licence the vendor still lists, deleted ones included, in id order. */
   list(): Licence[] {
+    return this.page(0, Number.POSITIVE_INFINITY).rows;
+  }
+
+  /** `count` licences from `offset` in id order, copied, and how many the book holds (`soft`'s paging). */
+  page(offset: number, count: number): { rows: Licence[]; total: number } {
     this.refresh();
-    return [...this.licences.values()].sort((a, b) => Number(a.id) - Number(b.id)).map(copy);
+    this.byId ??= [...this.licences.values()].sort((a, b) => Number(a.id) - Number(b.id));
+    return { rows: this.byId.slice(offset, offset + count).map(copy), total: this.byId.length };
   }
 
   // ---- orders -------------------------------------------------------------------------------
@@ -289,6 +297,7 @@ export class SandboxState {
       keyAt: readyAt + this.quirkSet.keyDelayMs,
     };
     this.licences.set(id, licence);
+    this.byId = undefined;
     this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
     this.refresh();
     return copy(this.mustGet(id));
@@ -534,6 +543,7 @@ export class SandboxState {
       keyAt: readyAt,
     };
     this.licences.set(id, licence);
+    this.byId = undefined;
     this.nextSweepMs = Math.min(this.nextSweepMs, nextEventMs(licence));
     this.nextId = Math.max(this.nextId, Number(id) + 1);
     return copy(licence);
@@ -541,6 +551,7 @@ export class SandboxState {
 
   /** Removes a licence from the book entirely, as if the vendor had purged it from the list. */
   vanish(id: string): boolean {
+    this.byId = undefined;
     return this.licences.delete(id);
   }
 

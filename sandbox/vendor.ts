@@ -216,11 +216,10 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
       // A malformed p_num is refused either way; a vendor that ignores it serves its first page for any.
       const asks = pageParam(params, "p_num", 1);
       const page = ignorePageNumber ? 1 : asks;
-      const all = ctx.state.list();
-      const rows = all.slice((page - 1) * pageSize, page * pageSize);
+      const { rows, total } = ctx.state.page((page - 1) * pageSize, pageSize);
       const paging = omitPageTotal
         ? [el("p_num", page)]
-        : [el("p_cnt", pageSize), el("p_num", page), el("p_elems", all.length)];
+        : [el("p_cnt", pageSize), el("p_num", page), el("p_elems", total)];
       // The vendor starts every page with an element that carries no data.
       return [el("elem"), ...rows.map(listRow), ...paging];
     },
