@@ -69,6 +69,10 @@ const READ_FLOOR_TRIES = 3;
  * median of the pairs', so one slow moment of this noisy machine does not make or break the goal.
  */
 const FIRST_NIGHTS = Number(process.env.BENCH_FIRST_NIGHTS ?? "3");
+if (!Number.isInteger(FIRST_NIGHTS) || FIRST_NIGHTS < 1)
+  throw new Error(
+    `BENCH_FIRST_NIGHTS must be a whole number of 1 or more, got "${process.env.BENCH_FIRST_NIGHTS}"`,
+  );
 
 function fleetsFrom(text: string): number[] {
   const sizes = text.split(",").map((part) => Number(part.trim().replaceAll("_", "")));

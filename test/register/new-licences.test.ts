@@ -124,6 +124,25 @@ describe.each(engines)("new licences in batches on $engine", ({ start }) => {
     expect(result.created[1]).toEqual({ ...claimed, autoRenew: 1, version: 2 });
   });
 
+  it("keeps no more batch writes in flight than asked (REGISTER_CONCURRENCY below a group's four)", async () => {
+    const { sync } = await registers();
+    let inFlight = 0;
+    let most = 0;
+    around = {
+      before: async (op) => {
+        if (op !== "BatchWriteItemCommand") return;
+        most = Math.max(most, ++inFlight);
+      },
+      after: async (op) => {
+        if (op === "BatchWriteItemCommand") inFlight--;
+      },
+    };
+    expect((await sync.licences.createMany(many(100), 1)).created).toHaveLength(100);
+    expect(most).toBe(1);
+    expect((await sync.licences.createMany(many(100, 2000))).created).toHaveLength(100);
+    expect(most).toBe(4);
+  });
+
   it("reads each licence once before writing it and the claims once after, however many it writes", async () => {
     const { sync } = await registers();
     const records = many(250);

@@ -52,6 +52,7 @@ export interface NewLicenceDeps {
 export async function createNewLicences(
   deps: NewLicenceDeps,
   records: readonly LicenceRecord[],
+  writesAtOnce = CHECKED_GROUP / BATCH_WRITE,
 ): Promise<{ created: LicenceRecord[]; existing: string[] }> {
   const since = Date.now() - CLOCK_MARGIN_MS;
   const created: LicenceRecord[] = [];
@@ -66,8 +67,12 @@ export async function createNewLicences(
     const free = group.filter((r) => !taken.has(r.id));
     const batches: LicenceRecord[][] = [];
     for (let i = 0; i < free.length; i += BATCH_WRITE) batches.push(free.slice(i, i + BATCH_WRITE));
-    for (const written of await Promise.all(batches.map((batch) => writeBatch(deps, batch, existing))))
-      created.push(...written);
+    const step = Math.max(1, writesAtOnce);
+    for (let i = 0; i < batches.length; i += step) {
+      const wave = batches.slice(i, i + step);
+      for (const written of await Promise.all(wave.map((batch) => writeBatch(deps, batch, existing))))
+        created.push(...written);
+    }
   }
   return { created: await withOrdersSettled(deps, created, since), existing };
 }

@@ -102,7 +102,7 @@ function licenceStore(
         }),
       ),
 
-    createMany: (records) =>
+    createMany: (records, writesAtOnce) =>
       createNewLicences(
         {
           doc,
@@ -113,6 +113,7 @@ function licenceStore(
           licences: store,
         },
         records,
+        writesAtOnce,
       ),
 
     async update(id, changes, options = {}) {

@@ -140,7 +140,11 @@ export interface LicenceStore {
    * update it instead). What was created is returned as written (version 1), or with the autoRenew of
    * an order that claimed the id while it was written (an order whose record comes later keeps its own).
    */
-  createMany(records: readonly LicenceRecord[]): Promise<{ created: LicenceRecord[]; existing: string[] }>;
+  createMany(
+    records: readonly LicenceRecord[],
+    /** Batch writes in flight at once (4 when not given: a checked group of 100). */
+    writesAtOnce?: number,
+  ): Promise<{ created: LicenceRecord[]; existing: string[] }>;
   /**
    * Sets only these fields, leaving every other one as it is (a reseller's `autoRenew` set during the
    * night survives the sync). With `ifVersion`, only if the record is still at that version

@@ -48,7 +48,10 @@ export function batchWriter(deps: BatchWriterDeps): BatchWriter {
     if (batch.length === 0) return [];
     const byId = new Map(batch.map((b) => [b.change.after.id, b]));
     for (const { change } of batch) await deps.beforeWrite?.(change);
-    const { created, existing } = await deps.licences.createMany(batch.map((b) => b.change.after));
+    const { created, existing } = await deps.licences.createMany(
+      batch.map((b) => b.change.after),
+      Math.min(WRITES_PER_CALL, deps.concurrency),
+    );
     const done: Change[] = created.map((after) => ({
       ...(byId.get(after.id) as { change: Change }).change,
       after,
