@@ -91,7 +91,7 @@ export async function timedNight(
   mark("alerts");
   await alertPhase(run, records);
   mark("forms");
-  await formsPhase(run, forms, records);
+  await formsPhase(run, forms, records, listed);
   mark("summary+send");
   await summaryPhase(run);
   await sendPhase(run);

@@ -1192,7 +1192,7 @@ async function night(
   afterLeases = false,
   /** The time the run has left (ms, nothing kept in reserve); unbounded when not given. */
   budgetMs?: number,
-): Promise<void> {
+): Promise<{ formsThrottled: boolean }> {
   await waitForLateActs(world);
   const at = new Date(`${date}T02:00:00Z`);
   if (!sim.nights.has(date)) {
@@ -1245,17 +1245,19 @@ async function night(
     }
   }
   expectSettledAlerts(sim, world, from);
+  let formsThrottled = false;
   for (const outcome of outcomes) {
     if (outcome.kind === "killed") {
       sim.stats.kills += 1;
       sim.stats.killedNights += 1;
       sim.owedRerun = date;
       sim.log.push(`    night ${date}: killed at ${outcome.point}`);
-      return;
+      return { formsThrottled: false };
     }
     if (outcome.kind === "error")
       throw new Violation(`a healthy night ${date} failed: ${String(outcome.error)}`);
     const r = outcome.value;
+    formsThrottled ||= r.forms.throttled === true;
     sim.stats.retireHeld += r.retireHeld.length;
     sim.log.push(
       `    night ${date}: renewed ${r.renewed.map((x) => x.id).join(",") || "-"}; elsewhere ${r.renewedElsewhere.map((x) => x.id).join(",") || "-"}; failed ${r.failed.map((x) => x.id).join(",") || "-"}; unknown ${r.unknown.map((x) => x.id).join(",") || "-"}; busy ${r.busy.join(",") || "-"}; retired ${r.retired.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}; retirement held ${r.retireHeld.map((x) => x.id).join(",") || "-"}; planned successors ordered ${r.successorsOrdered.map((x) => `${x.id}->${x.successorId}`).join(",") || "-"}, awaiting ${r.successorsAwaiting.map((x) => x.id).join(",") || "-"}, failed ${r.successorsFailed.map((x) => x.id).join(",") || "-"}; mails ${r.sent.length}`,
@@ -1276,6 +1278,7 @@ async function night(
     { wallMs: started, calls: callsBefore, vendor: vendorBefore },
     afterLeases,
   );
+  return { formsThrottled };
 }
 
 /**
@@ -1767,7 +1770,14 @@ class LastNightCommand implements Cmd {
   run = (sim: Sim, world: World) =>
     step(sim, world, this.toString(), async () => {
       if (sim.stats.kills > 0) await waitForDeadLeases(world);
-      await night(sim, world, sim.owedRerun ?? (sim.night as IsoDate), 1, undefined, undefined, true);
+      const date = sim.owedRerun ?? (sim.night as IsoDate);
+      const last = await night(sim, world, date, 1, undefined, undefined, true);
+      // A vendor that throttles a form read ends the forms for that run, as it asks: the next run (the
+      // continuation) reads them. Its faults are spent by then.
+      if (last.formsThrottled) {
+        sim.log.push("    (the vendor throttled its form reads: the continuation reads the rest)");
+        await night(sim, world, date, 1, undefined, undefined, true);
+      }
       // Liveness: a night with no limit reads every form still due (forms a short night left, or a
       // killed one): none is left marked, but one whose read tonight failed (it was told so).
       const failedReads = new Set(

@@ -280,3 +280,33 @@ describe("the vendor's list cannot be read", () => {
     expect(ofKind(notifier.sent, "vendor_unreachable")).toHaveLength(1);
   });
 });
+
+describe("a renewal whose form cannot be read after it", () => {
+  it("is marked for its form and read by the same night's forms, not left for the next run", async () => {
+    const { h } = await harness({ now: "2021-05-17", tablePrefix: "renewal-form" });
+    const id = await h.seed(
+      fleetLicence({ name: "due", ip: "82.156.41.1", expiredate: "2021-05-20", autoRenew: 1 }),
+    );
+    // The renewal's answer names no new expiry, and both tries of the read that would tell it are
+    // throttled: the renewal is settled from the list, its form (key, nodes) still to read.
+    h.vendor.sandbox.faults.add({ func: "service.prolong", kind: "no-expiry" });
+    const get = h.billing.get.bind(h.billing);
+    let reads = 0;
+    h.deps.billing = {
+      ...h.billing,
+      async get(licenceId, opts) {
+        // Its first read is the one before the renewal; the second, the one after it.
+        if (licenceId === id && ++reads === 2)
+          h.vendor.sandbox.faults.add({ func: "soft.edit", kind: "throttle", count: 2 });
+        return get(licenceId, opts);
+      },
+    };
+    const night = await h.run("2021-05-17");
+    expect(names(night.renewed)).toEqual(["due"]);
+    // Read before the renewal, after it (throttled), and by the forms phase after the renewals.
+    expect(reads).toBe(3);
+    expect(night.forms).toMatchObject({ read: 1, left: 0, throttled: false });
+    expect((await h.record(id))?.formPending).toBeUndefined();
+    expect((await h.record(id))?.expiresOn).toBe("2021-12-31");
+  });
+});

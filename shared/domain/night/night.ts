@@ -34,7 +34,7 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   await retirePhase(run, records);
   await forecastPhase(run, records);
   await alertPhase(run, records);
-  await formsPhase(run, forms, records);
+  await formsPhase(run, forms, records, listed);
   await summaryPhase(run);
   await sendPhase(run);
   return run.report;

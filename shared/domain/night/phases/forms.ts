@@ -1,3 +1,4 @@
+import type { LicenceList } from "../../ports/billing.ts";
 import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { FormRead } from "../sync/plan.ts";
 import { readForms } from "../sync.ts";
@@ -14,13 +15,15 @@ export async function formsPhase(
   run: NightRun,
   forms: readonly FormRead[],
   records: Map<string, LicenceRecord>,
+  listed: LicenceList,
 ): Promise<void> {
   const { report } = run;
-  const result = await readForms(syncDeps(run), forms, run.night, run.at, run.stopAtMs);
+  const due = [...forms, ...markedSince(forms, records, listed)];
+  const result = await readForms(syncDeps(run), due, run.night, run.at, run.stopAtMs);
   for (const change of result.changes) records.set(change.after.id, change.after);
   const left = formsPending(records.values());
   report.forms = {
-    due: forms.length,
+    due: due.length,
     read: result.read,
     failed: result.failed,
     left,
@@ -31,4 +34,26 @@ export async function formsPhase(
   // A key issued or changed is a change at the vendor; a form filling in its row is not.
   report.sync.updated += result.changes.filter((c) => !c.completes).length;
   await noteNightSync(run, records.values(), left);
+}
+
+/**
+ * Listed licences marked for their form after the sync planned the reads: a renewal whose answer was
+ * written from the list because its form could not be read (the vendor throttled it) is read tonight
+ * with the others, after them, not left for the next run.
+ */
+function markedSince(
+  forms: readonly FormRead[],
+  records: ReadonlyMap<string, LicenceRecord>,
+  listed: LicenceList,
+): FormRead[] {
+  const planned = new Set(forms.map((f) => f.row.id));
+  const rows = new Map(listed.rows.map((row) => [row.id, row]));
+  const later: FormRead[] = [];
+  for (const record of records.values()) {
+    const row = rows.get(record.id);
+    if (!row || planned.has(record.id) || record.formPending !== true) continue;
+    if (record.goneSince !== undefined || record.status === "deleted") continue;
+    later.push({ row, before: record });
+  }
+  return later;
 }
