@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Alert } from "../../shared/domain/alerts/alerts.ts";
+import { type Alert, LIST_MAX } from "../../shared/domain/alerts/alerts.ts";
 import type { WatcherDeps } from "../../shared/domain/night/night-types.ts";
 import { arrayNotifier, fleetLicence, type WatchHarness, watchHarness } from "../support/watcher.ts";
 
@@ -39,7 +39,7 @@ describe("licences new to the register, expiring soon", () => {
     // The soonest expires tomorrow: the summary is as urgent as its own warning would have been.
     expect(summary?.severity).toBe("critical");
     expect(summary?.body).toContain(
-      "New tonight and not set to renew, expiring by 2021-03-10 (2): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires on 2021-03-02.",
+      "New tonight and not set to renew, expiring by 2021-03-10 (2): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires tomorrow (2021-03-02). Each is in the list below, with what becomes of it.",
     );
     expect(summary?.body).toContain(
       '- have the watcher renew a licence: PATCH /licenses/<its id> with {"autoRenew": 12}',
@@ -52,6 +52,21 @@ describe("licences new to the register, expiring soon", () => {
     // 7 days left: a nearer distance, warned on its own (with the one known before, at the same distance).
     await h.run("2021-03-03");
     expect(of(notifier.sent, "2021-03-03", "expiry").map((a) => a.licenceId)).toEqual([soon, known]);
+  });
+
+  it("more than the summary lists: it says how many, and that the list gives the first with the call for all", async () => {
+    const notifier = arrayNotifier();
+    h = await watchHarness({ now: "2021-03-01", notifier, tablePrefix: "arrivals-many" });
+    for (let i = 1; i <= LIST_MAX + 5; i++)
+      h.seedVendorOnly(fleetLicence({ name: `new-${i}`, ip: `82.156.99.${i}`, expiredate: "2021-03-12" }));
+    await h.run("2021-03-01");
+    const [summary] = of(notifier.sent, "2021-03-01", "summary");
+    expect(summary?.severity).toBe("info");
+    expect(summary?.body).toContain(
+      `expiring by 2021-03-12 (${LIST_MAX + 5}): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires in 11 days (2021-03-12). The list below names the first ${LIST_MAX} of those expiring soon, with what becomes of each, and the call that lists them all.`,
+    );
+    expect(summary?.body).toContain("… and 5 more: GET /licenses?expiresBefore=2021-04-01");
+    expect(of(notifier.sent, "2021-03-01", "expiry")).toEqual([]);
   });
 
   it("with weekly summaries only, each is warned on its own", async () => {

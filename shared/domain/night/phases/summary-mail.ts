@@ -9,7 +9,7 @@ import type { LicenceRecord } from "../../ports/licence-store.ts";
 import type { NightForecast, NightRecord, NightRenewal, NightSync } from "../../ports/night-ledger.ts";
 import { fateLine, fateOf, licenceState, plannedWords, renewalWords } from "../../renewal/fate.ts";
 import { type RenewPeriod, renewalCost } from "../../renewal/renewal-rules.ts";
-import { api, count, howLines, splitCalls } from "../../wording.ts";
+import { api, count, fromNight, howLines, splitCalls } from "../../wording.ts";
 import type { NightCounts, WatcherDeps } from "../night-types.ts";
 import { arrivalThreshold } from "./arrival-expiry.ts";
 import { plannedOf } from "./run.ts";
@@ -284,8 +284,12 @@ function arrivalLines(
     `For each to keep${closed > 0 ? " that can still be renewed" : ""}, renew it by hand before it expires${api.renewAny()}, or switch automatic renewal on and the watcher renews it${api.autoRenewOnAny()}.${closed > 0 ? ` ${closed.toLocaleString("en-US")} of them cannot be renewed any more (its product's renewals have closed): move its server to a product still sold before it expires.` : ""}`,
   );
   const first = arrivals[0] as LicenceRecord;
+  const listed =
+    facts.expiringSoon.length > LIST_MAX
+      ? `The list below names the first ${LIST_MAX} of those expiring soon, with what becomes of each, and the call that lists them all.`
+      : "Each is in the list below, with what becomes of it.";
   return [
-    `New tonight and not set to renew, expiring by ${(arrivals.at(-1) as LicenceRecord).expiresOn} (${arrivals.length.toLocaleString("en-US")}): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires ${first.expiresOn === night ? "tonight" : `on ${first.expiresOn}`}. Each is in the list below with what becomes of it.`,
+    `New tonight and not set to renew, expiring by ${(arrivals.at(-1) as LicenceRecord).expiresOn} (${arrivals.length.toLocaleString("en-US")}): a licence the vendor lists that the desk did not order starts with automatic renewal off, so nothing renews these; this mail is their expiry warning. The first expires ${fromNight(night, first.expiresOn as IsoDate)}. ${listed}`,
     `What to do: ${words}`,
     ...howLines(calls),
     "",
