@@ -34,9 +34,9 @@ export interface NewLicenceDeps {
  * `LicenceStore.createMany`: many `create`s in BatchWriteItem calls, which take no condition. What the
  * condition of `create` guarantees (never write over a licence someone else created) is kept around
  * the writes instead:
- * - Right before each group of 100 is written (four batches at once), and again before each retry of
- *   what DynamoDB left unprocessed, one consistent read of their licence items: a licence that exists
- *   is not written but returned in `existing`.
+ * - Right before each group of 100 is written (four batches at once, fewer where asked), and again
+ *   before each retry of what DynamoDB left unprocessed, one consistent read of their licence items: a
+ *   licence that exists is not written but returned in `existing`.
  * - A writer that creates one of the others in the moment between that read and the batch landing is
  *   written over. An order (the API's, or the reconciler settling one) claims the licence id and notes
  *   the claim in the claims log before it writes the record, so one consistent query of the log after
