@@ -199,6 +199,8 @@ describe("a night with a deadline over a first import", () => {
     expect(await pending(h, imported)).toBe(1);
     expect((await h.record(broken))?.formPending).toBe(true);
     expect(notifier.sent.filter((a) => a.kind === "sync_failed").map((a) => a.licenceId)).toEqual([broken]);
+    // Nothing left for the continuation runs: they would list the whole fleet again only to fail it.
+    expect((await h.register.nights.read(NIGHT)).sync.formsLeft).toBe(0);
     // The next night reads it first (it has waited longest), fails again, and says so again.
     h.vendor.sandbox.setNow(new Date("2021-05-18T02:00:00Z"));
     const next = await runNight(h.deps, "2021-05-18", new Date("2021-05-18T02:00:00Z"));

@@ -48,8 +48,10 @@ export interface NightSync {
   updatedIds?: string[];
   goneIds?: string[];
   /**
-   * Listed licences whose form (key, nodes) is still to be read after the night's last run: the next
-   * runs read them, those waiting longest first. Absent where no run counted them.
+   * Listed licences whose form (key, nodes) the night's last run did not begin (its time ran out, the
+   * vendor throttled, or it was killed first): the next runs read them, those waiting longest first. A
+   * form whose read failed is not counted: it is told and read again the next night. Absent where no
+   * run counted them.
    */
   formsLeft?: number;
 }

@@ -33,7 +33,10 @@ export async function formsPhase(
   report.syncWrites += result.changes.length;
   // A key issued or changed is a change at the vendor; a form filling in its row is not.
   report.sync.updated += result.changes.filter((c) => !c.completes).length;
-  await noteNightSync(run, records.values(), left);
+  // Left for the continuation runs: only forms this run did not begin (its time ran out, or the vendor
+  // throttled). One whose read failed is told (`sync_failed`) and tried again the next night, not by
+  // eight continuations reading the whole list again for it.
+  await noteNightSync(run, records.values(), result.left);
 }
 
 /**
