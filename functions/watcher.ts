@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { finishReserveMs, readBillmgrConfig, readWatcherConfig, watcherSettings } from "../shared/config.ts";
 import { isIsoDate } from "../shared/domain/dates.ts";
-import { type NightReport, runNight } from "../shared/domain/night/night.ts";
+import { formsLeftOf, type NightReport, runNight } from "../shared/domain/night/night.ts";
 import { log } from "../shared/log.ts";
 import { deskDeps } from "./lib/desk.ts";
 import { nightFigures } from "./lib/figures.ts";
@@ -84,9 +84,9 @@ export const handler = publishing(
     // A continuation carries on only a night a run has begun and left forms to read: one read of the
     // night's record otherwise. (A night not begun yet is the nightly schedule's and its retries'.)
     if ("continuation" in parsed.output && parsed.output.continuation) {
-      const { sync } = await deps.register.nights.read(night);
-      if (sync.formsLeft === undefined || sync.formsLeft === 0) {
-        log("INFO", "continuation: nothing left of the night", { night, formsLeft: sync.formsLeft ?? null });
+      const formsLeft = await formsLeftOf(deps, night);
+      if (!formsLeft) {
+        log("INFO", "continuation: nothing left of the night", { night, formsLeft: formsLeft ?? null });
         return { night, continuation: "nothing left" };
       }
     }

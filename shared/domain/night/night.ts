@@ -40,6 +40,17 @@ export async function runNight(deps: WatcherDeps, night: IsoDate, at: Date): Pro
   return run.report;
 }
 
+/**
+ * The forms a run of the night left unbegun, from the night's record: what a continuation run carries
+ * on (0: nothing; undefined: no run of the night has counted them, so it has not begun).
+ */
+export async function formsLeftOf(
+  deps: Pick<WatcherDeps, "register">,
+  night: IsoDate,
+): Promise<number | undefined> {
+  return (await deps.register.nights.read(night)).sync.formsLeft;
+}
+
 /** Unknown outcomes settled first, so tonight decides on them; a failing reconciler does not stop the night. */
 async function reconcileFirst(deps: WatcherDeps, at: Date): Promise<void> {
   if (!deps.reconcile) return;

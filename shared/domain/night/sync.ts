@@ -82,18 +82,15 @@ export async function syncRegister(
   night: IsoDate,
   at: Date,
 ): Promise<SyncResult> {
-  const nowMs = deps.nowMs ?? Date.now;
-  const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
+  const { listedAt, write, view } = syncWriting(deps, night, at);
   const records = await allLicences(deps.licences);
   const plan = planSync(records, list);
-  const write = changeWriter({ licences: deps.licences, beforeWrite: deps.beforeWrite, night, at, listedAt });
   const batches = batchWriter({
     licences: deps.licences,
     beforeWrite: deps.beforeWrite,
     concurrency: deps.registerConcurrency,
     write,
   });
-  const view = { night, at, listedAt, nowMs };
 
   // Each licence is written from its list row at once (a new one in a batch with the next new ones):
   // the list says what the night decides by (status, expiry, IP, product). Its form (key, nodes) is
@@ -133,6 +130,14 @@ export async function syncRegister(
     unchanged: plan.unchanged + plan.toRead.length - changes.length,
     writes: changes.length + gone.length,
   };
+}
+
+/** The clock, the list's time, and the writer of changes the sync and the form reads share. */
+function syncWriting(deps: SyncDeps, night: IsoDate, at: Date) {
+  const nowMs = deps.nowMs ?? Date.now;
+  const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
+  const write = changeWriter({ licences: deps.licences, beforeWrite: deps.beforeWrite, night, at, listedAt });
+  return { nowMs, listedAt, write, view: { night, at, listedAt, nowMs } };
 }
 
 /**
@@ -197,10 +202,7 @@ export async function readForms(
   at: Date,
   stopAtMs: number,
 ): Promise<FormReadResult> {
-  const nowMs = deps.nowMs ?? Date.now;
-  const listedAt = new Date(deps.listedAtMs ?? nowMs()).toISOString();
-  const write = changeWriter({ licences: deps.licences, beforeWrite: deps.beforeWrite, night, at, listedAt });
-  const view = { night, at, listedAt, nowMs };
+  const { nowMs, write, view } = syncWriting(deps, night, at);
   let read = 0;
   let failed = 0;
   let throttled = false;
