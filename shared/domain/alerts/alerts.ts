@@ -554,7 +554,7 @@ export const alerts = {
         `${dueKinds(forecast.due).replace(/^./, (c) => c.toUpperCase())} due, in date order:`,
         ...forecast.due.map(
           (d) =>
-            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${d.to ? `${renewalWords({ to: d.to, capped: d.capped ?? false, period: d.period, costMinor: d.costMinor }, d.product ?? "its product", forecast.currency)}` : `${months(d.period)}, ${money(d.costMinor)}`}${d.note ? ` (${d.note})` : ""}`,
+            `  ${d.night} (${fromNight(night, d.night).replace(/ \(.*\)$/, "")})  ${d.name} (id ${d.licenceId}): ${d.successor ? `its planned successor, ${d.successor}, ` : ""}${d.to ? `${renewalWords({ to: d.to, capped: d.capped ?? false, period: d.period, costMinor: d.costMinor, usual: d.usual }, d.product ?? "its product", forecast.currency)}` : `${months(d.period)}, ${money(d.costMinor)}`}`,
         ),
         "",
         `What happens next: ${forecast.due.some((d) => d.successor === undefined) ? "renewals the balance cannot pay fail, and those licences expire" : ""}${forecast.due.every((d) => d.successor === undefined) ? "" : `${forecast.due.some((d) => d.successor === undefined) ? "; " : ""}successor orders it cannot pay are refused, and tried again each night until paid for`}. This mail is sent again only if the shortfall changes${severity === "warning" ? ", or a week before the first of these falls due" : ""}.`,
@@ -664,8 +664,8 @@ export interface DueRenewal {
   costMinor: number;
   /** A planned successor's order (its product's title), not a renewal of the licence. */
   successor?: string;
-  /** Why its period is not the one the licence is set to renew for. */
-  note?: string;
+  /** The period the licence is set to renew for, and its product's renewals close: a longer one is explained. */
+  usual?: { period: number | null; closeOn: IsoDate | undefined };
   /** A renewal's end, where known (a successor's order has none here), and whether the product cuts it short. */
   to?: IsoDate;
   capped?: boolean;

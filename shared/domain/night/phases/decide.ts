@@ -14,7 +14,6 @@ import {
   renewalNight,
 } from "../../renewal/renewal-rules.ts";
 import { successorPlanFor } from "../../renewal/successor-plan.ts";
-import { months } from "../../wording.ts";
 import type { NightRun } from "./run.ts";
 
 export interface Planned {
@@ -86,11 +85,7 @@ function dueRenewals(run: NightRun, live: LicenceRecord[], until: IsoDate): DueR
         to,
         capped: to < addMonths(record.expiresOn, next.renewal.period),
         product: product.title,
-        ...(licence.autoRenew != null &&
-          next.renewal.period !== licence.autoRenew &&
-          product.lifecycle.renewalsCloseOn !== undefined && {
-            note: `not its usual ${months(licence.autoRenew)}: the last renewal before ${product.title} renewals close on ${product.lifecycle.renewalsCloseOn}`,
-          }),
+        usual: { period: licence.autoRenew, closeOn: product.lifecycle.renewalsCloseOn },
       });
       // The next one is decided from the expiry this one leads to.
       record = { ...record, expiresOn: to };
