@@ -69,6 +69,21 @@ describe("licences new to the register, expiring soon", () => {
     expect(of(notifier.sent, "2021-03-01", "expiry")).toEqual([]);
   });
 
+  it("ones whose product's renewals have closed are told to move, not to renew", async () => {
+    const notifier = arrayNotifier();
+    h = await watchHarness({ now: "2021-07-01", notifier, tablePrefix: "arrivals-closed" });
+    h.seedVendorOnly(fleetLicence({ name: "new-lite", ip: "82.156.98.7", expiredate: "2021-07-10" }));
+    await h.run("2021-07-01");
+    const [summary] = of(notifier.sent, "2021-07-01", "summary");
+    expect(summary?.body).toContain(
+      "What to do: None of them can be renewed any more (their products' renewals have closed): move each server you keep to a product still sold before it expires.",
+    );
+    expect(summary?.body).toContain(
+      '- order a licence\'s successor: POST /licenses/<its id>/successor with {"period": 12} and a new Idempotency-Key',
+    );
+    expect(summary?.body).not.toContain("renew it by hand");
+  });
+
   it("with weekly summaries only, each is warned on its own", async () => {
     const notifier = arrayNotifier();
     h = await watchHarness({

@@ -280,8 +280,14 @@ function arrivalLines(
   const closed = arrivals.filter(
     (l) => fateOf(l, catalogue.byPricelist(l.pricelist), night, settings).kind === "ends",
   ).length;
+  const renew = `renew it by hand before it expires${api.renewAny()}, or switch automatic renewal on and the watcher renews it${api.autoRenewOnAny()}.`;
+  const move = `to a product still sold before it expires${api.successorOfAny()}.`;
   const { words, calls } = splitCalls(
-    `For each to keep${closed > 0 ? " that can still be renewed" : ""}, renew it by hand before it expires${api.renewAny()}, or switch automatic renewal on and the watcher renews it${api.autoRenewOnAny()}.${closed > 0 ? ` ${closed.toLocaleString("en-US")} of them cannot be renewed any more (its product's renewals have closed): move its server to a product still sold before it expires.` : ""}`,
+    closed === 0
+      ? `For each to keep, ${renew}`
+      : closed === arrivals.length
+        ? `None of them can be renewed any more (their products' renewals have closed): move each server you keep ${move}`
+        : `For each to keep that can still be renewed, ${renew} ${closed === 1 ? "One of them cannot be renewed any more (its product's renewals have closed): move its server" : `${closed.toLocaleString("en-US")} of them cannot be renewed any more (their products' renewals have closed): move each one's server`} ${move}`,
   );
   const first = arrivals[0] as LicenceRecord;
   const listed =
